@@ -1,0 +1,1 @@
+"""Storescope: the Qt desktop application over storecore."""

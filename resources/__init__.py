@@ -1,0 +1,1 @@
+"""Icons, the .desktop file and the demo-data generator."""

@@ -1,0 +1,393 @@
+"""The S3 backend (AWS and any S3-compatible endpoint) on boto3.
+
+Listings are paginated and streamed; reads are ranged GETs; uploads and
+downloads go through boto3's TransferManager (multipart, parallel parts,
+failed multipart uploads aborted); copies within one endpoint are server-side.
+Credentials live only inside the boto3 session: never in reprs, logs or errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import threading
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ..errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    PermissionDenied,
+    StorecoreError,
+)
+from .base import Backend, Entry, Progress, ProgressCallback
+
+S3_OPTION_NAMES = (
+    "endpoint_url",
+    "region_name",
+    "profile_name",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
+TUNING_DEFAULTS: dict[str, Any] = {
+    "multipart_threshold": 8 * 1024 * 1024,
+    "multipart_chunksize": 8 * 1024 * 1024,
+    "max_concurrency": 10,
+    "max_attempts": 5,
+    "connect_timeout": 10,
+    "read_timeout": 60,
+}
+
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"}
+_DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken", "InvalidToken"}
+
+
+def _client(options: dict[str, Any]) -> Any:
+    """One boto3 client per distinct set of connection options (clients are thread-safe)."""
+    key = tuple(sorted((k, str(v)) for k, v in options.items()))
+    with _clients_lock:
+        if key in _clients:
+            return _clients[key]
+    import boto3
+    from botocore.config import Config
+
+    session_kwargs = {k: options[k] for k in ("profile_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token") if options.get(k)}
+    try:
+        session = boto3.session.Session(**session_kwargs)
+    except Exception as e:  # ProfileNotFound and friends
+        raise InvalidArgument(f"cannot set up S3 credentials: {type(e).__name__}: {e}") from e
+    config = Config(
+        retries={"max_attempts": int(options.get("max_attempts", TUNING_DEFAULTS["max_attempts"])), "mode": "standard"},
+        connect_timeout=options.get("connect_timeout", TUNING_DEFAULTS["connect_timeout"]),
+        read_timeout=options.get("read_timeout", TUNING_DEFAULTS["read_timeout"]),
+        max_pool_connections=max(16, 2 * int(options.get("max_concurrency", TUNING_DEFAULTS["max_concurrency"]))),
+        s3={"addressing_style": "path"} if options.get("endpoint_url") else {},
+        signature_version="s3v4",
+    )
+    client = session.client(
+        "s3",
+        endpoint_url=options.get("endpoint_url") or None,
+        region_name=options.get("region_name") or ("us-east-1" if options.get("endpoint_url") else None),
+        config=config,
+    )
+    with _clients_lock:
+        return _clients.setdefault(key, client)
+
+
+def translate(exc: BaseException, uri: str) -> StorecoreError:
+    """Map a botocore exception onto the storecore error that describes it."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, StorecoreError):
+        return exc
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        msg = err.get("Message") or code
+        if code == "NoSuchBucket":
+            return NotFound(f"{uri}: bucket does not exist", path=uri)
+        if code in _NOT_FOUND or status == "404":
+            return NotFound(f"{uri}: no such object", path=uri)
+        if code in _DENIED or status == "403":
+            return PermissionDenied(f"{uri}: access denied ({code or status}: check the credentials)", path=uri)
+        if status.startswith("5") or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
+            return BackendUnavailable(f"{uri}: service error {code or status}: {msg}", path=uri)
+        return StorecoreError(f"{uri}: {code or status}: {msg}", path=uri)
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return PermissionDenied(f"{uri}: no usable S3 credentials ({type(exc).__name__})", path=uri)
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ConnectionClosedError):
+        return BackendUnavailable(f"{uri}: cannot reach the S3 endpoint ({type(exc).__name__})", path=uri)
+    if isinstance(exc, bx.ReadTimeoutError | bx.ResponseStreamingError):
+        return BackendUnavailable(f"{uri}: connection to the S3 endpoint failed ({type(exc).__name__})", path=uri)
+    if isinstance(exc, bx.ParamValidationError):
+        return InvalidArgument(f"{uri}: {exc}", path=uri)
+    if isinstance(exc, bx.BotoCoreError):
+        return BackendUnavailable(f"{uri}: {type(exc).__name__}", path=uri)
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return BackendUnavailable(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
+    return StorecoreError(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
+
+
+class S3Backend(Backend):
+    """One bucket on an S3-compatible endpoint.
+
+    ``options`` are boto3's names (``endpoint_url``, ``region_name``,
+    ``profile_name``, ``aws_access_key_id``, ``aws_secret_access_key``,
+    ``aws_session_token``) plus tuning: ``multipart_threshold``,
+    ``multipart_chunksize``, ``max_concurrency``, ``max_attempts`` (retries with
+    backoff on throttling and 5xx), ``connect_timeout``, ``read_timeout``.
+    Without keys the usual AWS chain (environment, ``~/.aws``, instance role) applies.
+    """
+
+    scheme = "s3"
+    block_size = 512 * 1024
+
+    def __init__(self, bucket: str, *, scheme: str = "s3", **options: Any) -> None:
+        unknown = set(options) - set(S3_OPTION_NAMES) - set(TUNING_DEFAULTS)
+        if unknown:
+            raise InvalidArgument(f"unknown S3 options: {', '.join(sorted(unknown))}")
+        self.bucket = bucket
+        self.scheme = scheme
+        self._options = options
+        self.tuning = {k: options.get(k, v) for k, v in TUNING_DEFAULTS.items()}
+        self.endpoint_url = options.get("endpoint_url")
+
+    # connection -----------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client (created on first use, shared by backends with the same options)."""
+        return _client(self._options)
+
+    def transfer_config(self) -> Any:
+        """The TransferConfig used for managed uploads, downloads and copies."""
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(
+            multipart_threshold=int(self.tuning["multipart_threshold"]),
+            multipart_chunksize=int(self.tuning["multipart_chunksize"]),
+            max_concurrency=int(self.tuning["max_concurrency"]),
+            use_threads=True,
+        )
+
+    def same_service(self, other: Backend) -> bool:
+        """True when ``other`` reaches the same endpoint with the same credentials (server-side copy works)."""
+        return isinstance(other, S3Backend) and {
+            k: v for k, v in self._options.items() if k in S3_OPTION_NAMES
+        } == {k: v for k, v in other._options.items() if k in S3_OPTION_NAMES}
+
+    @contextlib.contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except StorecoreError:
+            raise
+        except Exception as e:
+            raise translate(e, self.uri(key)) from e
+
+    def create_bucket(self, exist_ok: bool = True) -> None:
+        """Create this backend's bucket."""
+        with self._errors(""):
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+            except Exception as e:
+                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+                if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists") and exist_ok:
+                    return
+                if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise AlreadyExists(f"{self.uri('')}: bucket exists", path=self.uri("")) from e
+                raise
+
+    # primitives ------------------------------------------------------------------
+    @staticmethod
+    def _etag(raw: str | None) -> str | None:
+        return raw.strip('"') if raw else None
+
+    def _file_entry(self, key: str, size: int, mtime: Any, etag: str | None) -> Entry:
+        ts = mtime.timestamp() if isinstance(mtime, _dt.datetime) else mtime
+        return Entry(key, key.rsplit("/", 1)[-1], int(size), ts, self._etag(etag), False)
+
+    def ls_pages(self, prefix: str = "", recursive: bool = False) -> Iterator[list[Entry]]:
+        key = self.key(prefix)
+        pfx = key + "/" if key else ""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": pfx}
+        if not recursive:
+            kwargs["Delimiter"] = "/"
+        seen_any = False
+        with self._errors(key):
+            pages = self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+            for page in pages:
+                out: list[Entry] = []
+                for cp in page.get("CommonPrefixes", []) or []:
+                    p = cp["Prefix"].rstrip("/")
+                    out.append(Entry(p, p.rsplit("/", 1)[-1], None, None, None, True))
+                for obj in page.get("Contents", []) or []:
+                    k = obj["Key"]
+                    seen_any = True
+                    if k.endswith("/"):
+                        continue  # folder marker objects
+                    out.append(self._file_entry(k, obj["Size"], obj.get("LastModified"), obj.get("ETag")))
+                seen_any = seen_any or bool(out)
+                if out:
+                    yield out
+        if not seen_any and key:
+            entry = self.stat(key)  # NotFound when nothing is there
+            if not entry.is_dir:
+                raise NotADirectory(f"{self.uri(key)}: not a directory", path=self.uri(key))
+
+    def stat(self, path: str) -> Entry:
+        key = self.key(path)
+        with self._errors(key):
+            if not key:
+                self.client.head_bucket(Bucket=self.bucket)
+                return Entry("", self.bucket, None, None, None, True)
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=key)
+                return self._file_entry(key, head["ContentLength"], head.get("LastModified"), head.get("ETag"))
+            except Exception as e:
+                err = translate(e, self.uri(key))
+                if not isinstance(err, NotFound):
+                    raise
+            resp = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key + "/", MaxKeys=1)
+            if resp.get("KeyCount", 0) or resp.get("Contents"):
+                return Entry(key, key.rsplit("/", 1)[-1], None, None, None, True)
+            # A missing bucket must say so, not "no such object".
+            self.client.head_bucket(Bucket=self.bucket)
+        raise NotFound(f"{self.uri(key)}: no such object", path=self.uri(key))
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        key = self.key(path)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start or end is not None:
+            kwargs["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        with self._errors(key):
+            try:
+                return self.client.get_object(**kwargs)["Body"].read()
+            except Exception as e:
+                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+                if code == "InvalidRange":
+                    self._check_file(key)
+                    return b""
+                err = translate(e, self.uri(key))
+                if isinstance(err, NotFound) and self.is_dir(key):
+                    raise IsADirectory(f"{self.uri(key)}: is a directory", path=self.uri(key)) from e
+                raise
+
+    def open_stream(self, path: str) -> IO[bytes]:
+        key = self.key(path)
+        with self._errors(key):
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except Exception as e:
+                if isinstance(translate(e, self.uri(key)), NotFound) and self.is_dir(key):
+                    raise IsADirectory(f"{self.uri(key)}: is a directory", path=self.uri(key)) from e
+                raise
+
+    def read_to(self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None) -> int:
+        entry = self._check_file(path)
+        with self._errors(entry.path):
+            self.client.download_fileobj(
+                self.bucket, entry.path, fileobj, Config=self.transfer_config(), Callback=Progress(progress, entry.size)
+            )
+        return entry.size or 0
+
+    def write_from(
+        self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None, size: int | None = None
+    ) -> None:
+        key = self.key(path)
+        if not key:
+            raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
+        started = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=5)
+        with self._errors(key):
+            try:
+                self.client.upload_fileobj(
+                    fileobj, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, size)
+                )
+            except BaseException:
+                self.abort_uploads(key, since=started)
+                raise
+
+    def write_bytes(self, path: str, data: bytes, *, progress: ProgressCallback | None = None) -> None:
+        if len(data) >= int(self.tuning["multipart_threshold"]):
+            return super().write_bytes(path, data, progress=progress)
+        key = self.key(path)
+        if not key:
+            raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
+        with self._errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
+        if progress is not None:
+            progress(len(data), len(data))
+
+    def abort_uploads(self, key: str, since: _dt.datetime | None = None) -> int:
+        """Abort pending multipart uploads of ``key`` (started after ``since``); return how many."""
+        n = 0
+        with contextlib.suppress(Exception):
+            resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+            for up in resp.get("Uploads", []) or []:
+                if up.get("Key") != key:
+                    continue
+                initiated = up.get("Initiated")
+                if since is not None and isinstance(initiated, _dt.datetime) and initiated < since:
+                    continue
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
+                n += 1
+        return n
+
+    def mkdir(self, path: str, exist_ok: bool = True) -> None:
+        key = self.key(path)
+        if not key:
+            self.create_bucket(exist_ok=exist_ok)
+            return
+        try:
+            entry = self.stat(key)
+        except NotFound:
+            entry = None
+        if entry is not None:
+            if not entry.is_dir:
+                raise AlreadyExists(f"{self.uri(key)}: an object exists there", path=self.uri(key))
+            if not exist_ok:
+                raise AlreadyExists(f"{self.uri(key)}: already exists", path=self.uri(key))
+            return
+        with self._errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=key + "/", Body=b"")
+
+    def delete(self, path: str, recursive: bool = True) -> None:
+        key = self.key(path)
+        if not key:
+            raise InvalidArgument(f"refusing to delete the whole bucket {self.uri('')}")
+        entry = self.stat(key)
+        with self._errors(key):
+            if not entry.is_dir:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+                return
+            batch: list[dict[str, str]] = []
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=key + "/")
+            for page in pages:
+                contents = page.get("Contents", []) or []
+                if not recursive and any(o["Key"] != key + "/" for o in contents):
+                    raise AlreadyExists(f"{self.uri(key)}: directory not empty", path=self.uri(key))
+                for obj in contents:
+                    batch.append({"Key": obj["Key"]})
+                    if len(batch) == 1000:
+                        self._delete_batch(batch)
+                        batch = []
+            if batch:
+                self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = resp.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise StorecoreError(f"{self.uri(first.get('Key', ''))}: delete failed: {first.get('Code')}")
+
+    # server-side copies ----------------------------------------------------------------
+    def copy_object_from(self, source: S3Backend, src: str, dst: str, *, progress: ProgressCallback | None = None) -> None:
+        """Server-side copy of one object from ``source`` (same endpoint) to ``dst`` here."""
+        skey, dkey = source.key(src), self.key(dst)
+        entry = source.stat(skey)
+        if entry.is_dir:
+            raise IsADirectory(f"{source.uri(skey)}: is a directory", path=source.uri(skey))
+        with self._errors(dkey):
+            self.client.copy(
+                {"Bucket": source.bucket, "Key": skey},
+                self.bucket,
+                dkey,
+                Config=self.transfer_config(),
+                Callback=Progress(progress, entry.size),
+            )
+
+    def _copy_file(self, src: str, dst: str, progress: ProgressCallback | None) -> None:
+        self.copy_object_from(self, src, dst, progress=progress)
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url or "AWS"
+        return f"<S3Backend {self.scheme}://{self.bucket} at {where}>"

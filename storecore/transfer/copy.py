@@ -1,0 +1,132 @@
+"""Copy and move between any two locations, in bounded memory.
+
+Within one backend the backend's own fast path runs (rename, server-side
+copy); between two S3 buckets on the same endpoint the copy is server-side;
+otherwise bytes stream from the source to the destination in fixed-size
+chunks (a 5 GiB object never sits in RAM).  Every copied file is checked for
+size before a move deletes its source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import threading
+from collections.abc import Callable
+
+from ..backends.base import Backend, ProgressCallback
+from ..backends.registry import backend_for
+from ..errors import Cancelled, ChecksumMismatch, InvalidArgument
+from ..location import Location
+
+Uri = str | os.PathLike[str] | Location
+
+
+def _check_plain(loc: Location, what: str) -> None:
+    if loc.inner is not None:
+        raise InvalidArgument(f"{what} {loc} points inside a container; use the transfer queue for container nodes")
+
+
+def copy_file(
+    sb: Backend,
+    spath: str,
+    db: Backend,
+    dpath: str,
+    progress: ProgressCallback | None = None,
+    expected_size: int | None = None,
+) -> int:
+    """Copy one file between two backends by the fastest safe route; return its size."""
+    from ..backends.local import LocalBackend
+    from ..backends.s3 import S3Backend
+
+    if expected_size is None:
+        expected_size = sb._check_file(spath).size
+    if sb is db:
+        sb._copy_file(spath, dpath, progress)
+    elif isinstance(db, S3Backend) and db.same_service(sb):
+        db.copy_object_from(sb, spath, dpath, progress=progress)  # type: ignore[arg-type]
+    elif isinstance(db, LocalBackend):
+        with db.open(dpath, "wb") as out:
+            sb.read_to(spath, out, progress=progress)
+    else:
+        with contextlib.closing(sb.open_stream(spath)) as f:
+            db.write_from(dpath, f, progress=progress, size=expected_size)
+    got = db.stat(dpath).size
+    if expected_size is not None and got != expected_size:
+        raise ChecksumMismatch(
+            f"{db.uri(dpath)}: size {got} after copy, source {sb.uri(spath)} has {expected_size}", path=db.uri(dpath)
+        )
+    return expected_size or 0
+
+
+class _TreeProgress:
+    """Sums the cumulative progress of files copied one after another."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def for_file(self) -> ProgressCallback | None:
+        if self.callback is None:
+            return None
+
+        def report(done: int, _total: int | None) -> None:
+            assert self.callback is not None
+            self.callback(self.finished + done, None)
+
+        return report
+
+    def file_done(self, size: int) -> None:
+        with self._lock:
+            self.finished += size
+
+
+def copy(
+    src: Uri,
+    dst: Uri,
+    progress: ProgressCallback | None = None,
+    *,
+    cancel: Callable[[], bool] | None = None,
+) -> int:
+    """Copy a file or a folder/prefix tree from ``src`` to ``dst``; return the bytes copied.
+
+    As with ``cp -r src dst`` when ``dst`` does not exist, ``dst`` becomes the
+    copy (a tree's contents land directly under it).  ``progress(done, total)``
+    reports cumulative bytes; ``cancel()`` returning True stops between files
+    with :class:`~storecore.errors.Cancelled`.
+    """
+    sb, sl = backend_for(src)
+    db, dl = backend_for(dst)
+    _check_plain(sl, "source")
+    _check_plain(dl, "destination")
+    entry = sb.stat(sl.path)
+    if not entry.is_dir:
+        return copy_file(sb, sl.path, db, dl.path, progress, entry.size)
+    tree = _TreeProgress(progress)
+    skey = sb.key(sl.path)
+    db.mkdir(dl.path)
+    for child in sb.ls(sl.path, recursive=True):
+        if cancel is not None and cancel():
+            raise Cancelled(f"copy {sl} -> {dl} cancelled")
+        rel = sb.key(child.path)[len(skey) :].lstrip("/")
+        target = posixpath.join(dl.path, rel) if dl.path else rel
+        copy_file(sb, child.path, db, target, tree.for_file(), child.size)
+        tree.file_done(child.size or 0)
+    return tree.finished
+
+
+def move(src: Uri, dst: Uri, progress: ProgressCallback | None = None) -> int:
+    """Move a file or tree: copy, check every file, then delete the source."""
+    sb, sl = backend_for(src)
+    db, dl = backend_for(dst)
+    _check_plain(sl, "source")
+    _check_plain(dl, "destination")
+    if sb is db:
+        entry = sb.stat(sl.path)
+        sb.move(sl.path, dl.path, progress=progress)
+        return entry.size or 0
+    n = copy(sl, dl, progress)
+    sb.delete(sl.path, recursive=True)
+    return n

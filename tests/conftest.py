@@ -1,0 +1,73 @@
+"""Session fixtures: a real S3-compatible server on 127.0.0.1, isolated app state, backends."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A SeaweedFS server started once per session (or the external endpoint from the environment)."""
+    from storecore.testing.s3server import S3Server
+
+    server = S3Server(str(tmp_path_factory.mktemp("seaweedfs")))
+    try:
+        server.start()
+    except Exception as e:  # fail loudly: the S3 tests must never be skipped silently
+        pytest.fail(f"could not start the test S3 server: {e}", pytrace=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_scheme(s3_server):
+    """A registered scheme name (``tests3``) that reaches the test server."""
+    import storecore
+
+    storecore.register_scheme("tests3", "s3", **s3_server.options())
+    return "tests3"
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A fresh bucket for one test."""
+    return s3_server.new_bucket()
+
+
+@pytest.fixture
+def s3_root(s3_scheme, s3_bucket):
+    """URI of an empty bucket on the test server, e.g. ``tests3://t-1a2b3c``."""
+    return f"{s3_scheme}://{s3_bucket}"
+
+
+@pytest.fixture
+def memory_root():
+    """URI of a fresh, empty process-wide memory store."""
+    from storecore.backends.memory import InMemoryBackend
+
+    name = f"m{uuid.uuid4().hex[:10]}"
+    yield f"memory://{name}"
+    InMemoryBackend.drop(name)
+
+
+@pytest.fixture
+def local_root(tmp_path):
+    """A fresh local folder (as a path string)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    return str(root)
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def any_root(request):
+    """Each backend in turn: the URI of an empty folder/bucket/store."""
+    if request.param == "local":
+        return request.getfixturevalue("local_root")
+    if request.param == "memory":
+        return request.getfixturevalue("memory_root")
+    return request.getfixturevalue("s3_root")
