@@ -206,7 +206,7 @@ def test_local_atomic_write_leaves_no_visible_partial_file(local_root):
             buf[:4] = b"abcd"
             return 4
 
-    with pytest.raises(Exception):
+    with pytest.raises((OSError, storecore.StorecoreError)):
         b.write_from(target, Exploding())
     assert not os.path.exists(target)
     assert not [n for n in os.listdir(local_root) if n.endswith(TMP_SUFFIX)]

@@ -419,7 +419,7 @@ class Backend(ABC):
         self.copy(src, dst, progress=progress)
         self.delete(src, recursive=True)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections and pools (the backend can still be used afterwards)."""
 
     def __repr__(self) -> str:

@@ -285,7 +285,7 @@ class S3Backend(Backend):
         key = self.key(path)
         if not key:
             raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
-        started = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=5)
+        started = _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=5)
         with self._errors(key):
             try:
                 self.client.upload_fileobj(

@@ -1,0 +1,1 @@
+"""The N-d slice plot (pyqtgraph) and its dims sliders."""

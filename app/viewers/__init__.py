@@ -1,0 +1,1 @@
+"""Viewers for the preview pane, chosen by what is selected."""
