@@ -1,0 +1,181 @@
+"""Table handlers (polars): ``.parquet``, ``.csv``, ``.jsonl``, and lazy scans of files and datasets.
+
+Reading one ``.parquet``/``.csv`` file gives an eager ``polars.DataFrame`` (what
+``store["table"]`` users expect); :func:`scan_location` gives a ``LazyFrame``
+over one file or over a whole directory of parquet/CSV files (a "dataset"),
+reading only what the query needs.  Local files are scanned in place; S3
+objects are scanned by polars' own object-store reader with the backend's
+endpoint and credentials, or from the remote cache when one is given.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import FormatError, NotFound
+from .registry import Handler
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+
+DATASET_EXTENSIONS = (".parquet", ".csv")
+
+
+def _pl() -> Any:
+    import polars as pl
+
+    return pl
+
+
+def _frame(obj: Any) -> Any:
+    pl = _pl()
+    if isinstance(obj, pl.LazyFrame):
+        return obj.collect()
+    if isinstance(obj, pl.DataFrame):
+        return obj
+    if isinstance(obj, list | dict):
+        return pl.DataFrame(obj)
+    raise FormatError(f"cannot write a {type(obj).__name__} as a table")
+
+
+def _strip(kw: dict[str, Any]) -> dict[str, Any]:
+    kw.pop("allow_pickle", None)
+    return kw
+
+
+def _read_parquet(f: IO[bytes], **kw: Any) -> Any:
+    return _pl().read_parquet(f, **_strip(kw))
+
+
+def _write_parquet(obj: Any, f: IO[bytes], **kw: Any) -> None:
+    _frame(obj).write_parquet(f, **_strip(kw))
+
+
+def _read_csv(f: IO[bytes], **kw: Any) -> Any:
+    return _pl().read_csv(f, **_strip(kw))
+
+
+def _write_csv(obj: Any, f: IO[bytes], **kw: Any) -> None:
+    _frame(obj).write_csv(f, **_strip(kw))
+
+
+def _read_jsonl(f: IO[bytes], **_kw: Any) -> list[Any]:
+    out = []
+    for n, line in enumerate(io.TextIOWrapper(f, encoding="utf-8"), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise FormatError(f"line {n} is not valid JSON: {e.msg}") from e
+    return out
+
+
+def _write_jsonl(obj: Any, f: IO[bytes], **kw: Any) -> None:
+    pl = __import__("sys").modules.get("polars")
+    if pl is not None and isinstance(obj, pl.DataFrame | pl.LazyFrame):
+        obj = _frame(obj).to_dicts()
+    _strip(kw)
+    for row in obj:
+        f.write(json.dumps(row, ensure_ascii=False, default=str, **kw).encode("utf-8") + b"\n")
+
+
+def _is_records(obj: Any) -> bool:
+    return isinstance(obj, list) and bool(obj) and all(isinstance(x, dict) for x in obj)
+
+
+HANDLERS = [
+    Handler("parquet", [".parquet", ".pq"], ["polars:DataFrame", "polars:LazyFrame"], 10,
+            read=_read_parquet, write=_write_parquet),
+    Handler("csv", [".csv"], ["polars:DataFrame", "polars:LazyFrame"], 0, read=_read_csv, write=_write_csv),
+    Handler("jsonl", [".jsonl", ".ndjson"], [], 12, read=_read_jsonl, write=_write_jsonl, accepts=_is_records),
+]
+
+
+# -- lazy scans ----------------------------------------------------------------------
+def polars_storage_options(backend: Backend) -> dict[str, str]:
+    """The polars/object_store options that reach ``backend``'s S3 endpoint with its credentials."""
+    opts: dict[str, Any] = dict(getattr(backend, "_options", {}))
+    out: dict[str, str] = {}
+    key, secret, token = opts.get("aws_access_key_id"), opts.get("aws_secret_access_key"), opts.get("aws_session_token")
+    if not key:
+        # Profiles and the default chain: let boto3 resolve them, as the backend itself does.
+        import boto3
+
+        creds = boto3.session.Session(profile_name=opts.get("profile_name") or None).get_credentials()
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+    if key:
+        out["aws_access_key_id"] = key
+        out["aws_secret_access_key"] = secret or ""
+    if token:
+        out["aws_session_token"] = token
+    endpoint = opts.get("endpoint_url")
+    if endpoint:
+        out["aws_endpoint_url"] = endpoint
+        if endpoint.startswith("http://"):
+            out["aws_allow_http"] = "true"
+        out["aws_virtual_hosted_style_request"] = "false"
+    out["aws_region"] = opts.get("region_name") or backend.client.meta.region_name or "us-east-1"
+    return out
+
+
+def dataset_files(backend: Backend, path: str) -> tuple[str, list[str]]:
+    """``(extension, keys)`` of the parquet (preferred) or CSV files below directory ``path``."""
+    found: dict[str, list[str]] = {e: [] for e in DATASET_EXTENSIONS}
+    for entry in backend.ls(path, recursive=True):
+        name = entry.name.lower()
+        for ext in DATASET_EXTENSIONS:
+            if name.endswith(ext):
+                found[ext].append(entry.path)
+    for ext in DATASET_EXTENSIONS:
+        if found[ext]:
+            return ext, sorted(found[ext])
+    raise NotFound(f"{backend.uri(path)}: no parquet or CSV files in this folder", path=backend.uri(path))
+
+
+def is_dataset(backend: Backend, path: str) -> bool:
+    """True when ``path`` is a directory holding parquet or CSV files (at any depth)."""
+    if not backend.is_dir(path):
+        return False
+    try:
+        dataset_files(backend, path)
+    except NotFound:
+        return False
+    return True
+
+
+def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) -> Any:
+    """A ``polars.LazyFrame`` over one parquet/CSV file or a directory of them.
+
+    Local files are scanned in place, S3 objects by polars' object-store reader
+    (or from ``cache``, a :class:`~storecore.cache.RemoteCache`, when given),
+    other backends (memory) from bytes read into memory.
+    """
+    from ..backends.local import LocalBackend
+    from ..backends.s3 import S3Backend
+
+    pl = _pl()
+    entry = backend.stat(path)
+    if entry.is_dir:
+        ext, keys = dataset_files(backend, path)
+    else:
+        ext = next((e for e in DATASET_EXTENSIONS if entry.name.lower().endswith(e)), "")
+        if not ext:
+            raise FormatError(f"{backend.uri(path)}: only parquet and CSV files can be scanned lazily")
+        keys = [entry.path]
+    scan = pl.scan_parquet if ext == ".parquet" else pl.scan_csv
+    if isinstance(backend, LocalBackend):
+        sources: list[Any] = [backend.full(k) for k in keys]
+        return scan(sources if len(sources) > 1 else sources[0], **kw)
+    if cache is not None and not isinstance(backend, LocalBackend):
+        sources = [cache.local_path(backend.uri(k)) for k in keys]
+        return scan(sources if len(sources) > 1 else sources[0], **kw)
+    if isinstance(backend, S3Backend):
+        uris = [f"s3://{backend.bucket}/{backend.key(k)}" for k in keys]
+        return scan(uris if len(uris) > 1 else uris[0], storage_options=polars_storage_options(backend), **kw)
+    read = pl.read_parquet if ext == ".parquet" else pl.read_csv
+    frames = [read(io.BytesIO(backend.read_bytes(k))) for k in keys]
+    return pl.concat(frames, how="vertical_relaxed").lazy()
