@@ -1,0 +1,360 @@
+"""The container node model shared by Zarr and HDF5: :class:`Node` and :class:`Container`.
+
+A :class:`Container` is one opened Zarr store or HDF5 file; a :class:`Node` is a
+group, array or link inside it.  Nodes are created on demand: a group lists its
+children only when :meth:`Node.children` is called, one level at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import math
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgument, NotFound
+from ..location import Location, normalize_inner
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..backends.base import Backend
+
+KINDS = ("group", "array", "link")
+
+
+def json_safe(value: Any) -> Any:
+    """Convert attribute values to plain JSON-able Python (numpy → python, bytes → str).
+
+    Complex numbers become ``"1+2j"`` strings; compound (structured) values
+    become dicts; anything else unknown becomes its ``str``.
+    """
+    import numpy as np
+
+    if isinstance(value, np.generic) and not isinstance(value, np.void | np.datetime64 | np.timedelta64):
+        value = value.item()  # numpy scalars subclass float/str: unwrap them first
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, complex | np.complexfloating):
+        return str(complex(value))
+    if isinstance(value, np.void) and value.dtype.names:
+        return {name: json_safe(value[name]) for name in value.dtype.names}
+    if isinstance(value, np.datetime64 | np.timedelta64 | _dt.date | _dt.datetime):
+        return str(value)
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return json_safe(value[()])
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+class Container:
+    """One opened Zarr store or HDF5 file: the root of a tree of :class:`Node` objects.
+
+    ``bytes_read`` counts the bytes fetched from storage where storecore sees
+    them (zarr stores, remote HDF5 files); ``None`` when the library reads a
+    local file by itself.
+    """
+
+    format: str = ""
+
+    def __init__(self, location: Location, backend: Backend, mode: str = "r") -> None:
+        self.location = location.outer
+        self.backend = backend
+        self.mode = mode
+        self.uri = str(self.location)
+        self.closed = False
+        self._lock = threading.RLock()
+        #: containers opened to follow external links; closed with this one
+        self._linked: list[Container] = []
+
+    # -- to implement --------------------------------------------------------------
+    def node(self, path: str) -> Node:
+        """The node at the absolute inner ``path``; ``NotFound`` when absent."""
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Release the underlying file or store."""
+
+    @property
+    def bytes_read(self) -> int | None:
+        """Bytes fetched from storage so far (``None`` when not measurable)."""
+        return None
+
+    # -- shared ----------------------------------------------------------------------
+    def node_uri(self, path: str) -> str:
+        """The full URI (``outer::/inner``) of the node at ``path``."""
+        return str(self.location.with_inner(path))
+
+    def close(self) -> None:
+        """Close the file/store and every container opened to follow its external links."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            for other in self._linked:
+                with contextlib.suppress(Exception):
+                    other.close()
+            self._linked.clear()
+            self._close()
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.uri}{' (closed)' if self.closed else ''}>"
+
+
+class Node:
+    """A group, array or link inside a Zarr store or HDF5 file.
+
+    Attributes every node has: ``name``, ``path`` (inner path, ``/`` for the
+    root), ``uri`` (``outer::/inner``), ``kind`` (``"group"``, ``"array"`` or
+    ``"link"``), ``shape``, ``dtype``, ``chunks``, ``compressor``, ``filters``,
+    ``fill_value``, ``nbytes``, ``stored_nbytes``, ``attrs`` (a JSON-safe dict),
+    ``link_target`` and ``broken``.  Groups list their ``children()`` lazily;
+    arrays read with ``read_slice(selection)`` or ``node[selection]``.
+    """
+
+    kind: str = "group"
+
+    def __init__(self, container: Container, path: str) -> None:
+        self.container = container
+        self.path = normalize_inner(path)
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Last component of the inner path (the container's name for the root)."""
+        if self.path == "/":
+            return self.container.location.name
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def uri(self) -> str:
+        """Full URI of this node, ``outer::/inner``."""
+        return self.container.node_uri(self.path)
+
+    @property
+    def location(self) -> Location:
+        """The :class:`~storecore.Location` of this node."""
+        return self.container.location.with_inner(self.path)
+
+    @property
+    def is_group(self) -> bool:
+        """True for groups (and links that resolve to groups)."""
+        return self.kind == "group"
+
+    @property
+    def is_array(self) -> bool:
+        """True for arrays."""
+        return self.kind == "array"
+
+    # -- metadata (overridden by the format modules) --------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """Array shape; ``None`` for groups."""
+        return None
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """Array numpy dtype; ``None`` for groups."""
+        return None
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        """Chunk shape; ``None`` for groups and contiguous HDF5 datasets."""
+        return None
+
+    @property
+    def compressor(self) -> str | None:
+        """Name of the compression codec (``"zstd"``, ``"gzip(4)"``...), or ``None``."""
+        return None
+
+    @property
+    def filters(self) -> list[str]:
+        """Names of the other filters/codecs (shuffle, delta...)."""
+        return []
+
+    @property
+    def fill_value(self) -> Any:
+        """The fill value as plain Python, or ``None``."""
+        return None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Attributes as a plain, JSON-safe dict."""
+        return {}
+
+    @property
+    def stored_nbytes(self) -> int | None:
+        """Bytes used in storage (compressed chunks), when known."""
+        return None
+
+    @property
+    def link_target(self) -> str | None:
+        """For links: the target path (``/a/b``) or ``file::/path`` for external links."""
+        return None
+
+    @property
+    def link_type(self) -> str | None:
+        """For links: ``"soft"``, ``"external"`` or ``"reference"``."""
+        return None
+
+    @property
+    def broken(self) -> bool:
+        """True for a link whose target does not exist (or cannot be read)."""
+        return False
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions (0 for groups)."""
+        return len(self.shape or ())
+
+    @property
+    def size(self) -> int:
+        """Number of elements (0 for groups)."""
+        return math.prod(self.shape) if self.shape is not None else 0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the whole array takes in memory (0 for groups)."""
+        dtype = self.dtype
+        return self.size * dtype.itemsize if dtype is not None else 0
+
+    # -- tree ------------------------------------------------------------------------
+    def children(self) -> Iterator[Node]:
+        """The direct children of a group, listed now (one level only); empty for arrays."""
+        return iter(())
+
+    def child(self, name: str) -> Node:
+        """The direct child called ``name``; ``NotFound`` when absent."""
+        if not name or "/" in name.strip("/"):
+            raise InvalidArgument(f"{self.uri}: invalid child name {name!r}", path=self.uri)
+        return self.get(name.strip("/"))
+
+    def get(self, path: str) -> Node:
+        """The node at ``path``: absolute (``/a/b``, from the root) or relative to this node."""
+        if not isinstance(path, str):
+            raise InvalidArgument(f"inner paths are strings, not {type(path).__name__}")
+        full = path if path.startswith("/") else self.path.rstrip("/") + "/" + path
+        return self.container.node(normalize_inner(full, text=f"{self.container.uri}::{full}"))
+
+    def target(self) -> Node:
+        """The node a link points to (this node for groups and arrays)."""
+        return self
+
+    def parent(self) -> Node | None:
+        """The enclosing group (``None`` for the root)."""
+        if self.path == "/":
+            return None
+        return self.container.node(self.path.rsplit("/", 1)[0] or "/")
+
+    def multiscales(self) -> list[Node]:
+        """The levels of an OME-Zarr ``multiscales`` image (first one), finest first; else ``[]``."""
+        attrs = self.attrs
+        ms = attrs.get("multiscales")
+        if ms is None and isinstance(attrs.get("ome"), dict):
+            ms = attrs["ome"].get("multiscales")
+        if not isinstance(ms, list) or not ms or not isinstance(ms[0], dict):
+            return []
+        levels = []
+        for ds in ms[0].get("datasets", []) or []:
+            p = ds.get("path") if isinstance(ds, dict) else None
+            if not isinstance(p, str):
+                continue
+            with contextlib.suppress(NotFound):
+                levels.append(self.get(p))
+        return levels
+
+    # -- data ----------------------------------------------------------------------------
+    def read_slice(self, selection: Any = ()) -> np.ndarray:
+        """Read ``selection`` (ints and slices, any step, negative indices) as a numpy array."""
+        from .slicing import read_slice
+
+        return read_slice(self, selection)
+
+    def _read(self, selection: tuple) -> np.ndarray:
+        """Read a normalised selection (non-negative ints and positive-step slices)."""
+        raise InvalidArgument(f"{self.uri} is a {self.kind}, not an array", path=self.uri)
+
+    def lazy(self) -> Any:
+        """The underlying ``zarr.Array``/``zarr.Group`` or ``h5py.Dataset``/``h5py.Group``."""
+        return None
+
+    def __getitem__(self, key: Any) -> Any:
+        """``node["name"]`` gives a child node; ``node[0, :, ::2]`` reads a slice."""
+        if isinstance(key, str):
+            return self.get(key)
+        return self.read_slice(key)
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-safe summary of this node (for info panels)."""
+        out: dict[str, Any] = {"name": self.name, "path": self.path, "uri": self.uri, "kind": self.kind}
+        if self.kind == "link":
+            out.update(link_type=self.link_type, link_target=self.link_target, broken=self.broken)
+        if self.shape is not None:
+            out.update(
+                shape=list(self.shape),
+                dtype=str(self.dtype),
+                chunks=list(self.chunks) if self.chunks else None,
+                compressor=self.compressor,
+                filters=self.filters,
+                fill_value=json_safe(self.fill_value),
+                nbytes=self.nbytes,
+            )
+        return out
+
+    def close(self) -> None:
+        """Close the container this node belongs to (all its nodes become unusable)."""
+        self.container.close()
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other.container is self.container and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash((id(self.container), self.path))
+
+    def __repr__(self) -> str:
+        extra = f" shape={self.shape} dtype={self.dtype}" if self.shape is not None else ""
+        if self.kind == "link":
+            extra = f" -> {self.link_target}{' (broken)' if self.broken else ''}"
+        return f"<{self.kind} {self.uri}{extra}>"
+
+
+class BrokenNode(Node):
+    """A child whose metadata cannot be read: listed (``broken=True``) instead of failing its siblings."""
+
+    kind = "link"
+
+    def __init__(self, container: Container, path: str, error: str) -> None:
+        super().__init__(container, path)
+        self.error = error
+
+    @property
+    def broken(self) -> bool:
+        return True
+
+    def target(self) -> Node:
+        from ..errors import CorruptData
+
+        raise CorruptData(f"{self.uri}: {self.error}", path=self.uri)

@@ -1,0 +1,211 @@
+"""Zarr (v2 and v3) stores as :class:`~storecore.containers.node.Node` trees, on any backend.
+
+Local stores use zarr's ``LocalStore``; S3 and memory stores use
+:class:`~storecore.containers.zarr_store.BackendStore`, so zarr's own codec
+pipeline decodes chunks and reads only the ones a slice touches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CorruptData, FormatError, NotFound, StorecoreError
+from .node import BrokenNode, Container, Node, json_safe
+from .zarr_store import BackendStore, ByteCounter, CountingStore
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..backends.base import Backend
+    from ..location import Location
+
+ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
+
+
+@contextlib.contextmanager
+def zarr_errors(uri: str) -> Iterator[None]:
+    """Turn zarr/codec exceptions into storecore errors naming ``uri``."""
+    try:
+        yield
+    except StorecoreError:
+        raise
+    except (KeyError, FileNotFoundError) as e:
+        raise NotFound(f"{uri}: no such group or array", path=uri) from e
+    except json.JSONDecodeError as e:
+        raise CorruptData(f"{uri}: corrupt Zarr metadata ({e})", path=uri) from e
+    except Exception as e:
+        raise CorruptData(f"{uri}: cannot read Zarr data ({type(e).__name__}: {e})", path=uri) from e
+
+
+def codec_name(codec: Any) -> str:
+    """A short readable name for a zarr v3 codec or numcodecs codec: ``zstd(3)``, ``blosc(lz4)``."""
+    name = getattr(codec, "codec_id", None)
+    if not isinstance(name, str):
+        name = type(codec).__name__
+        name = name[:-5] if name.endswith("Codec") else name
+    name = name.lower()
+    cname = getattr(codec, "cname", None)
+    if cname is not None:
+        return f"{name}({getattr(cname, 'value', cname)})"
+    level = getattr(codec, "level", None)
+    if isinstance(level, int):
+        return f"{name}({level})"
+    return name
+
+
+class ZarrContainer(Container):
+    """An opened Zarr store (v2 or v3) on a local path, in memory or on S3."""
+
+    format = "zarr"
+
+    def __init__(self, location: Location, backend: Backend, mode: str = "r") -> None:
+        super().__init__(location, backend, mode)
+        import zarr
+
+        self.counter = ByteCounter()
+        read_only = mode == "r"
+        if self.location.is_local:
+            from zarr.storage import LocalStore
+
+            if read_only:
+                backend.stat(self.location.path)  # NotFound names the path
+            self.store: Any = CountingStore(LocalStore(self.location.path, read_only=read_only), self.counter)
+        else:
+            self.store = BackendStore(backend, self.location.path, read_only=read_only, counter=self.counter)
+        with zarr_errors(self.uri):
+            try:
+                self.root: Any = zarr.open(store=self.store, mode="r" if read_only else "a")
+            except FileNotFoundError as e:
+                if backend.exists(self.location.path):
+                    raise FormatError(f"{self.uri}: not a Zarr store (no zarr.json/.zgroup/.zarray)", path=self.uri) from e
+                raise NotFound(f"{self.uri}: no such Zarr store", path=self.uri) from e
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes zarr has fetched from the store so far (metadata and chunks)."""
+        return self.counter.bytes_read
+
+    def node(self, path: str) -> Node:
+        """The node at the absolute inner ``path``."""
+        uri = self.node_uri(path)
+        if path == "/":
+            return ZarrNode(self, "/", self.root)
+        if not hasattr(self.root, "members"):
+            raise NotFound(f"{uri}: no such group or array (the store root is an array)", path=uri)
+        with zarr_errors(uri):
+            obj = self.root[path.strip("/")]
+        return ZarrNode(self, path, obj)
+
+    def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.store.close()
+
+
+class ZarrNode(Node):
+    """A zarr group or array."""
+
+    def __init__(self, container: ZarrContainer, path: str, obj: Any) -> None:
+        super().__init__(container, path)
+        self._obj = obj
+        self._stored: int | None = None
+        self.kind = "group" if hasattr(obj, "members") else "array"
+
+    def _array_attr(self, fn: Any) -> Any:
+        if self.kind != "array":
+            return None
+        with zarr_errors(self.uri):
+            return fn(self._obj)
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        return self._array_attr(lambda a: tuple(a.shape))
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        dtype = self._array_attr(lambda a: a.dtype)
+        # Variable-length strings come back as object arrays of str, as from HDF5.
+        if dtype is not None and dtype.kind == "T":
+            import numpy as np
+
+            return np.dtype(object)
+        return dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        return self._array_attr(lambda a: tuple(a.chunks))
+
+    @property
+    def compressor(self) -> str | None:
+        codecs = self._array_attr(lambda a: a.compressors) or ()
+        return codec_name(codecs[0]) if codecs else None
+
+    @property
+    def filters(self) -> list[str]:
+        return [codec_name(c) for c in (self._array_attr(lambda a: a.filters) or ())]
+
+    @property
+    def fill_value(self) -> Any:
+        return json_safe(self._array_attr(lambda a: a.fill_value))
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        with zarr_errors(self.uri):
+            return json_safe(self._obj.attrs.asdict())
+
+    @property
+    def zarr_format(self) -> int:
+        """2 or 3."""
+        return int(self._obj.metadata.zarr_format)
+
+    @property
+    def stored_nbytes(self) -> int | None:
+        """Bytes of the stored chunks (lists the array's keys on first access, then cached)."""
+        if self.kind != "array":
+            return None
+        if self._stored is None:
+            with zarr_errors(self.uri):
+                self._stored = int(self._obj.nbytes_stored())
+        return self._stored
+
+    def children(self) -> Iterator[Node]:
+        """The direct members, read with one concurrent metadata fetch."""
+        if self.kind != "group":
+            return
+        base = self.path.rstrip("/")
+        try:
+            with zarr_errors(self.uri):
+                members = sorted(self._obj.members(max_depth=0), key=lambda m: m[0])
+        except CorruptData:
+            # One bad member must not hide its siblings: open them one by one.
+            container = self.container
+            group_dir = container.location.path.rstrip("/") + (self.path if self.path != "/" else "")
+            with zarr_errors(self.uri):
+                names = sorted(e.name for e in container.backend.ls(group_dir) if e.is_dir)
+            for name in names:
+                path = f"{base}/{name}"
+                try:
+                    with zarr_errors(self.container.node_uri(path)):
+                        obj = self._obj[name]
+                except StorecoreError as e:
+                    yield BrokenNode(self.container, path, str(e))
+                    continue
+                yield ZarrNode(self.container, path, obj)  # type: ignore[arg-type]
+            return
+        for name, obj in members:
+            yield ZarrNode(self.container, f"{base}/{name}", obj)  # type: ignore[arg-type]
+
+    def _read(self, selection: tuple) -> np.ndarray:
+        if self.kind != "array":
+            return super()._read(selection)
+        import numpy as np
+
+        with zarr_errors(self.uri):
+            data = np.asarray(self._obj[selection])
+        return data.astype(object) if data.dtype.kind == "T" else data
+
+    def lazy(self) -> Any:
+        """The ``zarr.Array`` or ``zarr.Group``."""
+        return self._obj
