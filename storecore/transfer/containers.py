@@ -1,0 +1,155 @@
+"""Cross-format transfers: files into Zarr/HDF5 groups and array nodes out to ``.npy`` files.
+
+Dropping an ``.npy`` or ``.parquet`` file onto a group writes it there as an
+array/dataset (through :func:`storecore.containers.write_array`); dropping an
+array node onto a folder exports it as ``name.npy``.  Both are verified by
+reading the result back and comparing the array bytes' MD5 with the source's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgument, MissingDependency
+from ..location import Location
+
+CONTAINER_EXTENSIONS = (".zarr", ".h5", ".hdf5", ".nc", ".he5")
+IMPORTABLE = (".npy", ".parquet")
+
+
+def _is_container(path: str) -> bool:
+    return path.rstrip("/").lower().endswith(CONTAINER_EXTENSIONS)
+
+
+def _containers_api() -> Any:
+    try:
+        from .. import containers
+    except ImportError as e:
+        raise MissingDependency(
+            "container transfers need storecore.containers (Zarr/HDF5 support), which is not available"
+        ) from e
+    return containers
+
+
+def _digest(arr: Any) -> str:
+    import numpy as np
+
+    return hashlib.md5(np.ascontiguousarray(arr).tobytes(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class ContainerRoute:
+    """How one container transfer runs: ``import`` a file into a group, or ``export`` a node to ``.npy``."""
+
+    kind: str
+    source: str
+    destination: str
+
+    def run(self, job: Any) -> tuple[int, str, str]:
+        """Do the transfer; return (array bytes, source checksum, destination checksum)."""
+        if self.kind == "export":
+            if job.op == "move":
+                raise InvalidArgument(f"{self.source}: a container node can be copied out, not moved")
+            return self._export()
+        return self._import()
+
+    def _import(self) -> tuple[int, str, str]:
+        from ..backends.registry import backend_for
+
+        api = _containers_api()
+        sb, sl = backend_for(self.source)
+        data = sb.read_bytes(sl.path)
+        arr = load_array(data, sl.path)
+        api.write_array(self.destination, arr)
+        node = api.open_container(self.destination)
+        try:
+            back = api.read_slice(node, tuple(slice(None) for _ in (node.shape or ())))
+        finally:
+            node.close()
+        return int(arr.nbytes), _digest(arr), _digest(back)
+
+    def _export(self) -> tuple[int, str, str]:
+        import numpy as np
+
+        from ..backends.registry import backend_for
+
+        api = _containers_api()
+        node = api.open_container(self.source)
+        try:
+            if node.kind != "array":
+                raise InvalidArgument(f"{self.source}: only array nodes can be exported (this is a {node.kind})")
+            arr = np.asarray(api.read_slice(node, tuple(slice(None) for _ in (node.shape or ()))))
+        finally:
+            node.close()
+        db, dl = backend_for(self.destination)
+        with db.open(dl.path, "wb") as out:
+            np.save(out, arr, allow_pickle=False)
+        back = np.load(io.BytesIO(db.read_bytes(dl.path)), allow_pickle=False)
+        return int(arr.nbytes), _digest(arr), _digest(back)
+
+    def delete_source(self) -> None:
+        """Delete the imported file (a move), after the destination was verified."""
+        from ..backends.registry import backend_for
+
+        if self.kind == "import":
+            sb, sl = backend_for(self.source)
+            sb.delete(sl.path, recursive=False)
+
+
+def load_array(data: bytes, name: str) -> Any:
+    """Decode ``.npy`` bytes (no pickles) or a ``.parquet`` table into a numpy array.
+
+    A table whose columns share one numeric type becomes a 2-D array (rows ×
+    columns); otherwise a structured array with one field per column.
+    """
+    import numpy as np
+
+    lower = name.lower()
+    if lower.endswith(".npy"):
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    if lower.endswith(".parquet"):
+        import polars as pl
+
+        df = pl.read_parquet(io.BytesIO(data))
+        dtypes = set(df.dtypes)
+        if len(dtypes) == 1 and next(iter(dtypes)).is_numeric():
+            return df.to_numpy()
+        return df.to_numpy(structured=True)
+    raise InvalidArgument(f"{name}: only .npy and .parquet files can be written into a container")
+
+
+def route(src: str, dst: str) -> ContainerRoute | None:
+    """The container route for a transfer, or None when it is a plain file/tree transfer.
+
+    ``dst`` may name the new node directly (``run.zarr::/g/a``) or be a path
+    inside a container given as a folder (``run.zarr/a.npy``, what a drop onto
+    the container's row produces); the extension is dropped from node names.
+    """
+    sloc, dloc = Location.parse(src), Location.parse(dst)
+    if sloc.inner is not None and sloc.inner != "/":
+        if dloc.inner is not None:
+            raise InvalidArgument(f"copying the node {src} into another container ({dst}) is not supported")
+        target = dloc if dloc.path.lower().endswith(".npy") else Location(
+            dloc.scheme, dloc.bucket, dloc.path + ".npy"
+        )
+        return ContainerRoute("export", src, str(target))
+    if not sloc.path.lower().endswith(IMPORTABLE):
+        return None
+    if dloc.inner is not None:
+        inner = dloc.inner
+        if inner.lower().endswith(IMPORTABLE):
+            inner = posixpath.splitext(inner)[0]
+        if inner == "/":
+            inner = "/" + posixpath.splitext(sloc.name)[0]
+        return ContainerRoute("import", src, str(dloc.with_inner(inner)))
+    parent = dloc.parent
+    if parent.inner is None and _is_container(parent.path) and not _is_container(dloc.path):
+        return ContainerRoute("import", src, str(parent.with_inner("/" + posixpath.splitext(dloc.name)[0])))
+    return None
+
+
+__all__ = ["ContainerRoute", "route", "load_array", "CONTAINER_EXTENSIONS"]

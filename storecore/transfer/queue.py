@@ -1,0 +1,957 @@
+"""The transfer queue: copy/move jobs between any two locations, verified, resumable, observable.
+
+A :class:`TransferQueue` runs jobs (a file, a folder/prefix tree or a
+container node) on a bounded pool of file workers; large objects are split
+into parts moved in parallel on a second pool (see :mod:`.multipart`).  Each
+job reports progress (bytes, files, rate, ETA) through callbacks, can be
+paused, resumed, cancelled and retried, and keeps a per-file integrity
+report.  Folder listings are consumed page by page, so a huge prefix starts
+moving before its listing ends.  Jobs run on plain threads: no Qt here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import logging
+import posixpath
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends.base import COPY_BUFSIZE, Backend, Entry
+from ..backends.registry import backend_for
+from ..errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Cancelled,
+    ChecksumMismatch,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    PermissionDenied,
+    StorecoreError,
+)
+from ..location import Location
+from . import multipart, verify
+from .history import TransferHistory
+from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
+
+log = logging.getLogger(__name__)
+MiB = 1024 * 1024
+
+#: errors that stop a whole job (the endpoint is gone or refuses us): other files would fail the same way
+FATAL = (BackendUnavailable, PermissionDenied)
+
+
+class JobState(enum.StrEnum):
+    """Where a job is: queued → running (⇄ paused) → done / failed / cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the end states."""
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+
+class ConflictPolicy(enum.StrEnum):
+    """What to do when a destination file exists already."""
+
+    ASK = "ask"
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+    SKIP_IF_SAME = "skip-if-same"
+    RENAME = "rename"
+
+
+DECISIONS = ("overwrite", "skip", "skip-if-same", "rename", "cancel")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A destination that exists, as passed to the ``ask`` callback."""
+
+    job: TransferJob
+    source: str
+    destination: str
+    source_size: int | None
+    destination_size: int | None
+    source_mtime: float | None
+    destination_mtime: float | None
+
+
+#: ``ask(conflict) -> decision`` or ``(decision, apply_to_all)``; decision is one of :data:`DECISIONS`
+AskCallback = Callable[[Conflict], "str | tuple[str, bool]"]
+JobCallback = Callable[["TransferJob"], None]
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A snapshot of a job's progress; totals are None while the listing is still running."""
+
+    bytes_done: int
+    bytes_total: int | None
+    files_done: int
+    files_total: int | None
+    verified: int
+    skipped: int
+    failed: int
+    rate: float
+    eta: float | None
+
+    @property
+    def fraction(self) -> float | None:
+        """Done fraction in [0, 1], or None when the total is not known yet."""
+        if self.bytes_total is None:
+            return None
+        if self.bytes_total == 0:
+            return 1.0 if self.files_total is not None and self.files_done >= self.files_total else 0.0
+        return min(1.0, self.bytes_done / self.bytes_total)
+
+
+class _FileCtx:
+    """The :class:`multipart.Control` of one file: the job's checks plus this file's retry count."""
+
+    def __init__(self, job: TransferJob) -> None:
+        self.job = job
+        self.retries = 0
+        self.max_retries = job.queue.max_retries
+        self.backoff = job.queue.backoff
+
+    def check(self) -> None:
+        self.job._check()
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the user cancelled (not when the job stops after another file's error)."""
+        return self.job._cancel.is_set()
+
+    def add_bytes(self, n: int) -> None:
+        self.job._add_bytes(n)
+
+
+class TransferJob:
+    """One copy or move: ``state``, ``progress``, ``error``; ``cancel``/``pause``/``resume``/``retry``/``wait``.
+
+    ``report()`` lists a :class:`~storecore.transfer.report.FileRecord` per
+    file (source, destination, size, checksums on both sides, verified,
+    retries); ``export_report(path)`` writes it as CSV or JSON.
+    """
+
+    def __init__(
+        self,
+        queue: TransferQueue,
+        src: str,
+        dst: str,
+        op: str,
+        conflict: ConflictPolicy,
+        ask: AskCallback | None,
+        on_progress: JobCallback | None,
+        on_state: JobCallback | None,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.queue = queue
+        self.source = src
+        self.destination = dst
+        self.op = op
+        self.conflict = conflict
+        self.ask = ask
+        self._on_progress = [on_progress] if on_progress else []
+        self._on_state = [on_state] if on_state else []
+        self.state = JobState.QUEUED
+        self.error: str | None = None
+        self.exception: BaseException | None = None
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._ended = threading.Event()
+        self._ask_lock = threading.Lock()
+        self._ask_all: str | None = None
+        self._records: dict[str, FileRecord] = {}
+        self._completed: set[str] = set()
+        self._uploads: dict[str, multipart.UploadState] = {}
+        self._downloads: dict[str, multipart.DownloadState] = {}
+        self._fatal: BaseException | None = None
+        self._reset_counters()
+
+    # public API ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The source's last path component (what a queue row shows)."""
+        loc = Location.parse(self.source)
+        return loc.name or str(loc)
+
+    @property
+    def progress(self) -> JobProgress:
+        """Bytes, files, rate (bytes/s over the last seconds) and ETA (s) right now."""
+        with self._lock:
+            rate = self._rate()
+            total = self._bytes_total if self._listed else None
+            eta = None
+            if total is not None and rate > 0 and not self.state.finished:
+                eta = max(0.0, (total - self._bytes_done) / rate)
+            counts = summary(list(self._records.values()))
+            return JobProgress(
+                bytes_done=self._bytes_done,
+                bytes_total=total,
+                files_done=self._files_done,
+                files_total=self._files_seen if self._listed else None,
+                verified=counts[VERIFIED],
+                skipped=counts[SKIPPED],
+                failed=counts[FAILED],
+                rate=rate,
+                eta=eta,
+            )
+
+    def cancel(self) -> None:
+        """Stop the job: nothing partial stays at the destination (files already verified stay)."""
+        with self._lock:
+            if self.state.finished:
+                return
+            self._cancel.set()
+            self._running.set()
+            queued = self.state is JobState.QUEUED or (self.state is JobState.PAUSED and self.started is None)
+        if queued:
+            self.queue._dequeue(self)
+            self._finish(JobState.CANCELLED, None)
+
+    def pause(self) -> None:
+        """Hold the job: workers stop before their next part or chunk."""
+        with self._lock:
+            if self.state in (JobState.QUEUED, JobState.RUNNING):
+                self._running.clear()
+                self._set_state(JobState.PAUSED)
+
+    def resume(self) -> None:
+        """Continue a paused job."""
+        with self._lock:
+            if self.state is not JobState.PAUSED:
+                return
+            self._running.set()
+            self._set_state(JobState.RUNNING if self.started is not None else JobState.QUEUED)
+        self.queue._schedule()
+
+    def retry(self) -> TransferJob:
+        """Queue a failed or cancelled job again; verified files and finished parts are not redone."""
+        with self._lock:
+            if self.state not in (JobState.FAILED, JobState.CANCELLED):
+                return self
+            self._cancel.clear()
+            self._running.set()
+            self._ended.clear()
+            self.error = None
+            self.exception = None
+            self._fatal = None
+            self.started = None
+            self.finished = None
+            self._reset_counters()
+            for key in [k for k, r in self._records.items() if k not in self._completed]:
+                del self._records[key]
+            self._set_state(JobState.QUEUED)
+        self.queue._enqueue(self)
+        return self
+
+    def wait(self, timeout: float | None = None) -> JobState:
+        """Block until the job ends (or ``timeout`` s pass); return its state.  Never raises."""
+        self._ended.wait(timeout)
+        return self.state
+
+    def report(self) -> list[FileRecord]:
+        """The integrity report: one record per file, in the order the files were met."""
+        with self._lock:
+            return list(self._records.values())
+
+    def summary(self) -> dict[str, int]:
+        """Counts of verified / skipped / failed / cancelled files and the verified bytes."""
+        return summary(self.report())
+
+    def export_report(self, path: str, format: str | None = None) -> str:
+        """Write the report to the local ``path`` as CSV or JSON (by extension); return the path."""
+        write_report(self.report(), path, format, meta=self.as_dict())
+        return path
+
+    def on_progress(self, callback: JobCallback) -> None:
+        """Also call ``callback(job)`` on progress (throttled) from the worker threads."""
+        self._on_progress.append(callback)
+
+    def on_state(self, callback: JobCallback) -> None:
+        """Also call ``callback(job)`` on every state change."""
+        self._on_state.append(callback)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-safe summary of the job (what the history keeps)."""
+        p = self.progress
+        return {
+            "id": self.id,
+            "op": self.op,
+            "source": self.source,
+            "destination": self.destination,
+            "conflict": self.conflict.value,
+            "state": self.state.value,
+            "error": self.error,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "bytes": p.bytes_done,
+            "files": p.files_done,
+            "verified": p.verified,
+            "skipped": p.skipped,
+            "failed": p.failed,
+        }
+
+    def __repr__(self) -> str:
+        return f"<TransferJob {self.id} {self.op} {self.source} -> {self.destination} {self.state.value}>"
+
+    # internals: state, progress --------------------------------------------------------
+    def _reset_counters(self) -> None:
+        self._bytes_done = 0
+        self._bytes_total = 0
+        self._files_done = 0
+        self._files_seen = 0
+        self._listed = False
+        self._samples: deque[tuple[float, int]] = deque()
+        self._last_notify = 0.0
+
+    def _set_state(self, state: JobState) -> None:
+        with self._lock:
+            if self.state is state:
+                return
+            self.state = state
+        self._emit(self._on_state + self.queue._on_state)
+
+    def _finish(self, state: JobState, error: BaseException | str | None) -> None:
+        with self._lock:
+            if self.state.finished:
+                return
+            self.finished = time.time()
+            if isinstance(error, BaseException):
+                self.exception = error
+                self.error = str(error) or type(error).__name__
+            else:
+                self.error = error
+            self._running.set()
+        self._set_state(state)
+        self._emit(self._on_progress + self.queue._on_progress)
+        self.queue._job_ended(self)
+        self._ended.set()
+
+    def _emit(self, callbacks: list[JobCallback]) -> None:
+        for cb in callbacks:
+            try:
+                cb(self)
+            except Exception:  # noqa: BLE001 - an observer must not break the transfer
+                log.exception("transfer callback failed")
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=self.destination)
+        if self._fatal is not None:
+            raise Cancelled("stopped after an earlier error", path=self.destination)
+        if not self._running.is_set():
+            while not self._running.wait(0.1):
+                pass
+            if self._cancel.is_set():
+                raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=self.destination)
+
+    def _add_bytes(self, n: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._bytes_done += n
+            due = now - self._last_notify >= self.queue.progress_interval
+            if due:
+                self._last_notify = now
+                self._samples.append((now, self._bytes_done))
+                while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
+                    self._samples.popleft()
+        if due:
+            self._emit(self._on_progress + self.queue._on_progress)
+
+    def _rate(self) -> float:
+        if self.started is None:
+            return 0.0
+        if len(self._samples) >= 2:
+            (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+            if t1 > t0:
+                return max(0.0, (b1 - b0) / (t1 - t0))
+        elapsed = (self.finished or time.time()) - self.started
+        return self._bytes_done / elapsed if elapsed > 0 else 0.0
+
+    def _file_finished(self) -> None:
+        with self._lock:
+            self._files_done += 1
+        self._add_bytes(0)
+
+    # internals: running ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._execute()
+        except Cancelled as e:
+            if self._cancel.is_set():
+                self._cleanup_partials()
+                self._finish(JobState.CANCELLED, None)
+            else:
+                self._finish(JobState.FAILED, self._fatal or e)
+            return
+        except BaseException as e:  # noqa: BLE001 - every failure shows in state and error
+            self._finish(JobState.FAILED, e)
+            return
+        if self._cancel.is_set():
+            self._cleanup_partials()
+            self._finish(JobState.CANCELLED, None)
+            return
+        counts = self.summary()
+        if counts[FAILED]:
+            first = next(r for r in self._records.values() if r.status == FAILED)
+            self._finish(JobState.FAILED, f"{counts[FAILED]} of {counts['files']} files failed; first: {first.error}")
+        else:
+            self._finish(JobState.DONE, None)
+
+    def _cleanup_partials(self) -> None:
+        for state in list(self._uploads.values()):
+            state.abort()
+        self._uploads.clear()
+        for dstate in list(self._downloads.values()):
+            dstate.abort()
+        self._downloads.clear()
+
+    def _execute(self) -> None:
+        from . import containers
+
+        route = containers.route(self.source, self.destination)
+        if route is not None:
+            self._run_container(route)
+            return
+        sb, sl = backend_for(self.source)
+        db, dl = backend_for(self.destination)
+        sentry = sb.stat(sl.path)
+        if not sentry.is_dir:
+            with self._lock:
+                self._bytes_total = sentry.size or 0
+                self._files_seen = 1
+                self._listed = True
+            dentry = _stat_or_none(db, dl.path)
+            self._do_file(sb, sentry, db, dl.path, dentry, single=True)
+            return
+        self._run_tree(sb, sl, sentry, db, dl)
+
+    def _run_tree(self, sb: Backend, sl: Location, sentry: Entry, db: Backend, dl: Location) -> None:
+        droot = dl.path
+        skey = sb.key(sl.path)
+        if sb is db and (sb.key(droot) == skey or sb.key(droot).startswith(skey + "/")):
+            raise InvalidArgument(f"cannot {self.op} {self.source} into itself ({self.destination})")
+        dentry = _stat_or_none(db, droot)
+        existing: dict[str, Entry] = {}
+        if dentry is not None and not dentry.is_dir:
+            if self.conflict is ConflictPolicy.RENAME:
+                droot = _unique_path(db, droot, set())
+            else:
+                raise NotADirectory(
+                    f"{self.destination}: a file is there; cannot {self.op} the folder {self.source} onto it",
+                    path=self.destination,
+                )
+        elif dentry is not None:
+            # Merging into an existing folder: one listing answers every "does it exist?" question.
+            existing = {db.key(e.path): e for e in db.ls(droot, recursive=True)}
+        with contextlib.suppress(StorecoreError):
+            db.mkdir(droot)
+        limit = threading.BoundedSemaphore(2 * self.queue.concurrency)
+        futures: list[Future[None]] = []
+
+        def task(entry: Entry, target: str, dexisting: Entry | None) -> None:
+            try:
+                self._do_file(sb, entry, db, target, dexisting, existing=existing)
+            finally:
+                limit.release()
+
+        try:
+            for entry in sb.ls(sl.path, recursive=True):
+                self._check()
+                rel = sb.key(entry.path)[len(skey) :].lstrip("/")
+                target = posixpath.join(droot, rel) if droot else rel
+                with self._lock:
+                    self._files_seen += 1
+                    self._bytes_total += entry.size or 0
+                limit.acquire()
+                futures.append(self.queue._files.submit(task, entry, target, existing.get(db.key(target))))
+                if len(futures) > 4096:
+                    futures = [f for f in futures if not f.done()]
+            with self._lock:
+                self._listed = True
+            self._add_bytes(0)
+        finally:
+            # Whatever happened, the job ends only when no worker still touches its files.
+            for f in futures:
+                with contextlib.suppress(BaseException):
+                    f.result()
+        if self._fatal is not None:
+            raise self._fatal
+        self._check()
+        if self.op == "move" and not self.summary()[FAILED] and not self.summary()[SKIPPED]:
+            with contextlib.suppress(NotFound):
+                if sb.exists(sl.path):
+                    sb.delete(sl.path, recursive=True)
+
+    def _run_container(self, route: Any) -> None:
+        record = FileRecord(source=self.source, destination=route.destination)
+        with self._lock:
+            self._records[self.source] = record
+            self._files_seen = 1
+            self._listed = True
+        t0 = time.monotonic()
+        try:
+            self._check()
+            size, src_sum, dst_sum = route.run(self)
+            record.size = size
+            record.source_checksum, record.destination_checksum = src_sum, dst_sum
+            record.checksum_kind = verify.MD5 if src_sum else verify.SIZE_ONLY
+            verify.check(self.source, route.destination, None, None, src_sum, dst_sum)
+            record.verified, record.status = True, VERIFIED
+            with self._lock:
+                self._bytes_total = size
+            self._add_bytes(size)
+            if self.op == "move":
+                route.delete_source()
+        except Cancelled:
+            record.status = CANCELLED
+            raise
+        except Exception as e:
+            record.status, record.error = FAILED, str(e) or type(e).__name__
+            raise
+        finally:
+            record.seconds = round(time.monotonic() - t0, 6)
+            self._file_finished()
+
+    # one file ------------------------------------------------------------------------------
+    def _do_file(
+        self,
+        sb: Backend,
+        sentry: Entry,
+        db: Backend,
+        dpath: str,
+        dentry: Entry | None,
+        *,
+        single: bool = False,
+        existing: dict[str, Entry] | None = None,
+    ) -> None:
+        src_uri = sb.uri(sentry.path)
+        if src_uri in self._completed:
+            self._add_bytes(sentry.size or 0)
+            self._file_finished()
+            return
+        record = FileRecord(source=src_uri, destination=db.uri(dpath), size=sentry.size)
+        with self._lock:
+            self._records[src_uri] = record
+        ctx = _FileCtx(self)
+        t0 = time.monotonic()
+        moved = 0
+        try:
+            self._check()
+            if dentry is not None and not single and existing is not None:
+                # The listing may be stale by now (e.g. a retry): ask the store.
+                dentry = _stat_or_none(db, dpath) if dentry else None
+            if dentry is not None:
+                decision = self._decide(src_uri, record.destination, sentry, dentry)
+                if decision == "skip":
+                    record.status = SKIPPED
+                    self._skip(src_uri, sentry)
+                    return
+                if decision == "skip-if-same":
+                    if not dentry.is_dir and verify.same_content(sb, sentry, db, dentry):
+                        record.status, record.verified = SKIPPED, True
+                        record.source_checksum = verify.content_etag(sentry)
+                        record.destination_checksum = verify.content_etag(dentry)
+                        self._skip(src_uri, sentry)
+                        return
+                    decision = "overwrite"
+                if decision == "rename":
+                    dpath = _unique_path(db, dpath, set(existing or ()))
+                    record.destination = db.uri(dpath)
+                elif dentry.is_dir:
+                    raise IsADirectory(
+                        f"{record.destination}: a folder is there; cannot overwrite it with the file {src_uri}",
+                        path=record.destination,
+                    )
+            before = self._bytes_done
+            src_sum, dst_sum, src_gone = self._move_bytes(ctx, sb, sentry, db, dpath)
+            moved = self._bytes_done - before
+            dstat = db.stat(dpath)
+            verify.check(src_uri, record.destination, sentry.size, dstat.size, src_sum, dst_sum)
+            record.source_checksum, record.destination_checksum = src_sum, dst_sum
+            record.checksum_kind = verify.checksum_kind(dst_sum if src_sum else None)
+            record.verified, record.status = True, VERIFIED
+            if self.op == "move" and not src_gone:
+                sb.delete(sentry.path, recursive=False)
+            self._completed.add(src_uri)
+        except Cancelled:
+            record.status = CANCELLED
+            record.error = "cancelled"
+            raise
+        except BaseException as e:
+            record.status, record.error = FAILED, str(e) or type(e).__name__
+            if isinstance(e, FATAL):
+                with self._lock:
+                    self._fatal = self._fatal or e
+                raise
+            if not isinstance(e, Exception):
+                raise
+            log.info("transfer of %s failed: %s", src_uri, e)
+            if single:
+                raise
+        finally:
+            record.retries = ctx.retries
+            record.seconds = round(time.monotonic() - t0, 6)
+            if record.status != VERIFIED and moved:
+                pass  # bytes of a failed file stay counted: a retry recounts from zero
+            self._file_finished()
+
+    def _skip(self, src_uri: str, sentry: Entry) -> None:
+        self._completed.add(src_uri)
+        self._add_bytes(sentry.size or 0)
+
+    def _decide(self, src_uri: str, dst_uri: str, sentry: Entry, dentry: Entry) -> str:
+        policy = self.conflict
+        if policy is not ConflictPolicy.ASK:
+            return policy.value
+        with self._ask_lock:
+            if self._ask_all is not None:
+                return self._ask_all
+            if self.ask is None:
+                raise AlreadyExists(f"{dst_uri}: already exists (no one to ask what to do)", path=dst_uri)
+            answer = self.ask(
+                Conflict(self, src_uri, dst_uri, sentry.size, dentry.size, sentry.mtime, dentry.mtime)
+            )
+            decision, apply_all = answer if isinstance(answer, tuple) else (answer, False)
+            decision = str(getattr(decision, "value", decision))
+            if decision not in DECISIONS:
+                raise InvalidArgument(f"unknown conflict decision {decision!r} (use one of {', '.join(DECISIONS)})")
+            if decision == "cancel":
+                self._cancel.set()
+                raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=dst_uri)
+            if apply_all:
+                self._ask_all = decision
+            return decision
+
+    def _move_bytes(
+        self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str
+    ) -> tuple[str | None, str | None, bool]:
+        """Move one file's bytes by the best route; return (source checksum, destination checksum, source gone)."""
+        from ..backends.local import LocalBackend
+        from ..backends.s3 import S3Backend
+
+        q = self.queue
+        size = sentry.size or 0
+        src_etag = verify.content_etag(sentry)
+        duri = db.uri(dpath)
+        if isinstance(db, S3Backend):
+            dkey = db.key(dpath)
+            if not dkey:
+                raise InvalidArgument(f"{duri}: cannot write a file at the bucket root")
+            if isinstance(sb, S3Backend) and db.same_service(sb):
+                etag = multipart.server_copy(ctx, sb, sb.key(sentry.path), db, dkey, size)
+                if src_etag and verify.parts_of(src_etag) != verify.parts_of(etag):
+                    return None, etag, False  # the copy was re-chunked: size is what can be compared
+                return src_etag, etag, False
+            with multipart.range_reader(sb, sentry.path) as read:
+                src_sum, dst_sum = multipart.upload(
+                    ctx, read, size, db, dkey, part_size=q.part_size, executor=q._parts,
+                    state=self._uploads.get(duri), on_state=lambda s: _keep(self._uploads, duri, s),
+                )
+            if src_etag and verify.checksum_kind(src_etag) == verify.checksum_kind(src_sum) and \
+                    verify.parts_of(src_etag) == verify.parts_of(src_sum) and src_etag != src_sum:
+                raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its ETag {src_etag}",
+                                       path=sb.uri(sentry.path))
+            return src_sum, dst_sum, False
+        if isinstance(db, LocalBackend) and isinstance(sb, S3Backend):
+            target = db.full(dpath)
+            src_sum, dst_sum = multipart.download(
+                ctx, sb, sb.key(sentry.path), size, src_etag, target, part_size=q.part_size, executor=q._parts,
+                state=self._downloads.get(duri), on_state=lambda s: _keep(self._downloads, duri, s),
+                durable=q.durable,
+            )
+            return src_sum, dst_sum, False
+        if self.op == "move" and sb is db and isinstance(sb, LocalBackend):
+            sb.move(sentry.path, dpath)  # a rename: the bytes never move
+            ctx.add_bytes(size)
+            return None, None, True
+        return multipart.retrying(ctx, duri, lambda: self._stream(ctx, sb, sentry, db, dpath, src_etag))
+
+    def _stream(
+        self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str, src_etag: str | None
+    ) -> tuple[str | None, str | None, bool]:
+        """Copy through a stream, hashing what passes; the destination appears only when complete."""
+        h = hashlib.md5(usedforsecurity=False)
+        n = 0
+        try:
+            with contextlib.closing(sb.open_stream(sentry.path)) as f, db.open(dpath, "wb") as out:
+                while True:
+                    ctx.check()
+                    chunk = f.read(COPY_BUFSIZE)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    out.write(chunk)
+                    n += len(chunk)
+                    ctx.add_bytes(len(chunk))
+        except BaseException:
+            ctx.add_bytes(-n)
+            raise
+        got = h.hexdigest()
+        if src_etag and verify.checksum_kind(src_etag) == verify.MD5 and src_etag != got:
+            raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its checksum {src_etag}",
+                                   path=sb.uri(sentry.path))
+        dst_sum = verify.content_etag(db.stat(dpath)) or got
+        return got, dst_sum, False
+
+
+def _keep(store: dict[str, Any], key: str, state: Any) -> None:
+    if state is None:
+        store.pop(key, None)
+    else:
+        store[key] = state
+
+
+def _stat_or_none(backend: Backend, path: str) -> Entry | None:
+    try:
+        return backend.stat(path)
+    except NotFound:
+        return None
+
+
+def _unique_path(backend: Backend, path: str, taken: set[str]) -> str:
+    """``name (1).ext``, ``name (2).ext``... the first that does not exist."""
+    head, name = posixpath.split(path)
+    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+    for i in range(1, 10_000):
+        candidate = posixpath.join(head, f"{stem} ({i}){dot}{ext}") if head else f"{stem} ({i}){dot}{ext}"
+        if backend.key(candidate) not in taken and not backend.exists(candidate):
+            return candidate
+    raise AlreadyExists(f"{backend.uri(path)}: no free name found", path=backend.uri(path))
+
+
+class TransferQueue:
+    """Runs transfer jobs on a bounded pool of workers.
+
+    ``concurrency`` files move at once (shared by all jobs); each large object
+    is split into ``part_size`` parts of which ``part_concurrency`` move at
+    once.  ``history`` is True (the default file), False/None (none), a path,
+    or a :class:`TransferHistory`.  ``on_progress(job)`` / ``on_state(job)``
+    are called from worker threads for every job.
+    """
+
+    def __init__(
+        self,
+        concurrency: int = 4,
+        *,
+        part_size: int = 16 * MiB,
+        part_concurrency: int = 8,
+        max_jobs: int | None = None,
+        max_retries: int = 4,
+        backoff: float = 0.25,
+        ask: AskCallback | None = None,
+        history: bool | str | TransferHistory | None = True,
+        history_limit: int = 200,
+        on_progress: JobCallback | None = None,
+        on_state: JobCallback | None = None,
+        progress_interval: float = 0.1,
+        durable: bool = True,
+    ) -> None:
+        if concurrency < 1 or part_concurrency < 1:
+            raise InvalidArgument("concurrency and part_concurrency must be at least 1")
+        if part_size < 5 * MiB:
+            raise InvalidArgument("part_size must be at least 5 MiB (the S3 minimum)")
+        self.concurrency = int(concurrency)
+        self.part_size = int(part_size)
+        self.max_jobs = int(max_jobs or concurrency)
+        self.max_retries = int(max_retries)
+        self.backoff = float(backoff)
+        self.ask = ask
+        self.progress_interval = float(progress_interval)
+        self.durable = durable
+        self._on_progress: list[JobCallback] = [on_progress] if on_progress else []
+        self._on_state: list[JobCallback] = [on_state] if on_state else []
+        if history is True:
+            self.history: TransferHistory | None = TransferHistory(limit=history_limit)
+        elif isinstance(history, TransferHistory):
+            self.history = history
+        elif history:
+            self.history = TransferHistory(history, limit=history_limit)
+        else:
+            self.history = None
+        self._files = ThreadPoolExecutor(self.concurrency, thread_name_prefix="transfer-file")
+        self._parts = ThreadPoolExecutor(int(part_concurrency), thread_name_prefix="transfer-part")
+        self._lock = threading.RLock()
+        self._jobs: list[TransferJob] = []
+        self._pending: deque[TransferJob] = deque()
+        self._active: dict[str, threading.Thread] = {}
+        self._closed = False
+
+    # jobs ----------------------------------------------------------------------------------
+    def submit(
+        self,
+        src_uri: str | Location,
+        dst_uri: str | Location,
+        op: str = "copy",
+        conflict: str | ConflictPolicy = ConflictPolicy.OVERWRITE,
+        *,
+        ask: AskCallback | None = None,
+        on_progress: JobCallback | None = None,
+        on_state: JobCallback | None = None,
+    ) -> TransferJob:
+        """Queue copying (or moving) ``src_uri`` to ``dst_uri``; ``dst_uri`` becomes the copy, as in ``cp -r``.
+
+        ``conflict`` decides what happens to destination files that exist:
+        ``ask`` (call ``ask``), ``overwrite``, ``skip``, ``skip-if-same``
+        (same size and checksum) or ``rename`` (``name (1).ext``).
+        """
+        if self._closed:
+            raise InvalidArgument("the transfer queue is closed")
+        if op not in ("copy", "move"):
+            raise InvalidArgument(f"unknown transfer op {op!r} (use 'copy' or 'move')")
+        try:
+            policy = ConflictPolicy(str(getattr(conflict, "value", conflict)))
+        except ValueError:
+            raise InvalidArgument(
+                f"unknown conflict policy {conflict!r} (use {', '.join(p.value for p in ConflictPolicy)})"
+            ) from None
+        src, dst = str(Location.parse(src_uri)), str(Location.parse(dst_uri))
+        job = TransferJob(self, src, dst, op, policy, ask or self.ask, on_progress, on_state)
+        with self._lock:
+            self._jobs.append(job)
+        self._enqueue(job)
+        return job
+
+    @property
+    def jobs(self) -> list[TransferJob]:
+        """Every job submitted (and not cleared), oldest first."""
+        with self._lock:
+            return list(self._jobs)
+
+    def add_listener(self, on_progress: JobCallback | None = None, on_state: JobCallback | None = None) -> None:
+        """Call ``on_progress(job)`` / ``on_state(job)`` for every job from now on."""
+        if on_progress:
+            self._on_progress.append(on_progress)
+        if on_state:
+            self._on_state.append(on_state)
+
+    def pause_all(self) -> None:
+        """Pause every queued or running job."""
+        for job in self.jobs:
+            job.pause()
+
+    def resume_all(self) -> None:
+        """Resume every paused job."""
+        for job in self.jobs:
+            job.resume()
+
+    def cancel_all(self) -> None:
+        """Cancel every job that has not ended."""
+        for job in self.jobs:
+            job.cancel()
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Wait until every job has ended; False if ``timeout`` s passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in self.jobs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not job.wait(left).finished:
+                return False
+        return True
+
+    def clear_finished(self) -> list[TransferJob]:
+        """Forget jobs that are done, failed or cancelled; return them."""
+        with self._lock:
+            gone = [j for j in self._jobs if j.state.finished]
+            self._jobs = [j for j in self._jobs if not j.state.finished]
+        return gone
+
+    def summary(self) -> dict[str, int]:
+        """Totals over all jobs: files verified, skipped, failed, and jobs per state."""
+        out = {VERIFIED: 0, SKIPPED: 0, FAILED: 0, "bytes": 0}
+        out.update({s.value: 0 for s in JobState})
+        for job in self.jobs:
+            s = job.summary()
+            for k in (VERIFIED, SKIPPED, FAILED, "bytes"):
+                out[k] += s[k]
+            out[job.state.value] += 1
+        return out
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Cancel what has not ended, abort leftover multipart uploads and temporary files, stop the workers."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+        self.cancel_all()
+        with self._lock:
+            threads = list(self._active.values())
+        for t in threads:
+            t.join(timeout)
+        for job in self.jobs:
+            job._cleanup_partials()
+        self._files.shutdown(wait=True, cancel_futures=True)
+        self._parts.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> TransferQueue:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # scheduling ------------------------------------------------------------------------------
+    def _enqueue(self, job: TransferJob) -> None:
+        with self._lock:
+            if job not in self._pending:
+                self._pending.append(job)
+        self._schedule()
+
+    def _dequeue(self, job: TransferJob) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._pending.remove(job)
+
+    def _schedule(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            for job in list(self._pending):
+                if len(self._active) >= self.max_jobs:
+                    break
+                if job.state is not JobState.QUEUED:
+                    if job.state.finished:
+                        self._pending.remove(job)
+                    continue
+                self._pending.remove(job)
+                job.started = time.time()
+                thread = threading.Thread(target=job._run, name=f"transfer-job-{job.id}", daemon=True)
+                self._active[job.id] = thread
+                job._set_state(JobState.RUNNING)
+                thread.start()
+
+    def _job_ended(self, job: TransferJob) -> None:
+        with self._lock:
+            self._active.pop(job.id, None)
+        if self.history is not None:
+            try:
+                self.history.record(job.as_dict())
+            except OSError as e:
+                log.warning("could not save the transfer history: %s", e)
+        self._schedule()
+
+
+__all__ = ["TransferQueue", "TransferJob", "JobState", "JobProgress", "ConflictPolicy", "Conflict", "DECISIONS"]
