@@ -1,0 +1,494 @@
+"""HDF5 files as :class:`~storecore.containers.node.Node` trees, local or remote.
+
+Local files are opened by h5py directly.  Remote files (S3, memory) are read
+through :class:`RemoteReader`, a seekable file whose small reads (HDF5
+metadata: object headers, B-tree nodes, heaps) go through a block cache and
+whose large reads (chunks) are single ranged requests — the file is never
+downloaded whole.  h5py's chunk cache is sized so that going back to a recently
+shown frame costs no reading.
+
+Soft links, external links and object references are ``kind="link"`` nodes;
+a link whose target is missing is ``broken`` rather than an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import RangeFile
+from ..errors import CorruptData, FormatError, InvalidArgument, NotFound, StorecoreError
+from ..location import Location
+from .node import BrokenNode, Container, Node, json_safe
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..backends.base import Backend
+
+#: h5py raw-data chunk cache per dataset: a few 2-D frames of a large volume stay decoded
+CHUNK_CACHE_BYTES = 64 * 1024 * 1024
+CHUNK_CACHE_SLOTS = 100_003  # a prime, as HDF5 advises, well above the number of cached chunks
+#: remote metadata reads: 64 KiB blocks (HDF5 metadata clusters), up to 32 MiB of them cached
+METADATA_BLOCK = 64 * 1024
+METADATA_BLOCKS = 512
+#: reads at least this large are chunk data: fetched exactly, never through the block cache
+DIRECT_READ = 32 * 1024
+MAX_LINK_HOPS = 16
+
+_COMPRESSORS = {1: "gzip", 4: "szip", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32015: "zstd"}
+_FILTERS = {2: "shuffle", 3: "fletcher32", 5: "nbit", 6: "scaleoffset"}
+
+
+class RemoteReader(io.RawIOBase):
+    """A read-only seekable file over a backend object, shaped for HDF5's access pattern.
+
+    ``bytes_read`` and ``requests`` count what was fetched from storage.  The
+    first storage error is kept in ``error`` because h5py reports failures of
+    Python file objects only as a generic ``OSError``.
+    """
+
+    def __init__(self, backend: Backend, path: str, size: int, *, name: str = "") -> None:
+        super().__init__()
+        self.backend = backend
+        self.path = path
+        self.size = size
+        self.name = name
+        self.error: BaseException | None = None
+        self._pos = 0
+        self._direct_bytes = 0
+        self._direct_requests = 0
+        self._blocks = RangeFile(
+            self._fetch, size, name=name, block_size=METADATA_BLOCK, cache_blocks=METADATA_BLOCKS
+        )
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        try:
+            return self.backend.read_bytes(self.path, start, end)
+        except BaseException as e:
+            self.error = self.error or e
+            raise
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes fetched from storage so far."""
+        return self._blocks.bytes_fetched + self._direct_bytes
+
+    @property
+    def requests(self) -> int:
+        """Ranged requests made so far."""
+        return self._blocks.requests + self._direct_requests
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), max(0, self.size - self._pos))
+        if n <= 0:
+            return 0
+        if n >= DIRECT_READ:
+            data = self._fetch(self._pos, self._pos + n)
+            self._direct_bytes += len(data)
+            self._direct_requests += 1
+        else:
+            data = self._blocks.pread(self._pos, n)
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+class HDF5Container(Container):
+    """An opened HDF5 (or netCDF-4) file: local through h5py, remote through :class:`RemoteReader`.
+
+    ``fileobj`` opens an already open file object instead (used to count the
+    bytes of local reads in tests and benchmarks).
+    """
+
+    format = "hdf5"
+
+    def __init__(self, location: Location, backend: Backend, mode: str = "r", *, fileobj: Any = None) -> None:
+        super().__init__(location, backend, mode)
+        import h5py
+
+        self.reader: RemoteReader | None = None
+        h5mode = "r" if mode == "r" else "a"
+        cache = {"rdcc_nbytes": CHUNK_CACHE_BYTES, "rdcc_nslots": CHUNK_CACHE_SLOTS}
+        try:
+            if fileobj is not None:
+                self.file: Any = h5py.File(fileobj, h5mode, **cache)
+            elif self.location.is_local:
+                if mode == "r":
+                    self._check_file()
+                # Reading needs no lock: a viewer must not block (or be blocked by) a writer elsewhere.
+                self.file = h5py.File(self.location.path, h5mode, locking=mode != "r", **cache)
+            else:
+                if mode != "r":
+                    raise InvalidArgument(
+                        f"{self.uri}: remote HDF5 files open read-only (write with storecore.containers.write_array)",
+                        path=self.uri,
+                    )
+                entry = self._check_file()
+                self.reader = RemoteReader(backend, self.location.path, entry.size or 0, name=self.uri)
+                self.file = h5py.File(self.reader, "r", **cache)
+        except StorecoreError:
+            raise
+        except Exception as e:
+            err = self.reader.error if self.reader is not None else None
+            if isinstance(err, StorecoreError):
+                raise err from e
+            raise CorruptData(f"{self.uri}: not a readable HDF5 file (truncated or corrupt: {e})", path=self.uri) from e
+
+    def _check_file(self) -> Any:
+        entry = self.backend.stat(self.location.path)
+        if entry.is_dir:
+            raise FormatError(f"{self.uri}: is a folder, not an HDF5 file", path=self.uri)
+        return entry
+
+    @property
+    def bytes_read(self) -> int | None:
+        """Bytes fetched from storage (remote files); ``None`` for local files h5py reads itself."""
+        return self.reader.bytes_read if self.reader is not None else None
+
+    @contextlib.contextmanager
+    def errors(self, uri: str) -> Iterator[None]:
+        """Turn h5py exceptions into storecore errors naming ``uri`` (storage errors pass through)."""
+        try:
+            yield
+        except StorecoreError:
+            raise
+        except KeyError as e:
+            raise NotFound(f"{uri}: no such group or dataset", path=uri) from e
+        except Exception as e:
+            err = self.reader.error if self.reader is not None else None
+            if isinstance(err, StorecoreError):
+                self.reader.error = None  # type: ignore[union-attr]
+                raise err from e
+            raise CorruptData(f"{uri}: cannot read HDF5 data ({type(e).__name__}: {e})", path=uri) from e
+
+    def node(self, path: str) -> Node:
+        """The node at the absolute inner ``path`` (links along the way are followed)."""
+        uri = self.node_uri(path)
+        if path == "/":
+            return H5Node(self, "/", self.file)
+        parent_path, name = posixpath.split(path)
+        with self.errors(uri):
+            parent = self.file.get(parent_path)
+            link = parent.get(name, getlink=True) if hasattr(parent, "keys") else None
+        if link is None:
+            raise NotFound(f"{uri}: no such group or dataset", path=uri)
+        return self.make_node(parent, name, path, link)
+
+    def make_node(self, parent: Any, name: str, path: str, link: Any) -> Node:
+        """The node for the link ``name`` of the h5py group ``parent``."""
+        import h5py
+
+        if isinstance(link, h5py.SoftLink):
+            target = link.path if link.path.startswith("/") else posixpath.join(posixpath.dirname(path), link.path)
+            return H5LinkNode(self, path, "soft", link.path, posixpath.normpath(target))
+        if isinstance(link, h5py.ExternalLink):
+            return H5LinkNode(self, path, "external", f"{link.filename}::{link.path}", (link.filename, link.path))
+        uri = self.node_uri(path)
+        try:
+            with self.errors(uri):
+                obj = parent[name]
+                if isinstance(obj, h5py.Dataset) and obj.shape == () and obj.dtype == h5py.ref_dtype:
+                    ref = obj[()]
+                    target = self.file[ref].name if ref else None
+                    return H5LinkNode(self, path, "reference", target, target)
+        except CorruptData as e:
+            return BrokenNode(self, path, str(e))
+        return H5Node(self, path, obj)
+
+    def resolve_ref(self, ref: Any) -> str:
+        """The path an object reference points to (``""`` for a null or dangling reference)."""
+        try:
+            return self.file[ref].name if ref else ""
+        except Exception:
+            return ""
+
+    def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.file.close()
+        if self.reader is not None:
+            self.reader.close()
+
+
+def _codec_names(dset: Any) -> tuple[str | None, list[str]]:
+    plist = dset.id.get_create_plist()
+    compressor: str | None = None
+    filters: list[str] = []
+    for i in range(plist.get_nfilters()):
+        code, _flags, values, name = plist.get_filter(i)
+        if code in _COMPRESSORS and compressor is None:
+            label = _COMPRESSORS[code]
+            compressor = f"{label}({values[0]})" if code == 1 and values else label
+        else:
+            filters.append(_FILTERS.get(code) or (name.decode(errors="replace") if isinstance(name, bytes) else str(name)))
+    return compressor, filters
+
+
+class H5Node(Node):
+    """An HDF5 group or dataset."""
+
+    def __init__(self, container: HDF5Container, path: str, obj: Any) -> None:
+        import h5py
+
+        super().__init__(container, path)
+        self.container: HDF5Container = container
+        self._obj = obj
+        self.kind = "array" if isinstance(obj, h5py.Dataset) else "group"
+        self._is_str = False
+        self._is_ref = False
+        if self.kind == "array":
+            info = h5py.check_string_dtype(obj.dtype)
+            self._is_str = info is not None and info.length is None
+            self._is_ref = obj.dtype == h5py.ref_dtype
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        return tuple(self._obj.shape) if self.kind == "array" and self._obj.shape is not None else None
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        if self.kind != "array":
+            return None
+        import numpy as np
+
+        return np.dtype(object) if self._is_str or self._is_ref else self._obj.dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        return tuple(self._obj.chunks) if self.kind == "array" and self._obj.chunks else None
+
+    @property
+    def compressor(self) -> str | None:
+        return _codec_names(self._obj)[0] if self.kind == "array" else None
+
+    @property
+    def filters(self) -> list[str]:
+        return _codec_names(self._obj)[1] if self.kind == "array" else []
+
+    @property
+    def fill_value(self) -> Any:
+        if self.kind != "array":
+            return None
+        with self.container.errors(self.uri):
+            return json_safe(self._obj.fillvalue)
+
+    @property
+    def stored_nbytes(self) -> int | None:
+        if self.kind != "array":
+            return None
+        with self.container.errors(self.uri):
+            return int(self._obj.id.get_storage_size())
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        import h5py
+
+        out: dict[str, Any] = {}
+        with self.container.errors(self.uri):
+            names = list(self._obj.attrs.keys())
+        for key in names:
+            try:
+                value = self._obj.attrs[key]
+            except Exception as e:  # an unsupported attribute type must not hide the others
+                out[key] = f"<unreadable attribute: {type(e).__name__}>"
+                continue
+            if isinstance(value, h5py.Empty):
+                value = None
+            out[key] = json_safe(self._refs_to_paths(value))
+        return out
+
+    def _refs_to_paths(self, value: Any) -> Any:
+        import h5py
+        import numpy as np
+
+        if isinstance(value, h5py.Reference):
+            return self.container.resolve_ref(value)
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], h5py.Reference):
+            return [self.container.resolve_ref(r) for r in value.ravel()]
+        return value
+
+    def children(self) -> Iterator[Node]:
+        """The links of this group, in name order (named datatypes are skipped)."""
+        import h5py
+
+        if self.kind != "group":
+            return
+        base = self.path.rstrip("/")
+        with self.container.errors(self.uri):
+            names = list(self._obj.keys())
+        for name in names:
+            path = f"{base}/{name}"
+            try:
+                with self.container.errors(self.container.node_uri(path)):
+                    link = self._obj.get(name, getlink=True)
+                    if isinstance(link, h5py.HardLink) and isinstance(self._obj.get(name), h5py.Datatype):
+                        continue
+            except StorecoreError as e:
+                yield BrokenNode(self.container, path, str(e))
+                continue
+            yield self.container.make_node(self._obj, name, path, link)
+
+    def _read(self, selection: tuple) -> np.ndarray:
+        if self.kind != "array":
+            return super()._read(selection)
+        import numpy as np
+
+        with self.container.errors(self.uri):
+            if self._is_str:
+                return np.asarray(self._obj.asstr()[selection], dtype=object)
+            data = self._obj[selection]
+            if self._is_ref:
+                flat = [self.container.resolve_ref(r) for r in np.asarray(data, dtype=object).ravel()]
+                return np.array(flat, dtype=object).reshape(np.shape(data))
+            return np.asarray(data)
+
+    def lazy(self) -> Any:
+        """The ``h5py.Dataset`` or ``h5py.Group``."""
+        return self._obj
+
+
+class H5LinkNode(Node):
+    """A soft link, external link or scalar object reference; metadata and data come from its target."""
+
+    kind = "link"
+
+    def __init__(self, container: HDF5Container, path: str, link_type: str, text: str | None, target: Any) -> None:
+        super().__init__(container, path)
+        self.container: HDF5Container = container
+        self._type = link_type
+        self._text = text
+        self._target_spec = target
+        self._resolved: Node | None = None
+        self._error: str | None = None
+        self._done = False
+
+    @property
+    def link_type(self) -> str | None:
+        return self._type
+
+    @property
+    def link_target(self) -> str | None:
+        return self._text
+
+    def _resolve(self) -> Node | None:
+        if self._done:
+            return self._resolved
+        self._done = True
+        try:
+            node = self._follow()
+            hops = 0
+            while isinstance(node, H5LinkNode) and hops < MAX_LINK_HOPS:
+                node = node._follow()
+                hops += 1
+            if isinstance(node, H5LinkNode | BrokenNode):
+                raise NotFound(f"{self.uri}: link chain does not end at a group or dataset", path=self.uri)
+            self._resolved = node
+        except StorecoreError as e:
+            self._error = str(e)
+        return self._resolved
+
+    def _follow(self) -> Node:
+        spec = self._target_spec
+        if spec is None:
+            raise NotFound(f"{self.uri}: null object reference", path=self.uri)
+        if self._type != "external":
+            return self.container.node(spec)
+        filename, inner = spec
+        target = self._external_location(filename).with_inner(inner)
+        from . import open_container
+
+        node = open_container(str(target))
+        self.container._linked.append(node.container)
+        return node
+
+    def _external_location(self, filename: str) -> Location:
+        here = self.container.location
+        if "://" in filename:
+            return Location.parse(filename)
+        if filename.startswith("/"):
+            if not here.is_local:
+                raise NotFound(f"{self.uri}: external link to a local path {filename!r}", path=self.uri)
+            return Location.parse(filename)
+        return here.parent.join(filename)
+
+    @property
+    def broken(self) -> bool:
+        return self._resolve() is None
+
+    @property
+    def error(self) -> str | None:
+        """Why the link is broken (``None`` when it resolves)."""
+        self._resolve()
+        return self._error
+
+    def target(self) -> Node:
+        """The group or dataset the link leads to; ``NotFound`` when the link is broken."""
+        node = self._resolve()
+        if node is None:
+            raise NotFound(self._error or f"{self.uri}: broken link", path=self.uri)
+        return node
+
+    def _delegate(self, name: str, default: Any = None) -> Any:
+        node = self._resolve()
+        return getattr(node, name) if node is not None else default
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        return self._delegate("shape")
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        return self._delegate("dtype")
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        return self._delegate("chunks")
+
+    @property
+    def compressor(self) -> str | None:
+        return self._delegate("compressor")
+
+    @property
+    def filters(self) -> list[str]:
+        return self._delegate("filters", [])
+
+    @property
+    def fill_value(self) -> Any:
+        return self._delegate("fill_value")
+
+    @property
+    def stored_nbytes(self) -> int | None:
+        return self._delegate("stored_nbytes")
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self._delegate("attrs", {})
+
+    def children(self) -> Iterator[Node]:
+        """The children of the target group (empty when broken or not a group)."""
+        node = self._resolve()
+        return node.children() if node is not None else iter(())
+
+    def _read(self, selection: tuple) -> np.ndarray:
+        return self.target()._read(selection)
+
+    def lazy(self) -> Any:
+        return self._delegate("lazy", lambda: None)()

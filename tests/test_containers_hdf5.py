@@ -1,0 +1,239 @@
+"""HDF5 files as node trees: local, and through the ranged reader on a memory backend (S3: test_containers_s3.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from test_containers_zarr import KINDS, SHAPES, assert_same, sample, selections
+
+from storecore.containers import detect_format, is_container, open_container
+from storecore.errors import CorruptData, FormatError, InvalidArgument, NotFound, StorecoreError
+from storecore.transfer import copy
+
+H5_ATTRS = {
+    "int": 7,
+    "float": 2.5,
+    "str": "héllo",
+    "bytes": "raw",
+    "true": True,
+    "null": None,
+    "ints": [1, 2, 3],
+    "floats": [0.5, 1.5],
+    "strs": ["a", "bc"],
+    "complex": "(1+2j)",
+    "ref": "/arrays/float_3d",
+}
+
+
+def build_h5(folder: str) -> str:
+    """tree.h5 (groups, attributes, arrays, links) next to ext.h5 (target of an external link)."""
+    import h5py
+
+    with h5py.File(os.path.join(folder, "ext.h5"), "w") as e:
+        e["data"] = np.arange(6.0)
+    path = os.path.join(folder, "tree.h5")
+    with h5py.File(path, "w") as f:
+        deep = f.create_group("a/b/c")
+        deep.attrs["depth"] = np.int32(3)
+        arrays = f.create_group("arrays")
+        for kind in KINDS:
+            for ndim in SHAPES:
+                data = sample(kind, ndim)
+                if kind == "string":
+                    data = data.astype(object).astype(h5py.string_dtype())
+                kw = {}
+                if ndim % 2:  # odd: chunked + gzip + shuffle; even: contiguous raw
+                    kw = {"chunks": tuple(max(1, s // 2) for s in data.shape), "compression": "gzip", "shuffle": True}
+                arrays.create_dataset(f"{kind}_{ndim}d", data=data, **kw)
+        target = arrays["float_3d"]
+        a = f.attrs
+        a["int"] = np.int64(7)
+        a["float"] = np.float32(2.5)
+        a["str"] = "héllo"
+        a["bytes"] = np.bytes_(b"raw")
+        a["true"] = np.bool_(True)
+        a["null"] = h5py.Empty("f4")
+        a["ints"] = np.array([1, 2, 3], dtype="u2")
+        a["floats"] = np.array([0.5, 1.5])
+        a["strs"] = np.array(["a", "bc"], dtype=h5py.string_dtype())
+        a["complex"] = np.complex64(1 + 2j)
+        a["ref"] = target.ref
+        links = f.create_group("links")
+        links["soft"] = h5py.SoftLink("/arrays/float_3d")
+        links["relative"] = h5py.SoftLink("../a/b")
+        links["broken"] = h5py.SoftLink("/nowhere")
+        links["external"] = h5py.ExternalLink("ext.h5", "/data")
+        links["external_missing_file"] = h5py.ExternalLink("missing.h5", "/data")
+        links["external_missing_path"] = h5py.ExternalLink("ext.h5", "/nope")
+        links["ref"] = target.ref
+        links["refs"] = np.array([target.ref, deep.ref], dtype=h5py.ref_dtype)
+    return path
+
+
+@pytest.fixture(scope="module")
+def h5_dir(tmp_path_factory) -> str:
+    folder = str(tmp_path_factory.mktemp("h5"))
+    build_h5(folder)
+    return folder
+
+
+@pytest.fixture(params=["local", "memory"])
+def h5_uri(request, h5_dir, memory_root) -> str:
+    """tree.h5 on local disk or (with ext.h5) in a memory store, read through ranged requests."""
+    if request.param == "local":
+        return os.path.join(h5_dir, "tree.h5")
+    copy(h5_dir, f"{memory_root}/h5")
+    return f"{memory_root}/h5/tree.h5"
+
+
+def test_tree_and_attributes(h5_uri):
+    with open_container(h5_uri) as root:
+        assert root.kind == "group" and root.name == "tree.h5"
+        assert [c.name for c in root.children()] == ["a", "arrays", "links"]
+        assert root.attrs == H5_ATTRS
+        assert json.loads(json.dumps(root.attrs)) == H5_ATTRS
+        c = root.get("/a/b/c")
+        assert c.kind == "group" and c.attrs == {"depth": 3} and list(c.children()) == []
+        assert [n.path for n in root["a"].children()] == ["/a/b"]
+        assert c.parent().parent().path == "/a"
+        assert len(list(root["arrays"].children())) == len(KINDS) * len(SHAPES)
+        if h5_uri.startswith("memory://"):
+            assert root.container.bytes_read > 0 and root.container.reader.requests > 0
+        else:
+            assert root.container.bytes_read is None  # h5py reads local files itself
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_datasets_read_like_numpy(h5_uri, kind):
+    with open_container(h5_uri) as root:
+        for ndim in SHAPES:
+            want = sample(kind, ndim)
+            node = root.get(f"/arrays/{kind}_{ndim}d")
+            assert node.kind == "array" and node.shape == want.shape
+            if kind != "string":
+                assert node.dtype == want.dtype
+            else:
+                assert node.dtype == np.dtype(object)
+            for sel in selections(ndim):
+                assert_same(node[sel], want[sel])
+
+
+def test_dataset_metadata(h5_uri):
+    import h5py
+
+    with open_container(h5_uri) as root:
+        packed, raw = root["arrays/int_3d"], root["arrays/int_2d"]
+        assert packed.chunks == (2, 2, 1) and raw.chunks is None
+        assert packed.compressor == "gzip(4)" and packed.filters == ["shuffle"]
+        assert raw.compressor is None and raw.filters == []
+        assert packed.fill_value == 0
+        assert raw.stored_nbytes == raw.nbytes
+        assert packed.nbytes == sample("int", 3).nbytes
+        assert isinstance(packed.lazy(), h5py.Dataset)
+        assert json.dumps(packed.info())
+
+
+def test_links_show_as_links(h5_uri):
+    with open_container(h5_uri) as root:
+        kids = {c.name: c for c in root["links"].children()}
+        assert set(kids) == {
+            "soft", "relative", "broken", "external", "external_missing_file", "external_missing_path", "ref", "refs",
+        }
+        soft = kids["soft"]
+        assert soft.kind == "link" and soft.link_type == "soft" and soft.link_target == "/arrays/float_3d"
+        assert not soft.broken and soft.shape == (4, 5, 3)
+        assert_same(soft[1, ::-1], sample("float", 3)[1, ::-1])
+        assert soft.target().path == "/arrays/float_3d"
+        rel = kids["relative"]
+        assert not rel.broken and rel.target().path == "/a/b" and [c.name for c in rel.children()] == ["c"]
+        broken = kids["broken"]
+        assert broken.broken and broken.link_target == "/nowhere" and broken.shape is None
+        with pytest.raises(NotFound):
+            broken.target()
+        with pytest.raises(NotFound):
+            broken[0]
+        ext = kids["external"]
+        assert ext.link_type == "external" and ext.link_target == "ext.h5::/data" and not ext.broken
+        assert ext[::-2].tolist() == [5.0, 3.0, 1.0]
+        assert kids["external_missing_file"].broken and kids["external_missing_path"].broken
+        ref = kids["ref"]
+        assert ref.link_type == "reference" and ref.link_target == "/arrays/float_3d" and ref.shape == (4, 5, 3)
+        refs = kids["refs"]
+        assert refs.kind == "array" and refs[:].tolist() == ["/arrays/float_3d", "/a/b/c"]
+        # Opening a link by URI gives the link node.
+        assert root.get("/links/broken").broken
+
+
+def test_missing_and_bad_paths(h5_uri, tmp_path):
+    with open_container(h5_uri) as root:
+        with pytest.raises(NotFound):
+            root.get("/arrays/nope")
+        with pytest.raises(NotFound):
+            root.get("/nope/deeper")
+        with pytest.raises(NotFound):
+            root.get("/arrays/int_1d/below")
+        with pytest.raises(InvalidArgument):
+            root["a"][0]
+    with pytest.raises(NotFound):
+        open_container(f"{h5_uri}::/missing")
+    with pytest.raises(NotFound):
+        open_container(str(tmp_path / "absent.h5"))
+
+
+def read_everything(uri: str) -> None:
+    """Open ``uri`` and read every array (a truncation past the superblock shows only then)."""
+    root = open_container(uri)
+    try:
+        for node in root["arrays"].children():
+            node.read_slice(())
+    finally:
+        root.close()
+
+
+def test_truncated_and_garbage_files(h5_dir, tmp_path, memory_root):
+    good = open(os.path.join(h5_dir, "tree.h5"), "rb").read()
+    (tmp_path / "truncated.h5").write_bytes(good[: len(good) // 3])
+    (tmp_path / "garbage.h5").write_bytes(b"this is not hdf5" * 100)
+    (tmp_path / "empty.h5").write_bytes(b"")
+    copy(str(tmp_path / "truncated.h5"), f"{memory_root}/truncated.h5")
+    for uri in (str(tmp_path / "truncated.h5"), str(tmp_path / "garbage.h5"), str(tmp_path / "empty.h5"),
+                f"{memory_root}/truncated.h5"):
+        with pytest.raises(CorruptData) as e:
+            read_everything(uri)
+        assert os.path.basename(uri) in str(e.value)
+        assert isinstance(e.value, StorecoreError)
+    (tmp_path / "folder.h5").mkdir()
+    with pytest.raises(FormatError):
+        open_container(str(tmp_path / "folder.h5"))
+
+
+def test_corrupt_chunk_is_named(tmp_path):
+    import h5py
+
+    path = tmp_path / "chunky.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("x", data=np.arange(1000.0), chunks=(100,), compression="gzip")
+        info = ds.id.get_chunk_info(3)
+    raw = bytearray(path.read_bytes())
+    raw[info.byte_offset : info.byte_offset + info.size] = b"\xff" * info.size
+    path.write_bytes(bytes(raw))
+    with open_container(str(path)) as root:
+        assert root["x"][:300].tolist() == list(np.arange(300.0))
+        with pytest.raises(CorruptData) as e:
+            root["x"][250:350]
+        assert "chunky.h5::/x" in str(e.value)
+
+
+def test_detection(h5_dir, tmp_path):
+    assert is_container("x.h5") and not is_container("x.bin")
+    copy(os.path.join(h5_dir, "ext.h5"), str(tmp_path / "noext"))
+    assert is_container(str(tmp_path / "noext"), probe=True)
+    assert detect_format(str(tmp_path / "noext")) == "hdf5"
+    with open_container(str(tmp_path / "noext")) as root:
+        assert root["data"][-1] == 5.0
+    (tmp_path / "text.bin").write_bytes(b"hello")
+    with pytest.raises(FormatError):
+        open_container(str(tmp_path / "text.bin"))
