@@ -237,3 +237,48 @@ def test_detection(h5_dir, tmp_path):
     (tmp_path / "text.bin").write_bytes(b"hello")
     with pytest.raises(FormatError):
         open_container(str(tmp_path / "text.bin"))
+
+
+# -- HDF5-specific writing ------------------------------------------------------------------------
+def test_new_hdf5_file_is_written_atomically(tmp_path):
+    from storecore.containers import write_array
+
+    target = tmp_path / "out" / "new.h5"
+    write_array(f"{target}::/a/b", np.arange(4))
+    assert sorted(os.listdir(tmp_path / "out")) == ["new.h5"]  # no temporary left behind
+    with open_container(str(target)) as root:
+        assert root["a/b"][:].tolist() == [0, 1, 2, 3]
+
+
+def test_hdf5_write_refusals_keep_the_file(h5_dir, tmp_path, memory_root):
+    from storecore.containers import set_attrs, write_array
+    from storecore.errors import AlreadyExists, ModeError
+
+    path = tmp_path / "tree.h5"
+    copy(os.path.join(h5_dir, "tree.h5"), str(path))
+    original = path.read_bytes()
+    reader = open_container(str(path))
+    try:
+        with pytest.raises(ModeError):
+            write_array(f"{path}::/new", np.zeros(2))
+    finally:
+        reader.close()
+    with pytest.raises(AlreadyExists):
+        write_array(f"{path}::/arrays/int_1d/child", np.zeros(2))  # a dataset cannot hold children
+    assert path.read_bytes() == original
+    # Corrupt existing files are reported, locally and remotely, and left as they were.
+    (tmp_path / "cut.h5").write_bytes(original[:500])
+    copy(str(tmp_path / "cut.h5"), f"{memory_root}/cut.h5")
+    for uri in (str(tmp_path / "cut.h5"), f"{memory_root}/cut.h5"):
+        with pytest.raises(CorruptData) as e:
+            write_array(f"{uri}::/x", np.zeros(2))
+        assert "cut.h5" in str(e.value)
+    assert (tmp_path / "cut.h5").read_bytes() == original[:500]
+    # A remote edit is uploaded whole; a refused one uploads nothing.
+    copy(str(path), f"{memory_root}/tree.h5")
+    set_attrs(f"{memory_root}/tree.h5::/a", {"edited": True})
+    with pytest.raises(AlreadyExists):
+        write_array(f"{memory_root}/tree.h5::/arrays/int_1d", np.zeros(2))
+    with open_container(f"{memory_root}/tree.h5") as root:
+        assert root["a"].attrs == {"edited": True}
+        assert root["arrays/int_1d"][:].tolist() == sample("int", 1).tolist()

@@ -302,3 +302,100 @@ def test_bytes_read_are_counted_per_chunk(where, tmp_path):
         assert node[5, 3:17].tolist() == list(np.arange(1600.0).reshape(40, 40)[5, 3:17])
         # Two raw 800-byte chunks, nothing else.
         assert node.container.bytes_read - before == 2 * 800
+
+
+# -- writing (both formats; S3 in test_containers_s3.py) ----------------------------------------
+@pytest.fixture(params=["zarr-local", "h5-local", "zarr-memory", "h5-memory"])
+def new_container(request, local_root, memory_root):
+    """URI of a not-yet-existing container (.zarr or .h5) on local disk or in memory."""
+    ext, where = request.param.split("-")
+    return f"{local_root if where == 'local' else memory_root}/sub/new.{ext}"
+
+
+def test_write_arrays_of_every_kind(new_container):
+    from storecore.containers import write_array
+
+    for kind in KINDS:
+        for ndim in (1, 3, 5):
+            data = sample(kind, ndim)
+            uri = f"{new_container}::/g/{kind}/{ndim}d"
+            compressor = None if ndim == 3 else "default"
+            assert write_array(uri, data, compressor=compressor) == uri
+    with open_container(new_container) as root:
+        assert [c.name for c in root["g"].children()] == sorted(KINDS)
+        for kind in KINDS:
+            for ndim in (1, 3, 5):
+                node = root[f"g/{kind}/{ndim}d"]
+                if not (kind == "string" and new_container.endswith(".h5")):  # HDF5 vlen strings: never compressed
+                    assert (node.compressor is None) == (ndim == 3)
+                assert_same(node[...], sample(kind, ndim))
+                assert_same(node[::-1], sample(kind, ndim)[::-1])
+
+
+def test_write_overwrite_region_and_errors(new_container):
+    from storecore.containers import create_group, write_array
+    from storecore.errors import AlreadyExists, ShapeMismatch
+
+    uri = f"{new_container}::/data"
+    write_array(uri, np.arange(20.0).reshape(4, 5), chunks=(2, 5), attrs={"units": "m"})
+    with open_container(new_container) as root:
+        assert root["data"].chunks == (2, 5) and root["data"].attrs == {"units": "m"}
+    with pytest.raises(AlreadyExists):
+        write_array(uri, np.zeros(3))
+    with pytest.raises(ShapeMismatch):
+        write_array(uri, np.zeros((2, 2)), region=(slice(0, 2),))
+    with pytest.raises(NotFound):
+        write_array(f"{new_container}::/nothing", np.zeros(2), region=(slice(0, 2),))
+    with pytest.raises(InvalidArgument):
+        write_array(new_container, np.zeros(2))  # no inner path
+    with pytest.raises(InvalidArgument):
+        write_array(f"{new_container}::/objs", np.array([object(), 1], dtype=object))
+    with pytest.raises(InvalidArgument):
+        write_array(f"{new_container}::/x", np.zeros(3), attrs={"bad": object()})
+    with pytest.raises(AlreadyExists):
+        create_group(uri)
+    with open_container(new_container) as root:  # the failures changed nothing
+        assert [c.name for c in root.children()] == ["data"]
+        assert root["data"][:].tolist() == np.arange(20.0).reshape(4, 5).tolist()
+    write_array(uri, np.full(5, 7.0), region=(-1,))
+    write_array(uri, 0.5, region=(0, slice(None, None, 2)))  # broadcast
+    with open_container(new_container) as root:
+        got = root["data"][:]
+        assert got[-1].tolist() == [7.0] * 5 and got[0].tolist() == [0.5, 1.0, 0.5, 3.0, 0.5]
+    write_array(uri, np.ones(2, dtype="i2"), overwrite=True)
+    with open_container(new_container) as root:
+        assert root["data"].shape == (2,) and root["data"].dtype == np.dtype("i2")
+
+
+def test_write_groups_tables_and_attrs(new_container, tmp_path):
+    import polars as pl
+
+    from storecore.containers import create_group, set_attrs, write_array
+
+    assert create_group(f"{new_container}::/a/b") == f"{new_container}::/a/b"
+    create_group(f"{new_container}::/a/b", attrs={"kept": 1})  # existing group: fine
+    table = pl.DataFrame({"id": [1, 2, 3], "score": [0.5, None, 2.0], "name": ["x", None, "z"], "ok": [True, False, True]})
+    write_array(f"{new_container}::/a/table", table)
+    # Dropping an .npy onto a group writes it as an array there.
+    np.save(tmp_path / "dropped.npy", np.eye(3))
+    write_array(f"{new_container}::/a/b/dropped", np.load(tmp_path / "dropped.npy"))
+    json_attrs = {"int": 1, "float": 0.25, "str": "s", "bool": False, "list": [1, 2], "strs": ["p", "q"]}
+    set_attrs(f"{new_container}::/a", json_attrs)
+    set_attrs(f"{new_container}::/", {"root": "yes"})
+    with pytest.raises(NotFound):
+        set_attrs(f"{new_container}::/missing", {"a": 1})
+    with pytest.raises(InvalidArgument):
+        set_attrs(f"{new_container}::/a", {"bad": {1, 2}.__iter__()})
+    with open_container(new_container) as root:
+        assert root.attrs == {"root": "yes"}
+        assert root["a"].attrs == json_attrs
+        assert root["a/b"].attrs == {"kept": 1}
+        t = root["a/table"]
+        assert t.attrs["columns"] == ["id", "score", "name", "ok"]
+        assert t["id"][:].tolist() == [1, 2, 3]
+        assert np.isnan(t["score"][1]) and t["score"][2] == 2.0
+        assert t["name"][:].tolist() == ["x", "", "z"] and t["ok"][:].tolist() == [True, False, True]
+        assert root["a/b/dropped"][:].tolist() == np.eye(3).tolist()
+    set_attrs(f"{new_container}::/a", {"only": "this"}, replace=True)
+    with open_container(new_container) as root:
+        assert root["a"].attrs == {"only": "this"}

@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 KINDS = ("group", "array", "link")
 
 
-def json_safe(value: Any) -> Any:
+def json_safe(value: Any, *, strict: bool = False) -> Any:
     """Convert attribute values to plain JSON-able Python (numpy → python, bytes → str).
 
     Complex numbers become ``"1+2j"`` strings; compound (structured) values
-    become dicts; anything else unknown becomes its ``str``.
+    become dicts; anything else unknown becomes its ``str`` (or, with
+    ``strict=True``, raises ``TypeError``).
     """
     import numpy as np
 
@@ -42,19 +43,21 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, complex | np.complexfloating):
         return str(complex(value))
     if isinstance(value, np.void) and value.dtype.names:
-        return {name: json_safe(value[name]) for name in value.dtype.names}
+        return {name: json_safe(value[name], strict=strict) for name in value.dtype.names}
     if isinstance(value, np.datetime64 | np.timedelta64 | _dt.date | _dt.datetime):
         return str(value)
     if isinstance(value, np.generic):
         return json_safe(value.item())
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
-            return json_safe(value[()])
-        return [json_safe(v) for v in value]
+            return json_safe(value[()], strict=strict)
+        return [json_safe(v, strict=strict) for v in value]
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v, strict=strict) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [json_safe(v) for v in value]
+        return [json_safe(v, strict=strict) for v in value]
+    if strict:
+        raise TypeError(f"{type(value).__name__} values cannot be stored as attributes")
     return str(value)
 
 
