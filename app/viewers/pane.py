@@ -1,9 +1,43 @@
-"""The preview pane (placeholder until the preview issue lands)."""
+"""The preview pane: one pane, a viewer chosen by what is selected, loads on workers.
+
+``show_location(uri)`` resolves the URI and prepares the chosen viewer's data
+on a :class:`~app.workers.LatestOnly` slot, so a newer selection cancels an
+older load; a busy indicator shows meanwhile, and errors become a readable
+message in the pane (never an exception).  ``loaded(uri)`` is emitted once
+the preview (or the error message) is on screen.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from ..workers import LatestOnly
+from .budget import Budget
+from .widgets import LoadingPage
+
+
+def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
+    from .registry import candidates, choose, classify
+
+    target = classify(uri)
+    found = candidates(target) or [choose(target)]
+    cls = next((c for c in found if c.__name__ == forced), found[0])
+    payload = cls.prepare(target, budget, token)
+    return target, found, cls, payload
+
+
+def _close_target(old: Any, new: Any) -> None:
+    """Release the container file of the previous selection (unless the new one shares it)."""
+    node = getattr(old, "node", None)
+    if node is None or old is new or getattr(new, "node", None) is node:
+        return
+    try:
+        node.close()
+    except Exception:  # noqa: BLE001 - closing is best effort
+        pass
 
 
 class PreviewPane(QWidget):
@@ -12,17 +46,133 @@ class PreviewPane(QWidget):
     loaded = Signal(str)
     message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
-        self._label = QLabel("Select something to preview it.")
-        layout = QVBoxLayout(self)
-        layout.addWidget(self._label)
+        self.budget = budget or Budget.from_env()
+        self._slot = LatestOnly()
+        self._uri: str | None = None
+        self._pending: str | None = None
+        self._widgets: dict[type, Any] = {}
+        self._current: Any = None
+        self.viewer_class: type | None = None
+        self.target: Any = None
 
+        self._title = QLabel()
+        self._title.setStyleSheet("font-weight: bold;")
+        self._view_as = QComboBox()
+        self._view_as.setToolTip("View as")
+        self._view_as.hide()
+        self._view_as.activated.connect(self._on_view_as)
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 2, 4, 2)
+        header.addWidget(self._title, 1)
+        header.addWidget(self._view_as)
+        self._stack = QStackedWidget()
+        self._loading = LoadingPage()
+        self._stack.addWidget(self._loading)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self._stack, 1)
+
+    # -- public ------------------------------------------------------------------
     def show_location(self, uri: str) -> None:
         """Preview ``uri`` (loads on a worker; newer calls cancel older ones)."""
-        self._label.setText(uri)
-        self.loaded.emit(uri)
+        self._load(uri, None, self.budget)
 
     def clear(self) -> None:
         """Show nothing."""
-        self._label.setText("Select something to preview it.")
+        self._slot.cancel()
+        self._stop_current()
+        self._uri = self._pending = None
+        self._title.setText("")
+        self._view_as.hide()
+        self._loading.show_text("Select something to preview it.")
+        self._stack.setCurrentWidget(self._loading)
+
+    @property
+    def current_viewer(self) -> Any:
+        """The viewer widget on screen (None while loading or showing a message)."""
+        return self._current if self._stack.currentWidget() is self._current else None
+
+    @property
+    def busy(self) -> bool:
+        """True while a load is running."""
+        return self._slot.busy
+
+    # -- loading -----------------------------------------------------------------
+    def _load(self, uri: str, forced: str | None, budget: Budget) -> None:
+        self._stop_current()
+        self._uri = self._pending = uri
+        self._title.setText(uri)
+        self._title.setToolTip(uri)
+        self._loading.loading(uri.rstrip("/").rsplit("/", 1)[-1] or uri)
+        self._stack.setCurrentWidget(self._loading)
+        self._slot.submit(
+            _prepare, uri, forced, budget, with_token=True,
+            on_done=lambda r, u=uri: self._on_prepared(u, r),
+            on_error=lambda m, e, u=uri: self._on_failed(u, m),
+        )  # fmt: skip
+
+    def _stop_current(self) -> None:
+        if self._current is not None:
+            self._current.stop()
+
+    def _widget(self, cls: type) -> Any:
+        widget = self._widgets.get(cls)
+        if widget is None:
+            widget = cls()
+            widget.ready.connect(lambda w=widget: self._on_ready(w))
+            widget.status.connect(self.message)
+            load_full = getattr(widget, "load_full", None)
+            if load_full is not None:
+                load_full.connect(lambda c=cls: self._uri and self._load(self._uri, c.__name__, self.budget.unlimited()))
+            self._widgets[cls] = widget
+            self._stack.addWidget(widget)
+        return widget
+
+    def _on_prepared(self, uri: str, result: tuple) -> None:
+        if uri != self._uri:
+            return
+        target, found, cls, payload = result
+        old = self.target
+        self.target, self.viewer_class = target, cls
+        self._title.setText(f"{target.name}  ·  {cls.title}")
+        self._view_as.blockSignals(True)
+        self._view_as.clear()
+        for c in found:
+            self._view_as.addItem(c.title, c.__name__)
+        self._view_as.setCurrentIndex(found.index(cls))
+        self._view_as.blockSignals(False)
+        self._view_as.setVisible(len(found) > 1)
+        try:
+            widget = self._widget(cls)
+            self._current = widget
+            self._stack.setCurrentWidget(widget)
+            widget.display(payload)
+        except Exception as exc:  # noqa: BLE001 - a viewer bug must not take the window down
+            from ..workers import describe_error
+
+            self._on_failed(uri, describe_error(exc))
+        finally:
+            _close_target(old, target)
+
+    def _on_ready(self, widget: Any) -> None:
+        if widget is self._current and self._pending is not None:
+            uri, self._pending = self._pending, None
+            self.loaded.emit(uri)
+
+    def _on_failed(self, uri: str, text: str) -> None:
+        if uri != self._uri:
+            return
+        self._current = None
+        self._loading.show_text(text, error=True)
+        self._stack.setCurrentWidget(self._loading)
+        self.message.emit(text)
+        self._pending = None
+        self.loaded.emit(uri)
+
+    def _on_view_as(self, index: int) -> None:
+        name = self._view_as.itemData(index)
+        if self._uri and name:
+            self._load(self._uri, name, self.budget)

@@ -1,0 +1,597 @@
+"""The slice plot: a 1-D curve or 2-D image of any slice of an N-d array, read chunk by chunk.
+
+pyqtgraph is imported when the first plot is built (never at window start-up).
+Each slider move becomes a :class:`~app.plot.painter.PlaneRequest` on a
+:class:`~app.workers.LatestOnly` slot (superseded requests are dropped); the
+worker reads the touched chunks one at a time and each decoded tile is
+painted as it arrives.  Chunks already decoded come from the chunk cache, so
+such steps are served on the GUI thread without a worker round trip.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..viewers.budget import Budget, human_size
+from ..viewers.widgets import GuardBar, button
+from ..workers import LatestOnly
+from .dims_sliders import DimsSliders
+from .painter import (
+    CACHE,
+    TARGET_SIDE,
+    PlaneRequest,
+    PlaneResult,
+    choose_level,
+    default_step,
+    plane_cost,
+    read_plane,
+)
+from .source import ArraySource
+
+COLORMAPS = ["viridis", "gray", "inferno", "magma", "plasma", "cividis", "turbo", "CET-D1"]
+COMPLEX_MODES = ["magnitude", "phase", "real", "imag"]
+
+
+def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any = None) -> np.ndarray:
+    """Float32 values for display: complex reduced by ``complex_mode``, bools as 0/1, fill values as NaN."""
+    a = raw
+    if np.iscomplexobj(a):
+        a = {"magnitude": np.abs, "phase": np.angle, "real": np.real, "imag": np.imag}[complex_mode](a)
+    if a.dtype == bool:
+        a = a.astype(np.uint8)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"cannot plot values of type {raw.dtype}")
+    out = a.astype(np.float32, copy=True)
+    if fill_value is not None:
+        try:
+            out[a == fill_value] = np.nan
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def auto_levels(values: np.ndarray) -> tuple[float, float]:
+    """Display levels from the 1st and 99th percentiles of the finite values (sampled when large)."""
+    flat = values.ravel()
+    if flat.size > 1_000_000:
+        flat = flat[:: flat.size // 1_000_000 + 1]
+    flat = flat[np.isfinite(flat)]
+    if not flat.size:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(flat, [1, 99]))
+    if hi <= lo:
+        lo, hi = float(flat.min()), float(flat.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+class _Sink(QObject):
+    """Carries tiles from the worker to the GUI thread (queued signal)."""
+
+    tile = Signal(int, object, object)
+
+
+class SlicePlot(QWidget):
+    """Curve or image of a slice of an :class:`ArraySource`, with dims sliders, levels and export."""
+
+    #: emitted once per source, when its first pixels (or an error/guard notice) are on screen
+    painted = Signal()
+    #: emitted when a slice request finished (the :class:`PlaneResult`)
+    slice_loaded = Signal(object)
+    #: status text
+    status = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.pg = pg
+        self.budget = budget or Budget()
+        self.source: ArraySource | None = None
+        self.levels_src: list[ArraySource] = []
+        self.coords: dict[int, np.ndarray] = {}
+        self.names: list[str] = []
+        self.fill_value: Any = None
+        self.mode = "image"
+        self.axes: tuple[int, ...] = ()
+        self.raw: np.ndarray | None = None  # the shown slice, in display order (before transpose)
+        self.request: PlaneRequest | None = None
+        self.result: PlaneResult | None = None
+        self.geometry: list[tuple[float, float]] = []  # (origin, spacing) per shown axis
+        self._display: np.ndarray | None = None
+        self._slot = LatestOnly()
+        self._gen = 0
+        self._first_pending = False
+        self._painted_source = False
+        self._full_next = False
+        self._sink = _Sink()
+        self._sink.tile.connect(self._on_tile)
+        self._build()
+
+    # -- construction ------------------------------------------------------------
+    def _build(self) -> None:
+        pg = self.pg
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(["Image", "Curve"])
+        self.mode_box.activated.connect(lambda *_: self._axes_changed())
+        self.y_box, self.x_box = QComboBox(), QComboBox()
+        self.y_box.activated.connect(lambda *_: self._axes_changed(changed="y"))
+        self.x_box.activated.connect(lambda *_: self._axes_changed(changed="x"))
+        self.cmap_box = QComboBox()
+        self.cmap_box.addItems(COLORMAPS)
+        self.cmap_box.currentTextChanged.connect(self.set_colormap)
+        self.complex_box = QComboBox()
+        self.complex_box.addItems(COMPLEX_MODES)
+        self.complex_box.currentTextChanged.connect(lambda *_: self._redraw(relevel=True))
+        self.aspect = QCheckBox("Aspect")
+        self.aspect.setChecked(True)
+        self.aspect.toggled.connect(lambda on: self.plot.setAspectLocked(on))
+        self.transpose = QCheckBox("Transpose")
+        self.transpose.toggled.connect(lambda *_: self._redraw(relevel=False, autorange=True))
+        self.flip_x, self.flip_y = QCheckBox("Flip X"), QCheckBox("Flip Y")
+        self.flip_x.toggled.connect(lambda on: self.plot.invertX(on))
+        self.flip_y.toggled.connect(lambda on: self.plot.invertY(not on))
+        self.auto = QCheckBox("Auto levels")
+        self.auto.setChecked(True)
+        self.auto.toggled.connect(lambda on: on and self._redraw(relevel=True))
+        self.log = QCheckBox("Log")
+        self.log.toggled.connect(lambda on: self.curve_plot.setLogMode(False, on))
+        self.markers = QCheckBox("Markers")
+        self.markers.toggled.connect(lambda *_: self._redraw(relevel=False))
+        export = QToolButton()
+        export.setText("Export")
+        export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(export)
+        menu.addAction("View as PNG…", lambda: self._ask_export("png"))
+        menu.addAction("Slice as .npy…", lambda: self._ask_export("npy"))
+        menu.addAction("Slice as CSV…", lambda: self._ask_export("csv"))
+        export.setMenu(menu)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        for w in (self.mode_box, QLabel("Y"), self.y_box, QLabel("X"), self.x_box, self.complex_box, self.cmap_box):
+            bar.addWidget(w)
+        self.complex_label = QLabel()
+        for w in (self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(button("Reset view", self.reset_view))
+        bar.addWidget(export)
+
+        # image page: plot + histogram/levels
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground("w")
+        self.plot = self.glw.addPlot(row=0, col=0)
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        self.plot.showGrid(x=False, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.hist = pg.HistogramLUTItem()
+        self.hist.setImageItem(self.image)
+        self.glw.addItem(self.hist, row=0, col=1)
+        pen = pg.mkPen((255, 80, 80, 160), width=1)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        for line in (self.vline, self.hline):
+            line.setZValue(10)
+            line.hide()
+            self.plot.addItem(line, ignoreBounds=True)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse)
+
+        # curve page
+        self.curve_plot = pg.PlotWidget(background="w")
+        self.curve_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1.5))
+        self.curve_vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 80, 80, 160)))
+        self.curve_plot.addItem(self.curve_vline, ignoreBounds=True)
+        self.curve_plot.scene().sigMouseMoved.connect(self._on_curve_mouse)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.glw)
+        self.pages.addWidget(self.curve_plot)
+        self.scalar = QLabel()
+        self.scalar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scalar.setStyleSheet("font-size: 18pt;")
+        self.pages.addWidget(self.scalar)
+
+        self.guard = GuardBar()
+        self.guard.clicked.connect(self.load_full_plane)
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sliders = DimsSliders()
+        self.sliders.changed.connect(lambda *_: self.request_slice())
+        self.set_colormap(COLORMAPS[0])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addWidget(self.guard)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.sliders)
+
+    # -- source ------------------------------------------------------------------
+    def set_source(self, source: ArraySource, coords: dict[int, np.ndarray] | None = None,
+                   names: list[str] | None = None, fill_value: Any = None) -> None:  # fmt: skip
+        """Show ``source``: an image of its last two axes (a curve when 1-D), sliders for the rest."""
+        self._slot.cancel()
+        self.source = source
+        self.levels_src = [source, *source.multiscales()]
+        self.coords = coords or {}
+        self.names = list(names or [])
+        self.fill_value = fill_value
+        self.raw, self.result, self._display = None, None, None
+        self._painted_source = False
+        nd = len(source.shape)
+        self.complex_box.setVisible(np.issubdtype(source.dtype, np.complexfloating))
+        labels = [self._axis_label(a) for a in range(nd)]
+        for box in (self.y_box, self.x_box):
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(labels)
+            box.blockSignals(False)
+        if nd == 0:
+            self.mode, self.axes = "scalar", ()
+        elif nd == 1 or (source.dtype.names is not None):
+            self.mode, self.axes = "curve", (nd - 1,)
+        else:
+            self.mode, self.axes = "image", (nd - 2, nd - 1)
+        self._sync_controls()
+        self.sliders.configure(source.shape, self.axes, self._slider_names(), [0] * nd)
+        self.request_slice(autorange=True)
+
+    def _axis_label(self, ax: int) -> str:
+        name = self.names[ax] if ax < len(self.names) and self.names[ax] else f"axis {ax}"
+        return f"{name} ({self.source.shape[ax]})" if self.source is not None else name
+
+    def _slider_names(self) -> list[str]:
+        return [self.names[a] if a < len(self.names) and self.names[a] else f"axis {a}" for a in range(len(self.source.shape))]
+
+    def _sync_controls(self) -> None:
+        image = self.mode == "image"
+        self.mode_box.blockSignals(True)
+        self.mode_box.setCurrentIndex(0 if image else 1)
+        self.mode_box.setEnabled(self.source is not None and len(self.source.shape) >= 2)
+        self.mode_box.blockSignals(False)
+        if self.axes:
+            self.x_box.setCurrentIndex(self.axes[-1])
+        if image:
+            self.y_box.setCurrentIndex(self.axes[0])
+        for w in (self.y_box, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
+            w.setVisible(image)
+        for w in (self.log, self.markers):
+            w.setVisible(self.mode == "curve")
+        self.pages.setCurrentIndex({"image": 0, "curve": 1}.get(self.mode, 2))
+
+    def set_axes(self, axes: tuple[int, ...]) -> None:
+        """Show ``axes`` (one → curve, two → image as (y, x)); sliders for the others."""
+        if self.source is None:
+            return
+        nd = len(self.source.shape)
+        axes = tuple(int(a) % nd for a in axes)
+        if len(axes) == 2 and axes[0] == axes[1]:
+            raise ValueError("the two shown axes must differ")
+        self.mode = "image" if len(axes) == 2 else "curve"
+        self.axes = axes
+        self._sync_controls()
+        self.sliders.configure(self.source.shape, self.axes, self._slider_names(), self.sliders.index)
+        self.request_slice(autorange=True)
+
+    def _axes_changed(self, changed: str = "") -> None:
+        if self.source is None:
+            return
+        y, x = self.y_box.currentIndex(), self.x_box.currentIndex()
+        if self.mode_box.currentIndex() == 1:
+            self.set_axes((x,))
+            return
+        if y == x:  # keep two different axes: swap with the previous choice
+            old = self.axes if len(self.axes) == 2 else (x, y)
+            y, x = (old[1], x) if changed == "x" else (y, old[0])
+            if y == x:
+                y = (x + len(self.source.shape) - 1) % len(self.source.shape)
+        self.set_axes((y, x))
+
+    # -- reading -----------------------------------------------------------------
+    def _level_request(self) -> tuple[int, ArraySource, PlaneRequest, list[tuple[float, float]]]:
+        src0 = self.source
+        index = self.sliders.index
+        level = 0
+        if self.mode == "image" and len(self.levels_src) > 1:
+            level = choose_level(self.levels_src, self.axes, self.budget.max_bytes)
+        src = self.levels_src[level]
+        scaled = tuple(min(src.shape[a] - 1, int(i * src.shape[a] / max(1, src0.shape[a]))) for a, i in enumerate(index))
+        if self.mode == "image":
+            step = default_step(src.shape, self.axes, src.chunks, src.dtype.itemsize, self.budget.max_bytes)
+        else:
+            step = tuple(1 for _ in self.axes)
+        req = PlaneRequest(self.axes, scaled, step)
+        geometry = []
+        for k, ax in enumerate(self.axes):
+            scale = src0.shape[ax] / max(1, src.shape[ax])
+            geometry.append((0.0, step[k] * scale))
+        return level, src, req, geometry
+
+    def request_slice(self, autorange: bool = False) -> None:
+        """Read and show the slice at the sliders' position (on a worker unless cached)."""
+        if self.source is None:
+            return
+        if self.mode == "scalar":
+            self._show_scalar()
+            return
+        level, src, req, geometry = self._level_request()
+        budget = self.budget.unlimited().max_bytes if self._full_next else self.budget.max_bytes
+        self._full_next = False
+        self._gen += 1
+        gen = self._gen
+        self._pending_geometry = geometry
+        self._autorange = autorange or self.raw is None
+        self._first_pending = True
+        if plane_cost(src, req, level=level) == 0:
+            self._slot.cancel()
+            try:
+                result = read_plane(src, req, budget=budget, level=level)
+            except Exception as exc:  # noqa: BLE001 - shown, never raised
+                self._on_failed(gen, f"{type(exc).__name__}: {exc}")
+                return
+            self._on_done(gen, result)
+            return
+        sink = self._sink
+
+        def work(token: Any) -> PlaneResult:
+            return read_plane(src, req, budget=budget, token=token, level=level,
+                              emit=lambda out, part: token.cancelled or sink.tile.emit(gen, out, part))  # fmt: skip
+
+        self.status.emit("Reading slice …")
+        self._slot.submit(work, with_token=True, on_done=lambda r, g=gen: self._on_done(g, r),
+                          on_error=lambda m, e, g=gen: self._on_failed(g, m))  # fmt: skip
+
+    def load_full_plane(self) -> None:
+        """Read the whole current plane even past the budget (the user asked)."""
+        self._full_next = True
+        self.request_slice()
+
+    def _on_tile(self, gen: int, out: tuple, part: np.ndarray) -> None:
+        if gen != self._gen or self.source is None:
+            return
+        if self._first_pending:
+            _, src, req, geometry = self._level_request()
+            shape = req.out_shape(src.shape)
+            self._tile_raw = np.zeros(shape, src.dtype)
+            self._tile_shown = np.zeros(shape, bool)
+            self.geometry = geometry
+        self._tile_raw[out] = part
+        self._tile_shown[out] = True
+        self.raw = self._tile_raw
+        self._redraw(relevel=self._first_pending and self.auto.isChecked(), autorange=self._first_pending and self._autorange,
+                     mask=self._tile_shown)  # fmt: skip
+        self._mark_painted()
+
+    def _mark_painted(self) -> None:
+        self._first_pending = False
+        if not self._painted_source:
+            self._painted_source = True
+            self.painted.emit()
+
+    def _on_done(self, gen: int, result: PlaneResult) -> None:
+        if gen != self._gen:
+            return
+        first = self._first_pending
+        self.result = result
+        self.request = result.request
+        self.raw = result.data
+        self.geometry = self._pending_geometry
+        self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
+                     mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
+        if result.complete:
+            self.guard.hide()
+            level = f" (pyramid level {result.level})" if result.level else ""
+            self.status.emit(f"slice {result.data.shape} read: {human_size(result.read_bytes)} decoded{level}")
+        else:
+            self.guard.offer(
+                f"Showing part of this slice: reading all of it decodes {human_size(result.needed_bytes)} "
+                f"(preview budget {human_size(self.budget.max_bytes)}).",
+                f"Load full plane ({human_size(result.needed_bytes)})",
+            )
+        self._mark_painted()
+        self.slice_loaded.emit(result)
+
+    def _on_failed(self, gen: int, message: str) -> None:
+        if gen != self._gen:
+            return
+        self.guard.offer(f"Cannot read this slice: {message}", "")
+        self.status.emit(message)
+        self._mark_painted()
+
+    def _show_scalar(self) -> None:
+        try:
+            value = self.source.read(())
+            self.scalar.setText(f"{np.asarray(value).item()!r}")
+        except Exception as exc:  # noqa: BLE001
+            self.scalar.setText(f"Cannot read: {exc}")
+        self.raw = None
+        self._mark_painted()
+
+    # -- drawing -----------------------------------------------------------------
+    def shown_values(self) -> np.ndarray | None:
+        """The displayed float values (after complex mode, fill masking and transpose)."""
+        return self._display
+
+    def _redraw(self, relevel: bool = True, autorange: bool = False, mask: np.ndarray | None = None) -> None:
+        if self.raw is None:
+            return
+        try:
+            values = to_display(self.raw, self.complex_box.currentText(), self.fill_value)
+        except TypeError as exc:
+            self.guard.offer(str(exc), "")
+            return
+        if mask is not None:
+            values[~mask] = np.nan
+        if self.mode == "image":
+            geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
+            if self.transpose.isChecked():
+                values = values.T
+                geometry = geometry[::-1]
+            self._display = values
+            finite = values[np.isfinite(values)] if relevel else None
+            if relevel and finite is not None and finite.size:
+                lo, hi = auto_levels(values)
+                self.image.setImage(values, autoLevels=False, levels=(lo, hi))
+                self.hist.setLevels(lo, hi)
+            else:
+                self.image.setImage(values, autoLevels=False)
+            (oy, sy), (ox, sx) = geometry
+            self.image.setRect(QRectF(ox, oy, values.shape[1] * sx, values.shape[0] * sy))
+            if autorange:
+                self.plot.autoRange(padding=0)
+        elif self.mode == "curve":
+            self._display = values
+            ax = self.axes[0]
+            x = self.coords.get(ax)
+            if x is None or len(x) != len(values):
+                x = np.arange(len(values), dtype=float)
+            symbol = "o" if self.markers.isChecked() else None
+            self.curve.setData(x, values, symbol=symbol, symbolSize=4, connect="finite")
+            self.curve_plot.setLabel("bottom", self._slider_names()[ax])
+            if autorange:
+                self.curve_plot.autoRange()
+
+    def set_colormap(self, name: str) -> None:
+        """Use the pyqtgraph/matplotlib colormap ``name``."""
+        pg = self.pg
+        if name == "gray":
+            cmap = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
+        else:
+            cmap = pg.colormap.get(name)
+        self.hist.gradient.setColorMap(cmap)
+        if self.cmap_box.currentText() != name:
+            self.cmap_box.setCurrentText(name)
+
+    def reset_view(self) -> None:
+        """Show the whole slice."""
+        if self.mode == "image":
+            self.plot.autoRange(padding=0)
+        else:
+            self.curve_plot.autoRange()
+
+    # -- readout -----------------------------------------------------------------
+    def array_index_at(self, x: float, y: float) -> tuple[int, ...] | None:
+        """Array index (all axes) under view coordinates (x, y), or None outside the slice."""
+        if self._display is None or self.mode != "image" or self.source is None:
+            return None
+        axes = list(self.axes)
+        coords = [y, x]
+        if self.transpose.isChecked():
+            coords = [x, y]
+        index = list(self.sliders.index)
+        for k, ax in enumerate(axes):
+            i = int(math.floor(coords[k]))
+            if not 0 <= i < self.source.shape[ax]:
+                return None
+            index[ax] = i
+        return tuple(index)
+
+    def value_at(self, index: tuple[int, ...]) -> Any:
+        """The shown slice's value at an array index (nearest sample when strided or a coarser level)."""
+        if self.raw is None:
+            return None
+        geometry = self.geometry or [(0.0, 1.0)] * len(self.axes)
+        pos = []
+        for k, ax in enumerate(self.axes):
+            origin, spacing = geometry[k]
+            pos.append(min(self.raw.shape[k] - 1, int((index[ax] - origin) // spacing)))
+        return self.raw[tuple(pos)]
+
+    def _on_mouse(self, pos: QPointF) -> None:
+        if not self.plot.sceneBoundingRect().contains(pos):
+            return
+        p = self.plot.vb.mapSceneToView(pos)
+        index = self.array_index_at(p.x(), p.y())
+        if index is None:
+            self.vline.hide()
+            self.hline.hide()
+            return
+        self.vline.setPos(p.x())
+        self.hline.setPos(p.y())
+        self.vline.show()
+        self.hline.show()
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {self.value_at(index)!r}")
+
+    def _on_curve_mouse(self, pos: QPointF) -> None:
+        if self.raw is None or self.mode != "curve":
+            return
+        p = self.curve_plot.plotItem.vb.mapSceneToView(pos)
+        ax = self.axes[0]
+        x = self.coords.get(ax)
+        if x is not None and len(x) == len(self.raw):
+            i = int(np.clip(np.searchsorted(x, p.x()), 0, len(x) - 1))
+        else:
+            i = int(np.clip(round(p.x()), 0, len(self.raw) - 1))
+        self.curve_vline.setPos(x[i] if x is not None and len(x) == len(self.raw) else i)
+        index = list(self.sliders.index)
+        index[ax] = i
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {self.raw[i]!r}")
+
+    # -- export ------------------------------------------------------------------
+    def export_png(self, path: str) -> None:
+        """Save the current view (plot, levels) as a PNG."""
+        widget = self.pages.currentWidget()
+        if not widget.grab().save(path, "PNG"):
+            raise OSError(f"could not write {path}")
+
+    def export_slice(self, path: str, fmt: str | None = None) -> None:
+        """Save the current slice (raw values, array axis order) as ``.npy`` or CSV."""
+        if self.raw is None:
+            raise ValueError("no slice to export")
+        fmt = fmt or ("csv" if path.lower().endswith(".csv") else "npy")
+        data = self.raw
+        if fmt == "npy":
+            with open(path, "wb") as f:
+                np.save(f, data, allow_pickle=False)
+            return
+        if data.ndim == 1:
+            ax = self.axes[0]
+            x = self.coords.get(ax)
+            x = x if x is not None and len(x) == len(data) else np.arange(len(data))
+            rows = np.column_stack([x.astype(object), data.astype(object)])
+            np.savetxt(path, rows, delimiter=",", fmt="%s", header=f"{self._slider_names()[ax]},value", comments="")
+        else:
+            np.savetxt(path, data, delimiter=",", fmt="%s" if data.dtype.kind in "cbO" else "%.10g")
+
+    def _ask_export(self, fmt: str) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        filters = {"png": "PNG image (*.png)", "npy": "NumPy array (*.npy)", "csv": "CSV (*.csv)"}
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"slice.{fmt}", filters[fmt])
+        if not path:
+            return
+        try:
+            self.export_png(path) if fmt == "png" else self.export_slice(path, fmt)
+            self.status.emit(f"saved {path}")
+        except Exception as exc:  # noqa: BLE001
+            self.status.emit(f"export failed: {exc}")
+
+    def stop(self) -> None:
+        """Drop the running read."""
+        self._gen += 1
+        self._slot.cancel()
+
+
+__all__ = ["SlicePlot", "to_display", "auto_levels", "TARGET_SIDE", "CACHE"]

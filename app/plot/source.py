@@ -1,0 +1,178 @@
+"""Array sources for the slice plot: one small interface over container nodes, .npy files and arrays.
+
+Reads go through storecore (``open_container`` / ``Node.read_slice``) for Zarr
+and HDF5; ``.npy`` files are memory-mapped when local and read by byte range
+through the backend otherwise, so a slice never pulls the whole file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _compressor_name(obj: Any) -> str | None:
+    return None if obj is None else str(obj)
+
+
+class ArraySource:
+    """What the slice plot needs from an array: metadata and ``read(selection)``."""
+
+    uri: str = ""
+    name: str = ""
+    shape: tuple[int, ...] = ()
+    dtype: np.dtype = np.dtype("f8")
+    chunks: tuple[int, ...] | None = None
+    attrs: dict = {}
+    compressor: str | None = None
+    fill_value: Any = None
+    stored_nbytes: int | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """In-memory size of the whole array."""
+        return int(math.prod(self.shape)) * self.dtype.itemsize
+
+    def read(self, selection: Sequence[Any]) -> np.ndarray:
+        """The values at ``selection`` (a tuple of ints and slices) as a numpy array."""
+        raise NotImplementedError
+
+    def multiscales(self) -> list[ArraySource]:
+        """Coarser pyramid levels (OME-Zarr), finest first, without this array; [] when none."""
+        return []
+
+    def close(self) -> None:
+        """Release files the source holds."""
+
+
+class NumpySource(ArraySource):
+    """An in-memory (or memory-mapped) numpy array."""
+
+    def __init__(self, array: np.ndarray, uri: str = "", name: str = "", stored_nbytes: int | None = None) -> None:
+        self.array = array
+        self.uri, self.name = uri, name
+        self.shape, self.dtype = tuple(array.shape), array.dtype
+        self.attrs = {}
+        self.stored_nbytes = stored_nbytes
+
+    def read(self, selection: Sequence[Any]) -> np.ndarray:
+        """Index the array (a copy, so memory maps are not kept alive by views)."""
+        return np.array(self.array[tuple(selection)])
+
+
+class RemoteNpySource(ArraySource):
+    """A ``.npy`` object read by byte ranges: only the leading-axis rows a slice needs are fetched."""
+
+    def __init__(self, backend: Any, path: str, uri: str, name: str, size: int | None) -> None:
+        from numpy.lib import format as npformat
+
+        self.backend, self.path, self.uri, self.name = backend, path, uri, name
+        with backend.open(path, "rb") as f:
+            version = npformat.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npformat.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = npformat.read_array_header_2_0(f)
+            self.offset = f.tell()
+        if dtype.hasobject:
+            from storecore.errors import PickleNotAllowed
+
+            raise PickleNotAllowed(f"{uri}: object arrays need pickle, which previews never load", path=uri)
+        self.shape, self.dtype, self.fortran = tuple(shape), dtype, fortran
+        self.attrs, self.stored_nbytes = {}, size
+
+    def read(self, selection: Sequence[Any]) -> np.ndarray:
+        """Fetch the byte range of the leading-axis rows the selection touches, then index."""
+        sel = list(selection) + [slice(None)] * (len(self.shape) - len(selection))
+        if self.fortran or not self.shape:
+            data = self.backend.read_bytes(self.path, self.offset, self.offset + self.nbytes)
+            arr = np.frombuffer(data, dtype=self.dtype).reshape(self.shape, order="F" if self.fortran else "C")
+            return np.array(arr[tuple(sel)])
+        first = sel[0]
+        if isinstance(first, slice):
+            start, stop, step = first.indices(self.shape[0])
+            stop = max(start, stop)
+            rest: tuple = (slice(None, None, step),)
+        else:
+            start, stop = int(first), int(first) + 1
+            rest = (0,)
+        row = int(math.prod(self.shape[1:])) * self.dtype.itemsize
+        data = self.backend.read_bytes(self.path, self.offset + start * row, self.offset + stop * row)
+        arr = np.frombuffer(data, dtype=self.dtype).reshape((stop - start,) + self.shape[1:])
+        return np.array(arr[rest + tuple(sel[1:])])
+
+
+class NodeSource(ArraySource):
+    """A Zarr or HDF5 array node from ``storecore.open_container``."""
+
+    def __init__(self, node: Any, levels: list[Any] | None = None) -> None:
+        self.node = node
+        self._levels = levels
+        self.uri, self.name = node.uri, node.name or node.path
+        self.shape = tuple(node.shape or ())
+        self.dtype = np.dtype(node.dtype)
+        self.chunks = tuple(node.chunks) if node.chunks else None
+        self.attrs = dict(node.attrs or {})
+        self.compressor = node.compressor
+        self.filters = list(getattr(node, "filters", []) or [])
+        self.fill_value = node.fill_value
+        self.stored_nbytes = node.stored_nbytes
+
+    def read(self, selection: Sequence[Any]) -> np.ndarray:
+        """``Node.read_slice`` (whole chunks decoded by zarr/h5py, only those touched)."""
+        return np.asarray(self.node.read_slice(tuple(selection)))
+
+    def multiscales(self) -> list[ArraySource]:
+        """The other OME-Zarr levels of the image this array belongs to (coarser ones), finest first."""
+        levels = self._levels
+        if levels is None:
+            try:
+                levels = list(self.node.multiscales() or [])
+                parent = self.node.parent() if not levels else None
+                if parent is not None:
+                    found = list(parent.multiscales() or [])
+                    levels = found if any(n.path == self.node.path for n in found) else []
+            except Exception:  # noqa: BLE001 - a broken pyramid just means no pyramid
+                return []
+        out = []
+        for n in levels:
+            if n.path == self.node.path or tuple(n.shape or ()) == self.shape or len(n.shape or ()) != len(self.shape):
+                continue
+            if all(a <= b for a, b in zip(n.shape, self.shape, strict=False)):
+                out.append(NodeSource(n, levels=[]))
+        return out
+
+    def close(self) -> None:
+        """Close the node (and its file) when the container API offers it."""
+        close = getattr(self.node, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def open_npy(backend: Any, location: Any, size: int | None) -> ArraySource:
+    """An ``.npy`` object as a source: memory-mapped locally, byte ranges remotely."""
+    uri = str(location)
+    if location.is_local:
+        from storecore.errors import CorruptData, PickleNotAllowed
+
+        try:
+            arr = np.load(location.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as e:
+            if "pickle" in str(e).lower():
+                raise PickleNotAllowed(f"{uri}: object arrays need pickle, which previews never load", path=uri) from e
+            raise CorruptData(f"{uri}: not a readable .npy file ({e})", path=uri) from e
+        except OSError as e:
+            raise CorruptData(f"{uri}: not a readable .npy file ({e})", path=uri) from e
+        return NumpySource(arr, uri=uri, name=location.name, stored_nbytes=size)
+    try:
+        return RemoteNpySource(backend, location.path, uri, location.name, size)
+    except (ValueError, EOFError) as e:
+        from storecore.errors import CorruptData
+
+        raise CorruptData(f"{uri}: not a readable .npy file ({e})", path=uri) from e

@@ -1,0 +1,235 @@
+"""Arrays (npy, npz members, Zarr and HDF5 arrays): a metadata panel and the slice plot below.
+
+The slice plot (and with it pyqtgraph) is built when the first array is shown,
+so importing this module costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from .budget import Budget, human_size
+from .registry import Target, Viewer
+from .widgets import fill_kv, kv_table
+
+#: coordinate arrays (named by ``_ARRAY_DIMENSIONS``) are read when at most this big
+COORD_MAX_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class ArrayPayload:
+    """An opened array source with its metadata rows and coordinates."""
+
+    target: Target
+    source: Any
+    facts: list[tuple[str, str]]
+    attrs: dict
+    names: list[str] = field(default_factory=list)
+    coords: dict[int, np.ndarray] = field(default_factory=dict)
+    fill_value: Any = None
+    members: list[str] = field(default_factory=list)
+    member: str = ""
+
+
+def _npz(target: Target, budget: Budget, member: str | None = None) -> tuple[Any, list[str], str]:
+    """An ``.npz`` member as a source (members are compressed zip entries: read whole, within budget)."""
+    import io
+    import zipfile
+
+    from storecore.errors import CorruptData, PickleNotAllowed
+
+    from ..plot.source import NumpySource
+
+    data = target.backend.read_bytes(target.location.path) if not target.location.is_local else None
+    handle: Any = target.location.path if data is None else io.BytesIO(data)
+    try:
+        with zipfile.ZipFile(handle) as z:
+            infos = {i.filename[:-4] if i.filename.endswith(".npy") else i.filename: i for i in z.infolist()}
+            names = list(infos)
+            if not names:
+                raise CorruptData(f"{target.uri}: empty .npz archive", path=target.uri)
+            member = member if member in infos else names[0]
+            if not budget.fits(infos[member].file_size):
+                raise CorruptData(f"{target.uri}: member {member} is {human_size(infos[member].file_size)} (over the preview budget)", path=target.uri)
+            with z.open(infos[member]) as f:
+                arr = np.lib.format.read_array(f, allow_pickle=False)
+    except ValueError as e:
+        raise PickleNotAllowed(f"{target.uri}: {e}", path=target.uri) from e
+    except zipfile.BadZipFile as e:
+        raise CorruptData(f"{target.uri}: not a readable .npz archive ({e})", path=target.uri) from e
+    return NumpySource(arr, uri=f"{target.uri}#{member}", name=member), names, member
+
+
+def _dims_and_coords(target: Target, source: Any, attrs: dict) -> tuple[list[str], dict[int, np.ndarray]]:
+    """Axis names from ``_ARRAY_DIMENSIONS`` and 1-D coordinate arrays of the same name beside the array."""
+    names = attrs.get("_ARRAY_DIMENSIONS")
+    if not isinstance(names, list) or len(names) != len(source.shape):
+        return [], {}
+    coords: dict[int, np.ndarray] = {}
+    if target.node is None:
+        return [str(n) for n in names], coords
+    parent = posixpath.dirname(target.location.inner.rstrip("/")) or "/"
+    for ax, name in enumerate(names):
+        if not isinstance(name, str) or name == posixpath.basename(target.location.inner):
+            continue
+        try:  # same container: no new file handle
+            node = target.node.get(posixpath.join(parent, name))
+            if node.kind != "array" or tuple(node.shape or ()) != (source.shape[ax],) or node.nbytes > COORD_MAX_BYTES:
+                continue
+            values = np.asarray(node.read_slice((slice(None),)))
+        except Exception:  # noqa: BLE001 - no coordinate array is fine
+            continue
+        if values.dtype.kind in "iuf":
+            coords[ax] = values.astype(float)
+    return [str(n) for n in names], coords
+
+
+def describe(source: Any, target: Target) -> list[tuple[str, str]]:
+    """Metadata rows: shape, dtype, chunks, compressor, sizes on disk and in memory."""
+    rows = [
+        ("Shape", " × ".join(map(str, source.shape)) or "scalar"),
+        ("Dtype", str(source.dtype)),
+    ]
+    if source.chunks:
+        n = math.prod(math.ceil(s / c) for s, c in zip(source.shape, source.chunks, strict=False))
+        chunk_bytes = math.prod(source.chunks) * source.dtype.itemsize
+        rows.append(("Chunks", f"{' × '.join(map(str, source.chunks))}  ({n:,} chunks of {human_size(chunk_bytes)})"))
+    else:
+        rows.append(("Chunks", "contiguous"))
+    if source.compressor:
+        rows.append(("Compressor", source.compressor))
+    filters = getattr(source, "filters", None)
+    if filters:
+        rows.append(("Filters", ", ".join(map(str, filters))))
+    if source.fill_value is not None:
+        rows.append(("Fill value", repr(source.fill_value)))
+    rows.append(("Size in memory", f"{human_size(source.nbytes)} ({source.nbytes:,} bytes)"))
+    stored = source.stored_nbytes if source.stored_nbytes is not None else target.size
+    if stored:
+        ratio = f"  (ratio {source.nbytes / stored:.2f})" if stored else ""
+        rows.append(("Size on disk", f"{human_size(stored)}{ratio}"))
+    rows.append(("URI", target.uri))
+    return rows
+
+
+def _is_multiscale(node: Any) -> bool:
+    attrs = node.attrs or {}
+    return bool(attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales"))
+
+
+def open_array(target: Target, budget: Budget, member: str | None = None) -> ArrayPayload:
+    """Open ``target`` as an array source and collect its metadata (worker)."""
+    from ..plot.source import NodeSource, open_npy
+
+    members: list[str] = []
+    if target.kind == "group":  # an OME-Zarr image: show its finest level, with the others as a pyramid
+        levels = list(target.node.multiscales())
+        source = NodeSource(levels[0], levels=levels)
+    elif target.node is not None:
+        source = NodeSource(target.node)
+    elif target.ext == ".npz":
+        source, members, member = _npz(target, budget, member)
+    else:
+        source = open_npy(target.backend, target.location, target.size)
+    attrs = dict(getattr(source, "attrs", {}) or {})
+    names, coords = _dims_and_coords(target, source, attrs)
+    fill = attrs.get("_FillValue", attrs.get("missing_value"))
+    if isinstance(fill, list):
+        fill = fill[0] if fill else None
+    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "")
+
+
+class ArrayViewer(Viewer):
+    """Metadata panel (with attributes) over the slice plot."""
+
+    title = "Array"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from ..plot.slice_plot import SlicePlot  # pulls in pyqtgraph: only when an array is first shown
+
+        self.payload: ArrayPayload | None = None
+        self.facts = kv_table([])
+        self.attrs = kv_table([])
+        self.meta = QTabWidget()
+        self.meta.addTab(self.facts, "Metadata")
+        self.meta.addTab(self.attrs, "Attributes")
+        self.member = QComboBox()
+        self.member.setToolTip("Member of the .npz archive")
+        self.member.activated.connect(self._on_member)
+        self.member.hide()
+        self.plot = SlicePlot()
+        self.plot.painted.connect(self.ready)
+        self.plot.status.connect(self.status)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.member)
+        tl.addWidget(self.meta)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.plot)
+        split.setStretchFactor(1, 1)
+        split.setSizes([150, 500])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    @classmethod
+    def priority(cls, target: Target) -> int:
+        """npy/npz files and container arrays."""
+        if target.kind == "array":
+            return 40
+        if target.kind == "group" and target.node is not None and _is_multiscale(target.node):
+            return 45
+        if target.kind == "file" and target.ext in (".npy", ".npz"):
+            return 40
+        return 0
+
+    @classmethod
+    def prepare(cls, target: Target, budget: Budget, token: Any) -> ArrayPayload:
+        """Open the array and read its metadata; the slice is read by the plot."""
+        return open_array(target, budget)
+
+    def display(self, payload: ArrayPayload) -> None:
+        """Fill the metadata panel and start the slice plot (``ready`` follows its first paint)."""
+        old = self.payload
+        self.payload = payload
+        fill_kv(self.facts, payload.facts)
+        fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in payload.attrs.items()])
+        self.meta.setTabText(1, f"Attributes ({len(payload.attrs)})")
+        self.member.blockSignals(True)
+        self.member.clear()
+        self.member.addItems(payload.members)
+        if payload.member:
+            self.member.setCurrentText(payload.member)
+        self.member.blockSignals(False)
+        self.member.setVisible(bool(payload.members))
+        self.plot.set_source(payload.source, payload.coords, payload.names, payload.fill_value)
+        if old is not None and old.source is not payload.source and old.target.node is None:
+            old.source.close()  # container nodes are closed by the pane with their target
+
+    def _on_member(self, index: int) -> None:
+        if self.payload is None:
+            return
+        from ..workers import LatestOnly
+
+        self._slot = getattr(self, "_slot", None) or LatestOnly()
+        target, name = self.payload.target, self.member.itemText(index)
+        self._slot.submit(open_array, target, Budget(), name, on_done=self.display,
+                          on_error=lambda m, e: self.status.emit(m))  # fmt: skip
+
+    def stop(self) -> None:
+        """Drop the plot's running read."""
+        self.plot.stop()
+
+
+VIEWER = ArrayViewer

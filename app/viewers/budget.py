@@ -1,0 +1,91 @@
+"""The size guard: what a preview may read without the user asking, and what a load would cost."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: Default byte budget of one preview (overridable with ``STORESCOPE_PREVIEW_BUDGET`` in bytes).
+DEFAULT_BUDGET = 64 * 1024 * 1024
+
+
+def human_size(n: int | float | None) -> str:
+    """``2469606195`` → ``"2.3 GiB"``; ``None`` → ``"?"``."""
+    if n is None:
+        return "?"
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover - unreachable
+
+
+@dataclass
+class Budget:
+    """A byte budget shared by every viewer (text, tables, images, arrays)."""
+
+    max_bytes: int = DEFAULT_BUDGET
+
+    @classmethod
+    def from_env(cls) -> Budget:
+        """The budget from ``STORESCOPE_PREVIEW_BUDGET`` (bytes), else the default."""
+        raw = os.environ.get("STORESCOPE_PREVIEW_BUDGET", "")
+        try:
+            return cls(max(4096, int(raw)))
+        except ValueError:
+            return cls()
+
+    def fits(self, cost: int | None) -> bool:
+        """True when a load of ``cost`` bytes may run without asking (unknown cost never fits)."""
+        return cost is not None and cost <= self.max_bytes
+
+    def unlimited(self) -> Budget:
+        """The budget of a load the user asked for explicitly ("load full")."""
+        return Budget(1 << 62)
+
+
+def array_bytes(shape: Sequence[int], itemsize: int) -> int:
+    """In-memory bytes of an array of ``shape``."""
+    return int(math.prod(shape)) * int(itemsize)
+
+
+def touched_chunks(shape: Sequence[int], chunks: Sequence[int] | None, selection: Sequence[object]) -> list[tuple]:
+    """The chunk grid coordinates a selection of ints and slices touches.
+
+    Contiguous arrays (``chunks`` None) count as one chunk per selection.
+    """
+    if not chunks:
+        return [()]
+    ranges: list[range] = []
+    for dim, chunk, sel in zip(shape, chunks, selection, strict=False):
+        chunk = max(1, int(chunk))
+        if isinstance(sel, slice):
+            start, stop, step = sel.indices(dim)
+            if stop <= start:
+                return []
+            if step >= chunk:
+                ranges.append(sorted({i // chunk for i in range(start, stop, step)}))  # type: ignore[arg-type]
+            else:
+                ranges.append(range(start // chunk, (stop - 1) // chunk + 1))
+        else:
+            ranges.append(range(int(sel) // chunk, int(sel) // chunk + 1))  # type: ignore[call-overload]
+    for dim, chunk in list(zip(shape, chunks, strict=False))[len(selection) :]:
+        ranges.append(range(0, math.ceil(dim / max(1, chunk))))
+    out: list[tuple] = [()]
+    for r in ranges:
+        out = [t + (i,) for t in out for i in r]
+    return out
+
+
+def selection_cost(shape: Sequence[int], chunks: Sequence[int] | None, itemsize: int, selection: Sequence[object]) -> int:
+    """Bytes decoded to read ``selection``: whole chunks for chunked arrays, else the selected items."""
+    if chunks:
+        return len(touched_chunks(shape, chunks, selection)) * array_bytes(chunks, itemsize)
+    sizes = []
+    for dim, sel in zip(shape, selection, strict=False):
+        sizes.append(len(range(*sel.indices(dim))) if isinstance(sel, slice) else 1)
+    sizes.extend(shape[len(selection) :])
+    return array_bytes(sizes, itemsize)

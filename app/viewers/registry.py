@@ -1,0 +1,202 @@
+"""Choosing a viewer for what is selected, by priority (as silx's ``DataViewer`` does).
+
+:func:`classify` runs on a worker: it resolves a URI into a :class:`Target`
+(folder, bucket, table dataset, file, container group or array) with the
+little metadata viewers need to rank themselves.  Each viewer class answers
+:meth:`Viewer.priority` (0 = cannot show it) and the highest wins; the pane
+also offers the others ("view as").
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from .budget import Budget
+
+CONTAINER_FILE_EXTS = {".h5", ".hdf5", ".nc", ".he5"}
+TABLE_EXTS = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc"}
+TEXT_EXTS = {
+    ".txt", ".md", ".rst", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".csv", ".tsv", ".html", ".htm",
+    ".xml", ".log", ".ini", ".toml", ".cfg", ".py", ".sh", ".js", ".css", ".c", ".h", ".cpp", ".rs", ".go",
+}  # fmt: skip
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+ARRAY_FILE_EXTS = {".npy", ".npz"}
+
+
+@dataclass
+class Target:
+    """A resolved selection: where it is, what kind it is, and cheap metadata for ranking viewers.
+
+    ``kind`` is one of ``bucket``, ``folder``, ``dataset`` (a folder of table
+    files), ``file``, ``group`` or ``array`` (container nodes).
+    """
+
+    uri: str
+    location: Any
+    backend: Any
+    kind: str
+    entry: Any = None
+    node: Any = None
+    ext: str = ""
+    first_page: list = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def size(self) -> int | None:
+        """Object size in bytes (files), else None."""
+        return getattr(self.entry, "size", None)
+
+    @property
+    def name(self) -> str:
+        """Display name (inner node name for container paths)."""
+        if self.location.inner:
+            return posixpath.basename(self.location.inner.rstrip("/")) or "/"
+        return self.location.name or self.location.bucket or "/"
+
+    @property
+    def is_structured(self) -> bool:
+        """True for arrays of records (compound HDF5 / structured numpy), shown as tables."""
+        dtype = getattr(self.node, "dtype", None)
+        return self.kind == "array" and dtype is not None and dtype.names is not None
+
+
+def _containers() -> Any:
+    """The containers module, or None while it has not landed."""
+    try:
+        from storecore import containers
+    except ImportError:
+        return None
+    return containers if hasattr(containers, "open_container") else None
+
+
+def classify(uri: str) -> Target:
+    """Resolve ``uri`` into a :class:`Target` (runs on a worker; raises storecore errors)."""
+    from storecore import backend_for
+
+    backend, loc = backend_for(uri)
+    uri = str(loc)
+    if loc.inner:
+        containers = _containers()
+        if containers is None:
+            from storecore.errors import MissingDependency
+
+            raise MissingDependency(f"{uri}: container support is not available", path=uri)
+        node = containers.open_container(uri)
+        kind = "array" if node.kind == "array" else "group"
+        return Target(uri, loc, backend, kind, node=node, ext=posixpath.splitext(loc.path)[1].lower())
+    if not loc.path.strip("/"):
+        entry = backend.stat(loc.path)
+        return Target(uri, loc, backend, "bucket" if loc.bucket else "folder", entry=entry, first_page=_first_page(backend, loc))
+    entry = backend.stat(loc.path)
+    ext = posixpath.splitext(loc.path.rstrip("/"))[1].lower()
+    if entry.is_dir:
+        if ext == ".zarr":
+            target = _open_container_target(uri, loc, backend, entry, ext)
+            if target is not None:
+                return target
+        page = _first_page(backend, loc)
+        files = [e for e in page if not e.is_dir and not e.name.startswith(("_", "."))]
+        dirs = [e for e in page if e.is_dir]
+        is_dataset = bool(files) and not dirs and all(posixpath.splitext(e.name)[1].lower() in TABLE_EXTS - {".csv", ".tsv"} for e in files)
+        return Target(uri, loc, backend, "dataset" if is_dataset else "folder", entry=entry, ext=ext, first_page=page)
+    if ext in CONTAINER_FILE_EXTS:
+        target = _open_container_target(uri, loc, backend, entry, ext)
+        if target is not None:
+            return target
+    return Target(uri, loc, backend, "file", entry=entry, ext=ext)
+
+
+def _open_container_target(uri: str, loc: Any, backend: Any, entry: Any, ext: str) -> Target | None:
+    containers = _containers()
+    if containers is None:
+        return None
+    try:
+        node = containers.open_container(uri)
+    except Exception as e:  # noqa: BLE001 - a broken container is still a file/folder to look at
+        kind = "folder" if entry.is_dir else "file"
+        return Target(uri, loc, backend, kind, entry=entry, ext=ext, note=f"not readable as a container: {e}",
+                      first_page=_first_page(backend, loc) if entry.is_dir else [])  # fmt: skip
+    kind = "array" if node.kind == "array" else "group"
+    return Target(uri, loc, backend, kind, entry=entry, node=node, ext=ext)
+
+
+def _first_page(backend: Any, loc: Any, limit: int = 1000) -> list:
+    """The first listing page of a folder (one request on S3): enough for a summary and a dataset check."""
+    for page in backend.ls_pages(loc.path):
+        return list(page[:limit])
+    return []
+
+
+class Viewer(QWidget):
+    """Base of the pane's viewers.
+
+    ``prepare`` runs on a worker (no Qt there) and returns a payload that
+    ``display`` puts on screen; ``ready`` is emitted once the first pixels are
+    shown (viewers that load more afterwards emit it after their first paint).
+    """
+
+    #: emitted once the preview is on screen (also after an error message)
+    ready = Signal()
+    #: status text for the pane's status line
+    status = Signal(str)
+    #: the user asked to load past the size guard (the pane re-prepares with no budget)
+    load_full = Signal()
+    title = "Viewer"
+
+    @classmethod
+    def priority(cls, target: Target) -> int:
+        """How well this viewer fits ``target``: 0 = cannot show it; the highest wins."""
+        return 0
+
+    @classmethod
+    def prepare(cls, target: Target, budget: Budget, token: Any) -> Any:
+        """Read what ``display`` needs, within ``budget`` (worker thread)."""
+        return target
+
+    def display(self, payload: Any) -> None:
+        """Show ``payload`` (GUI thread); emit ``ready`` once on screen."""
+        self.ready.emit()
+
+    def stop(self) -> None:
+        """Cancel in-flight work (another selection is coming)."""
+
+
+_VIEWERS: list[type[Viewer]] = []
+
+
+def register_viewer(cls: type[Viewer]) -> type[Viewer]:
+    """Add a viewer class to the registry (usable as a decorator)."""
+    if cls not in _VIEWERS:
+        _VIEWERS.append(cls)
+    return cls
+
+
+def viewers() -> list[type[Viewer]]:
+    """All registered viewer classes (the built-in ones are registered on first call)."""
+    if not _VIEWERS:
+        from . import array_viewer, hex_viewer, image_viewer, summary_viewer, table_viewer, text_viewer
+
+        for module in (array_viewer, table_viewer, image_viewer, text_viewer, summary_viewer, hex_viewer):
+            register_viewer(module.VIEWER)
+    return list(_VIEWERS)
+
+
+def candidates(target: Target) -> list[type[Viewer]]:
+    """Viewer classes able to show ``target``, best first."""
+    ranked = [(cls.priority(target), i, cls) for i, cls in enumerate(viewers())]
+    return [cls for p, i, cls in sorted(ranked, key=lambda t: (-t[0], t[1])) if p > 0]
+
+
+def choose(target: Target) -> type[Viewer]:
+    """The best viewer for ``target`` (the hex viewer accepts anything)."""
+    found = candidates(target)
+    if not found:
+        from .hex_viewer import HexViewer
+
+        return HexViewer
+    return found[0]

@@ -1,0 +1,116 @@
+"""Folders, buckets and container groups: item counts, total size when cheap, group attributes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+
+from .budget import Budget, human_size
+from .registry import Target, Viewer
+from .widgets import fill_kv, kv_table
+
+#: children listed for a group (more are counted but not shown)
+MAX_CHILDREN = 2000
+
+
+@dataclass
+class Summary:
+    """What a folder or group holds."""
+
+    target: Target
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, kind, size/shape, dtype
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    attrs: dict = field(default_factory=dict)
+
+
+def _folder(target: Target) -> Summary:
+    page = target.first_page
+    files = [e for e in page if not e.is_dir]
+    dirs = [e for e in page if e.is_dir]
+    partial = len(page) >= 1000
+    total = sum(e.size or 0 for e in files)
+    more = " (first page)" if partial else ""
+    kind = {"bucket": "Bucket", "dataset": "Table dataset"}.get(target.kind, "Folder")
+    facts = [
+        ("Kind", kind),
+        ("Folders", f"{len(dirs)}{'+' if partial else ''}"),
+        ("Files", f"{len(files)}{'+' if partial else ''}"),
+        ("Total size of files", f"{'≥ ' if partial else ''}{human_size(total)}{more}"),
+        ("URI", target.uri),
+    ]
+    if target.note:
+        facts.append(("Note", target.note))
+    rows = [(e.name + ("/" if e.is_dir else ""), "folder" if e.is_dir else "file", "" if e.is_dir else human_size(e.size), "") for e in page]
+    return Summary(target, rows, facts)
+
+
+def _group(target: Target) -> Summary:
+    node = target.node
+    rows = []
+    count = 0
+    for child in node.children():
+        count += 1
+        if len(rows) < MAX_CHILDREN:
+            shape = "×".join(map(str, child.shape)) if child.shape is not None else ""
+            dtype = str(child.dtype) if child.dtype is not None else ""
+            kind = child.kind + (" (broken)" if getattr(child, "broken", False) else "")
+            rows.append((child.name, kind, shape, dtype))
+    groups = sum(1 for r in rows if r[1] == "group")
+    facts = [
+        ("Kind", "Group"),
+        ("Path", node.path),
+        ("Members", f"{count} ({groups} groups, {count - groups} others)"),
+        ("URI", target.uri),
+    ]
+    return Summary(target, rows, facts, dict(node.attrs or {}))
+
+
+class SummaryViewer(Viewer):
+    """A summary of a folder, bucket, table dataset or container group."""
+
+    title = "Summary"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.facts = kv_table([])
+        self.children = QTreeWidget()
+        self.children.setRootIsDecorated(False)
+        self.children.setHeaderLabels(["Name", "Kind", "Size / shape", "Dtype"])
+        self.attrs_label = QLabel("Attributes")
+        self.attrs = kv_table([])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.facts)
+        split.addWidget(self.children)
+        split.addWidget(self.attrs)
+        split.setSizes([140, 300, 120])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    @classmethod
+    def priority(cls, target: Target) -> int:
+        """Folders, buckets, groups; table datasets rank below the table viewer."""
+        return {"folder": 10, "bucket": 10, "group": 10, "dataset": 5}.get(target.kind, 0)
+
+    @classmethod
+    def prepare(cls, target: Target, budget: Budget, token: Any) -> Summary:
+        """Counts from the first listing page, or the group's members."""
+        return _group(target) if target.kind == "group" else _folder(target)
+
+    def display(self, payload: Summary) -> None:
+        """Show facts, members and attributes."""
+        fill_kv(self.facts, payload.facts)
+        self.children.clear()
+        self.children.addTopLevelItems([QTreeWidgetItem(list(r)) for r in payload.rows])
+        for col in range(3):
+            self.children.resizeColumnToContents(col)
+        fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in payload.attrs.items()])
+        self.attrs.setVisible(bool(payload.attrs))
+        self.ready.emit()
+
+
+VIEWER = SummaryViewer

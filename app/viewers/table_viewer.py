@@ -1,0 +1,189 @@
+"""Tables (parquet, CSV, table datasets, compound HDF5 / structured arrays) over a lazy polars query."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QTableView, QVBoxLayout
+
+from ..models.table_model import LazyTableModel, TableState, build_state
+from .budget import Budget, human_size
+from .registry import TABLE_EXTS, Target, Viewer
+from .widgets import GuardBar
+
+#: rows shown from a CSV larger than the budget (polars stops reading after them)
+CSV_HEAD_ROWS = 100_000
+
+
+@dataclass
+class TablePayload:
+    """A lazy query and its first state; ``guard`` explains a bounded overview."""
+
+    base: Any
+    state: TableState
+    guard: str = ""
+    full_size: int | None = None
+
+
+def _scan_local(path: str, ext: str) -> Any:
+    import polars as pl
+
+    if ext in (".parquet", ".pq"):
+        return pl.scan_parquet(path)
+    if ext in (".arrow", ".feather", ".ipc"):
+        return pl.scan_ipc(path)
+    return pl.scan_csv(path, separator="\t" if ext == ".tsv" else ",", infer_schema_length=10_000)
+
+
+def _read_bytes(data: bytes, ext: str) -> Any:
+    import polars as pl
+
+    buf = io.BytesIO(data)
+    if ext in (".parquet", ".pq"):
+        return pl.read_parquet(buf).lazy()
+    if ext in (".arrow", ".feather", ".ipc"):
+        return pl.read_ipc(buf).lazy()
+    return pl.read_csv(buf, separator="\t" if ext == ".tsv" else ",", infer_schema_length=10_000).lazy()
+
+
+def _structured(target: Target, budget: Budget) -> tuple[Any, str]:
+    import numpy as np
+    import polars as pl
+
+    node = target.node
+    n = int(node.shape[0]) if node.shape else 1
+    fit = max(1, budget.max_bytes // max(1, node.dtype.itemsize))
+    rows = min(n, fit)
+    arr = np.asarray(node.read_slice((slice(0, rows),)) if node.shape else node.read_slice(()))
+    frame = pl.DataFrame({name: arr[name] for name in arr.dtype.names})
+    guard = f"Showing the first {rows:,} of {n:,} records." if rows < n else ""
+    return frame.lazy(), guard
+
+
+def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
+    """A lazy frame for ``target`` within ``budget``, and a guard note when it is bounded.
+
+    Local files and S3 objects are scanned lazily (polars reads only the row
+    groups and ranges a window needs); other stores are read into memory, so
+    they must fit the budget.
+    """
+    if target.kind == "array":
+        return _structured(target, budget)
+    loc, ext = target.location, target.ext
+    files = [e for e in target.first_page if not e.is_dir and not e.name.startswith(("_", "."))]
+    if target.kind == "dataset":
+        ext = posixpath.splitext(files[0].name)[1].lower() if files else ".parquet"
+        size = sum(e.size or 0 for e in files)
+    else:
+        size = target.size or 0
+    lazy_store = loc.is_local or loc.base_scheme == "s3"
+    if not lazy_store and not budget.fits(size):
+        return None, f"This table is {human_size(size)} in a store that cannot be scanned lazily."
+    if ext in (".parquet", ".pq", ".csv") or target.kind == "dataset":
+        from storecore.formats import scan
+
+        frame = scan(target.uri)
+    elif loc.is_local:
+        frame = _scan_local(loc.path, ext)
+    elif budget.fits(size):
+        frame = _read_bytes(target.backend.read_bytes(loc.path), ext)
+    else:
+        return None, f"This table is {human_size(size)} on remote storage."
+    if ext in (".csv", ".tsv") and not budget.fits(size):
+        # counting rows of a big text table means reading all of it: show the head only
+        return frame.head(CSV_HEAD_ROWS), f"Showing the first {CSV_HEAD_ROWS:,} rows of a {human_size(size)} text table."
+    return frame, ""
+
+
+class TableViewer(Viewer):
+    """A lazily loaded table: sortable columns, a filter line, row count, dtypes in headers."""
+
+    title = "Table"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = LazyTableModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter, e.g.  price > 10 and name contains \"abc\"   (Enter to apply)")
+        self.filter.returnPressed.connect(lambda: self.model.set_filter(self.filter.text()))
+        self.count = QLabel()
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.hide()
+        self.guard = GuardBar()
+        self.guard.clicked.connect(self.load_full)
+        self.model.count_changed.connect(self._on_count)
+        self.model.failed.connect(self._on_failed)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.count)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.error)
+        layout.addWidget(self.guard)
+        layout.addWidget(self.view, 1)
+
+    @classmethod
+    def priority(cls, target: Target) -> int:
+        """Table files and datasets; compound/structured arrays."""
+        if target.kind == "file" and target.ext in TABLE_EXTS:
+            return 40
+        if target.kind == "dataset":
+            return 40
+        if target.is_structured:
+            return 50
+        return 0
+
+    @classmethod
+    def prepare(cls, target: Target, budget: Budget, token: Any) -> TablePayload:
+        """Open the query lazily and fetch its schema, count and first window."""
+        import polars as pl
+
+        base, guard = open_table(target, budget)
+        full = target.size
+        if base is None:  # over budget and nothing cheap to show
+            empty = pl.DataFrame().lazy()
+            return TablePayload(empty, build_state(empty), guard, full)
+        return TablePayload(base, build_state(base), guard, full)
+
+    def display(self, payload: TablePayload) -> None:
+        """Show the first window; the rest loads while scrolling."""
+        self.filter.clear()
+        self.error.hide()
+        self.model.sort_key, self.model.filter_text = None, ""
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.model.set_state(payload.base, payload.state)
+        if payload.guard:
+            self.guard.offer(payload.guard, f"Load full ({human_size(payload.full_size)})" if payload.full_size else "Load all")
+        else:
+            self.guard.hide()
+        header = self.view.horizontalHeader()
+        for col in range(min(self.model.columnCount(), 30)):
+            header.resizeSection(col, max(70, min(220, self.view.sizeHintForColumn(col) + 12)))
+        self.ready.emit()
+
+    def _on_count(self, n: int) -> None:
+        self.error.hide()
+        cols = self.model.columnCount()
+        self.count.setText(f"{n:,} rows × {cols} columns")
+        self.status.emit(self.count.text())
+
+    def _on_failed(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()
+        self.status.emit(message)
+
+
+VIEWER = TableViewer
