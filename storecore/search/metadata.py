@@ -25,7 +25,7 @@ ZARR_V3_META = "zarr.json"
 ZARR_V2_META = (".zarray", ".zgroup", ".zattrs", ".zmetadata")
 ZARR_META_NAMES = frozenset((ZARR_V3_META, *ZARR_V2_META))
 ZARR_EXTENSIONS = (".zarr",)
-HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nc", ".he5", ".nxs")
+HDF5_EXTENSIONS = (".h5", ".hdf5", ".nc", ".he5")  # as storecore.containers.is_container
 #: block size for remote HDF5 reads: HDF5 object headers are small and scattered
 HDF5_BLOCK_SIZE = 16 * 1024
 
