@@ -57,6 +57,39 @@ class CacheEntry:
     path: str
 
 
+class _TransferSource:
+    """A large S3 object fetched by parallel ranged GETs, each pinned to one version by If-Match."""
+
+    def __init__(self, backend: Any, key: str, etag: str, size: int) -> None:
+        self.backend, self.key, self.etag, self.size = backend, key, etag, int(size)
+
+    def _part(self, fd: int, start: int, end: int) -> None:
+        resp = self.backend.client.get_object(
+            Bucket=self.backend.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", IfMatch=f'"{self.etag}"'
+        )
+        offset = start
+        with contextlib.closing(resp["Body"]) as body:
+            while chunk := body.read(1024 * 1024):
+                os.pwrite(fd, chunk, offset)
+                offset += len(chunk)
+        if offset != end:
+            raise ConnectionError(f"short read: {offset - start} of {end - start} bytes")
+
+    def download_into(self, out: Any) -> None:
+        """Fill the file ``out``; a change of the object meanwhile fails the download (412)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        part = max(1024 * 1024, int(self.backend.tuning["multipart_chunksize"]))
+        workers = max(1, int(self.backend.tuning["max_concurrency"]))
+        fd = out.fileno()
+        os.ftruncate(fd, self.size)
+        ranges = [(s, min(self.size, s + part)) for s in range(0, self.size, part)]
+        with ThreadPoolExecutor(max_workers=min(workers, len(ranges))) as pool:
+            for future in [pool.submit(self._part, fd, s, e) for s, e in ranges]:
+                future.result()
+        out.seek(self.size)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -257,8 +290,15 @@ class RemoteCache:
             self.hits += 1
             self._touch(entry.path)
             return entry.path
+        size = resp.get("ContentLength")
         try:
-            return self._store(key, etag, body, expected=resp.get("ContentLength"), uri=backend.uri(s3key))
+            if size is not None and etag and int(size) >= int(backend.tuning["multipart_threshold"]):
+                # Large object: parallel ranged GETs (TransferManager), pinned to this version by If-Match.
+                body.close()
+                source: Any = _TransferSource(backend, s3key, etag, int(size))
+            else:
+                source = body
+            return self._store(key, etag, source, expected=size, uri=backend.uri(s3key))
         except StorecoreError:
             raise
         except Exception as e:
@@ -276,12 +316,16 @@ class RemoteCache:
         try:
             size = 0
             with os.fdopen(fd, "wb") as out:
-                while True:
-                    chunk = body.read(COPY_BUFSIZE)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    size += len(chunk)
+                if isinstance(body, _TransferSource):
+                    body.download_into(out)
+                    size = out.tell()
+                else:
+                    while True:
+                        chunk = body.read(COPY_BUFSIZE)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             if expected is not None and size != int(expected):

@@ -239,3 +239,24 @@ def test_unreachable_endpoint_is_a_clear_error(cache, s3_bucket):
             cache.local_path(f"deads3://{s3_bucket}/x.bin")
     finally:
         storecore.unregister_scheme("deads3")
+
+
+@pytest.mark.s3
+def test_large_object_parallel_fill_pinned_to_one_version(cache, s3_server, s3_bucket):
+    from storecore.cache import _TransferSource
+
+    storecore.register_scheme("bigs3", "s3", **s3_server.options(multipart_threshold=1 << 20, multipart_chunksize=1 << 20))
+    try:
+        payload = os.urandom(3 * (1 << 20) + 5)
+        backend, _ = storecore.backend_for(f"bigs3://{s3_bucket}/x")
+        backend.write_bytes("big.bin", payload)
+        path = cache.local_path(f"bigs3://{s3_bucket}/big.bin")
+        assert open(path, "rb").read() == payload
+        # A version that is no longer current (the object changed mid-download) is refused, nothing kept.
+        stale = _TransferSource(backend, "big.bin", "0" * 32, len(payload))
+        with pytest.raises(Exception, match="412|Precondition"):
+            cache._store(f"bigs3://{s3_bucket}/other.bin", "0" * 32, stale)
+        assert [e.uri for e in cache.entries()] == [f"bigs3://{s3_bucket}/big.bin"]
+        assert not [p for p in cache._files() if p.endswith(".part")]
+    finally:
+        storecore.unregister_scheme("bigs3")
