@@ -89,7 +89,7 @@ class S3Server:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2, "mode": "standard"}),
         )
 
-    def start(self, timeout: float = 90.0) -> S3Server:
+    def start(self, timeout: float = 180.0) -> S3Server:
         """Start weed (if not external) and wait until a real put/get round-trip works."""
         if self.external:
             self._wait_ready(timeout)
@@ -172,7 +172,7 @@ class S3Server:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
-    def restart(self, timeout: float = 90.0) -> None:
+    def restart(self, timeout: float = 180.0) -> None:
         """Stop and start again on the same directory and ports."""
         self.stop()
         self.start(timeout)
