@@ -462,3 +462,19 @@ def test_filemanager_round_trip_property(tmp_path_factory, arr, obj):
         assert fm.load(f"{base}/o.json", backend) == obj
         fm.delete(f"{base}/a.npy", backend)
         fm.delete(f"{base}/o.json", backend)
+
+
+def test_disk_durable_false_is_still_atomic(tmp_path, monkeypatch):
+    disk = DiskBackend(durable=False)
+    disk.save({"a": 1}, tmp_path / "sub" / "cfg.json", metadata={"m": 2})
+    assert disk.load(tmp_path / "sub" / "cfg.json") == {"a": 1} and disk.load_metadata(tmp_path / "sub" / "cfg.json") == {"m": 2}
+
+    def boom(*a, **k):
+        raise OSError("rename failed (simulated)")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        disk.save({"a": 2}, tmp_path / "sub" / "cfg.json")
+    monkeypatch.undo()
+    assert disk.load(tmp_path / "sub" / "cfg.json") == {"a": 1}
+    assert disk.list_dir(tmp_path / "sub") == ["cfg.json"]  # no temporary left behind
