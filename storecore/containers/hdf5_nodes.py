@@ -13,9 +13,14 @@ a link whose target is missing is ``broken`` rather than an error.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
+import itertools
+import math
 import posixpath
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +43,22 @@ METADATA_BLOCKS = 512
 #: reads at least this large are chunk data: fetched exactly, never through the block cache
 DIRECT_READ = 32 * 1024
 MAX_LINK_HOPS = 16
+#: remote chunk reads are fetched ahead, concurrently, before h5py asks for them one by one
+PREFETCH_WORKERS = 8
+PREFETCH_MAX_BYTES = 256 * 1024 * 1024
+PREFETCH_MAX_CHUNKS = 4096
+
+# h5py crashes the interpreter at exit when a file opened on a Python file object is still
+# open; remote containers left open by their user are closed first.
+_open_remote: weakref.WeakSet[HDF5Container] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_remote_files() -> None:
+    for container in list(_open_remote):
+        with contextlib.suppress(Exception):
+            container.close()
+
 
 _COMPRESSORS = {1: "gzip", 4: "szip", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32015: "zstd"}
 _FILTERS = {2: "shuffle", 3: "fletcher32", 5: "nbit", 6: "scaleoffset"}
@@ -64,6 +85,10 @@ class RemoteReader(io.RawIOBase):
         self._blocks = RangeFile(
             self._fetch, size, name=name, block_size=METADATA_BLOCK, cache_blocks=METADATA_BLOCKS
         )
+        #: offset -> bytes fetched ahead for h5py's next chunk reads
+        self._ahead: dict[int, bytes] = {}
+        #: chunk offsets h5py has most likely still decoded in its chunk cache -> raw chunk size
+        self._recent: OrderedDict[int, int] = OrderedDict()
 
     def _fetch(self, start: int, end: int) -> bytes:
         try:
@@ -96,11 +121,48 @@ class RemoteReader(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def prefetch(self, ranges: list[tuple[int, int]], raw_chunk_bytes: int) -> None:
+        """Fetch ``(offset, size)`` chunk ranges concurrently so h5py's serial reads find them ready.
+
+        Chunks h5py most likely holds in its chunk cache (read recently) are
+        skipped, so going back to a frame costs nothing.
+        """
+        wanted = [(o, n) for o, n in ranges if o not in self._recent and o not in self._ahead]
+        total, batch = 0, []
+        for o, n in wanted:
+            if total + n > PREFETCH_MAX_BYTES:
+                break
+            batch.append((o, n))
+            total += n
+        if len(batch) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(PREFETCH_WORKERS, len(batch))) as pool:
+                for (o, _), data in zip(batch, pool.map(lambda r: self._fetch(r[0], r[0] + r[1]), batch), strict=True):
+                    self._ahead[o] = data
+                    self._direct_bytes += len(data)
+                    self._direct_requests += 1
+        budget = max(1, CHUNK_CACHE_BYTES // max(1, raw_chunk_bytes))
+        for o, _ in ranges:
+            self._recent[o] = raw_chunk_bytes
+            self._recent.move_to_end(o)
+        while len(self._recent) > budget:
+            self._recent.popitem(last=False)
+
+    def drop_prefetched(self) -> None:
+        """Forget chunks fetched ahead that h5py did not read."""
+        self._ahead.clear()
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         n = min(len(view), max(0, self.size - self._pos))
         if n <= 0:
             return 0
+        ahead = self._ahead.pop(self._pos, None)
+        if ahead is not None and len(ahead) >= n:
+            view[:n] = ahead[:n]
+            self._pos += n
+            return n
         if n >= DIRECT_READ:
             data = self._fetch(self._pos, self._pos + n)
             self._direct_bytes += len(data)
@@ -131,6 +193,7 @@ class HDF5Container(Container):
         try:
             if fileobj is not None:
                 self.file: Any = h5py.File(fileobj, h5mode, **cache)
+                _open_remote.add(self)
             elif self.location.is_local:
                 if mode == "r":
                     self._check_file()
@@ -145,6 +208,7 @@ class HDF5Container(Container):
                 entry = self._check_file()
                 self.reader = RemoteReader(backend, self.location.path, entry.size or 0, name=self.uri)
                 self.file = h5py.File(self.reader, "r", **cache)
+                _open_remote.add(self)
         except StorecoreError:
             raise
         except Exception as e:
@@ -349,6 +413,38 @@ class H5Node(Node):
     def _read(self, selection: tuple) -> np.ndarray:
         if self.kind != "array":
             return super()._read(selection)
+        reader = self.container.reader
+        if reader is not None and self._obj.chunks:
+            with self.container.errors(self.uri):
+                self._prefetch(reader, selection)
+        try:
+            return self._read_now(selection)
+        finally:
+            if reader is not None:
+                reader.drop_prefetched()
+
+    def _prefetch(self, reader: RemoteReader, selection: tuple) -> None:
+        """Fetch the allocated chunks ``selection`` touches, concurrently, ahead of h5py."""
+        chunks = self._obj.chunks
+        per_axis = []
+        for item, c in zip(selection, chunks, strict=True):
+            if isinstance(item, int):
+                per_axis.append([item // c])
+            elif item.step >= c:
+                per_axis.append(sorted({i // c for i in range(item.start, item.stop, item.step)}))
+            else:
+                per_axis.append(list(range(item.start // c, (item.stop - 1) // c + 1)))
+        if math.prod(len(a) for a in per_axis) > PREFETCH_MAX_CHUNKS:
+            return
+        dsid = self._obj.id
+        ranges = []
+        for idx in itertools.product(*per_axis):
+            info = dsid.get_chunk_info_by_coord(tuple(i * c for i, c in zip(idx, chunks, strict=True)))
+            if info.byte_offset is not None and info.size:
+                ranges.append((int(info.byte_offset), int(info.size)))
+        reader.prefetch(ranges, math.prod(chunks) * self._obj.dtype.itemsize)
+
+    def _read_now(self, selection: tuple) -> np.ndarray:
         import numpy as np
 
         with self.container.errors(self.uri):
