@@ -208,12 +208,13 @@ def test_atomea_store_tables_write_view_updates_rows_and_columns(table_root):
 
 
 @pytest.mark.parametrize("fmt", [DiskFormat.CSV, DiskFormat.IPC, DiskFormat.JSON, DiskFormat.PARQUET])
-def test_atomea_store_tables_disk_formats(tmp_path, fmt):
-    t = PolarsTableStore(str(tmp_path / "t"), mode="w", disk_format=fmt)
+def test_atomea_store_tables_disk_formats(table_root, fmt):
+    t = PolarsTableStore(table_root, mode="w", disk_format=fmt)
     t.write("a", pl.DataFrame({"x": [1, 2]}))
     t.append("a", pl.DataFrame({"x": [3]}))
     assert t.read("a")["x"].to_list() == [1, 2, 3]
     assert isinstance(t.get("a"), pl.LazyFrame) and t.available() == ["a"]
+    assert t.read("a", view=slice(1, 3))["x"].to_list() == [2, 3]
 
 
 # -- remote arrays -------------------------------------------------------------------

@@ -780,23 +780,20 @@ class PolarsTableStore(Store):
             out.write(buf.getbuffer())
 
     def _scan(self, key: str) -> Any:
+        """A LazyFrame over the table file: S3 objects are scanned in place by polars, memory objects from their bytes."""
         import polars as pl
 
-        fmt = self.disk_format
-        if self._remote:
-            options = self._storage_options()
-            if options is not None and fmt is DiskFormat.PARQUET:
-                return pl.scan_parquet(f"s3://{self._backend.bucket}/{key}", storage_options=options)
-            source: Any = io.BytesIO(self._backend.read_bytes(key))
-        else:
-            source = key
-        if fmt is DiskFormat.CSV:
-            return pl.scan_csv(source) if isinstance(source, str) else pl.read_csv(source).lazy()
-        if fmt is DiskFormat.IPC:
-            return pl.scan_ipc(source) if isinstance(source, str) else pl.read_ipc(source).lazy()
-        if fmt is DiskFormat.JSON:
-            return pl.scan_ndjson(source) if isinstance(source, str) else pl.read_ndjson(source).lazy()
-        return pl.scan_parquet(source) if isinstance(source, str) else pl.read_parquet(source).lazy()
+        scan = {
+            DiskFormat.CSV: pl.scan_csv,
+            DiskFormat.IPC: pl.scan_ipc,
+            DiskFormat.JSON: pl.scan_ndjson,
+        }.get(self.disk_format, pl.scan_parquet)
+        if not self._remote:
+            return scan(key)
+        options = self._storage_options()
+        if options is not None:
+            return scan(f"s3://{self._backend.bucket}/{key}", storage_options=options)
+        return scan(io.BytesIO(self._backend.read_bytes(key)))
 
     def _storage_options(self) -> dict[str, str] | None:
         """polars/object_store options for an S3 scheme (None for other remote backends)."""
