@@ -205,7 +205,7 @@ def read_plane(
     shape, dtype = source.shape, source.dtype
     out_shape = req.out_shape(shape)
     if not source.chunks:
-        key = ("plane", source.uri, level, req)
+        key = ("plane", source.cache_key, req)
         data = cache.get(key) if cache is not None else None
         need = math.prod(out_shape) * dtype.itemsize
         if data is None:
@@ -221,7 +221,7 @@ def read_plane(
     out = np.zeros(out_shape, dtype)
     spent, needed, complete, touched = 0, 0, True, []
     for t in tiles:
-        ck = ("chunk", source.uri, level, t.key)
+        ck = ("chunk", source.cache_key, t.key)
         box = cache.get(ck) if cache is not None else None
         if box is None:
             needed += t.nbytes
@@ -248,7 +248,7 @@ def plane_cost(source: ArraySource, req: PlaneRequest, cache: ChunkCache | None 
         return math.prod(req.out_shape(source.shape)) * source.dtype.itemsize
     total = 0
     for t in plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize):
-        if cache is None or cache.get(("chunk", source.uri, level, t.key)) is None:
+        if cache is None or cache.get(("chunk", source.cache_key, t.key)) is None:
             total += t.nbytes
     return total
 

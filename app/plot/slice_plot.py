@@ -11,6 +11,7 @@ such steps are served on the GUI thread without a worker round trip.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..viewers.budget import Budget, human_size
+from ..viewers.budget import KEEPER, Budget, human_size
+from ..viewers.qt_compat import guard_none_refcount
 from ..viewers.widgets import GuardBar, button
 from ..workers import LatestOnly
 from .dims_sliders import DimsSliders
@@ -82,9 +84,22 @@ def auto_levels(values: np.ndarray) -> tuple[float, float]:
 
 
 class _Sink(QObject):
-    """Carries tiles from the worker to the GUI thread (queued signal)."""
+    """Carries tiles from the worker to the GUI thread.
 
-    tile = Signal(int, object, object)
+    Tiles wait in a thread-safe deque and only a plain int crosses threads in
+    the queued signal (Python objects in cross-thread signals proved fragile).
+    """
+
+    ping = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: deque[tuple[int, tuple, np.ndarray]] = deque()
+
+    def put(self, gen: int, out: tuple, part: np.ndarray) -> None:
+        """Queue a tile (worker thread) and wake the GUI thread."""
+        self.parts.append((gen, out, part))
+        self.ping.emit(gen)
 
 
 class SlicePlot(QWidget):
@@ -100,6 +115,8 @@ class SlicePlot(QWidget):
     def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
         import pyqtgraph as pg
+
+        guard_none_refcount()
 
         self.pg = pg
         self.budget = budget or Budget()
@@ -121,7 +138,7 @@ class SlicePlot(QWidget):
         self._painted_source = False
         self._full_next = False
         self._sink = _Sink()
-        self._sink.tile.connect(self._on_tile)
+        self._sink.ping.connect(self._drain_tiles)
         self._build()
 
     # -- construction ------------------------------------------------------------
@@ -357,16 +374,20 @@ class SlicePlot(QWidget):
 
         def work(token: Any) -> PlaneResult:
             return read_plane(src, req, budget=budget, token=token, level=level,
-                              emit=lambda out, part: token.cancelled or sink.tile.emit(gen, out, part))  # fmt: skip
+                              emit=lambda out, part: None if token.cancelled else sink.put(gen, out, part))  # fmt: skip
 
         self.status.emit("Reading slice …")
-        self._slot.submit(work, with_token=True, on_done=lambda r, g=gen: self._on_done(g, r),
-                          on_error=lambda m, e, g=gen: self._on_failed(g, m))  # fmt: skip
+        KEEPER.keep(self._slot.submit(work, with_token=True, on_done=lambda r, g=gen: self._on_done(g, r),
+                          on_error=lambda m, e, g=gen: self._on_failed(g, m)))  # fmt: skip
 
     def load_full_plane(self) -> None:
         """Read the whole current plane even past the budget (the user asked)."""
         self._full_next = True
         self.request_slice()
+
+    def _drain_tiles(self, _gen: int = 0) -> None:
+        while self._sink.parts:
+            self._on_tile(*self._sink.parts.popleft())
 
     def _on_tile(self, gen: int, out: tuple, part: np.ndarray) -> None:
         if gen != self._gen or self.source is None:
@@ -393,6 +414,7 @@ class SlicePlot(QWidget):
     def _on_done(self, gen: int, result: PlaneResult) -> None:
         if gen != self._gen:
             return
+        self._drain_tiles()
         first = self._first_pending
         self.result = result
         self.request = result.request

@@ -7,19 +7,22 @@ through the backend otherwise, so a slice never pulls the whole file.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-
-def _compressor_name(obj: Any) -> str | None:
-    return None if obj is None else str(obj)
+_ids = itertools.count(1)
 
 
 class ArraySource:
-    """What the slice plot needs from an array: metadata and ``read(selection)``."""
+    """What the slice plot needs from an array: metadata and ``read(selection)``.
+
+    ``cache_key`` is unique per opened source, so decoded chunks are never
+    shared between two openings (a file rewritten in between shows anew).
+    """
 
     uri: str = ""
     name: str = ""
@@ -30,6 +33,14 @@ class ArraySource:
     compressor: str | None = None
     fill_value: Any = None
     stored_nbytes: int | None = None
+
+    @property
+    def cache_key(self) -> tuple:
+        """Identity of this opening in the chunk cache."""
+        key = self.__dict__.get("_cache_key")
+        if key is None:
+            key = self.__dict__["_cache_key"] = (self.uri, next(_ids))
+        return key
 
     @property
     def nbytes(self) -> int:

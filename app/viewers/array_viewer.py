@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from .budget import Budget, human_size
+from .budget import KEEPER, Budget, human_size
 from .registry import Target, Viewer
 from .widgets import fill_kv, kv_table
 
@@ -37,6 +37,7 @@ class ArrayPayload:
     fill_value: Any = None
     members: list[str] = field(default_factory=list)
     member: str = ""
+    budget: Budget = field(default_factory=Budget)
 
 
 def _npz(target: Target, budget: Budget, member: str | None = None) -> tuple[Any, list[str], str]:
@@ -144,7 +145,7 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
     fill = attrs.get("_FillValue", attrs.get("missing_value"))
     if isinstance(fill, list):
         fill = fill[0] if fill else None
-    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "")
+    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "", budget)
 
 
 class ArrayViewer(Viewer):
@@ -213,6 +214,7 @@ class ArrayViewer(Viewer):
             self.member.setCurrentText(payload.member)
         self.member.blockSignals(False)
         self.member.setVisible(bool(payload.members))
+        self.plot.budget = payload.budget
         self.plot.set_source(payload.source, payload.coords, payload.names, payload.fill_value)
         if old is not None and old.source is not payload.source and old.target.node is None:
             old.source.close()  # container nodes are closed by the pane with their target
@@ -224,8 +226,8 @@ class ArrayViewer(Viewer):
 
         self._slot = getattr(self, "_slot", None) or LatestOnly()
         target, name = self.payload.target, self.member.itemText(index)
-        self._slot.submit(open_array, target, Budget(), name, on_done=self.display,
-                          on_error=lambda m, e: self.status.emit(m))  # fmt: skip
+        KEEPER.keep(self._slot.submit(open_array, target, self.payload.budget, name, on_done=self.display,
+                                      on_error=lambda m, e: self.status.emit(m)))  # fmt: skip
 
     def stop(self) -> None:
         """Drop the plot's running read."""

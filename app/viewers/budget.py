@@ -89,3 +89,26 @@ def selection_cost(shape: Sequence[int], chunks: Sequence[int] | None, itemsize:
         sizes.append(len(range(*sel.indices(dim))) if isinstance(sel, slice) else 1)
     sizes.extend(shape[len(selection) :])
     return array_bytes(sizes, itemsize)
+
+
+class TaskKeeper:
+    """Holds worker tasks until they have finished, and releases them on the GUI thread.
+
+    A task whose last reference goes away on its worker thread would delete its
+    Qt signal object there, while queued deliveries may still point at it;
+    keeping the reference here makes the release happen on the GUI thread, at
+    the next submit after the task finished.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: list = []
+
+    def keep(self, task: object) -> object:
+        """Hold ``task`` (returned) and drop the finished ones held before."""
+        self._tasks = [t for t in self._tasks if not t.finished.is_set()]  # type: ignore[attr-defined]
+        self._tasks.append(task)
+        return task
+
+
+#: the keeper the preview's viewers share
+KEEPER = TaskKeeper()

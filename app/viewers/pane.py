@@ -15,7 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..workers import LatestOnly
-from .budget import Budget
+from .budget import KEEPER, Budget
+from .qt_compat import guard_none_refcount
 from .widgets import LoadingPage
 
 
@@ -48,6 +49,7 @@ class PreviewPane(QWidget):
 
     def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
+        guard_none_refcount()
         self.budget = budget or Budget.from_env()
         self._slot = LatestOnly()
         self._uri: str | None = None
@@ -108,11 +110,11 @@ class PreviewPane(QWidget):
         self._title.setToolTip(uri)
         self._loading.loading(uri.rstrip("/").rsplit("/", 1)[-1] or uri)
         self._stack.setCurrentWidget(self._loading)
-        self._slot.submit(
+        KEEPER.keep(self._slot.submit(
             _prepare, uri, forced, budget, with_token=True,
             on_done=lambda r, u=uri: self._on_prepared(u, r),
             on_error=lambda m, e, u=uri: self._on_failed(u, m),
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _stop_current(self) -> None:
         if self._current is not None:

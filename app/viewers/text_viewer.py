@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..workers import LatestOnly
-from .budget import Budget, human_size
+from .budget import KEEPER, Budget, human_size
 from .registry import TEXT_EXTS, Target, Viewer
 from .widgets import GuardBar, button
 
@@ -226,7 +226,7 @@ class TextViewer(Viewer):
         limit = min(max(c.loaded * 4, FIRST_READ), self.budget.max_bytes)
         self.more.setEnabled(False)
         self.info.setText("Loading …")
-        self._slot.submit(read_text, c.target, limit, on_done=self._on_more, on_error=self._on_error)
+        KEEPER.keep(self._slot.submit(read_text, c.target, limit, on_done=self._on_more, on_error=self._on_error))
 
     def _on_more(self, chunk: TextChunk) -> None:
         self.more.setEnabled(True)
