@@ -364,9 +364,9 @@ class DownloadState:
         self.done.clear()
 
 
-def _write_part(fd: int, data: bytes, offset: int) -> None:
-    """Write a chunk of a part (a seam the fault tests use to damage a part on disk)."""
-    os.pwrite(fd, data, offset)
+def _read_body(body: Any) -> Iterator[bytes]:
+    """The chunks of a GET response body (a seam the fault tests use to damage a part in flight)."""
+    return body.iter_chunks(STREAM_CHUNK)
 
 
 def download(
@@ -436,10 +436,10 @@ def download(
                     if etag:
                         kwargs["IfMatch"] = f'"{etag}"'  # the object must not change between parts
                     body = client.get_object(**kwargs)["Body"]
-                    for chunk in body.iter_chunks(STREAM_CHUNK):
+                    for chunk in _read_body(body):
                         ctx.check()
                         h.update(chunk)
-                        _write_part(fd, chunk, s + got)
+                        os.pwrite(fd, chunk, s + got)
                         got += len(chunk)
                         ctx.add_bytes(len(chunk))
                 except BaseException:

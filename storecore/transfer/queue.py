@@ -470,8 +470,11 @@ class TransferJob:
         elif dentry is not None:
             # Merging into an existing folder: one listing answers every "does it exist?" question.
             existing = {db.key(e.path): e for e in db.ls(droot, recursive=True)}
-        with contextlib.suppress(StorecoreError):
-            db.mkdir(droot)
+        from ..backends.s3 import S3Backend
+
+        if not isinstance(db, S3Backend):  # on S3 a folder exists through its keys: no marker object
+            with contextlib.suppress(StorecoreError):
+                db.mkdir(droot)
         limit = threading.BoundedSemaphore(2 * self.queue.concurrency)
         futures: list[Future[None]] = []
 

@@ -1,0 +1,205 @@
+"""Transfers under faults: cancel mid-way, the S3 server killed mid-transfer, damaged parts."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+import storecore
+from storecore.errors import BackendUnavailable, ChecksumMismatch
+from storecore.transfer import JobState, TransferQueue, multipart
+
+pytestmark = pytest.mark.s3
+MiB = 1024 * 1024
+
+
+def write(path, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def pending_uploads(s3_server, bucket: str) -> list:
+    return s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads") or []
+
+
+def keys(s3_server, bucket: str) -> list[str]:
+    resp = s3_server.client().list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"] for o in resp.get("Contents", []) or [])
+
+
+def when_bytes(job_bytes: int):
+    """An on_progress callback and an event set once a job has moved ``job_bytes`` bytes."""
+    reached = threading.Event()
+
+    def on_progress(job):
+        if job.progress.bytes_done >= job_bytes:
+            reached.set()
+
+    return on_progress, reached
+
+
+def test_cancel_mid_upload_leaves_no_object_and_no_multipart_upload(s3_server, s3_bucket, s3_scheme, tmp_path):
+    data = os.urandom(40 * MiB)
+    write(str(tmp_path / "big.bin"), data)
+    on_progress, reached = when_bytes(10 * MiB)
+    with TransferQueue(part_size=5 * MiB, part_concurrency=2, history=False, progress_interval=0) as q:
+        job = q.submit(str(tmp_path / "big.bin"), f"{s3_scheme}://{s3_bucket}/big.bin", on_progress=on_progress)
+        assert reached.wait(60)
+        job.cancel()
+        assert job.wait(60) is JobState.CANCELLED
+        assert "big.bin" not in keys(s3_server, s3_bucket)
+        assert pending_uploads(s3_server, s3_bucket) == []
+        assert job.report()[0].status == "cancelled"
+        # and it can still be done afterwards
+        job.retry()
+        assert job.wait(60) is JobState.DONE, job.error
+    b, loc = storecore.backend_for(f"{s3_scheme}://{s3_bucket}/big.bin")
+    assert b.read_bytes(loc.path) == data
+
+
+def test_cancel_mid_download_leaves_no_partial_file(s3_server, s3_root, tmp_path):
+    data = os.urandom(40 * MiB)
+    b, _ = storecore.backend_for(s3_root)
+    write(str(tmp_path / "src.bin"), data)
+    with TransferQueue(part_size=5 * MiB, history=False) as q:
+        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/obj.bin").wait(60) is JobState.DONE
+    os.unlink(tmp_path / "src.bin")
+    out = tmp_path / "out"
+    on_progress, reached = when_bytes(8 * MiB)
+    with TransferQueue(part_size=5 * MiB, part_concurrency=2, history=False, progress_interval=0) as q:
+        job = q.submit(f"{s3_root}/obj.bin", str(out / "obj.bin"), on_progress=on_progress)
+        assert reached.wait(60)
+        job.cancel()
+        assert job.wait(60) is JobState.CANCELLED
+    assert not out.exists() or os.listdir(out) == []
+    assert b.stat("obj.bin").size == len(data)
+
+
+def test_cancel_mid_tree_keeps_only_complete_objects(s3_server, s3_bucket, s3_scheme, tmp_path):
+    files = {f"t/{i:03d}.bin": os.urandom(300_000) for i in range(60)}
+    for k, v in files.items():
+        write(str(tmp_path / k), v)
+    on_progress, reached = when_bytes(3_000_000)
+    with TransferQueue(concurrency=2, history=False, progress_interval=0) as q:
+        job = q.submit(str(tmp_path / "t"), f"{s3_scheme}://{s3_bucket}/t", on_progress=on_progress)
+        assert reached.wait(60)
+        job.cancel()
+        assert job.wait(60) is JobState.CANCELLED
+    present = keys(s3_server, s3_bucket)
+    assert 0 < len(present) < 60
+    client = s3_server.client()
+    for key in present:
+        assert client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == files[key]
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+def test_killed_server_then_retry_completes_without_loss_or_duplicates(s3_server, s3_bucket, s3_scheme, tmp_path,
+                                                                       monkeypatch):
+    if s3_server.external:
+        pytest.skip("the S3 endpoint is external: it cannot be killed from here")
+    files = {f"k/small/{i:02d}.bin": os.urandom(100_000) for i in range(20)}
+    files["k/large.bin"] = os.urandom(30 * MiB)
+    for k, v in files.items():
+        write(str(tmp_path / k), v)
+    sent: list[int] = []
+    real_send = multipart._send_part
+
+    def counting_send(client, **kw):
+        resp = real_send(client, **kw)
+        sent.append(kw["PartNumber"])
+        return resp
+
+    monkeypatch.setattr(multipart, "_send_part", counting_send)
+    on_progress, reached = when_bytes(12 * MiB)
+    dst = f"{s3_scheme}://{s3_bucket}/k"
+    q = TransferQueue(concurrency=2, part_size=5 * MiB, part_concurrency=2, backoff=0.05, max_retries=2,
+                      history=False, progress_interval=0)
+    try:
+        job = q.submit(str(tmp_path / "k"), dst, on_progress=on_progress)
+        assert reached.wait(60)
+        s3_server.stop()
+        assert job.wait(120) is JobState.FAILED
+        assert isinstance(job.exception, BackendUnavailable), job.error
+        parts_before = len(sent)
+        s3_server.start()
+        job.retry()
+        assert job.wait(120) is JobState.DONE, job.error
+    finally:
+        if s3_server.proc is None:
+            s3_server.start()  # the server is shared by the whole session
+        q.close()
+    assert parts_before > 0
+    assert len(sent) - parts_before < 6  # the resumed upload did not send all six parts again
+    assert keys(s3_server, s3_bucket) == sorted(files)
+    client = s3_server.client()
+    for k, v in files.items():
+        assert client.get_object(Bucket=s3_bucket, Key=k)["Body"].read() == v
+    assert pending_uploads(s3_server, s3_bucket) == []
+    assert job.summary()["verified"] == len(files)
+
+
+def test_damaged_part_is_detected_by_its_etag(s3_server, s3_bucket, s3_scheme, tmp_path, monkeypatch):
+    data = os.urandom(12 * MiB)
+    write(str(tmp_path / "d.bin"), data)
+    real_send = multipart._send_part
+
+    def damaging_send(client, **kw):
+        if kw["PartNumber"] == 2:
+            body = bytearray(kw["Body"])
+            body[100] ^= 0xFF
+            kw = dict(kw, Body=bytes(body))
+            kw.pop("ContentMD5")  # so the server stores it and only the ETag can tell
+        return real_send(client, **kw)
+
+    monkeypatch.setattr(multipart, "_send_part", damaging_send)
+    dst = f"{s3_scheme}://{s3_bucket}/d.bin"
+    with TransferQueue(part_size=5 * MiB, backoff=0.01, max_retries=2, history=False) as q:
+        job = q.submit(str(tmp_path / "d.bin"), dst)
+        assert job.wait(60) is JobState.FAILED
+        assert isinstance(job.exception, ChecksumMismatch)
+        assert "part 2" in job.error and "ETag" in job.error
+        rec = job.report()[0]
+        assert rec.status == "failed" and not rec.verified and rec.retries == 2
+        assert "d.bin" not in keys(s3_server, s3_bucket)
+        monkeypatch.setattr(multipart, "_send_part", real_send)
+        job.retry()  # resumes: parts 1 and 3 are already there
+        assert job.wait(60) is JobState.DONE, job.error
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="d.bin")["Body"].read() == data
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+def test_damaged_body_is_refused_by_the_server(s3_server, s3_bucket, s3_scheme, tmp_path, monkeypatch):
+    write(str(tmp_path / "s.bin"), b"small and precious")
+
+    def damaging_put(client, **kw):
+        return client.put_object(**dict(kw, Body=kw["Body"][:-1] + b"?"))
+
+    monkeypatch.setattr(multipart, "_put_object", damaging_put)
+    with TransferQueue(backoff=0.01, max_retries=1, history=False) as q:
+        job = q.submit(str(tmp_path / "s.bin"), f"{s3_scheme}://{s3_bucket}/s.bin")
+        assert job.wait(60) is JobState.FAILED
+    assert isinstance(job.exception, ChecksumMismatch) and "BadDigest" in job.error
+    assert keys(s3_server, s3_bucket) == []
+
+
+def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monkeypatch):
+    b, _ = storecore.backend_for(s3_root)
+    data = os.urandom(12 * MiB)
+    write(str(tmp_path / "u.bin"), data)
+    with TransferQueue(part_size=5 * MiB, history=False) as q:
+        assert q.submit(str(tmp_path / "u.bin"), f"{s3_root}/u.bin").wait(60) is JobState.DONE
+    real_read = multipart._read_body
+
+    def damaging_read(body):
+        for i, chunk in enumerate(real_read(body)):
+            yield (b"\0" + chunk[1:]) if i == 0 else chunk
+
+    monkeypatch.setattr(multipart, "_read_body", damaging_read)
+    with TransferQueue(part_size=5 * MiB, history=False) as q:
+        job = q.submit(f"{s3_root}/u.bin", str(tmp_path / "dl" / "u.bin"))
+        assert job.wait(60) is JobState.FAILED
+    assert isinstance(job.exception, ChecksumMismatch) and "does not match" in job.error
+    assert os.listdir(tmp_path / "dl") == []
