@@ -1,21 +1,451 @@
-"""The find dock (placeholder until the find issue lands)."""
+"""The Find dock: search a mount or folder by name, size, shape, dtype and attributes.
+
+The search runs ``storecore.find`` on the worker pool; matches arrive in
+batches (every 200 matches or 0.1 s) so the table fills while the walk goes
+on and the window stays responsive.  Stop cancels the walk at once.  Rows
+can be dragged (``application/x-storescope-uris``) to the transfer queue or
+a folder, exported as CSV, and double-clicked to reveal them in the tree.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QWidget
+import csv
+import io
+import json
+import threading
+import time
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import workers
+
+URI_MIME = "application/x-storescope-uris"
+COLUMNS = ("URI", "Kind", "Size", "Shape / dtype", "Matching attributes")
+BATCH_SIZE = 200
+BATCH_SECONDS = 0.1
+KIND_CHOICES = ("any", "file", "dir", "group", "array")
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def human_size(n: int | None) -> str:
+    """``1536`` → ``1.5 KiB``; ``None`` → empty."""
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+def shape_text(match: Any) -> str:
+    """``(3, 16, 16) float32`` for arrays, empty otherwise."""
+    if match.shape is None:
+        return ""
+    dims = ", ".join(str(s) for s in match.shape)
+    return f"({dims}{',' if len(match.shape) == 1 else ''}) {match.dtype if match.dtype is not None else ''}".strip()
+
+
+def attrs_text(attrs: dict[str, Any]) -> str:
+    """``sample=LK-17, run=4`` for the matching attributes."""
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in attrs.items())
+
+
+class FindResultsModel(QAbstractTableModel):
+    """The matches of one search, appended in batches; rows drag as URIs."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.matches: list[Any] = []
+
+    # building ----------------------------------------------------------------------
+    def append(self, batch: list[Any]) -> None:
+        """Add a batch of matches at the end (one insert notification per batch)."""
+        if not batch:
+            return
+        start = len(self.matches)
+        self.beginInsertRows(QModelIndex(), start, start + len(batch) - 1)
+        self.matches.extend(batch)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        """Remove every row."""
+        self.beginResetModel()
+        self.matches = []
+        self.endResetModel()
+
+    def match_at(self, row: int) -> Any:
+        """The :class:`storecore.search.Match` shown in ``row``."""
+        return self.matches[row]
+
+    # model API -----------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's default argument
+        return 0 if parent.isValid() else len(self.matches)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        m = self.matches[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (m.uri, m.kind, human_size(m.size), shape_text(m), attrs_text(m.attrs))[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return m.uri
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return m
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return [URI_MIME, "text/plain", "text/uri-list"]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        uris: list[str] = []
+        for index in indexes:
+            uri = self.matches[index.row()].uri
+            if uri not in uris:
+                uris.append(uri)
+        data = QMimeData()
+        data.setData(URI_MIME, "\n".join(uris).encode())
+        local = [QUrl.fromLocalFile(u) for u in uris if u.startswith("/") and "::" not in u]
+        if local:
+            data.setUrls(local)
+        data.setText("\n".join(uris))
+        return data
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
 
 
 class FindDock(QDockWidget):
-    """Searches below a location; ``reveal_requested(uri)`` asks the window to show a result."""
+    """Searches below a location; ``reveal_requested(uri)`` asks the window to show a result.
+
+    ``search_finished(count)`` is emitted when a search ends (also when stopped).
+    """
 
     reveal_requested = Signal(str)
+    search_finished = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Find", parent)
         self.setObjectName("FindDock")
-        self.setWidget(QLabel("Select a folder and press Ctrl+F."))
+        self.model = FindResultsModel(self)
+        self.task: workers.Task | None = None
+        self.stats: Any = None
+        self.last_error: str | None = None
+        self._started = 0.0
+        self._build()
+        self._set_busy(False)
 
+    # layout -------------------------------------------------------------------------
+    def _build(self) -> None:
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(4, 4, 4, 4)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.root_edit = QLineEdit()
+        self.root_edit.setPlaceholderText("folder, bucket prefix or container to search (e.g. s3://bucket/runs)")
+        form.addRow("Search in", self.root_edit)
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("*.h5")
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("*/entry/data")
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItems(KIND_CHOICES)
+        row = QHBoxLayout()
+        row.addWidget(self.name_edit, 2)
+        row.addWidget(QLabel("Path"))
+        row.addWidget(self.path_edit, 2)
+        row.addWidget(QLabel("Kind"))
+        row.addWidget(self.kind_combo)
+        form.addRow("Name", row)
+
+        self.min_size_edit = QLineEdit()
+        self.min_size_edit.setPlaceholderText("10k")
+        self.max_size_edit = QLineEdit()
+        self.max_size_edit.setPlaceholderText("5G")
+        self.newer_edit = QLineEdit()
+        self.newer_edit.setPlaceholderText("2024-05-01")
+        row = QHBoxLayout()
+        row.addWidget(self.min_size_edit)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.max_size_edit)
+        row.addWidget(QLabel("Modified after"))
+        row.addWidget(self.newer_edit)
+        form.addRow("Size from", row)
+
+        self.shape_edit = QLineEdit()
+        self.shape_edit.setPlaceholderText("..., 2048, 2048")
+        self.dtype_edit = QLineEdit()
+        self.dtype_edit.setPlaceholderText("float32, uint*")
+        row = QHBoxLayout()
+        row.addWidget(self.shape_edit, 2)
+        row.addWidget(QLabel("Dtype"))
+        row.addWidget(self.dtype_edit, 1)
+        form.addRow("Shape", row)
+
+        self.attrs_edit = QLineEdit()
+        self.attrs_edit.setPlaceholderText("sample=LK-17; exposure=0.5; operator=a*")
+        form.addRow("Attributes", self.attrs_edit)
+
+        self.containers_check = QCheckBox("Look inside Zarr stores and HDF5 files")
+        self.containers_check.setChecked(True)
+        self.depth_spin = QSpinBox()
+        self.depth_spin.setRange(0, 1000)
+        self.depth_spin.setSpecialValueText("any")
+        row = QHBoxLayout()
+        row.addWidget(self.containers_check)
+        row.addStretch(1)
+        row.addWidget(QLabel("Max depth"))
+        row.addWidget(self.depth_spin)
+        form.addRow("", row)
+        outer.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.search_button = QPushButton("Search")
+        self.search_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.export_button = QPushButton("Export CSV…")
+        self.count_label = QLabel("")
+        buttons.addWidget(self.search_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.count_label, 1)
+        buttons.addWidget(self.export_button)
+        outer.addLayout(buttons)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._on_double_click)
+        outer.addWidget(self.table, 1)
+        self.setWidget(body)
+
+        self.search_button.clicked.connect(self.search)
+        self.stop_button.clicked.connect(self.stop)
+        self.export_button.clicked.connect(self._choose_csv)
+        for edit in (self.root_edit, self.name_edit, self.path_edit, self.min_size_edit, self.max_size_edit,
+                     self.newer_edit, self.shape_edit, self.dtype_edit, self.attrs_edit):
+            edit.returnPressed.connect(self.search)
+
+    # public API ------------------------------------------------------------------------
     def start_search(self, root_uri: str) -> None:
-        """Show the dock with ``root_uri`` as the place to search."""
+        """Show the dock with ``root_uri`` as the place to search, ready for criteria."""
+        if root_uri:
+            self.root_edit.setText(root_uri)
         self.show()
+        self.raise_()
+        self.name_edit.setFocus()
+
+    @property
+    def busy(self) -> bool:
+        """True while a search is running."""
+        return self.task is not None
+
+    def criteria(self) -> dict[str, Any]:
+        """The keyword arguments for ``storecore.find`` from the fields (raises ``InvalidArgument``)."""
+        from storecore.search import Criteria, parse_attrs
+
+        def text(edit: QLineEdit) -> str | None:
+            return edit.text().strip() or None
+
+        attrs_text_ = text(self.attrs_edit)
+        items = [part.strip() for part in (attrs_text_ or "").split(";") if part.strip()]
+        dtypes = [d.strip() for d in (text(self.dtype_edit) or "").split(",") if d.strip()]
+        kind = self.kind_combo.currentText()
+        kwargs: dict[str, Any] = {
+            "name": text(self.name_edit),
+            "path": text(self.path_edit),
+            "kind": None if kind == "any" else kind,
+            "min_size": text(self.min_size_edit),
+            "max_size": text(self.max_size_edit),
+            "modified_after": text(self.newer_edit),
+            "dtype": dtypes or None,
+            "shape": text(self.shape_edit),
+            "attrs": parse_attrs(items) if items else None,
+            "into_containers": self.containers_check.isChecked(),
+            "max_depth": self.depth_spin.value() or None,
+        }
+        Criteria.build(**{k: v for k, v in kwargs.items() if k not in ("into_containers", "max_depth")})
+        return kwargs
+
+    def search(self) -> None:
+        """Start a search with the current fields (a running one is stopped first)."""
+        self.stop(quiet=True)
+        root = self.root_edit.text().strip()
+        if not root:
+            self._show_error("Enter a folder, bucket or container to search.")
+            return
+        try:
+            kwargs = self.criteria()
+        except Exception as e:  # InvalidArgument from any field: say which, start nothing
+            self._show_error(workers.describe_error(e))
+            return
+        self.model.clear()
+        self.last_error = None
+        from storecore.search import FindStats
+
+        stats = FindStats()
+        self.stats = stats
+        holder: dict[str, workers.Task] = {}
+        ready = threading.Event()
+
+        def run(token: workers.CancelToken) -> list[Any]:
+            from storecore.search import find
+
+            ready.wait(5)
+            task = holder["task"]
+            batch: list[Any] = []
+            last = time.monotonic()
+            for match in find(root, cancel=token, stats=stats, **kwargs):
+                batch.append(match)
+                now = time.monotonic()
+                if len(batch) >= BATCH_SIZE or now - last >= BATCH_SECONDS:
+                    task.report(batch)
+                    batch, last = [], now
+            return batch
+
+        self._started = time.monotonic()
+        task = workers.submit(
+            run, with_token=True, on_done=self._on_done, on_error=self._on_error, on_progress=self._on_batch
+        )
+        holder["task"] = task
+        ready.set()
+        self.task = task
+        self._set_busy(True)
+        self._update_count()
+
+    def stop(self, quiet: bool = False) -> None:
+        """Cancel the running search; the rows found so far stay."""
+        if self.task is None:
+            return
+        self.task.cancel()
+        self.task = None
+        self._set_busy(False)
+        if not quiet:
+            self._update_count(stopped=True)
+            self.search_finished.emit(self.model.rowCount())
+
+    def uris(self) -> list[str]:
+        """The URIs of every result, in table order."""
+        return [m.uri for m in self.model.matches]
+
+    def export_csv(self, path: str) -> int:
+        """Write the results as CSV (uri, kind, size, shape, dtype, attrs) to ``path`` (any URI); return the row count."""
+        import storecore
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["uri", "kind", "size", "shape", "dtype", "attrs"])
+        for m in self.model.matches:
+            writer.writerow([
+                m.uri,
+                m.kind,
+                "" if m.size is None else m.size,
+                "" if m.shape is None else "x".join(str(s) for s in m.shape),
+                "" if m.dtype is None else str(m.dtype),
+                json.dumps(m.attrs, default=str) if m.attrs else "",
+            ])
+        backend, loc = storecore.backend_for(path)
+        backend.write_bytes(loc.path, buf.getvalue().encode("utf-8"))  # atomic
+        return len(self.model.matches)
+
+    # slots ---------------------------------------------------------------------------------
+    def _on_batch(self, batch: list[Any]) -> None:
+        self.model.append(batch)
+        self._update_count()
+
+    def _on_done(self, last_batch: list[Any]) -> None:
+        self.model.append(last_batch)
+        self.task = None
+        self._set_busy(False)
+        self._update_count(done=True)
+        self.search_finished.emit(self.model.rowCount())
+
+    def _on_error(self, message: str, _exc: BaseException) -> None:
+        self.task = None
+        self._set_busy(False)
+        self._show_error(message)
+        self.search_finished.emit(self.model.rowCount())
+
+    def _on_double_click(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.reveal_requested.emit(self.model.match_at(index.row()).uri)
+
+    def _choose_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "find-results.csv", "CSV files (*.csv)")
+        if path:
+            try:
+                n = self.export_csv(path)
+            except Exception as e:  # noqa: BLE001 - shown to the user, never raised into Qt
+                self._show_error(workers.describe_error(e))
+                return
+            self.count_label.setText(f"{n} results exported to {path}")
+
+    # state -----------------------------------------------------------------------------------
+    def _set_busy(self, busy: bool) -> None:
+        self.search_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.export_button.setEnabled(not busy)
+
+    def _show_error(self, message: str) -> None:
+        self.last_error = message
+        self.count_label.setText(message)
+        self.count_label.setStyleSheet("color: #b00020;")
+
+    def _update_count(self, done: bool = False, stopped: bool = False) -> None:
+        self.count_label.setStyleSheet("")
+        n = self.model.rowCount()
+        elapsed = time.monotonic() - self._started
+        text = f"{n} result{'s' if n != 1 else ''}"
+        if stopped:
+            text += f" (stopped after {elapsed:.1f} s)"
+        elif done:
+            text += f" in {elapsed:.1f} s"
+            errors = len(self.stats.errors) if self.stats is not None else 0
+            if errors:
+                text += f"; {errors} item{'s' if errors != 1 else ''} could not be read"
+        else:
+            text += " — searching…"
+        self.count_label.setText(text)

@@ -138,6 +138,9 @@ def test_name_glob(tree):
     assert paths(tree, name="*.h5") == H5
     assert paths(tree, name="file_00?.txt") == {f"set{i % 6}/{'raw' if i % 2 else 'proc'}/file_{i:03d}.txt" for i in (0, 4, 8)}
     assert paths(tree, name=["*.zarr", "run_07.h5"]) == ZARR | {h5_spec(7)["path"]}
+    # root groups are named "/" (path "x.h5/"), so container globs give the files and stores only
+    assert {m.kind for m in find(tree, name=["*.h5", "*.zarr"])} == {"file", "dir"}
+    assert {m.kind for m in find(tree, path="*/run_07.h5/")} == {"group"}
 
 
 def test_path_glob(tree):

@@ -11,6 +11,7 @@ stops everything promptly.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import os
 import posixpath
 import threading
@@ -104,6 +105,8 @@ def find(
     * ``kind``: ``"file"``, ``"dir"``, ``"group"``, ``"array"`` or a list.
       A Zarr store is a ``dir`` and its root group ``store.zarr::/`` a
       ``group``; an HDF5 file is a ``file`` and ``run.h5::/`` its root group.
+      Root groups carry the container's attributes; for ``name``/``path``
+      globs they are named ``/`` (path ``run.h5/``), so ``"*.h5"`` finds files only.
     * ``min_size`` / ``max_size``: bytes (or ``"10k"``, ``"5M"``); files by
       their size, arrays by their uncompressed size.
     * ``modified_after``: datetime, date, ISO text or POSIX seconds.
@@ -363,8 +366,12 @@ class _Walker:
                 if self.max_depth is not None and ndepth > self.max_depth:
                     continue
                 nrel = "/".join(p for p in (rel, node.inner.strip("/")) if p)
-                name = node.name or posixpath.basename(rel) or posixpath.basename(e.path.rstrip("/"))
-                m = self._match(node.kind, name, nrel, node.nbytes, node.mtime or e.mtime, self.uri_of(e.path, node.inner), node)
+                # The root group is named "/" and its glob path ends in "/": "*.h5" finds the file, not it too.
+                name = node.name or "/"
+                m = self._match(node.kind, name, nrel if node.name else nrel + "/", node.nbytes,
+                                node.mtime or e.mtime, self.uri_of(e.path, node.inner), node)
+                if m is not None and not node.name:
+                    m = dataclasses.replace(m, path=nrel)
                 if m is not None:
                     out.append(m)
         except StorecoreError as exc:
