@@ -577,13 +577,11 @@ class AutoStore:
 
     def _drop_siblings(self, backend: Backend, path: str, keep: str) -> None:
         """Remove ``path.<other known extension>`` so the extensionless key names one object."""
-        parent, base = posixpath.split(backend.key(path))
-        keep_name = posixpath.basename(backend.key(keep))
-        with contextlib.suppress(NotFound, NotADirectory):
-            for entry in list(backend.ls(backend.entry_path(parent), pattern=base + ".*")):
-                ext = self.handlers.extension_of(entry.name)
-                if not entry.is_dir and ext and entry.name[: -len(ext)] == base and entry.name != keep_name:
-                    backend.delete(entry.path)
+        keep_key = backend.key(keep)
+        for _, _, entry_path in fmt.siblings(backend, path, self.handlers):
+            if backend.key(entry_path) != keep_key:
+                with contextlib.suppress(NotFound):
+                    backend.delete(entry_path)
 
     def __getitem__(self, key: Any) -> Any:
         return self.read(key)

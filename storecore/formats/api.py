@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import posixpath
 from typing import TYPE_CHECKING, Any
 
 from ..backends.registry import backend_for
-from ..errors import CorruptData, FormatError, IsADirectory, NotFound, StorecoreError
+from ..errors import CorruptData, FormatError, IsADirectory, NotADirectory, NotFound, StorecoreError
 from ..location import Location
 from .registry import REGISTRY, Handler, Registry
 
@@ -28,35 +29,71 @@ def _is_local(backend: Backend) -> bool:
     return isinstance(backend, LocalBackend)
 
 
+def siblings(backend: Backend, path: str, registry: Registry | None = None) -> list[tuple[int, str, str]]:
+    """Files named ``path`` + a known extension, as ``(-priority, name, entry_path)``, best first.
+
+    Cheap on every backend: a few ``stat`` calls on local disk, one prefix
+    listing (``key.``) on S3, a filtered listing elsewhere.
+    """
+    from ..backends.local import LocalBackend
+    from ..backends.s3 import S3Backend
+
+    reg = registry or REGISTRY
+    key = backend.key(path)
+    parent, base = posixpath.split(key)
+    found: list[tuple[str, str]] = []
+    if isinstance(backend, LocalBackend):
+        full = backend.full(key)
+        for ext in reg.extensions():
+            if os.path.isfile(full + ext):
+                found.append((base + ext, backend.entry_path(key + ext)))
+    elif isinstance(backend, S3Backend):
+        with backend._errors(key):
+            pages = backend.client.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=key + ".")
+            for page in pages:
+                for obj in page.get("Contents", []) or []:
+                    rest = obj["Key"][len(parent) + 1 :] if parent else obj["Key"]
+                    if "/" not in rest:
+                        found.append((rest, obj["Key"]))
+    else:
+        try:
+            found = [(e.name, e.path) for e in backend.ls(backend.entry_path(parent), pattern=base + ".*") if not e.is_dir]
+        except (NotFound, NotADirectory):
+            found = []
+    out = []
+    for name, entry_path in found:
+        ext = reg.extension_of(name)
+        if ext and name[: -len(ext)] == base:
+            handler = reg.for_extension(ext)
+            out.append((-(handler.priority if handler else 0), name, entry_path))
+    return sorted(out)
+
+
 def resolve_key(backend: Backend, path: str, registry: Registry | None = None) -> str:
-    """The existing file ``path`` names: itself, or ``path`` + a known extension.
+    """The existing file or folder ``path`` names: itself, or ``path`` + a known extension.
 
     ``store["config"]`` finds ``config.json``.  When several files match
     (``config.json`` and ``config.yaml``) the one whose handler has the highest
-    priority wins, then the alphabetically first.  Raises ``NotFound``.
+    priority wins, then the alphabetically first.  On S3 the extension lookup
+    (one listing) comes before the exact key.  Raises ``NotFound``.
     """
+    from ..backends.s3 import S3Backend
+
     reg = registry or REGISTRY
-    try:
+    if reg.extension_of(path) or not backend.key(path):
         return backend.stat(path).path
-    except NotFound:
-        if reg.extension_of(path):
-            raise
-    parent, base = posixpath.split(backend.key(path))
-    parent = backend.entry_path(parent)
-    candidates: list[tuple[int, str, str]] = []
-    try:
-        for entry in backend.ls(parent, pattern=base + ".*"):
-            if entry.is_dir:
-                continue
-            ext = reg.extension_of(entry.name)
-            if ext and entry.name[: -len(ext)] == base:
-                handler = reg.for_extension(ext)
-                candidates.append((-(handler.priority if handler else 0), entry.name, entry.path))
-    except NotFound:
-        pass
-    if not candidates:
-        raise NotFound(f"{backend.uri(path)}: no such file (with or without a known extension)", path=backend.uri(path))
-    return sorted(candidates)[0][2]
+    if not isinstance(backend, S3Backend):
+        try:
+            return backend.stat(path).path
+        except NotFound:
+            pass
+    found = siblings(backend, path, reg)
+    if found:
+        return found[0][2]
+    if isinstance(backend, S3Backend):
+        with contextlib.suppress(NotFound):
+            return backend.stat(path).path
+    raise NotFound(f"{backend.uri(path)}: no such file (with or without a known extension)", path=backend.uri(path))
 
 
 def read_with(handler: Handler, fileobj: Any, key: str, *, allow_pickle: bool = False, **kw: Any) -> Any:
@@ -179,4 +216,4 @@ def scan(uri: Uri, *, cache: RemoteCache | None = None, **kw: Any) -> Any:
     return scan_location(backend, loc.path, cache=cache if not _is_local(backend) else None, **kw)
 
 
-__all__ = ["load", "save", "scan", "resolve_key", "target_for", "read_with", "write_with"]
+__all__ = ["load", "save", "scan", "resolve_key", "siblings", "target_for", "read_with", "write_with"]
