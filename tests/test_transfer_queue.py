@@ -225,7 +225,7 @@ def test_pause_resume_and_cancel_all(tmp_path, local_root, memory_root):
         third.pause()
         q.cancel_all()
         assert third.wait(30) is JobState.CANCELLED
-        assert q.summary()["done"] == 2 and q.summary()["cancelled"] == 1
+        assert q.summary()["jobs"]["done"] == 2 and q.summary()["jobs"]["cancelled"] == 1
         assert len(q.clear_finished()) == 3 and q.jobs == []
 
 

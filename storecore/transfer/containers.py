@@ -1,7 +1,8 @@
 """Cross-format transfers: files into Zarr/HDF5 groups and array nodes out to ``.npy`` files.
 
 Dropping an ``.npy`` or ``.parquet`` file onto a group writes it there as an
-array/dataset (through :func:`storecore.containers.write_array`); dropping an
+array/dataset, a table as a group of column arrays (through
+:func:`storecore.containers.write_array`); dropping an
 array node onto a folder exports it as ``name.npy``.  Both are verified by
 reading the result back and comparing the array bytes' MD5 with the source's.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +38,19 @@ def _containers_api() -> Any:
 
 
 def _digest(arr: Any) -> str:
+    """MD5 of an array's values (text arrays by their strings, so object and string dtypes agree)."""
     import numpy as np
 
-    return hashlib.md5(np.ascontiguousarray(arr).tobytes(), usedforsecurity=False).hexdigest()
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "OUT" or arr.dtype.kind == "S":
+        data = json.dumps([str(x) for x in arr.ravel().tolist()]).encode()
+    else:
+        data = np.ascontiguousarray(arr).tobytes()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _table_digest(columns: list[tuple[str, Any]]) -> str:
+    return hashlib.md5("".join(f"{n}:{_digest(a)};" for n, a in columns).encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -48,9 +60,11 @@ class ContainerRoute:
     kind: str
     source: str
     destination: str
+    overwrite: bool = False
 
     def run(self, job: Any) -> tuple[int, str, str]:
         """Do the transfer; return (array bytes, source checksum, destination checksum)."""
+        self.overwrite = str(job.conflict) == "overwrite"
         if self.kind == "export":
             if job.op == "move":
                 raise InvalidArgument(f"{self.source}: a container node can be copied out, not moved")
@@ -63,14 +77,18 @@ class ContainerRoute:
         api = _containers_api()
         sb, sl = backend_for(self.source)
         data = sb.read_bytes(sl.path)
-        arr = load_array(data, sl.path)
-        api.write_array(self.destination, arr)
+        obj = load_array(data, sl.path)
+        api.write_array(self.destination, obj, overwrite=self.overwrite)
         node = api.open_container(self.destination)
         try:
-            back = api.read_slice(node, tuple(slice(None) for _ in (node.shape or ())))
+            if node.kind == "group":  # a table: one array per column
+                back = [(n, api.read_slice(node.child(n), ())) for n in obj.columns]
+                src = [(n, obj[n].to_numpy()) for n in obj.columns]
+                return int(obj.estimated_size()), _table_digest(src), _table_digest(back)
+            back = api.read_slice(node, ())
         finally:
             node.close()
-        return int(arr.nbytes), _digest(arr), _digest(back)
+        return int(obj.nbytes), _digest(obj), _digest(back)
 
     def _export(self) -> tuple[int, str, str]:
         import numpy as np
@@ -82,7 +100,7 @@ class ContainerRoute:
         try:
             if node.kind != "array":
                 raise InvalidArgument(f"{self.source}: only array nodes can be exported (this is a {node.kind})")
-            arr = np.asarray(api.read_slice(node, tuple(slice(None) for _ in (node.shape or ()))))
+            arr = np.asarray(api.read_slice(node, ()))
         finally:
             node.close()
         db, dl = backend_for(self.destination)
@@ -101,10 +119,9 @@ class ContainerRoute:
 
 
 def load_array(data: bytes, name: str) -> Any:
-    """Decode ``.npy`` bytes (no pickles) or a ``.parquet`` table into a numpy array.
+    """Decode ``.npy`` bytes (no pickles) into a numpy array, or ``.parquet`` into a polars DataFrame.
 
-    A table whose columns share one numeric type becomes a 2-D array (rows ×
-    columns); otherwise a structured array with one field per column.
+    ``write_array`` stores a DataFrame as a group with one array per column.
     """
     import numpy as np
 
@@ -114,11 +131,7 @@ def load_array(data: bytes, name: str) -> Any:
     if lower.endswith(".parquet"):
         import polars as pl
 
-        df = pl.read_parquet(io.BytesIO(data))
-        dtypes = set(df.dtypes)
-        if len(dtypes) == 1 and next(iter(dtypes)).is_numeric():
-            return df.to_numpy()
-        return df.to_numpy(structured=True)
+        return pl.read_parquet(io.BytesIO(data))
     raise InvalidArgument(f"{name}: only .npy and .parquet files can be written into a container")
 
 

@@ -885,15 +885,16 @@ class TransferQueue:
             self._jobs = [j for j in self._jobs if not j.state.finished]
         return gone
 
-    def summary(self) -> dict[str, int]:
-        """Totals over all jobs: files verified, skipped, failed, and jobs per state."""
-        out = {VERIFIED: 0, SKIPPED: 0, FAILED: 0, "bytes": 0}
-        out.update({s.value: 0 for s in JobState})
+    def summary(self) -> dict[str, Any]:
+        """Totals over all jobs: files verified, skipped, failed, bytes, and ``jobs`` per state."""
+        out: dict[str, Any] = {VERIFIED: 0, SKIPPED: 0, FAILED: 0, "bytes": 0}
+        jobs = {s.value: 0 for s in JobState}
         for job in self.jobs:
             s = job.summary()
             for k in (VERIFIED, SKIPPED, FAILED, "bytes"):
                 out[k] += s[k]
-            out[job.state.value] += 1
+            jobs[job.state.value] += 1
+        out["jobs"] = jobs
         return out
 
     def close(self, timeout: float | None = 30.0) -> None:
