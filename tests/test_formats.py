@@ -268,3 +268,22 @@ def test_missing_torch_names_package(memory_root):
         load(f"{memory_root}/m.pt")
     with pytest.raises(MissingDependency):
         save(np.zeros(2), f"{memory_root}/w.pt")
+
+
+JSONABLE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@HYP
+@given(doc=st.dictionaries(st.text(max_size=6), JSONABLE, max_size=5), text=st.text(max_size=50), raw=st.binary(max_size=64))
+def test_property_json_yaml_text_bytes_roundtrip(memory_root, doc, text, raw):
+    assert load(save(doc, f"{memory_root}/d.json")) == doc
+    assert load(save(doc, f"{memory_root}/d.yaml")) == doc
+    records = [doc, {"n": 1}]
+    assert load(save(records, f"{memory_root}/r.jsonl")) == records
+    assert load(save(text, f"{memory_root}/t.txt")) == text
+    assert load(save(raw, f"{memory_root}/b.bin")) == raw

@@ -126,6 +126,10 @@ class Handler:
         return f"<Handler {self.name} {' '.join(self.extensions)} priority={self.priority}>"
 
 
+#: Bumped on every (un)registration anywhere, so derived views can be cached safely.
+_generation = [0]
+
+
 class Registry:
     """An ordered set of handlers; a child registry sees its parent's handlers too."""
 
@@ -133,6 +137,7 @@ class Registry:
         self.parent = parent
         self._handlers: list[Handler] = []
         self._lock = threading.RLock()
+        self._cache: tuple[int, list[Handler], list[str]] | None = None
 
     def register(self, handler: Handler) -> Handler:
         """Add ``handler``; later registrations win ties against earlier ones."""
@@ -140,6 +145,7 @@ class Registry:
             raise InvalidArgument(f"expected a storecore Handler, got {type(handler).__name__}")
         with self._lock:
             self._handlers.append(handler)
+            _generation[0] += 1
         return handler
 
     def unregister(self, handler: Handler) -> None:
@@ -147,22 +153,34 @@ class Registry:
         with self._lock:
             if handler in self._handlers:
                 self._handlers.remove(handler)
+                _generation[0] += 1
+
+    def _views(self) -> tuple[list[Handler], list[str]]:
+        cache = self._cache
+        if cache is not None and cache[0] == _generation[0]:
+            return cache[1], cache[2]
+        with self._lock:
+            generation = _generation[0]
+            handlers = (self.parent.handlers() if self.parent else []) + list(self._handlers)
+            exts = sorted({e for h in handlers for e in h.extensions}, key=lambda e: (-len(e), e))
+            self._cache = (generation, handlers, exts)
+            return handlers, exts
 
     def handlers(self) -> list[Handler]:
         """All handlers, oldest first (the parent's before this registry's own)."""
-        own = list(self._handlers)
-        return (self.parent.handlers() if self.parent else []) + own
+        return list(self._views()[0])
 
     def extensions(self) -> list[str]:
         """Every extension some handler reads, longest first."""
-        exts = {e for h in self.handlers() for e in h.extensions}
-        return sorted(exts, key=lambda e: (-len(e), e))
+        return list(self._views()[1])
 
     # choosing ----------------------------------------------------------------------
     def extension_of(self, key: str) -> str:
         """The longest known extension ``key`` ends with (``""`` when none)."""
         name = key.rstrip("/").rsplit("/", 1)[-1].lower()
-        for ext in self.extensions():
+        if "." not in name:
+            return ""
+        for ext in self._views()[1]:
             if name.endswith(ext) and len(name) > len(ext):
                 return ext
         return ""
@@ -172,7 +190,7 @@ class Registry:
         ext = normalize_extension(ext)
         best: tuple[int, int] | None = None
         chosen = None
-        for i, h in enumerate(self.handlers()):
+        for i, h in enumerate(self._views()[0]):
             if ext in h.extensions and (best is None or (h.priority, i) >= best):
                 best, chosen = (h.priority, i), h
         return chosen
@@ -186,7 +204,7 @@ class Registry:
         """The highest-priority handler that writes ``obj`` (newest on ties)."""
         best: tuple[int, int] | None = None
         chosen = None
-        for i, h in enumerate(self.handlers()):
+        for i, h in enumerate(self._views()[0]):
             try:
                 ok = h.accepts(obj)
             except Exception:

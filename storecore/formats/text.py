@@ -72,6 +72,9 @@ def _write_yaml(obj: Any, f: IO[bytes], **kw: Any) -> None:
     kw.pop("allow_pickle", None)
     try:
         text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, **kw)
+        # PyYAML writes some characters (NEL, U+0085) raw and reads them back changed: escape then.
+        if "\x85" in text and yaml.safe_load(text) != obj:
+            text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=False, **kw)
     except yaml.YAMLError as e:
         raise FormatError(f"cannot encode as YAML: {e}") from e
     f.write(text.encode("utf-8"))
