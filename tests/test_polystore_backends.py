@@ -478,3 +478,17 @@ def test_disk_durable_false_is_still_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert disk.load(tmp_path / "sub" / "cfg.json") == {"a": 1}
     assert disk.list_dir(tmp_path / "sub") == ["cfg.json"]  # no temporary left behind
+
+
+def test_filemanager_delete_recursive_and_symlink_flags(tmp_path):
+    fm = FileManager(BackendRegistry())
+    fm.save("x", tmp_path / "d" / "a.txt", "disk")
+    assert fm.delete(tmp_path / "d", "disk", recursive=True) and not (tmp_path / "d").exists()
+    fm.save("s", tmp_path / "src.txt", "disk")
+    fm.save("plain", tmp_path / "plain.txt", "disk")
+    with pytest.raises(FileExistsError):
+        fm.create_symlink(tmp_path / "src.txt", tmp_path / "plain.txt", "disk", overwrite_symlinks_only=True)
+    assert fm.load(tmp_path / "plain.txt", "disk") == "plain"
+    fm.create_symlink(tmp_path / "plain.txt", tmp_path / "ln.txt", "disk")
+    fm.create_symlink(tmp_path / "src.txt", tmp_path / "ln.txt", "disk", overwrite_symlinks_only=True)
+    assert fm.load(tmp_path / "ln.txt", "disk") == "s"

@@ -144,3 +144,22 @@ def test_invalid_data_paths_are_refused(tmp_path):
         with pytest.raises(InvalidArgument):
             s.write(bad, [1])
     assert not (tmp_path / "escape.npy").exists()
+
+
+def test_hdf5_whole_write_failure_keeps_old_dataset(tmp_path, monkeypatch):
+    import h5py
+
+    s = HDF5ArrayStore(str(tmp_path / "f.h5"), mode="a")
+    s.write("g/d", np.arange(3))
+    original = h5py.Group.create_dataset
+
+    def boom(self, name, *a, **k):
+        original(self, name, *a, **k)
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", boom)
+    with pytest.raises(OSError):
+        s.write("g/d", np.zeros(5))
+    monkeypatch.undo()
+    assert s.read("g/d").tolist() == [0, 1, 2] and s.available() == ["g/d"]
+    s.close()

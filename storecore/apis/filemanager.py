@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
-from ..errors import InvalidArgument, StorecoreError
+from ..errors import AlreadyExists, InvalidArgument, StorecoreError
 from .polystore_backends import (
     DiskBackend,
     MemoryBackend,
@@ -235,16 +235,37 @@ class FileManager:
         except (OSError, StorecoreError):
             return False
 
-    def create_symlink(self, source_path: PathLike, symlink_path: PathLike, backend: str, overwrite: bool = False) -> bool:
-        """Create ``symlink_path`` pointing at ``source_path``; an existing one needs ``overwrite=True``."""
+    def create_symlink(
+        self,
+        source_path: PathLike,
+        symlink_path: PathLike,
+        backend: str,
+        overwrite: bool = False,
+        overwrite_symlinks_only: bool = False,
+    ) -> bool:
+        """Create ``symlink_path`` pointing at ``source_path``.
+
+        An existing ``symlink_path`` raises ``FileExistsError`` unless
+        ``overwrite=True``; with ``overwrite_symlinks_only=True`` (polystore's
+        flag) only an existing *link* is replaced.
+        """
         b = self._get_backend(backend)
-        b.create_symlink(_check_path(source_path), _check_path(symlink_path), overwrite=overwrite)
+        _check_path(source_path)
+        _check_path(symlink_path)
+        if overwrite_symlinks_only and b.exists(symlink_path) and not overwrite:
+            if not b.is_symlink(symlink_path):
+                raise AlreadyExists(f"{os.fspath(symlink_path)}: exists and is not a symlink", path=os.fspath(symlink_path))
+            overwrite = True
+        b.create_symlink(source_path, symlink_path, overwrite=overwrite)
         return True
 
-    def delete(self, path: PathLike, backend: str) -> bool:
-        """Delete a file or an empty folder (a non-empty folder raises ``IsADirectoryError``)."""
+    def delete(self, path: PathLike, backend: str, recursive: bool = False) -> bool:
+        """Delete a file or an empty folder (a non-empty folder raises ``IsADirectoryError`` unless ``recursive``)."""
         b = self._get_backend(backend)
-        b.delete(_check_path(path))
+        if recursive:
+            b.delete_all(_check_path(path))
+        else:
+            b.delete(_check_path(path))
         return True
 
     def delete_all(self, path: PathLike, backend: str) -> bool:

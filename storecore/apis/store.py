@@ -624,13 +624,23 @@ class HDF5ArrayStore(_MemoryArrays, Store):
                 raise NotFound(f"{self.path}::{name}: no such dataset to write a slice into", path=name)
             d[view] = arr
             return
-        if name in self._file:
-            del self._file[name]
         opts = dict(kwargs)
         if arr.ndim:
             opts.setdefault("chunks", True)
             opts.setdefault("maxshape", (None, *arr.shape[1:]))
-        self._file.create_dataset(name, data=arr, **opts)
+        if name not in self._file:
+            self._file.create_dataset(name, data=arr, **opts)
+            return
+        # Build the replacement beside the old dataset, then swap: a failure keeps the old one.
+        tmp = f"{name}.__storecore_tmp_{uuid.uuid4().hex[:8]}"
+        try:
+            self._file.create_dataset(tmp, data=arr, **opts)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                del self._file[tmp]
+            raise
+        del self._file[name]
+        self._file.move(tmp, name)
 
     def read(self, path: Path | str, view: SliceSpec = None, **kwargs: Any) -> np.ndarray | None:
         """The dataset (or its ``view``; h5py reads only that hyperslab); ``None`` when missing."""
