@@ -492,3 +492,34 @@ def test_filemanager_delete_recursive_and_symlink_flags(tmp_path):
     fm.create_symlink(tmp_path / "plain.txt", tmp_path / "ln.txt", "disk")
     fm.create_symlink(tmp_path / "src.txt", tmp_path / "ln.txt", "disk", overwrite_symlinks_only=True)
     assert fm.load(tmp_path / "ln.txt", "disk") == "s"
+
+
+def test_remote_batches_run_concurrently(memory_root, monkeypatch):
+    import threading
+
+    import storecore.backends.registry as reg
+
+    backend, _ = reg.backend_for(memory_root)
+    original_write, original_read = backend.write_bytes, backend.read_bytes
+
+    def gated(fn):
+        # The first two calls meet at a barrier: that only happens when two calls are in flight at once.
+        barrier = threading.Barrier(2, timeout=10)
+        count = iter(range(10**6))
+        lock = threading.Lock()
+
+        def call(*a, **k):
+            with lock:
+                n = next(count)
+            if n < 2:
+                barrier.wait()
+            return fn(*a, **k)
+
+        return call
+
+    monkeypatch.setattr(backend, "write_bytes", gated(original_write))
+    monkeypatch.setattr(backend, "read_bytes", gated(original_read))
+    fm = FileManager({"remote": S3StorageBackend(memory_root)})
+    paths = [f"b/{i}.json" for i in range(16)]
+    fm.save_batch([{"i": i} for i in range(16)], paths, "remote")
+    assert fm.load_batch(paths, "remote") == [{"i": i} for i in range(16)]
