@@ -184,7 +184,12 @@ class Store(ABC):
         self.close()
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str | os.PathLike) and _norm_name(path) in self.available()
+        if not isinstance(path, str | os.PathLike):
+            return False
+        try:
+            return _norm_name(path) in self.available()
+        except InvalidArgument:
+            return False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r} mode={self.mode!r}>"
