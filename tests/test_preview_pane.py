@@ -294,8 +294,9 @@ def test_remote_previews_on_s3(qtbot, pane, s3_root, tmp_path):
     np.testing.assert_array_equal(w.plot.raw, cube[3])
     w = show(qtbot, pane, f"{s3_root}/t.parquet")
     assert w.model.rowCount() == 1000
-    w = show(qtbot, pane, f"{s3_root}/v.zarr::/vol")
+    w = show(qtbot, pane, f"{s3_root}/v.zarr::/vol")  # first pixels: the rest of the plane follows
     assert list(w.plot.sliders.sliders()) == [0]
+    qtbot.waitUntil(lambda: w.plot.result is not None, timeout=10000)
     np.testing.assert_array_equal(w.plot.raw, cube[0].astype("f4"))
     assert non_blank(pane, tmp_path / "s3_zarr.png")
     w = show(qtbot, pane, s3_root)

@@ -257,6 +257,10 @@ class SlicePlot(QWidget):
         self.fill_value = fill_value
         self.raw, self.result, self._display = None, None, None
         self._painted_source = False
+        self.image.clear()  # never show the previous array's pixels under the new one's axes
+        self.curve.setData([], [])
+        self.readout.setText(" ")
+        self.guard.hide()
         nd = len(source.shape)
         self.complex_box.setVisible(np.issubdtype(source.dtype, np.complexfloating))
         labels = [self._axis_label(a) for a in range(nd)]
@@ -386,24 +390,30 @@ class SlicePlot(QWidget):
         self.request_slice()
 
     def _drain_tiles(self, _gen: int = 0) -> None:
+        """Place every tile that arrived, then redraw once (tiles coalesce under load)."""
+        placed = False
+        first = self._first_pending
         while self._sink.parts:
-            self._on_tile(*self._sink.parts.popleft())
+            placed |= self._place_tile(*self._sink.parts.popleft())
+        if placed:
+            self.raw = self._tile_raw
+            self._redraw(relevel=first and self.auto.isChecked(), autorange=first and self._autorange,
+                         mask=self._tile_shown)  # fmt: skip
+            self._mark_painted()
 
-    def _on_tile(self, gen: int, out: tuple, part: np.ndarray) -> None:
+    def _place_tile(self, gen: int, out: tuple, part: np.ndarray) -> bool:
         if gen != self._gen or self.source is None:
-            return
-        if self._first_pending:
+            return False
+        if self._first_pending or getattr(self, "_tile_gen", None) != gen:
             _, src, req, geometry = self._level_request()
             shape = req.out_shape(src.shape)
             self._tile_raw = np.zeros(shape, src.dtype)
             self._tile_shown = np.zeros(shape, bool)
+            self._tile_gen = gen
             self.geometry = geometry
         self._tile_raw[out] = part
         self._tile_shown[out] = True
-        self.raw = self._tile_raw
-        self._redraw(relevel=self._first_pending and self.auto.isChecked(), autorange=self._first_pending and self._autorange,
-                     mask=self._tile_shown)  # fmt: skip
-        self._mark_painted()
+        return True
 
     def _mark_painted(self) -> None:
         self._first_pending = False
@@ -464,21 +474,25 @@ class SlicePlot(QWidget):
         except TypeError as exc:
             self.guard.offer(str(exc), "")
             return
-        if mask is not None:
-            values[~mask] = np.nan
+        unread = None if mask is None or mask.all() else ~mask
+        if unread is not None:
+            values[unread] = np.nan  # shown_values(): unread samples are NaN
         if self.mode == "image":
             geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
             if self.transpose.isChecked():
                 values = values.T
                 geometry = geometry[::-1]
             self._display = values
-            finite = values[np.isfinite(values)] if relevel else None
-            if relevel and finite is not None and finite.size:
+            image = values
+            if relevel and np.isfinite(values).any():
                 lo, hi = auto_levels(values)
-                self.image.setImage(values, autoLevels=False, levels=(lo, hi))
                 self.hist.setLevels(lo, hi)
-            else:
-                self.image.setImage(values, autoLevels=False)
+            lo = self.hist.getLevels()[0]
+            if unread is not None:
+                # paint unread tiles at the lowest level: NaN-free images render several times faster
+                image = values.copy()
+                image[unread.T if self.transpose.isChecked() else unread] = lo
+            self.image.setImage(image, autoLevels=False, levels=self.hist.getLevels())
             (oy, sy), (ox, sx) = geometry
             self.image.setRect(QRectF(ox, oy, values.shape[1] * sx, values.shape[0] * sy))
             if autorange:

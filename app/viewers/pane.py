@@ -86,6 +86,8 @@ class PreviewPane(QWidget):
         """Show nothing."""
         self._slot.cancel()
         self._stop_current()
+        _close_target(self.target, None)
+        self.target = self.viewer_class = None
         self._uri = self._pending = None
         self._title.setText("")
         self._view_as.hide()
