@@ -260,3 +260,50 @@ def test_large_object_parallel_fill_pinned_to_one_version(cache, s3_server, s3_b
         assert not [p for p in cache._files() if p.endswith(".part")]
     finally:
         storecore.unregister_scheme("bigs3")
+
+
+CHILD = """
+import hashlib, os, sys
+import storecore
+from storecore.cache import RemoteCache
+storecore.register_scheme("procs3", "s3", endpoint_url=os.environ["T_ENDPOINT"], region_name="us-east-1",
+                          aws_access_key_id=os.environ["T_KEY"], aws_secret_access_key=os.environ["T_SECRET"])
+uri = sys.argv[2]
+cache = RemoteCache(sys.argv[1])
+storecore.backend_for(uri)[0].client  # connect before the start signal
+print("ready", flush=True)
+sys.stdin.readline()
+path = cache.local_path(uri, refresh=True)
+with open(path, "rb") as f:
+    print(hashlib.sha256(f.read()).hexdigest(), flush=True)
+"""
+
+
+@pytest.mark.s3
+def test_two_processes_fill_the_same_entry(tmp_path, s3_server, s3_bucket):
+    import hashlib
+    import subprocess
+    import sys
+
+    payload = os.urandom(6 * 1024 * 1024)
+    s3_server.client().put_object(Bucket=s3_bucket, Key="shared.bin", Body=payload)
+    env = dict(os.environ, T_ENDPOINT=s3_server.endpoint, T_KEY=s3_server.access_key, T_SECRET=s3_server.secret_key)
+    directory = str(tmp_path / "shared-cache")
+    args = [sys.executable, "-c", CHILD, directory, f"procs3://{s3_bucket}/shared.bin"]
+    procs = [subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True) for _ in range(2)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:  # both start downloading the same entry at once
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        digests = [p.stdout.readline().strip() for p in procs]
+        assert [p.wait(60) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert digests == [hashlib.sha256(payload).hexdigest()] * 2
+    cache = RemoteCache(directory)
+    assert len(cache.entries()) == 1 and cache.entries()[0].size == len(payload)
+    assert not [p for p in cache._files() if p.endswith(".part")]
