@@ -40,6 +40,10 @@ _LAZY: dict[str, str] = {
     # public APIs
     "FileManager": ".apis.filemanager",
     "BackendRegistry": ".apis.filemanager",
+    "DiskBackend": ".apis.polystore_backends",
+    "MemoryBackend": ".apis.polystore_backends",
+    "ZarrBackend": ".apis.polystore_backends",
+    "StorageBackend": ".apis.polystore_backends",
     "Store": ".apis.store",
     "DiskFormat": ".apis.store",
     "NumpyArrayStore": ".apis.store",

@@ -182,9 +182,13 @@ class S3Server:
         self.stop()
         if not self.external:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            # weed names its sockets after their ports: remove ours only, other servers may be running.
+            ours = {str(p) for p in (self.s3_port, self.master_port, self.volume_port, self.filer_port,
+                                     self.s3_grpc, self.master_grpc, self.volume_grpc, self.filer_grpc)}
             for sock in glob.glob("/tmp/seaweedfs-*.sock"):
-                with contextlib.suppress(OSError):
-                    os.unlink(sock)
+                if sock.rsplit("-", 1)[-1].removesuffix(".sock") in ours:
+                    with contextlib.suppress(OSError):
+                        os.unlink(sock)
 
     def new_bucket(self, prefix: str = "t") -> str:
         """Create a fresh, uniquely named bucket and return its name."""
