@@ -266,7 +266,8 @@ def main() -> None:
               f"(ratio {logical / tree_size(zpath):.1f}× / {logical / tree_size(hpath):.1f}×)")
         print(f"plane = vol[{mid[0]}]; overview = vol{overview} (display_selection, 256 px target)")
         ensure_weed()
-        with S3Server(os.path.join(tmp, "s3")) as server:
+        server = S3Server(os.path.join(tmp, "s3")).start()
+        try:
             bucket = server.new_bucket("bench")
             storecore.register_scheme("bench", "s3", **server.options())
             t0 = time.perf_counter()
@@ -281,6 +282,10 @@ def main() -> None:
             ]
             for case, sides in cases:
                 compare(case, sides, mid, overview, args.repeat)
+        finally:
+            # stop() rather than close(): close() also deletes every /tmp/seaweedfs-*.sock,
+            # including those of servers other processes are running.
+            server.stop()
     print("\n(times are medians; 'peer/storecore time' > 1 means storecore was faster; "
           "local files sit in the OS page cache after the build)")
 

@@ -282,3 +282,19 @@ def test_hdf5_write_refusals_keep_the_file(h5_dir, tmp_path, memory_root):
     with open_container(f"{memory_root}/tree.h5") as root:
         assert root["a"].attrs == {"edited": True}
         assert root["arrays/int_1d"][:].tolist() == sample("int", 1).tolist()
+
+
+def test_concurrent_reads_from_threads(h5_uri):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_container(h5_uri) as root:
+        jobs = [(kind, ndim, sel) for kind in ("int", "float", "complex") for ndim in SHAPES for sel in selections(ndim)]
+
+        def read(job):
+            kind, ndim, sel = job
+            return root.get(f"/arrays/{kind}_{ndim}d")[sel]
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(read, jobs))
+        for (kind, ndim, sel), got in zip(jobs, results, strict=True):
+            assert_same(got, sample(kind, ndim)[sel])

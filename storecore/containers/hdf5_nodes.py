@@ -19,6 +19,7 @@ import io
 import itertools
 import math
 import posixpath
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -89,6 +90,8 @@ class RemoteReader(io.RawIOBase):
         self._ahead: dict[int, bytes] = {}
         #: chunk offsets h5py has most likely still decoded in its chunk cache -> raw chunk size
         self._recent: OrderedDict[int, int] = OrderedDict()
+        # Prefetching runs outside h5py's global lock, possibly for two readers' threads at once.
+        self._ahead_lock = threading.Lock()
 
     def _fetch(self, start: int, end: int) -> bytes:
         try:
@@ -127,7 +130,8 @@ class RemoteReader(io.RawIOBase):
         Chunks h5py most likely holds in its chunk cache (read recently) are
         skipped, so going back to a frame costs nothing.
         """
-        wanted = [(o, n) for o, n in ranges if o not in self._recent and o not in self._ahead]
+        with self._ahead_lock:
+            wanted = [(o, n) for o, n in ranges if o not in self._recent and o not in self._ahead]
         total, batch = 0, []
         for o, n in wanted:
             if total + n > PREFETCH_MAX_BYTES:
@@ -138,27 +142,32 @@ class RemoteReader(io.RawIOBase):
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(min(PREFETCH_WORKERS, len(batch))) as pool:
-                for (o, _), data in zip(batch, pool.map(lambda r: self._fetch(r[0], r[0] + r[1]), batch), strict=True):
+                fetched = list(pool.map(lambda r: self._fetch(r[0], r[0] + r[1]), batch))
+            with self._ahead_lock:
+                for (o, _), data in zip(batch, fetched, strict=True):
                     self._ahead[o] = data
                     self._direct_bytes += len(data)
                     self._direct_requests += 1
         budget = max(1, CHUNK_CACHE_BYTES // max(1, raw_chunk_bytes))
-        for o, _ in ranges:
-            self._recent[o] = raw_chunk_bytes
-            self._recent.move_to_end(o)
-        while len(self._recent) > budget:
-            self._recent.popitem(last=False)
+        with self._ahead_lock:
+            for o, _ in ranges:
+                self._recent[o] = raw_chunk_bytes
+                self._recent.move_to_end(o)
+            while len(self._recent) > budget:
+                self._recent.popitem(last=False)
 
     def drop_prefetched(self) -> None:
         """Forget chunks fetched ahead that h5py did not read."""
-        self._ahead.clear()
+        with self._ahead_lock:
+            self._ahead.clear()
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         n = min(len(view), max(0, self.size - self._pos))
         if n <= 0:
             return 0
-        ahead = self._ahead.pop(self._pos, None)
+        with self._ahead_lock:
+            ahead = self._ahead.pop(self._pos, None)
         if ahead is not None and len(ahead) >= n:
             view[:n] = ahead[:n]
             self._pos += n
