@@ -328,3 +328,26 @@ def test_hdf5_3d_dataset_opens_as_image_with_sliders(qtbot, tmp_path):
     facts = pane.current_viewer.facts
     rows = {facts.item(r, 0).text(): facts.item(r, 1).text() for r in range(facts.rowCount())}
     assert rows["Shape"] == "6 × 40 × 50" and rows["Chunks"].startswith("2 × 20 × 25")
+
+
+def test_zooming_into_a_strided_overview_refines_to_full_resolution(qtbot):
+    data = np.random.default_rng(9).random((512, 512)).astype("f4")
+    plot = SlicePlot(budget=Budget(256 * 1024))  # the whole plane (1 MiB) is over budget: a stride-2 overview
+    qtbot.addWidget(plot)
+    plot.resize(800, 600)
+    plot.show()
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        plot.set_source(NumpySource(data))
+    assert plot.raw.shape == (256, 256) and plot.geometry == [(0.0, 2.0), (0.0, 2.0)]
+    np.testing.assert_array_equal(plot.raw, data[::2, ::2])
+    assert plot.value_at((7, 9)) == data[6, 8]  # nearest overview sample
+    plot.plot.vb.setRange(xRange=(100, 180), yRange=(40, 120), padding=0)
+    qtbot.waitUntil(lambda: plot.detail.isVisible(), timeout=10000)
+    req = plot.detail_request
+    assert req.step == (1, 1)
+    (y0, y1), (x0, x1) = req.region
+    np.testing.assert_array_equal(plot.detail_values, data[y0:y1, x0:x1])
+    assert y0 <= 40 and y1 >= 120 and x0 <= 100 and x1 >= 180
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        plot.set_source(NumpySource(data[:4, :4].copy()))
+    assert not plot.detail.isVisible()  # a new slice drops the patch

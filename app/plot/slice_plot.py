@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -132,6 +132,7 @@ class SlicePlot(QWidget):
         self.result: PlaneResult | None = None
         self.geometry: list[tuple[float, float]] = []  # (origin, spacing) per shown axis
         self._display: np.ndarray | None = None
+        self.detail_request: PlaneRequest | None = None
         self._slot = LatestOnly()
         self._gen = 0
         self._first_pending = False
@@ -160,7 +161,7 @@ class SlicePlot(QWidget):
         self.aspect.setChecked(True)
         self.aspect.toggled.connect(lambda on: self.plot.setAspectLocked(on))
         self.transpose = QCheckBox("Transpose")
-        self.transpose.toggled.connect(lambda *_: self._redraw(relevel=False, autorange=True))
+        self.transpose.toggled.connect(lambda *_: (self._drop_detail(), self._redraw(relevel=False, autorange=True)))
         self.flip_x, self.flip_y = QCheckBox("Flip X"), QCheckBox("Flip Y")
         self.flip_x.toggled.connect(lambda on: self.plot.invertX(on))
         self.flip_y.toggled.connect(lambda on: self.plot.invertY(not on))
@@ -180,16 +181,19 @@ class SlicePlot(QWidget):
         menu.addAction("Slice as CSV…", lambda: self._ask_export("csv"))
         export.setMenu(menu)
 
+        # two rows, so that the pane stays narrow enough for a side dock
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         for w in (self.mode_box, QLabel("Y"), self.y_box, QLabel("X"), self.x_box, self.complex_box, self.cmap_box):
             bar.addWidget(w)
-        self.complex_label = QLabel()
-        for w in (self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers):
-            bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(button("Reset view", self.reset_view))
         bar.addWidget(export)
+        toggles = QHBoxLayout()
+        toggles.setContentsMargins(4, 0, 4, 0)
+        for w in (self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers):
+            toggles.addWidget(w)
+        toggles.addStretch(1)
 
         # image page: plot + histogram/levels
         self.glw = pg.GraphicsLayoutWidget()
@@ -200,8 +204,21 @@ class SlicePlot(QWidget):
         self.plot.showGrid(x=False, y=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
+        # full-resolution patch over a strided overview or a coarse pyramid level, when zoomed in
+        self.detail = pg.ImageItem(axisOrder="row-major")
+        self.detail.setZValue(5)
+        self.detail.hide()
+        self.plot.addItem(self.detail)
+        self._detail_slot = LatestOnly()
+        self._refine_timer = QTimer(self)
+        self._refine_timer.setSingleShot(True)
+        self._refine_timer.setInterval(250)
+        self._refine_timer.timeout.connect(self.refine)
+        self.plot.vb.sigRangeChanged.connect(lambda *_: self._refine_timer.start())
         self.hist = pg.HistogramLUTItem()
         self.hist.setImageItem(self.image)
+        self.hist.sigLevelsChanged.connect(lambda *_: self._sync_detail())
+        self.hist.sigLookupTableChanged.connect(lambda *_: self._sync_detail())
         self.glw.addItem(self.hist, row=0, col=1)
         pen = pg.mkPen((255, 80, 80, 160), width=1)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
@@ -240,6 +257,7 @@ class SlicePlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(bar)
+        layout.addLayout(toggles)
         layout.addWidget(self.guard)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.readout)
@@ -358,6 +376,7 @@ class SlicePlot(QWidget):
             self._show_scalar()
             return
         level, src, req, geometry = self._level_request()
+        self._drop_detail()
         budget = self.budget.unlimited().max_bytes if self._full_next else self.budget.max_bytes
         self._full_next = False
         self._gen += 1
@@ -493,6 +512,7 @@ class SlicePlot(QWidget):
                 image = values.copy()
                 image[unread.T if self.transpose.isChecked() else unread] = lo
             self.image.setImage(image, autoLevels=False, levels=self.hist.getLevels())
+            self._sync_detail()
             (oy, sy), (ox, sx) = geometry
             self.image.setRect(QRectF(ox, oy, values.shape[1] * sx, values.shape[0] * sy))
             if autorange:
@@ -526,6 +546,68 @@ class SlicePlot(QWidget):
             self.plot.autoRange(padding=0)
         else:
             self.curve_plot.autoRange()
+
+    # -- refine when zoomed in -------------------------------------------------------
+    def _drop_detail(self) -> None:
+        self._detail_slot.cancel()
+        self.detail.hide()
+        self.detail_request: PlaneRequest | None = None
+
+    def _sync_detail(self) -> None:
+        if self.detail.isVisible():
+            self.detail.setLookupTable(self.image.lut)
+            self.detail.setLevels(self.hist.getLevels())
+
+    def refine(self) -> None:
+        """Read the visible region at full resolution when the shown plane is strided or a coarser level."""
+        if self.mode != "image" or self.result is None or not self.geometry or self.source is None:
+            return
+        if all(spacing <= 1 for _, spacing in self.geometry):
+            return
+        (x0, x1), (y0, y1) = self.plot.vb.viewRange()
+        view = [(y0, y1), (x0, x1)]
+        if self.transpose.isChecked():
+            view = view[::-1]
+        src = self.source
+        region = []
+        for (lo, hi), ax in zip(view, self.axes, strict=True):
+            lo, hi = max(0, int(math.floor(lo))), min(src.shape[ax], int(math.ceil(hi)))
+            if hi <= lo:
+                return
+            region.append((lo, hi))
+        pixels = max(self.plot.vb.width(), self.plot.vb.height(), 256)
+        step = 1
+        while True:
+            samples = [math.ceil((hi - lo) / step) for lo, hi in region]
+            if max(samples) <= pixels and math.prod(samples) * src.dtype.itemsize <= self.budget.max_bytes:
+                break
+            step *= 2
+        if step >= min(spacing for _, spacing in self.geometry):
+            return  # the overview is already as fine as a refined patch would be
+        req = PlaneRequest(self.axes, tuple(self.sliders.index), (step, step), tuple(region))
+        if req == self.detail_request:
+            return
+        budget = self.budget.max_bytes
+        self._detail_slot.cancel()
+        KEEPER.keep(self._detail_slot.submit(read_plane, src, req, budget=budget,
+                                             on_done=lambda r, q=req: self._show_detail(q, r)))  # fmt: skip
+
+    def _show_detail(self, req: PlaneRequest, result: PlaneResult) -> None:
+        if not result.complete or self.mode != "image" or tuple(self.sliders.index) != req.index:
+            return
+        values = to_display(result.data, self.complex_box.currentText(), self.fill_value)
+        (ry0, ry1), (rx0, rx1) = req.region
+        rect = QRectF(rx0, ry0, values.shape[1] * req.step[1], values.shape[0] * req.step[0])
+        if self.transpose.isChecked():
+            values = values.T
+            rect = QRectF(ry0, rx0, values.shape[1] * req.step[0], values.shape[0] * req.step[1])
+        self.detail_request = req
+        self.detail_values = values
+        self.detail.setImage(values, autoLevels=False, levels=self.hist.getLevels())
+        self.detail.setRect(rect)
+        self.detail.show()
+        self._sync_detail()
+        self.status.emit(f"refined {rx1 - rx0}×{ry1 - ry0} at full resolution" if req.step[0] == 1 else "refined view")
 
     # -- readout -----------------------------------------------------------------
     def array_index_at(self, x: float, y: float) -> tuple[int, ...] | None:

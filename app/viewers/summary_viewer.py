@@ -44,7 +44,8 @@ def _folder(target: Target) -> Summary:
     ]
     if target.note:
         facts.append(("Note", target.note))
-    rows = [(e.name + ("/" if e.is_dir else ""), "folder" if e.is_dir else "file", "" if e.is_dir else human_size(e.size), "") for e in page]
+    ordered = sorted(page, key=lambda e: (not e.is_dir, e.name.lower()))
+    rows = [(e.name + ("/" if e.is_dir else ""), "folder" if e.is_dir else "file", "" if e.is_dir else human_size(e.size), "") for e in ordered]
     return Summary(target, rows, facts)
 
 
@@ -104,6 +105,8 @@ class SummaryViewer(Viewer):
     def display(self, payload: Summary) -> None:
         """Show facts, members and attributes."""
         fill_kv(self.facts, payload.facts)
+        rows_height = sum(self.facts.rowHeight(r) for r in range(self.facts.rowCount()))
+        self.facts.setMaximumHeight(rows_height + self.facts.horizontalHeader().height() + 6)
         self.children.clear()
         self.children.addTopLevelItems([QTreeWidgetItem(list(r)) for r in payload.rows])
         for col in range(3):
