@@ -354,7 +354,7 @@ class _Walker:
                 if start and start != "/":
                     nodes = (n for n in nodes if n.inner == start or n.inner.startswith(start.rstrip("/") + "/"))
             else:
-                nodes = hdf5_nodes(self.backend, e.path, self.stats, want_attrs=want_attrs, mtime=e.mtime,
+                nodes = hdf5_nodes(self.backend, e.path, self.stats, want_attrs=tuple(self.crit.attrs), mtime=e.mtime,
                                    start=start or "/", cancel=self.cancelled)
             for node in nodes:
                 if self.cancelled():
