@@ -168,6 +168,7 @@ def test_overview_of_a_plane_is_bounded(big_dir):
         # 16 MiB allows 16 raw 1 MiB chunks of the 64 in the plane: every other chunk row and column.
         sel = display_selection(node.shape, axes=(1, 2), target=(256, 256), max_bytes=16 << 20,
                                 itemsize=4, chunks=node.chunks)
+        assert node.display_selection(axes=(1, 2), target=(256, 256), max_bytes=16 << 20) == sel
         assert sel == (N // 2, slice(None, None, 2 * C), slice(None, None, 2 * C))
         before = node.container.bytes_read
         img = node[sel]

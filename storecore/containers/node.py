@@ -290,6 +290,22 @@ class Node:
 
         return read_slice(self, selection)
 
+    def display_selection(
+        self,
+        axes: tuple[int, ...] = (-2, -1),
+        index: Any = None,
+        target: tuple[int, ...] = (1024, 1024),
+        max_bytes: int = 64 * 1024 * 1024,
+    ) -> tuple:
+        """:func:`~storecore.containers.display_selection` for this array (its shape, item size and chunks)."""
+        from .slicing import display_selection
+
+        node = self.target()
+        if node.shape is None:
+            raise InvalidArgument(f"{self.uri} is a {node.kind}, not an array", path=self.uri)
+        itemsize = node.dtype.itemsize if node.dtype is not None else 8
+        return display_selection(node.shape, axes, index, target, max_bytes, itemsize, chunks=node.chunks)
+
     def _read(self, selection: tuple) -> np.ndarray:
         """Read a normalised selection (non-negative ints and positive-step slices)."""
         raise InvalidArgument(f"{self.uri} is a {self.kind}, not an array", path=self.uri)
