@@ -199,3 +199,16 @@ def test_options_defaults_are_independent():
     a.cache_enabled = True
     assert not b.cache_enabled
     assert S3Options().scheme == "s3" and Options().scheme is None
+
+
+def test_non_durable_local_writes_stay_atomic(local_root):
+    store = AutoStore(local_root, durable=False)
+    store["cfg"] = {"v": 1}
+    with pytest.raises(FormatError, match="cfg.json"):
+        store["cfg"] = {"v": object()}
+    assert store["cfg"] == {"v": 1}
+    store["arr"] = __import__("numpy").arange(3)
+    assert sorted(os.listdir(local_root)) == ["arr.npy", "cfg.json"]  # no temporary files left
+    os.mkdir(os.path.join(local_root, "dir.json"))
+    with pytest.raises(IsADirectoryError):
+        store["dir.json"] = {"a": 1}

@@ -45,6 +45,7 @@ from urllib.parse import parse_qs
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..errors import (
+    FormatError,
     InvalidArgument,
     InvalidLocation,
     IsADirectory,
@@ -344,7 +345,9 @@ class AutoStore:
     ``options`` may also be a list (one per scheme) for cross-backend access:
     ``store["minio://bkt/x.json"]`` then uses the ``scheme="minio"`` options.
     Keyword arguments override fields of the (primary) options;
-    ``allow_pickle=True`` lets ``.pkl`` files load.
+    ``allow_pickle=True`` lets ``.pkl`` files load.  Local writes are atomic
+    (temporary file + rename) and, by default, flushed to disk before the
+    rename; ``durable=False`` skips the flush (still atomic) for many small files.
     """
 
     def __init__(
@@ -354,6 +357,7 @@ class AutoStore:
         *,
         config: Options | list[Options] | None = None,
         allow_pickle: bool = False,
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
         if options is None:
@@ -391,6 +395,7 @@ class AutoStore:
             elif primary.scheme and primary.scheme != self.scheme and primary.backend_options():
                 self._register_options(primary)  # AutoStore("./cache", options=S3Options(scheme="s3", ...))
         self.allow_pickle = allow_pickle
+        self.durable = durable
         self._tempdir: str | None = None
         self._tempdir_lock = threading.Lock()
         self.handlers = Registry(parent=REGISTRY)
@@ -570,7 +575,10 @@ class AutoStore:
         if loc.inner is not None:
             raise InvalidArgument(f"{loc}: cannot write inside a container through AutoStore")
         path, handler = fmt.target_for(data, loc.path, format, self.handlers)
-        fmt.write_with(handler, data, backend, path, **kw)
+        if not self.durable and loc.is_local:
+            _write_local_fast(handler, data, backend, path, **kw)
+        else:
+            fmt.write_with(handler, data, backend, path, **kw)
         if path != loc.path:
             self._drop_siblings(backend, loc.path, keep=path)
         return str(Location(loc.scheme, loc.bucket, path))
@@ -756,6 +764,46 @@ class AutoStore:
 
     def __repr__(self) -> str:
         return f"AutoStore({self.storage_uri!r})"
+
+
+def _write_local_fast(handler: Handler, data: Any, backend: Backend, path: str, **kw: Any) -> None:
+    """Atomic local write without fsync: a hidden temporary file renamed over the target."""
+    from ..backends.local import TMP_SUFFIX
+
+    full = backend.full(path)  # type: ignore[attr-defined]
+    if os.path.isdir(full):
+        raise IsADirectory(f"{full}: is a directory", path=full)
+    directory = os.path.dirname(full)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(full) + ".", suffix=TMP_SUFFIX, dir=directory)
+    if handler.wants_extension:
+        kw.setdefault("extension", REGISTRY.extension_of(path) or posixpath.splitext(path)[1])
+    try:
+        with os.fdopen(fd, "wb") as f:
+            handler.write(data, f, **kw)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, full)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, StorecoreError) and not e.path:
+            e.path, e.message = full, f"{full}: {e.message}"
+            e.args = (e.message,)
+        if isinstance(e, StorecoreError) or not isinstance(e, Exception):
+            raise
+        raise FormatError(f"{full}: cannot write a {type(data).__name__} as {handler.name}: {e}", path=full) from e
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    # Read once: os.umask can only be read by setting it, which races with other threads.
+    if not _UMASK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        _UMASK.append(mask)
+    return _UMASK[0]
 
 
 def _transfer(sb: Backend, spath: str, db: Backend, dpath: str, *, move: bool = False) -> None:
