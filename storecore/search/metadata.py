@@ -301,6 +301,13 @@ class CountingReader(io.RawIOBase):
     def tell(self) -> int:
         return self.raw.tell()
 
+    def sync(self) -> None:
+        """Account what the underlying ranged file fetched outside :meth:`readinto` (a prefetch)."""
+        if self._fetched is not None:
+            fetched, requests = self.raw.bytes_fetched, self.raw.requests
+            self.stats.add_read(self.uri, 0, 0, physical=fetched - self._fetched, requests=requests - self._requests)
+            self._fetched, self._requests = fetched, requests
+
     def readinto(self, buffer: Any) -> int:
         pos = self.raw.tell()
         view = memoryview(buffer).cast("B")
@@ -357,7 +364,14 @@ def hdf5_nodes(
             reader = CountingReader(open(backend.full(path), "rb", buffering=0), uri, stats)  # noqa: SIM115
         target = reader
     else:
-        reader = CountingReader(backend.open(path, "rb", block_size=HDF5_BLOCK_SIZE, cache_blocks=256), uri, stats)
+        raw = backend.open(path, "rb", block_size=HDF5_BLOCK_SIZE, cache_blocks=256)
+        reader = CountingReader(raw, uri, stats)
+        pread = getattr(raw, "pread", None)
+        if pread is not None:
+            # Fetch the superblock's block now, outside h5py's global lock, so that
+            # several files' first requests overlap instead of queueing behind it.
+            pread(0, HDF5_BLOCK_SIZE)
+            reader.sync()
         target = reader
     try:
         try:
