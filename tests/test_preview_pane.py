@@ -76,6 +76,7 @@ def data_dir(tmp_path_factory):
         f.create_dataset("entry/records", data=rec)
     write_array(f"{h5}::/entry/image", np.random.default_rng(1).random((2, 32, 32)).astype("f4"), chunks=(1, 16, 16))
     (d / "broken.npy").write_bytes(b"\x93NUMPY garbage")
+    np.save(d / "records.npy", rec)
     return d
 
 
@@ -97,6 +98,7 @@ KINDS = [
     ("vol.zarr::/raw/data", "ArrayViewer"),
     ("f.h5", "SummaryViewer"),
     ("f.h5::/entry/records", "TableViewer"),
+    ("records.npy", "TableViewer"),
     ("f.h5::/entry/image", "ArrayViewer"),
 ]
 
@@ -159,6 +161,14 @@ def test_errors_become_messages_and_loaded_still_fires(qtbot, pane, data_dir):
     assert "broken.npy" in pane._loading.label.text()
     assert show(qtbot, pane, f"{data_dir}/vol.zarr::/raw/missing") is None
     assert len(messages) == 3
+
+
+@pytest.mark.parametrize("name", ["f.h5::/entry/records", "records.npy"])
+def test_records_show_as_rows(qtbot, pane, data_dir, name):
+    w = show(qtbot, pane, f"{data_dir}/{name}")
+    assert w.model.rowCount() == 20
+    assert w.model.headerData(0, __import__("PySide6.QtCore").QtCore.Qt.Orientation.Horizontal) == "t\nFloat64"
+    assert w.model.data(w.model.index(3, 1)) == "3"
 
 
 def test_view_as_offers_other_viewers(qtbot, pane, data_dir):

@@ -45,6 +45,8 @@ class Target:
     ext: str = ""
     first_page: list = field(default_factory=list)
     note: str = ""
+    #: dtype of a ``.npy`` file (from its header), for ranking viewers
+    npy_dtype: Any = None
 
     @property
     def size(self) -> int | None:
@@ -61,6 +63,8 @@ class Target:
     @property
     def is_structured(self) -> bool:
         """True for arrays of records (compound HDF5 / structured numpy), shown as tables."""
+        if self.npy_dtype is not None:
+            return self.npy_dtype.names is not None
         dtype = getattr(self.node, "dtype", None)
         return self.kind == "array" and dtype is not None and dtype.names is not None
 
@@ -108,7 +112,23 @@ def classify(uri: str) -> Target:
         target = _open_container_target(uri, loc, backend, entry, ext)
         if target is not None:
             return target
-    return Target(uri, loc, backend, "file", entry=entry, ext=ext)
+    target = Target(uri, loc, backend, "file", entry=entry, ext=ext)
+    if ext == ".npy":
+        target.npy_dtype = _npy_dtype(backend, loc.path)
+    return target
+
+
+def _npy_dtype(backend: Any, path: str) -> Any:
+    """The dtype in a ``.npy`` header (one small read), or None when it cannot be parsed."""
+    from numpy.lib import format as npformat
+
+    try:
+        with backend.open(path, "rb") as f:
+            version = npformat.read_magic(f)
+            header = npformat.read_array_header_1_0(f) if version == (1, 0) else npformat.read_array_header_2_0(f)
+        return header[2]
+    except Exception:  # noqa: BLE001 - the array viewer reports a broken file properly
+        return None
 
 
 def _open_container_target(uri: str, loc: Any, backend: Any, entry: Any, ext: str) -> Target | None:

@@ -55,6 +55,11 @@ def _structured(target: Target, budget: Budget) -> tuple[Any, str]:
     import polars as pl
 
     node = target.node
+    if node is None:  # a structured .npy file
+        from ..plot.source import open_npy
+
+        node = open_npy(target.backend, target.location, target.size)
+        node.read_slice = node.read  # type: ignore[attr-defined]
     n = int(node.shape[0]) if node.shape else 1
     fit = max(1, budget.max_bytes // max(1, node.dtype.itemsize))
     rows = min(n, fit)
@@ -71,7 +76,7 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
     groups and ranges a window needs); other stores are read into memory, so
     they must fit the budget.
     """
-    if target.kind == "array":
+    if target.kind == "array" or target.is_structured:
         return _structured(target, budget)
     loc, ext = target.location, target.ext
     files = [e for e in target.first_page if not e.is_dir and not e.name.startswith(("_", "."))]
@@ -143,7 +148,7 @@ class TableViewer(Viewer):
         if target.kind == "dataset":
             return 40
         if target.is_structured:
-            return 50
+            return 50  # records read better as rows than as a curve
         return 0
 
     @classmethod
