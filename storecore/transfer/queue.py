@@ -131,6 +131,7 @@ class _FileCtx:
         self.retries = 0
         self.max_retries = job.queue.max_retries
         self.backoff = job.queue.backoff
+        self.verify = job.queue.verify
 
     def check(self) -> None:
         self.job._check()
@@ -756,7 +757,9 @@ class TransferQueue:
     is split into ``part_size`` parts of which ``part_concurrency`` move at
     once.  ``history`` is True (the default file), False/None (none), a path,
     or a :class:`TransferHistory`.  ``on_progress(job)`` / ``on_state(job)``
-    are called from worker threads for every job.
+    are called from worker threads for every job.  ``verify=False`` checks
+    sizes only (no MD5 of the bytes moved: faster on a slow CPU, but nothing
+    proves the content); ``durable=False`` skips the fsync of downloaded files.
     """
 
     def __init__(
@@ -775,6 +778,7 @@ class TransferQueue:
         on_state: JobCallback | None = None,
         progress_interval: float = 0.1,
         durable: bool = True,
+        verify: bool = True,
     ) -> None:
         if concurrency < 1 or part_concurrency < 1:
             raise InvalidArgument("concurrency and part_concurrency must be at least 1")
@@ -788,6 +792,7 @@ class TransferQueue:
         self.ask = ask
         self.progress_interval = float(progress_interval)
         self.durable = durable
+        self.verify = verify
         self._on_progress: list[JobCallback] = [on_progress] if on_progress else []
         self._on_state: list[JobCallback] = [on_state] if on_state else []
         if history is True:
