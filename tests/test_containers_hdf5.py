@@ -298,3 +298,15 @@ def test_concurrent_reads_from_threads(h5_uri):
             results = list(pool.map(read, jobs))
         for (kind, ndim, sel), got in zip(jobs, results, strict=True):
             assert_same(got, sample(kind, ndim)[sel])
+
+
+def test_storage_errors_are_not_reported_as_corruption(h5_dir, memory_root):
+    uri = f"{memory_root}/gone.h5"
+    copy(os.path.join(h5_dir, "tree.h5"), uri)
+    with open_container(uri) as root:
+        node = root["arrays/float_5d"]
+        root.container.backend.delete(root.container.location.path)  # the object vanishes mid-session
+        with pytest.raises(NotFound) as e:
+            for sel in selections(5):
+                node[sel]
+        assert "gone.h5" in str(e.value) and not isinstance(e.value, CorruptData)

@@ -243,6 +243,8 @@ class HDF5Container(Container):
         try:
             yield
         except StorecoreError:
+            if self.reader is not None:
+                self.reader.error = None  # already surfacing
             raise
         except KeyError as e:
             raise NotFound(f"{uri}: no such group or dataset", path=uri) from e
