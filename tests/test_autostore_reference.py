@@ -157,6 +157,7 @@ def test_cross_backend_access(aws, s3_server):
     s3_data = store["s3://bucket/remote.json"]                 # From S3
 
     assert local_data == {"type": "local"} and s3_data == {"type": "s3"}
+    assert store.list_active_backends() == ["primary: ./local-cache", "s3: s3://bucket/"]
     assert os.path.exists("local-cache/local_file.json")
     assert json.loads(s3_text(s3_server, "bucket", "remote.json")) == {"type": "s3"}
 
@@ -956,3 +957,29 @@ def test_context_management(where, request, cwd):
 
     assert results.equals(large_dataset)
     assert not os.path.exists(temp)
+
+
+# -- What the published package's own test suite sets up (tests/conftest.py) ------------------------------------
+def test_peer_suite_pathlib_root_and_sample_data(tmp_path):
+    from storecore import AutoStore
+
+    store = AutoStore(tmp_path / "store")  # a pathlib.Path root
+    sample = {
+        "json_data": {"key": "value", "numbers": [1, 2, 3]},
+        "text_data": "This is sample text content",
+        "complex_data": {"nested": {"object": {"with": ["multiple", "levels", "of", "nesting"],
+                                               "and": {"various": "data", "types": True, "numbers": 42}}}},
+    }
+    for key, value in sample.items():
+        store[key] = value
+    assert {k: store[k] for k in sample} == sample
+    assert sorted(store.keys()) == sorted(sample) and len(store) == 3
+    assert sorted(store.list_files("*.json")) == ["complex_data.json", "json_data.json"]
+    assert store.exists("text_data") and (tmp_path / "store" / "text_data.txt").read_text() == sample["text_data"]
+    with store:
+        store["nested/deep/key"] = {"x": 1}
+    assert list(store.list_files("nested/*", recursive=True)) == ["nested/deep/key.json"]
+    assert list(store.list_files("nested/*", recursive=False)) == []
+    assert sorted(store.list_files("**/*.json", recursive=False)) == [
+        "complex_data.json", "json_data.json", "nested/deep/key.json",
+    ]

@@ -400,6 +400,7 @@ class AutoStore:
         self._tempdir_lock = threading.Lock()
         self.handlers = Registry(parent=REGISTRY)
         self._backends: dict[tuple[str, str], Backend] = {}
+        self._used: list[tuple[str, str]] = []
         self._caches: dict[tuple[str, float], RemoteCache] = {}
         self._lock = threading.RLock()
         self.primary_backend = PrimaryBackend(self)
@@ -481,21 +482,26 @@ class AutoStore:
 
     def _backend(self, loc: Location) -> Backend:
         """The backend for ``loc``: built with this store's options for its scheme, else the shared one."""
+        key = (loc.scheme, loc.bucket)
+        backend = self._backends.get(key)
+        if backend is not None:
+            return backend
         opts = self._options.get(loc.scheme)
         extra = opts.backend_options() if opts is not None else {}
-        if not extra:
-            return get_backend(loc.scheme, loc.bucket)
-        key = (loc.scheme, loc.bucket)
+        base, registered = scheme_info(loc.scheme)
         with self._lock:
             backend = self._backends.get(key)
             if backend is None:
-                base, registered = scheme_info(loc.scheme)
-                if base != "s3":
-                    return get_backend(loc.scheme, loc.bucket)
-                from ..backends.s3 import S3Backend
+                if extra and base == "s3":
+                    from ..backends.s3 import S3Backend
 
-                backend = S3Backend(loc.bucket, scheme=loc.scheme, **{**registered, **extra})
-                self._backends[key] = backend
+                    backend = S3Backend(loc.bucket, scheme=loc.scheme, **{**registered, **extra})
+                    self._backends[key] = backend
+                else:
+                    # Shared backends stay owned by the registry (re-registering a scheme replaces them).
+                    backend = get_backend(loc.scheme, loc.bucket)
+                if key not in self._used:
+                    self._used.append(key)  # what list_active_backends reports
             return backend
 
     def _backend_for(self, key: Any) -> tuple[Backend, Location]:
@@ -725,8 +731,8 @@ class AutoStore:
         """``"primary: <root>"`` then ``"<scheme>: <scheme>://<bucket>/"`` for each other backend used."""
         out = [f"primary: {self.storage_uri}"]
         with self._lock:
-            for (scheme, bucket), _ in self._backends.items():
-                if (scheme, bucket) != (self.root.scheme, self.root.bucket):
+            for scheme, bucket in self._used:
+                if (scheme, bucket) != (self.root.scheme, self.root.bucket) and scheme_info(scheme)[0] != "file":
                     out.append(f"{scheme}: {scheme}://{bucket}/")
         return out
 
