@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import io
 import os
@@ -19,6 +20,26 @@ from storecore.errors import CorruptData, FormatError, MissingDependency, NotFou
 from storecore.formats import Handler, Registry, get_handler, load, save, scan
 
 HYP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    y: int
+
+
+class _Model:
+    """Quacks like a pydantic v2 model."""
+
+    def model_dump(self):
+        return {"name": "m", "n": 1}
+
+
+def test_dataclass_and_pydantic_are_stored_as_their_fields(memory_root):
+    uri = save(_Point(1, 2), f"{memory_root}/pt")
+    assert uri.endswith("pt.dataclass.json") and load(uri) == {"x": 1, "y": 2}
+    uri = save(_Model(), f"{memory_root}/m")
+    assert uri.endswith("m.pydantic.json") and load(f"{memory_root}/m") == {"name": "m", "n": 1}
 
 
 # -- choosing a handler ------------------------------------------------------------------
@@ -42,6 +63,9 @@ def test_handler_by_type_and_forced_format():
     assert get_handler(obj=b"s").default_extension == ".bin"
     assert get_handler(obj={"x": np.zeros(2)}).default_extension == ".npz"
     assert get_handler(obj=object()).default_extension == ".pkl"
+    assert get_handler(obj=_Point(1, 2)).default_extension == ".dataclass.json"
+    assert get_handler(obj=_Model()).default_extension == ".pydantic.json"
+    assert get_handler("p.dataclass.json").name == "dataclass"
     assert get_handler("data.csv", format="parquet").name == "parquet"
     with pytest.raises(FormatError, match="unknown format"):
         get_handler(format="nope")

@@ -1,4 +1,5 @@
-"""Text handlers: plain text (``.txt/.md/.html/.log``), JSON, YAML and raw bytes (``.bin``)."""
+"""Text handlers: plain text (``.txt/.md/.html/.log``), JSON (also dataclasses and pydantic
+models as ``.dataclass.json`` / ``.pydantic.json``), YAML and raw bytes (``.bin``)."""
 
 from __future__ import annotations
 
@@ -52,9 +53,15 @@ def _write_json(obj: Any, f: IO[bytes], *, indent: int | None = 2, **kw: Any) ->
 
 
 def _is_json_like(obj: Any) -> bool:
-    return isinstance(obj, dict | list | tuple | int | float | bool) or (
-        dataclasses.is_dataclass(obj) and not isinstance(obj, type)
-    )
+    return isinstance(obj, dict | list | tuple | int | float | bool)
+
+
+def _is_dataclass(obj: Any) -> bool:
+    return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+
+
+def _is_pydantic(obj: Any) -> bool:
+    return not isinstance(obj, type) and callable(getattr(obj, "model_dump", None))
 
 
 def _read_yaml(f: IO[bytes], **_kw: Any) -> Any:
@@ -91,6 +98,9 @@ def _write_bytes(obj: Any, f: IO[bytes], **_kw: Any) -> None:
 HANDLERS = [
     Handler("text", [".txt", ".md", ".html", ".htm", ".log", ".rst"], [str], 10, read=_read_text, write=_write_text),
     Handler("json", [".json"], [], 10, read=_read_json, write=_write_json, accepts=_is_json_like),
+    # Structured objects are stored as their fields; reading gives the plain dict back (as autostore does).
+    Handler("dataclass", [".dataclass.json"], [], 11, read=_read_json, write=_write_json, accepts=_is_dataclass),
+    Handler("pydantic", [".pydantic.json"], [], 11, read=_read_json, write=_write_json, accepts=_is_pydantic),
     Handler("yaml", [".yaml", ".yml"], [], 0, read=_read_yaml, write=_write_yaml),
     Handler("bytes", [".bin"], [bytes, bytearray, memoryview], 10, read=_read_bytes, write=_write_bytes),
 ]
