@@ -265,11 +265,16 @@ class SlicePlot(QWidget):
 
     # -- source ------------------------------------------------------------------
     def set_source(self, source: ArraySource, coords: dict[int, np.ndarray] | None = None,
-                   names: list[str] | None = None, fill_value: Any = None) -> None:  # fmt: skip
-        """Show ``source``: an image of its last two axes (a curve when 1-D), sliders for the rest."""
+                   names: list[str] | None = None, fill_value: Any = None,
+                   levels: list[ArraySource] | None = None) -> None:  # fmt: skip
+        """Show ``source``: an image of its last two axes (a curve when 1-D), sliders for the rest.
+
+        ``levels`` are its coarser pyramid levels; pass them when known (they are
+        looked up with I/O otherwise, which belongs on a worker).
+        """
         self._slot.cancel()
         self.source = source
-        self.levels_src = [source, *source.multiscales()]
+        self.levels_src = [source, *(source.multiscales() if levels is None else levels)]
         self.coords = coords or {}
         self.names = list(names or [])
         self.fill_value = fill_value
@@ -449,8 +454,14 @@ class SlicePlot(QWidget):
         self.request = result.request
         self.raw = result.data
         self.geometry = self._pending_geometry
-        self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
-                     mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
+        tiles_done = (not first and result.complete and getattr(self, "_tile_gen", None) == gen
+                      and bool(self._tile_shown.all()))  # fmt: skip
+        if tiles_done and self.mode == "image":
+            if self.auto.isChecked():  # the tiles are all on screen: only the levels may change
+                self.hist.setLevels(*auto_levels(self._display))
+        else:
+            self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
+                         mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
         if result.complete:
             self.guard.hide()
             level = f" (pyramid level {result.level})" if result.level else ""

@@ -38,6 +38,7 @@ class ArrayPayload:
     members: list[str] = field(default_factory=list)
     member: str = ""
     budget: Budget = field(default_factory=Budget)
+    levels: list = field(default_factory=list)
 
 
 def _npz(target: Target, budget: Budget, member: str | None = None) -> tuple[Any, list[str], str]:
@@ -145,7 +146,9 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
     fill = attrs.get("_FillValue", attrs.get("missing_value"))
     if isinstance(fill, list):
         fill = fill[0] if fill else None
-    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "", budget)
+    levels = source.multiscales()  # metadata I/O: here on the worker, not in the plot
+    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "", budget,
+                        levels)  # fmt: skip
 
 
 class ArrayViewer(Viewer):
@@ -197,7 +200,13 @@ class ArrayViewer(Viewer):
 
     @classmethod
     def prepare(cls, target: Target, budget: Budget, token: Any) -> ArrayPayload:
-        """Open the array and read its metadata; the slice is read by the plot."""
+        """Open the array and read its metadata; the slice is read by the plot.
+
+        pyqtgraph is imported here, on the worker, so that the first array
+        shown does not freeze the window for the import.
+        """
+        import pyqtgraph  # noqa: F401
+
         return open_array(target, budget)
 
     def display(self, payload: ArrayPayload) -> None:
@@ -215,7 +224,7 @@ class ArrayViewer(Viewer):
         self.member.blockSignals(False)
         self.member.setVisible(bool(payload.members))
         self.plot.budget = payload.budget
-        self.plot.set_source(payload.source, payload.coords, payload.names, payload.fill_value)
+        self.plot.set_source(payload.source, payload.coords, payload.names, payload.fill_value, payload.levels)
         if old is not None and old.source is not payload.source and old.target.node is None:
             old.source.close()  # container nodes are closed by the pane with their target
 

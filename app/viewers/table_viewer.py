@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QTableView, QVBoxLayout
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout
 
 from ..models.table_model import LazyTableModel, TableState, build_state
 from .budget import Budget, human_size
@@ -117,6 +117,8 @@ class TableViewer(Viewer):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().setDefaultSectionSize(22)
+        # fixed row heights: Qt never measures ten million rows
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         self.filter = QLineEdit()
@@ -174,10 +176,20 @@ class TableViewer(Viewer):
             self.guard.offer(payload.guard, f"Load full ({human_size(payload.full_size)})" if payload.full_size else "Load all")
         else:
             self.guard.hide()
-        header = self.view.horizontalHeader()
-        for col in range(min(self.model.columnCount(), 30)):
-            header.resizeSection(col, max(70, min(220, self.view.sizeHintForColumn(col) + 12)))
+        self._fit_columns(payload.state)
         self.ready.emit()
+
+    def _fit_columns(self, state: TableState) -> None:
+        """Column widths from the header and the first rows (QTableView's own size hints are slow)."""
+        from ..models.table_model import format_cell
+
+        fm = self.view.fontMetrics()
+        header = self.view.horizontalHeader()
+        sample = state.first[:50]
+        for col, name in enumerate(state.columns[:200]):
+            texts = [name, state.dtypes[col]] + [format_cell(row[col]) for row in sample]
+            width = max(fm.horizontalAdvance(t) for t in texts) + 18
+            header.resizeSection(col, max(60, min(260, width)))
 
     def _on_count(self, n: int) -> None:
         self.error.hide()
