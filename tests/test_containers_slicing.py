@@ -136,6 +136,11 @@ def test_zarr_plane_reads_only_touched_chunks(big_dir):
             np.testing.assert_array_equal(plane, expected_plane(x))
             assert touched <= read <= 2 * touched, (read, touched)
             assert read < node.stored_nbytes / 4  # far from the whole array
+            # Back to the same frame: no reading, and the caller's copy is its own.
+            plane[:] = -1
+            before = node.container.bytes_read
+            np.testing.assert_array_equal(node[sel], expected_plane(x))
+            assert node.container.bytes_read == before
 
 
 def test_hdf5_plane_reads_only_touched_chunks(big_dir):

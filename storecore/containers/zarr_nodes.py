@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from ..location import Location
 
 ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
+#: recent slices kept per read-only store (see ZarrContainer.cached_read)
+SLICE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -66,6 +69,8 @@ class ZarrContainer(Container):
         import zarr
 
         self.counter = ByteCounter()
+        self._slices: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._slice_bytes = 0
         read_only = mode == "r"
         if self.location.is_local:
             from zarr.storage import LocalStore
@@ -87,6 +92,31 @@ class ZarrContainer(Container):
     def bytes_read(self) -> int:
         """Bytes zarr has fetched from the store so far (metadata and chunks)."""
         return self.counter.bytes_read
+
+    def cached_read(self, path: str, selection: tuple, read: Any) -> Any:
+        """``read()`` through a small LRU of recent slices, so going back to a frame costs no I/O.
+
+        zarr keeps no decoded chunks between reads (h5py does, with its chunk
+        cache); read-only containers keep the last slices here instead.
+        Copies go in and out, so callers may modify what they get.
+        """
+        if self.mode != "r":
+            return read()
+        key = (path, repr(selection))
+        with self._lock:
+            hit = self._slices.get(key)
+            if hit is not None:
+                self._slices.move_to_end(key)
+                return hit.copy()
+        data = read()
+        if data.dtype.kind != "O" and data.nbytes <= SLICE_CACHE_BYTES // 4:
+            with self._lock:
+                self._slices[key] = data.copy()
+                self._slice_bytes += data.nbytes
+                while self._slice_bytes > SLICE_CACHE_BYTES:
+                    _, old = self._slices.popitem(last=False)
+                    self._slice_bytes -= old.nbytes
+        return data
 
     def node(self, path: str) -> Node:
         """The node at the absolute inner ``path``."""
@@ -202,9 +232,12 @@ class ZarrNode(Node):
             return super()._read(selection)
         import numpy as np
 
-        with zarr_errors(self.uri):
-            data = np.asarray(self._obj[selection])
-        return data.astype(object) if data.dtype.kind == "T" else data
+        def read() -> np.ndarray:
+            with zarr_errors(self.uri):
+                data = np.asarray(self._obj[selection])
+            return data.astype(object) if data.dtype.kind == "T" else data
+
+        return self.container.cached_read(self.path, selection, read)  # type: ignore[attr-defined]
 
     def lazy(self) -> Any:
         """The ``zarr.Array`` or ``zarr.Group``."""
