@@ -311,3 +311,32 @@ def test_property_json_yaml_text_bytes_roundtrip(memory_root, doc, text, raw):
     assert load(save(records, f"{memory_root}/r.jsonl")) == records
     assert load(save(text, f"{memory_root}/t.txt")) == text
     assert load(save(raw, f"{memory_root}/b.bin")) == raw
+
+
+def test_register_autostore_style_handler_process_wide(memory_root):
+    from storecore.autostore import DataHandler
+
+    class Upper(DataHandler):
+        def can_handle_extension(self, extension):
+            return extension == ".up"
+
+        def can_handle_data(self, data):
+            return False
+
+        def read_from_file(self, file_path, file_extension):
+            return file_path.read_text().upper() + file_extension
+
+        def write_to_file(self, data, file_path, file_extension):
+            file_path.write_text(data)
+
+        extensions = [".up"]
+        priority = 1
+
+    handler = storecore.register_handler(Upper())
+    try:
+        save("shout", f"{memory_root}/x.up")
+        assert load(f"{memory_root}/x.up") == "SHOUT.up"
+    finally:
+        formats.REGISTRY.unregister(handler)
+    with pytest.raises(FormatError):
+        load(f"{memory_root}/x.up")

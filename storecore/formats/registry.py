@@ -247,8 +247,18 @@ class Registry:
 REGISTRY = Registry()
 
 
-def register_handler(handler: Handler) -> Handler:
-    """Register ``handler`` process-wide (it wins ties against the built-ins); return it."""
+def register_handler(handler: Any) -> Handler:
+    """Register ``handler`` process-wide (it wins ties against the built-ins); return it.
+
+    An AutoStore-style ``DataHandler`` (``read_from_file``/``write_to_file``
+    on local paths) is accepted too and staged through temporary files.
+    """
+    if not isinstance(handler, Handler) and hasattr(handler, "read_from_file") and hasattr(handler, "write_to_file"):
+        import tempfile
+
+        from ..apis.autostore import _DataHandlerAdapter
+
+        handler = _DataHandlerAdapter(handler, tempfile.gettempdir())
     return REGISTRY.register(handler)
 
 
