@@ -371,6 +371,14 @@ def test_corrupt_container_is_skipped(local_root):
     assert any("bad.h5" in e for e in stats.errors) and any("bad.zarr" in e for e in stats.errors)
 
 
+def test_symlink_loops_are_not_followed(local_root):
+    os.makedirs(os.path.join(local_root, "a", "b"))
+    os.symlink(os.path.join(local_root, "a"), os.path.join(local_root, "a", "b", "loop"))
+    with open(os.path.join(local_root, "a", "b", "x.txt"), "w") as f:
+        f.write("x")
+    assert paths(local_root) == {"a", "a/b", "a/b/loop", "a/b/x.txt"}
+
+
 def test_bad_input(local_root, memory_root):
     with pytest.raises(InvalidArgument):
         find(local_root, kind="blob")

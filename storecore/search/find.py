@@ -122,6 +122,7 @@ def find(
       Closing the generator does the same.  ``stats`` (a :class:`FindStats`)
       receives listing, byte and error counts; unreadable containers are
       skipped and noted there.  ``use_cache``: reuse a fresh listing.
+      ``workers``: containers read at once (default 2 locally, 8 remote).
 
     Bad criteria raise :class:`~storecore.errors.InvalidArgument` at once; a
     missing ``uri`` raises :class:`~storecore.errors.NotFound` on the first ``next()``.
@@ -274,7 +275,8 @@ class _Walker:
                             if self.into:
                                 self._submit(e, ctype, rel, d, None)
                         elif e.is_dir:
-                            if self.max_depth is None or d < self.max_depth:
+                            # Symbolic links to folders are listed, not followed (as `find` does): no loops.
+                            if (self.max_depth is None or d < self.max_depth) and not (self.local and os.path.islink(e.path)):
                                 subdirs.append((e.path, d))
                         elif ctype == "hdf5" and self.into:
                             self._submit(e, ctype, rel, d, None)
