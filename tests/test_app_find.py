@@ -174,3 +174,24 @@ def test_compare_dialog_error(qtbot, tmp_path):
     with qtbot.waitSignal(dialog.compare_finished, timeout=20000):
         dialog.start()
     assert "no such" in dialog.last_error and not dialog.copy_button.isEnabled()
+
+
+def test_results_arrive_in_batches(qtbot, dock):
+    """20,000 matches reach the table in many inserts (the window keeps painting), all of them."""
+    from storecore.backends.memory import InMemoryBackend
+
+    backend = InMemoryBackend.named("finddock-many")
+    now = time.time()
+    for i in range(20_000):
+        backend.data[f"p{i // 1000:02d}/k{i:05d}"] = (b"", now)
+    inserts = []
+    dock.model.rowsInserted.connect(lambda *_: inserts.append(dock.model.rowCount()))
+    try:
+        dock.start_search("memory://finddock-many")
+        dock.kind_combo.setCurrentText("file")
+        with qtbot.waitSignal(dock.search_finished, timeout=30000):
+            dock.search()
+        assert dock.model.rowCount() == 20_000 and dock.count_label.text().startswith("20000 results")
+        assert len(inserts) >= 20_000 // 200 and inserts == sorted(inserts)
+    finally:
+        InMemoryBackend.drop("finddock-many")
