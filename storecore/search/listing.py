@@ -3,9 +3,9 @@
 Listing a large bucket is the slow part of a search; a second search over
 the same prefix within ``ttl`` seconds replays the recorded pages instead of
 asking the server again.  Only complete listings are stored (a cancelled
-walk records nothing), local folders are never cached (listing them is cheap
-and they change under our feet), and a listing of ``a/`` also serves
-``a/b/``.
+walk records nothing), only S3 listings are kept (local folders and memory
+stores are cheap to list and change under our feet), and a listing of
+``a/`` also serves ``a/b/``.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ class ListingCache:
 
     @staticmethod
     def cacheable(backend: Backend) -> bool:
-        """True for backends whose listings are worth keeping (remote object stores)."""
-        from ..backends.local import LocalBackend
+        """True for backends whose listings are worth keeping: S3 (local and memory listings are cheap)."""
+        from ..backends.s3 import S3Backend
 
-        return not isinstance(backend, LocalBackend)
+        return isinstance(backend, S3Backend)
 
     def _lookup(self, backend: Backend, key: str) -> list[list[Entry]] | None:
         now = time.monotonic()
