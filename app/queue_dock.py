@@ -10,9 +10,10 @@ asks the user (its "apply to all" answers the job's later conflicts too).
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import SIGNAL, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -45,6 +46,7 @@ class _ConflictRequest:
         self.conflict = conflict
         self.answer: tuple[str, bool] = ("cancel", False)
         self.done = threading.Event()
+        self.dialog: Any = None
 
     def wait(self) -> tuple[str, bool]:
         job = self.conflict.job
@@ -100,6 +102,9 @@ class TransferQueueDock(QDockWidget):
         self.conflict = conflict
         self._queue: Any = None
         self._folders: dict[str, str] = {}
+        # "apply to all" covers every job of one drop: job id -> drop id -> the remembered answer
+        self._batch_of: dict[str, str] = {}
+        self._batch_answer: dict[str, tuple[str, bool]] = {}
         self._pending: list[_ConflictRequest] = []
         self._dirty: set[str] = set()
         self.dialog: Any = None
@@ -188,6 +193,9 @@ class TransferQueueDock(QDockWidget):
             self._bridge.ended.emit(job.id)
 
     def _ask_from_worker(self, conflict: Any) -> tuple[str, bool]:
+        remembered = self._batch_answer.get(self._batch_of.get(conflict.job.id, ""))
+        if remembered is not None:
+            return remembered
         request = _ConflictRequest(conflict)
         self._bridge.conflict.emit(request)
         return request.wait()
@@ -214,6 +222,7 @@ class TransferQueueDock(QDockWidget):
         from storecore import Location
 
         folder = Location.parse(dst_uri)
+        batch = uuid.uuid4().hex
         jobs = []
         for src in src_uris:
             name = Location.parse(src).name
@@ -221,6 +230,7 @@ class TransferQueueDock(QDockWidget):
                 continue
             job = self.queue.submit(src, str(folder.join(name)), op=op, conflict=self.conflict)
             self._folders[job.id] = dst_uri
+            self._batch_of[job.id] = batch
             self.model.add_job(job)
             jobs.append(job)
         if jobs and not self._timer.isActive():
@@ -296,8 +306,18 @@ class TransferQueueDock(QDockWidget):
     def reveal_selected(self) -> None:
         """Ask the window to show the destination of the first selected job."""
         rows = self.selected_rows()
-        if rows:
-            self.reveal_requested.emit(rows[0].destination)
+        if not rows:
+            return
+        self.reveal_requested.emit(rows[0].destination)
+        window = self.parent()
+        if not self._reveal_connected() and hasattr(window, "reveal"):
+            window.reveal(rows[0].destination)
+
+    def _reveal_connected(self) -> bool:
+        try:
+            return self.receivers(SIGNAL("reveal_requested(QString)")) > 0
+        except Exception:  # noqa: BLE001 - bindings without receivers(): assume someone listens
+            return True
 
     def export_selected_report(self) -> None:
         """Save the first selected job's integrity report (file dialog: CSV or JSON)."""
@@ -365,7 +385,10 @@ class TransferQueueDock(QDockWidget):
         from .dialogs.conflict_dialog import ConflictDialog
 
         c = request.conflict
-        if c.job.state.finished:
+        remembered = self._batch_answer.get(self._batch_of.get(c.job.id, ""))
+        if c.job.state.finished or remembered is not None:
+            # Answered meanwhile by "apply to all" in another dialog of the same drop.
+            request.answer = remembered or ("cancel", False)
             request.done.set()
             return
         self._pending.append(request)
@@ -373,14 +396,28 @@ class TransferQueueDock(QDockWidget):
                                 c.destination_mtime, self)
         self.dialog = dialog
 
+        request.dialog = dialog
+
         def finished(_code: int) -> None:
-            request.answer = (dialog.decision, dialog.apply_to_all)
-            request.done.set()
             if request in self._pending:
                 self._pending.remove(request)
             if self.dialog is dialog:
                 self.dialog = None
             dialog.deleteLater()
+            if request.done.is_set():
+                return  # answered by "apply to all" in another job's dialog
+            request.answer = (dialog.decision, dialog.apply_to_all)
+            request.done.set()
+            if dialog.apply_to_all and dialog.decision != "cancel":
+                batch = self._batch_of.get(c.job.id, "")
+                self._batch_answer[batch] = request.answer
+                # Other jobs of the same drop may already be waiting with their own dialog.
+                for other in list(self._pending):
+                    if self._batch_of.get(other.conflict.job.id) == batch:
+                        other.answer = request.answer
+                        other.done.set()
+                        if other.dialog is not None:
+                            other.dialog.close()
 
         dialog.finished.connect(finished)
         dialog.open()

@@ -156,6 +156,16 @@ def test_conflict_dialog_apply_to_all(qtbot, dock, local_root, memory_root):
     got = {n: b.read_bytes(f"dst/{n}") for n in ("x.txt", "y.txt")}
     assert sorted(got.values()) == [b"new", b"old"]
     assert dock.model.totals()["skipped"] == 1 and dock.model.totals()["verified"] == 1
+    # "apply to all" covers every job of one drop: asked once for both files
+    dock.clear_finished()
+    with qtbot.waitSignal(dock.conflict_asked, timeout=30_000) as sig:
+        dock.submit([f"{local_root}/x.txt", f"{local_root}/y.txt"], f"{memory_root}/dst")
+    sig.args[0].apply_box.setChecked(True)
+    sig.args[0].buttons["rename"].click()
+    qtbot.waitUntil(lambda: [row_state(dock, r) for r in range(2)] == ["done", "done"], timeout=30_000)
+    assert len(asked) in (3, 4)  # a dialog already open for the other job is closed by "apply to all"
+    assert sorted(e.name for e in b.ls("dst")) == [
+        "x (1).txt", "x.txt", "y (1).txt", "y.txt"]
 
 
 def test_conflict_dialog_closing_cancels(qtbot, dock, local_root, memory_root):
@@ -185,6 +195,17 @@ def test_history_rows_come_back_in_a_new_dock(qtbot, tmp_path, monkeypatch, loca
     row = second.model.job_row(0)
     assert (row.name, row.state, row.verified, row.job) == ("h.txt", "done", 1, None)
     second.shutdown()
+
+
+def test_reveal_button_emits_the_destination(qtbot, dock, local_root, memory_root):
+    with open(os.path.join(local_root, "r.txt"), "w") as f:
+        f.write("r")
+    with qtbot.waitSignal(dock.job_finished, timeout=30_000):
+        dock.submit([f"{local_root}/r.txt"], memory_root)
+    select(dock)
+    with qtbot.waitSignal(dock.reveal_requested) as sig:
+        dock.buttons["reveal"].click()
+    assert sig.args == [f"{memory_root}/r.txt"]
 
 
 def test_model_formatting():

@@ -509,9 +509,7 @@ class TransferJob:
             raise self._fatal
         self._check()
         if self.op == "move" and not self.summary()[FAILED] and not self.summary()[SKIPPED]:
-            with contextlib.suppress(NotFound):
-                if sb.exists(sl.path):
-                    sb.delete(sl.path, recursive=True)
+            _remove_if_empty(sb, sl.path)
 
     def _run_container(self, route: Any) -> None:
         record = FileRecord(source=self.source, destination=route.destination)
@@ -737,6 +735,14 @@ def _stat_or_none(backend: Backend, path: str) -> Entry | None:
         return backend.stat(path)
     except NotFound:
         return None
+
+
+def _remove_if_empty(backend: Backend, path: str) -> None:
+    """Delete a moved folder once no file is left in it (a file added meanwhile keeps it)."""
+    with contextlib.suppress(NotFound):
+        for _ in backend.ls(path, recursive=True):
+            return
+        backend.delete(path, recursive=True)
 
 
 def _unique_path(backend: Backend, path: str, taken: set[str]) -> str:
