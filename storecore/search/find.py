@@ -345,7 +345,8 @@ class _Walker:
     ) -> list[Match]:
         if self.cancelled():
             return []
-        self.stats.containers += 1
+        with self.stats._lock:
+            self.stats.containers += 1
         want_attrs = self.crit.wants_attrs
         out: list[Match] = []
         try:
