@@ -340,3 +340,11 @@ def test_register_autostore_style_handler_process_wide(memory_root):
         formats.REGISTRY.unregister(handler)
     with pytest.raises(FormatError):
         load(f"{memory_root}/x.up")
+
+
+def test_key_resolution_prefers_file_over_folder(any_root):
+    save({"f": 1}, f"{any_root}/weather.json")
+    save(pl.DataFrame({"t": [1]}), f"{any_root}/weather/2024.parquet")
+    assert load(f"{any_root}/weather") == {"f": 1}
+    assert load(f"{any_root}/weather/").collect()["t"].to_list() == [1]  # a trailing slash names the folder
+    assert scan(f"{any_root}/weather").collect()["t"].to_list() == [1]

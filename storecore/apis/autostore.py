@@ -526,9 +526,9 @@ class AutoStore:
                 self._caches[ckey] = RemoteCache(opts.cache_dir or None, expiry_hours=float(opts.cache_expiry_hours))
             return self._caches[ckey]
 
-    def _resolve(self, backend: Backend, loc: Location) -> str:
+    def _resolve(self, backend: Backend, loc: Location, folder: bool = False) -> str:
         try:
-            return fmt.resolve_key(backend, loc.path, self.handlers)
+            return fmt.resolve_key(backend, loc.path, self.handlers, folder=folder)
         except NotFound as e:
             raise KeyNotFound(f"{backend.uri(loc.path)}: no such key (with or without a known extension)",
                               path=backend.uri(loc.path)) from e
@@ -549,7 +549,7 @@ class AutoStore:
             format = format or params.get("format")
             ignore_cache = ignore_cache or params.get("ignore_cache", False)
         backend, loc = self._backend_for(key)
-        path = self._resolve(backend, loc)
+        path = self._resolve(backend, loc, folder=isinstance(key, str) and key.endswith("/"))
         cache = None if ignore_cache else self._cache_for(loc)
         entry = backend.stat(path)
         if entry.is_dir:

@@ -69,30 +69,35 @@ def siblings(backend: Backend, path: str, registry: Registry | None = None) -> l
     return sorted(out)
 
 
-def resolve_key(backend: Backend, path: str, registry: Registry | None = None) -> str:
+def resolve_key(backend: Backend, path: str, registry: Registry | None = None, *, folder: bool = False) -> str:
     """The existing file or folder ``path`` names: itself, or ``path`` + a known extension.
 
-    ``store["config"]`` finds ``config.json``.  When several files match
-    (``config.json`` and ``config.yaml``) the one whose handler has the highest
-    priority wins, then the alphabetically first.  On S3 the extension lookup
-    (one listing) comes before the exact key.  Raises ``NotFound``.
+    ``store["config"]`` finds ``config.json``.  A file named exactly ``path``
+    comes first, then ``path.<ext>`` (the highest handler priority, then the
+    alphabetically first), then a folder ``path``.  On S3 the extension lookup
+    (one listing) is tried before the exact key, so there an extensionless
+    object only wins when no ``path.<ext>`` exists.  ``folder=True`` (a key
+    written with a trailing ``/``) names the folder only.  Raises ``NotFound``.
     """
     from ..backends.s3 import S3Backend
 
     reg = registry or REGISTRY
-    if reg.extension_of(path) or not backend.key(path):
+    if folder or reg.extension_of(path) or not backend.key(path):
         return backend.stat(path).path
+    exact = None
     if not isinstance(backend, S3Backend):
-        try:
-            return backend.stat(path).path
-        except NotFound:
-            pass
+        with contextlib.suppress(NotFound):
+            exact = backend.stat(path)
+        if exact is not None and not exact.is_dir:
+            return exact.path
     found = siblings(backend, path, reg)
     if found:
         return found[0][2]
-    if isinstance(backend, S3Backend):
+    if exact is None and isinstance(backend, S3Backend):
         with contextlib.suppress(NotFound):
-            return backend.stat(path).path
+            exact = backend.stat(path)
+    if exact is not None:
+        return exact.path
     raise NotFound(f"{backend.uri(path)}: no such file (with or without a known extension)", path=backend.uri(path))
 
 
@@ -132,7 +137,7 @@ def load(
     """
     reg = registry or REGISTRY
     backend, loc = backend_for(uri)
-    path = resolve_key(backend, loc.path, reg)
+    path = resolve_key(backend, loc.path, reg, folder=isinstance(uri, str) and uri.endswith("/"))
     entry = backend.stat(path)
     if entry.is_dir:
         from .tables import is_dataset, scan_location
