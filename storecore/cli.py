@@ -27,7 +27,8 @@ S3-compatible endpoints:
   AWS_SECRET_ACCESS_KEY, ~/.aws, --profile).  For MinIO, SeaweedFS, Ceph... give
   the endpoint with --endpoint-url URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL
   in the environment), or name it: --scheme minio=http://127.0.0.1:9000 then use
-  minio://bucket/key.  Options go before or after the subcommand.
+  minio://bucket/key.  Put these options after the command name, e.g.
+  storescope ls --endpoint-url http://127.0.0.1:9000 s3://bucket/
 """
 
 
