@@ -36,6 +36,8 @@ DEFAULT_MAX_BYTES = 10 * 1024**3
 #: Leftover temporary downloads older than this are removed by :meth:`RemoteCache.cleanup`.
 STALE_PART_SECONDS = 3600
 _PART = ".part"
+#: A fill rescans the cache (for the size cap) at least this often.
+RESCAN_EVERY = 256
 
 
 def default_directory() -> str:
@@ -117,6 +119,11 @@ class RemoteCache:
         self.misses = 0
         self.validations = 0
         self._lock = threading.Lock()
+        # Running estimate of the total size, so a fill does not rescan the whole cache;
+        # refreshed by a full scan when it nears the cap and every RESCAN_EVERY fills
+        # (other processes may fill the same cache).
+        self._estimate: int | None = None
+        self._fills_since_scan = 0
         os.makedirs(self.directory, exist_ok=True)
 
     # -- public API -------------------------------------------------------------------
@@ -138,7 +145,7 @@ class RemoteCache:
         misses = self.misses
         path = self._validate_or_fetch(backend, loc.path, key, entry)
         if self.misses != misses:
-            self._evict(keep=path)  # only a download can push the cache over its cap
+            self._after_fill(path)  # only a download can push the cache over its cap
         return path
 
     def entries(self) -> list[CacheEntry]:
@@ -159,11 +166,13 @@ class RemoteCache:
         _, loc = backend_for(uri)
         entry = self._read_meta(str(loc.outer))
         self._remove(_digest(str(loc.outer)), entry)
+        self._estimate = None
 
     def clear(self) -> None:
         """Remove every entry."""
         for meta in self._meta_files():
             self._remove(os.path.basename(meta)[: -len(".json")], self._load_meta(meta))
+        self._estimate = None
 
     def cleanup(self) -> int:
         """Remove expired entries, stale temporary downloads and orphans, then enforce ``max_bytes``.
@@ -341,6 +350,8 @@ class RemoteCache:
                 os.unlink(tmp)
             raise
         previous = self._read_meta(key)
+        if self._estimate is not None:
+            self._estimate += size - (previous.size if previous is not None else 0)
         meta = {"uri": key, "etag": etag, "size": size, "fetched": time.time(), "file": data_name}
         fd, mtmp = tempfile.mkstemp(dir=folder, prefix=digest[:16] + ".", suffix=_PART)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -352,8 +363,17 @@ class RemoteCache:
                 os.unlink(previous.path)
         return data_path
 
+    def _after_fill(self, path: str) -> None:
+        self._fills_since_scan += 1
+        if (
+            self._estimate is None
+            or self._estimate > self.max_bytes
+            or self._fills_since_scan >= RESCAN_EVERY
+        ):
+            self._evict(keep=path)
+
     def _evict(self, keep: str | None = None) -> int:
-        """Remove least-recently-used entries until the total fits ``max_bytes``."""
+        """Remove least-recently-used entries until the total fits ``max_bytes`` (a full scan)."""
         with self._lock:
             entries = self.entries()
             total = sum(e.size for e in entries)
@@ -365,6 +385,8 @@ class RemoteCache:
                     continue
                 removed += self._remove(_digest(entry.uri), entry)
                 total -= entry.size
+            self._estimate = total
+            self._fills_since_scan = 0
             return removed
 
 
