@@ -351,3 +351,24 @@ def test_zooming_into_a_strided_overview_refines_to_full_resolution(qtbot):
     with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
         plot.set_source(NumpySource(data[:4, :4].copy()))
     assert not plot.detail.isVisible()  # a new slice drops the patch
+
+
+def test_colormap_aspect_and_flips(qtbot, plot):
+    data = np.arange(6 * 8, dtype="u2").reshape(6, 8)
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        plot.set_source(NumpySource(data))
+    before = plot.hist.gradient.getLookupTable(8)
+    plot.cmap_box.setCurrentText("inferno")
+    assert not np.array_equal(before, plot.hist.gradient.getLookupTable(8))
+    plot.set_colormap("gray")
+    lut = plot.hist.gradient.getLookupTable(3)
+    assert tuple(lut[0][:3]) == (0, 0, 0) and tuple(lut[-1][:3]) == (255, 255, 255)
+    assert plot.plot.vb.state["aspectLocked"]
+    plot.aspect.setChecked(False)
+    assert not plot.plot.vb.state["aspectLocked"]
+    assert plot.plot.vb.state["yInverted"]  # row 0 at the top, like an image
+    plot.flip_y.setChecked(True)
+    plot.flip_x.setChecked(True)
+    assert not plot.plot.vb.state["yInverted"] and plot.plot.vb.state["xInverted"]
+    lo, hi = plot.hist.getLevels()
+    assert lo == pytest.approx(np.percentile(data, 1)) and hi == pytest.approx(np.percentile(data, 99))

@@ -68,10 +68,10 @@ def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any
 
 
 def auto_levels(values: np.ndarray) -> tuple[float, float]:
-    """Display levels from the 1st and 99th percentiles of the finite values (sampled when large)."""
+    """Display levels from the 1st and 99th percentiles of the finite values (a 200k sample when large)."""
     flat = values.ravel()
-    if flat.size > 1_000_000:
-        flat = flat[:: flat.size // 1_000_000 + 1]
+    if flat.size > 200_000:  # a strided sample: the GUI thread has no time for a full sort
+        flat = flat[:: flat.size // 200_000 + 1]
     flat = flat[np.isfinite(flat)]
     if not flat.size:
         return 0.0, 1.0
@@ -132,6 +132,8 @@ class SlicePlot(QWidget):
         self.result: PlaneResult | None = None
         self.geometry: list[tuple[float, float]] = []  # (origin, spacing) per shown axis
         self._display: np.ndarray | None = None
+        self._plane: np.ndarray | None = None
+        self._tiles: list[Any] = []
         self.detail_request: PlaneRequest | None = None
         self._slot = LatestOnly()
         self._gen = 0
@@ -202,10 +204,11 @@ class SlicePlot(QWidget):
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         self.plot.showGrid(x=False, y=False)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        # autoDownsample: a plane larger than the view is rendered at screen resolution
+        self.image = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
         self.plot.addItem(self.image)
         # full-resolution patch over a strided overview or a coarse pyramid level, when zoomed in
-        self.detail = pg.ImageItem(axisOrder="row-major")
+        self.detail = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
         self.detail.setZValue(5)
         self.detail.hide()
         self.plot.addItem(self.detail)
@@ -217,8 +220,8 @@ class SlicePlot(QWidget):
         self.plot.vb.sigRangeChanged.connect(lambda *_: self._refine_timer.start())
         self.hist = pg.HistogramLUTItem()
         self.hist.setImageItem(self.image)
-        self.hist.sigLevelsChanged.connect(lambda *_: self._sync_detail())
-        self.hist.sigLookupTableChanged.connect(lambda *_: self._sync_detail())
+        self.hist.sigLevelsChanged.connect(lambda *_: (self._sync_detail(), self._sync_tiles()))
+        self.hist.sigLookupTableChanged.connect(lambda *_: (self._sync_detail(), self._sync_tiles()))
         self.glw.addItem(self.hist, row=0, col=1)
         pen = pg.mkPen((255, 80, 80, 160), width=1)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
@@ -281,6 +284,7 @@ class SlicePlot(QWidget):
         self.raw, self.result, self._display = None, None, None
         self._painted_source = False
         self.image.clear()  # never show the previous array's pixels under the new one's axes
+        self._clear_tiles()
         self.curve.setData([], [])
         self.readout.setText(" ")
         self.guard.hide()
@@ -414,16 +418,85 @@ class SlicePlot(QWidget):
         self.request_slice()
 
     def _drain_tiles(self, _gen: int = 0) -> None:
-        """Place every tile that arrived, then redraw once (tiles coalesce under load)."""
-        placed = False
+        """Paint every tile that arrived (tiles coalesce under load)."""
         first = self._first_pending
+        new = []
         while self._sink.parts:
-            placed |= self._place_tile(*self._sink.parts.popleft())
-        if placed:
-            self.raw = self._tile_raw
-            self._redraw(relevel=first and self.auto.isChecked(), autorange=first and self._autorange,
-                         mask=self._tile_shown)  # fmt: skip
-            self._mark_painted()
+            gen, out, part = self._sink.parts.popleft()
+            if self._place_tile(gen, out, part):
+                new.append((out, part))
+        if not new:
+            return
+        self.raw = self._tile_raw
+        if self.mode == "image":
+            try:
+                self._paint_tiles(new, first)
+            except TypeError as exc:
+                self.guard.offer(str(exc), "")
+        else:
+            self._redraw(relevel=first, autorange=first and self._autorange, mask=self._tile_shown)
+        self._mark_painted()
+
+    def _paint_tiles(self, new: list[tuple[tuple, np.ndarray]], first: bool) -> None:
+        """Show each new tile as its own small image item: a tile costs its own pixels, not the plane's."""
+        pg = self.pg
+        mode, fill = self.complex_box.currentText(), self.fill_value
+        converted = [(out, to_display(part, mode, fill)) for out, part in new]
+        transposed = self.transpose.isChecked()
+        geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
+        if first:
+            self._clear_tiles()
+            self.image.clear()
+            self._plane = np.full(self._tile_raw.shape, np.nan, np.float32)
+            if self.auto.isChecked():
+                self.hist.setLevels(*auto_levels(np.concatenate([v.ravel() for _, v in converted])))
+            if self._autorange:
+                (oy, sy), (ox, sx) = geometry
+                h, w = self._plane.shape[0] * sy, self._plane.shape[1] * sx
+                rect = QRectF(oy, ox, h, w) if transposed else QRectF(ox, oy, w, h)
+                self.plot.setRange(rect=rect, padding=0)
+        levels = self.hist.getLevels()
+        for out, values in converted:
+            self._plane[out] = values
+            (oy, sy), (ox, sx) = geometry
+            y0, x0 = oy + (out[0].start or 0) * sy, ox + (out[1].start or 0) * sx
+            h, w = values.shape[0] * sy, values.shape[1] * sx
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setZValue(1)
+            item.setLookupTable(self.hist.getLookupTable)
+            if transposed:
+                item.setImage(values.T, autoLevels=False, levels=levels)
+                item.setRect(QRectF(y0, x0, h, w))
+            else:
+                item.setImage(values, autoLevels=False, levels=levels)
+                item.setRect(QRectF(x0, y0, w, h))
+            self.plot.addItem(item)
+            self._tiles.append(item)
+        self._display = self._plane.T if transposed else self._plane
+
+    def _clear_tiles(self) -> None:
+        for item in self._tiles:
+            self.plot.removeItem(item)
+        self._tiles = []
+
+    def _sync_tiles(self) -> None:
+        levels = self.hist.getLevels()
+        for item in self._tiles:
+            item.setLookupTable(self.hist.getLookupTable)
+            item.setLevels(levels)
+
+    def _backdrop(self) -> None:
+        """Give the histogram a small copy of the plane under the tiles (it draws from the main image)."""
+        plane = self._plane
+        k = max(1, max(plane.shape) // 256)
+        small = plane[::k, ::k].copy()
+        small[~np.isfinite(small)] = self.hist.getLevels()[0]
+        geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
+        (oy, sy), (ox, sx) = geometry
+        h, w = plane.shape[0] * sy, plane.shape[1] * sx
+        transposed = self.transpose.isChecked()
+        self.image.setImage(small.T if transposed else small, autoLevels=False, levels=self.hist.getLevels())
+        self.image.setRect(QRectF(oy, ox, h, w) if transposed else QRectF(ox, oy, w, h))
 
     def _place_tile(self, gen: int, out: tuple, part: np.ndarray) -> bool:
         if gen != self._gen or self.source is None:
@@ -454,11 +527,14 @@ class SlicePlot(QWidget):
         self.request = result.request
         self.raw = result.data
         self.geometry = self._pending_geometry
-        tiles_done = (not first and result.complete and getattr(self, "_tile_gen", None) == gen
-                      and bool(self._tile_shown.all()))  # fmt: skip
-        if tiles_done and self.mode == "image":
-            if self.auto.isChecked():  # the tiles are all on screen: only the levels may change
-                self.hist.setLevels(*auto_levels(self._display))
+        tiles_shown = not first and self.mode == "image" and bool(self._tiles) and getattr(self, "_tile_gen", None) == gen
+        if tiles_shown:
+            if self.auto.isChecked():  # the tiles are on screen: only the levels may change, if they moved
+                lo, hi = auto_levels(self._plane)
+                old_lo, old_hi = self.hist.getLevels()
+                if max(abs(lo - old_lo), abs(hi - old_hi)) > 0.02 * max(hi - lo, 1e-12):
+                    self.hist.setLevels(lo, hi)
+            self._backdrop()
         else:
             self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
@@ -508,6 +584,8 @@ class SlicePlot(QWidget):
         if unread is not None:
             values[unread] = np.nan  # shown_values(): unread samples are NaN
         if self.mode == "image":
+            self._clear_tiles()
+            self._plane = values
             geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
             if self.transpose.isChecked():
                 values = values.T
