@@ -103,6 +103,25 @@ def test_basic_usage_zero_configuration(cwd):
     assert config == {"key": "value"} and logs == [{"event": "start"}]
 
 
+@pytest.mark.s3
+def test_basic_usage_zero_configuration_on_s3(s3_root, s3_server, s3_bucket):
+    from storecore import AutoStore
+
+    df = pl.DataFrame({"a": [1, 2, 3]})
+    store = AutoStore(f"{s3_root}/data")
+    store["my_dataframe"] = df
+    store["config"] = {"key": "value"}
+    store["logs"] = [{"event": "start"}]
+    df = store["my_dataframe"]
+    config = store["config"]
+    logs = store["logs"]
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="data/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == ["data/config.json", "data/logs.jsonl", "data/my_dataframe.parquet"]
+    assert isinstance(df, pl.DataFrame) and df["a"].to_list() == [1, 2, 3]
+    assert config == {"key": "value"} and logs == [{"event": "start"}]
+    assert sorted(store.keys()) == ["config", "logs", "my_dataframe"]
+
+
 # -- Cloud Storage - Automatic Detection ------------------------------------------------------
 @pytest.mark.s3
 def test_cloud_storage_automatic_detection(aws, s3_server):

@@ -667,7 +667,7 @@ class AutoStore:
         for rel in self.list_files("*", recursive=True):
             ext = self.handlers.extension_of(rel)
             out.append(rel[: -len(ext)] if ext else rel)
-        return out
+        return sorted(out)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
