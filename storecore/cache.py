@@ -259,7 +259,11 @@ class RemoteCache:
             return self._s3_conditional_get(backend, path, key, entry)
         if entry is not None:
             self.validations += 1
-            current = backend.stat(path)
+            try:
+                current = backend.stat(path)
+            except NotFound:
+                self._remove(_digest(key), entry)  # the object is gone: so is its copy
+                raise
             if current.etag is not None and current.etag == entry.etag:
                 self.hits += 1
                 self._touch(entry.path)
@@ -286,6 +290,8 @@ class RemoteCache:
                 self._touch(entry.path)
                 return entry.path
             err = translate(e, backend.uri(s3key))
+            if isinstance(err, NotFound) and entry is not None:
+                self._remove(_digest(key), entry)  # the object is gone: so is its copy
             if isinstance(err, NotFound) and backend.is_dir(s3key):
                 from .errors import IsADirectory
 

@@ -63,6 +63,10 @@ def test_s3_reopen_unchanged_costs_one_small_request_and_change_refetches(cache,
     assert open(changed, "rb").read() == b"changed" and counter.ops == ["GET"]
     assert not os.path.exists(first)  # the old version's file is gone
     assert [e.size for e in cache.entries()] == [7]
+    backend.delete(loc.path)
+    with pytest.raises(NotFound):
+        cache.local_path(uri)
+    assert cache.entries() == []  # a deleted object's copy is not kept
 
 
 @pytest.mark.s3
@@ -85,6 +89,10 @@ def test_memory_backend_validated_by_stat(cache, memory_root):
     backend.write_bytes("k.bin", b"two!")
     assert open(cache.local_path(uri), "rb").read() == b"two!"
     assert cache.misses == 2
+    backend.delete("k.bin")
+    with pytest.raises(NotFound):
+        cache.local_path(uri)
+    assert cache.entries() == []
 
 
 def test_entries_persist_across_instances_and_refresh(tmp_path, memory_root):
