@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..workers import LatestOnly
 from .budget import KEEPER, Budget
 from .qt_compat import guard_none_refcount
 from .widgets import LoadingPage
+
+#: a load shows the busy page only after this long (quick loads swap previews directly)
+SPINNER_DELAY_MS = 150
 
 
 def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
@@ -53,6 +56,7 @@ class PreviewPane(QWidget):
         self.budget = budget or Budget.from_env()
         self._slot = LatestOnly()
         self._uri: str | None = None
+        self._awaiting = False  # a selection is being prepared
         self._pending: str | None = None
         self._widgets: dict[type, Any] = {}
         self._current: Any = None
@@ -72,6 +76,10 @@ class PreviewPane(QWidget):
         self._stack = QStackedWidget()
         self._loading = LoadingPage()
         self._stack.addWidget(self._loading)
+        self._spinner = QTimer(self)
+        self._spinner.setSingleShot(True)
+        self._spinner.setInterval(SPINNER_DELAY_MS)
+        self._spinner.timeout.connect(lambda: self._stack.setCurrentWidget(self._loading))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -85,6 +93,8 @@ class PreviewPane(QWidget):
     def clear(self) -> None:
         """Show nothing."""
         self._slot.cancel()
+        self._spinner.stop()
+        self._awaiting = False
         self._stop_current()
         _close_target(self.target, None)
         self.target = self.viewer_class = None
@@ -96,13 +106,15 @@ class PreviewPane(QWidget):
 
     @property
     def current_viewer(self) -> Any:
-        """The viewer widget on screen (None while loading or showing a message)."""
-        return self._current if self._stack.currentWidget() is self._current else None
+        """The viewer widget showing the current selection (None while loading or showing a message)."""
+        if self._awaiting or self._stack.currentWidget() is not self._current:
+            return None
+        return self._current
 
     @property
     def busy(self) -> bool:
-        """True while a load is running."""
-        return self._slot.busy
+        """True while a selection is being prepared."""
+        return self._awaiting
 
     # -- loading -----------------------------------------------------------------
     def _load(self, uri: str, forced: str | None, budget: Budget) -> None:
@@ -111,7 +123,10 @@ class PreviewPane(QWidget):
         self._title.setText(uri)
         self._title.setToolTip(uri)
         self._loading.loading(uri.rstrip("/").rsplit("/", 1)[-1] or uri)
-        self._stack.setCurrentWidget(self._loading)
+        # The busy page shows only when a load takes a while: a quick load goes from one
+        # preview to the next without tearing the viewer down and laying it out again.
+        self._spinner.start()
+        self._awaiting = True
         KEEPER.keep(self._slot.submit(
             _prepare, uri, forced, budget, with_token=True,
             on_done=lambda r, u=uri: self._on_prepared(u, r),
@@ -139,6 +154,8 @@ class PreviewPane(QWidget):
         if uri != self._uri:
             return
         target, found, cls, payload = result
+        self._spinner.stop()
+        self._awaiting = False
         old = self.target
         self.target, self.viewer_class = target, cls
         self._title.setText(f"{target.name}  ·  {cls.title}")
@@ -169,6 +186,8 @@ class PreviewPane(QWidget):
     def _on_failed(self, uri: str, text: str) -> None:
         if uri != self._uri:
             return
+        self._spinner.stop()
+        self._awaiting = False
         self._current = None
         self._loading.show_text(text, error=True)
         self._stack.setCurrentWidget(self._loading)
