@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QToolBar,
     QTreeView,
     QVBoxLayout,
@@ -40,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from . import workers
 from .icons import app_icon, icon
-from .models.mounts_model import DROP_KINDS, IDLE, LOADING, MountsModel, TreeNode
+from .models.mounts_model import DROP_KINDS, IDLE, LOADING, MountsModel, TreeNode, name_matches
 from .mounts import MountSpec, MountStore, default_name, guess_kind, register
 from .pathbar import PathBar
 
@@ -71,7 +72,7 @@ class MountsTree(QTreeView):
         header = self.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((240, 75, 120, 150)):
+        for col, width in enumerate((190, 70, 118, 120)):
             self.setColumnWidth(col, width)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
@@ -112,11 +113,14 @@ class MainWindow(QMainWindow):
         self._reveal_target: str | None = None
         self._deferred_select: str | None = None
         self._filter_node: TreeNode | None = None
+        self._filter_text = ""
+        self._hidden = 0
+        self._filtered_upto = 0
         self._current_folder: TreeNode | None = None
 
         self.setWindowTitle("Storescope")
         self.setWindowIcon(app_icon())
-        self.resize(1280, 800)
+        self.resize(1500, 920)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.model = MountsModel(self)
@@ -230,8 +234,6 @@ class MainWindow(QMainWindow):
         self.model.fetch_finished.connect(self._on_fetch_finished)
         self.model.transfer_requested.connect(self.submit_transfer)
         self.model.mount_requested.connect(lambda uris: [self.open_uri(u) for u in uris])
-        self.model.rowsInserted.connect(lambda *_: self._update_counts())
-        self.model.rowsRemoved.connect(lambda *_: self._update_counts())
 
     def _build_panels(self) -> None:
         """Create the preview pane and the transfer/find docks (imports deferred past the first paint)."""
@@ -242,7 +244,12 @@ class MainWindow(QMainWindow):
         from .viewers.pane import PreviewPane
 
         self.preview = PreviewPane(self)
-        self.setCentralWidget(self.preview)
+        # A scroll area keeps a viewer's wide toolbar from squeezing the mounts dock.
+        scroller = QScrollArea()
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroller.setWidget(self.preview)
+        self.setCentralWidget(scroller)
         self._placeholder = None
         if hasattr(self.preview, "message"):
             self.preview.message.connect(lambda text: self.statusBar().showMessage(text, STATUS_TIMEOUT_MS))
@@ -263,7 +270,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._default_dock_sizes)
 
     def _default_dock_sizes(self) -> None:
-        self.resizeDocks([self.mounts_dock], [int(self.width() * 0.45)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.mounts_dock], [max(360, int(self.width() * 0.31))], Qt.Orientation.Horizontal)
         self.resizeDocks([self.queue_dock], [150], Qt.Orientation.Vertical)
 
     # -- start-up ----------------------------------------------------------------
@@ -581,8 +588,7 @@ class MainWindow(QMainWindow):
         if folder is not self._current_folder:
             self._current_folder = folder
             if self._filter_node is not None and self._filter_node is not folder:
-                old, self._filter_node = self._filter_node, None
-                self.model.set_filter(self.model.index_of(old), "")
+                self.filter_folder(None, "")
                 self.filter_box.blockSignals(True)
                 self.filter_box.clear()
                 self.filter_box.blockSignals(False)
@@ -594,30 +600,52 @@ class MainWindow(QMainWindow):
         folder = self._current_folder
         if folder is None or folder.parent is None:
             return
-        current = self.current_node()
-        self._filter_node = folder if text else None
-        self.model.set_filter(self.model.index_of(folder), text)
+        self.filter_folder(folder, text)
+        index = self.model.index_of(folder)
         if folder.state == IDLE:
-            self.model.fetchMore(self.model.index_of(folder))
-        self.tree.expand(self.model.index_of(folder))
-        if current is not None and current is not folder and current.parent is folder and current.row < len(folder.children) and folder.children[current.row] is current:
-            self.tree.setCurrentIndex(self.model.index_of(current))
+            self.model.fetchMore(index)
+        self.tree.expand(index)
+
+    def filter_folder(self, folder: TreeNode | None, text: str) -> None:
+        """Hide the rows of ``folder`` whose names do not match ``text`` (``None``/empty: clear the filter)."""
+        old = self._filter_node
+        if old is not None and old is not folder and not old.removed:
+            self._filter_rows(old, "", 0)
+        self._filter_node = folder if folder is not None and text else None
+        self._filter_text = text
+        self._hidden = 0
+        self._filtered_upto = 0
+        if folder is not None:
+            self._filter_rows(folder, text, 0)
         self._update_counts()
+
+    def _filter_rows(self, folder: TreeNode, text: str, start: int) -> None:
+        """Apply ``text`` to ``folder.children[start:]`` (rows arriving while a filter is set go through here)."""
+        parent = self.model.index_of(folder)
+        children = folder.children
+        for child in children[start:]:
+            if child.item is None or child.removed:
+                continue
+            hide = bool(text) and not name_matches(child.name, text)
+            self.tree.setRowHidden(child.item.row(), parent, hide)
+            self._hidden += hide
+        self._filtered_upto = len(children)
 
     def _update_counts(self) -> None:
         folder = self._current_folder
-        if folder is None or folder.parent is None:
+        if folder is None or folder.parent is None or folder.removed:
             self.count_label.setText(f"{len(self.model.mount_nodes())} mounts")
             return
-        shown, total = len(folder.children), len(folder.everything())
-        text = f"{total:,} items" if shown == total else f"{shown:,} of {total:,} items"
+        total = len(folder.children)
+        hidden = self._hidden if folder is self._filter_node else 0
+        text = f"{total:,} items" if not hidden else f"{total - hidden:,} of {total:,} items"
         if folder.state == LOADING:
             text += " (loading…)"
         self.count_label.setText(f"{folder.name}: {text}")
 
     def _update_activity(self, *_args: Any) -> None:
         if self.model.busy:
-            loading = len(self.model._loading)
+            loading = self.model.loading_count
             self.activity_label.setText(f"Listing {loading} folder{'s' if loading > 1 else ''}…")
         elif self._pending:
             self.activity_label.setText("Working…")
@@ -625,6 +653,11 @@ class MainWindow(QMainWindow):
             self.activity_label.setText("")
 
     def _on_page_loaded(self, uri: str, _count: int) -> None:
+        folder = self._filter_node
+        if folder is not None and folder.uri == uri:
+            if self._filtered_upto > len(folder.children):  # refreshed: start over
+                self._hidden, self._filtered_upto = 0, 0
+            self._filter_rows(folder, self._filter_text, self._filtered_upto)
         self._update_counts()
         self._update_activity()
         if self._reveal_target is not None:

@@ -7,31 +7,46 @@ expanded (``canFetchMore``/``fetchMore``) and inserted page by page, so a
 prefix with 100,000 keys shows rows after its first page and the window stays
 responsive while the rest streams in.  Errors become text in the row (and an
 ``error`` signal for the status bar), never an exception in the GUI thread.
+
+The model is a ``QStandardItemModel``: ``index``/``parent``/``data``/``flags``
+run in C++, so laying out and painting 100,000 rows never calls into Python
+(which would contend for the GIL with the listing worker).  Only the lazy
+parts (``hasChildren``, ``canFetchMore``, ``fetchMore``) and drag and drop
+are Python.  Each row's name item carries its :class:`TreeNode` (``NODE_ROLE``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QMimeData, QModelIndex, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
 
 from .. import workers
+from ..icons import icon
 from ..mounts import CONTAINER_EXTENSIONS, MountSpec
 
 URI_MIME = "application/x-storescope-uris"
 URI_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+NODE_ROLE = Qt.ItemDataRole.UserRole + 3
+SORT_ROLE = Qt.ItemDataRole.UserRole + 4
 COLUMNS = ("Name", "Size", "Modified", "Kind")
 NAME, SIZE, MODIFIED, KIND = range(4)
 CONTAINER_PAGE = 500
+#: a listing worker pauses this long every YIELD_EVERY rows, so the GUI thread is never starved of the GIL
+YIELD_EVERY = 200
+YIELD_SECONDS = 0.001
 
 IDLE, LOADING, DONE, ERROR = "idle", "loading", "done", "error"
 #: node kinds that accept drops (copy/move into them)
 DROP_KINDS = {"mount", "folder", "container", "group"}
+ICON_KINDS = ("folder", "file", "text", "table", "image", "array", "zarr", "hdf5", "group", "link", "broken",
+              "error", "mount-local", "mount-s3", "bucket")
 
 _FILE_KINDS = {
     ".parquet": ("table", "Parquet table"),
@@ -57,6 +72,37 @@ _FILE_KINDS = {
     ".npz": ("array", "NumPy archive"),
     ".pkl": ("file", "Pickle"),
 }
+
+
+def protect_singletons() -> None:
+    """Keep ``None``, ``True``, ``False`` and ``""`` alive for good on Python < 3.12 (not immortal there).
+
+    PySide6 6.12 drops a reference to such singletons on some C++ → Python
+    paths (an override returning ``None`` for an unused role, item data set
+    to ``None``...).  Each repaint loses a few, and after a while the
+    interpreter aborts with "deallocating None".  Raising their counts by
+    2**40 once makes that unreachable; Python 3.12+ needs nothing.
+    """
+    global _singletons_protected
+    import sys
+
+    if _singletons_protected or sys.version_info >= (3, 12):
+        return
+    import ctypes
+
+    for obj in (None, True, False, "", ()):
+        # ob_refcnt is the first field of every object in a release build of CPython.
+        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
+    _singletons_protected = True
+
+
+_singletons_protected = False
+
+
+def preload_icons() -> None:
+    """Load every kind's icon on the GUI thread, so workers only read the cache."""
+    for kind in ICON_KINDS:
+        icon(kind)
 
 
 def human_size(n: int | None) -> str:
@@ -87,12 +133,11 @@ def is_container_name(name: str) -> bool:
 
 
 class TreeNode:
-    """One row: a mount, folder, file, container, group, array or link."""
+    """One row: a mount, folder, file, container, group, array or link (plain Python, no Qt)."""
 
     __slots__ = (
-        "parent", "children", "row", "uri", "name", "kind", "icon", "size", "mtime",
-        "size_text", "time_text", "kind_text", "tooltip", "expandable", "is_dir", "state",
-        "error", "task", "spec", "loaded_count", "filter", "all_children",
+        "parent", "children", "uri", "name", "kind", "icon", "size", "mtime", "kind_text", "tooltip",
+        "expandable", "is_dir", "state", "error", "task", "spec", "loaded_count", "item", "removed",
     )
 
     def __init__(
@@ -110,13 +155,11 @@ class TreeNode:
         tooltip: str = "",
     ) -> None:
         self.parent: TreeNode | None = None
+        #: loaded children in arrival order (display order: ``MountsModel.child_nodes``)
         self.children: list[TreeNode] = []
-        self.row = 0
         self.uri, self.name, self.kind = uri, name, kind
         self.icon = icon or kind
         self.size, self.mtime = size, mtime
-        self.size_text = human_size(size)
-        self.time_text = human_time(mtime)
         self.kind_text = kind_text
         self.tooltip = tooltip
         self.expandable, self.is_dir = expandable, is_dir
@@ -125,19 +168,73 @@ class TreeNode:
         self.task: workers.Task | None = None
         self.spec: MountSpec | None = None
         self.loaded_count = 0
-        self.filter = ""
-        #: every loaded child while a name filter hides some (``children`` holds the visible ones)
-        self.all_children: list[TreeNode] | None = None
+        #: the row's name item once it is in the model
+        self.item: QStandardItem | None = None
+        self.removed = False
 
-    def everything(self) -> list[TreeNode]:
-        """All loaded children, including those hidden by a filter."""
-        return self.all_children if self.all_children is not None else self.children
+    @property
+    def size_text(self) -> str:
+        """The Size column's text."""
+        return human_size(self.size)
 
     def __repr__(self) -> str:
         return f"<TreeNode {self.kind} {self.uri}>"
 
 
-# -- listing (worker side, no Qt) --------------------------------------------------
+_flags_cache: dict[tuple[bool, bool], Qt.ItemFlag] = {}
+
+
+def _flags(droppable: bool, leaf: bool) -> Qt.ItemFlag:
+    key = (droppable, leaf)
+    if key not in _flags_cache:
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+        if droppable:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+        if leaf:
+            flags |= Qt.ItemFlag.ItemNeverHasChildren
+        _flags_cache[key] = flags
+    return _flags_cache[key]
+
+
+def sort_key(node: TreeNode, column: int) -> Any:
+    """What ``column`` sorts ``node`` by (mirrors :func:`sort_role`; folders first by name)."""
+    if column == SIZE:
+        return node.size if node.size is not None else -1
+    if column == MODIFIED:
+        return human_time(node.mtime)
+    if column == KIND:
+        return node.kind_text
+    return ("0" if node.is_dir else "1") + node.name.lower()
+
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def make_items(node: TreeNode) -> list[QStandardItem]:
+    """The four column items of ``node``'s row (safe on a worker: items are not in a model yet).
+
+    Kept to a handful of calls per row: building 100,000 rows is worker time.
+    Only the name and size columns carry ``SORT_ROLE`` (folders first, sizes
+    as numbers); dates and kinds sort by their text.
+    """
+    name = QStandardItem(icon(node.icon), node.name)
+    name.setData(node, NODE_ROLE)
+    name.setData(("0" if node.is_dir else "1") + node.name.lower(), SORT_ROLE)
+    name.setFlags(_flags(node.kind in DROP_KINDS, not node.expandable))
+    if node.tooltip:
+        name.setToolTip(node.tooltip)
+    size = QStandardItem(human_size(node.size))
+    size.setTextAlignment(_RIGHT)
+    size.setData(node.size if node.size is not None else -1, SORT_ROLE)
+    node.item = name
+    return [name, size, QStandardItem(human_time(node.mtime)), QStandardItem(node.kind_text)]
+
+
+def sort_role(column: int) -> int:
+    """The role the model sorts ``column`` by."""
+    return SORT_ROLE if column in (NAME, SIZE) else Qt.ItemDataRole.DisplayRole
+
+
 def entry_node(backend: Any, entry: Any) -> TreeNode:
     """A tree node for a storecore ``Entry`` of ``backend``."""
     uri = backend.uri(entry.path)
@@ -264,7 +361,7 @@ def is_ancestor_uri(ancestor: str, uri: str) -> bool:
     return uri.startswith(base + "/") or (uri.startswith(ancestor + "::") and "::" not in ancestor)
 
 
-class MountsModel(QAbstractItemModel):
+class MountsModel(QStandardItemModel):
     """The lazy tree of mounts (see the module docstring).
 
     Signals: ``error(uri, message)`` when a listing fails; ``fetch_started(uri)``,
@@ -283,10 +380,16 @@ class MountsModel(QAbstractItemModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        protect_singletons()
+        preload_icons()
+        self.setColumnCount(len(COLUMNS))
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setSortRole(SORT_ROLE)
         self.root = TreeNode("", "", "root", expandable=True)
         self.root.state = DONE
+        self.root.item = self.invisibleRootItem()
         self._loading: set[TreeNode] = set()
-        self._sort: tuple[int, Qt.SortOrder] | None = (NAME, Qt.SortOrder.AscendingOrder)
+        self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
 
     # -- mounts ---------------------------------------------------------------
     def add_mount(self, spec: MountSpec, uri: str | None = None) -> QModelIndex:
@@ -295,41 +398,36 @@ class MountsModel(QAbstractItemModel):
         text = {"local": "Local folder", "s3": "S3", "zarr": "Zarr store", "hdf5": "HDF5 file"}.get(spec.kind, spec.kind)
         if spec.kind == "s3":
             text = f"S3 · {spec.endpoint_url}" if spec.endpoint_url else "S3 · AWS"
-        icon = {"local": "mount-local", "s3": "mount-s3", "zarr": "zarr", "hdf5": "hdf5"}.get(spec.kind, "folder")
-        node = TreeNode(uri, spec.name, "mount", icon=icon, kind_text=text, expandable=True, is_dir=True,
+        icon_name = {"local": "mount-local", "s3": "mount-s3", "zarr": "zarr", "hdf5": "hdf5"}.get(spec.kind, "folder")
+        node = TreeNode(uri, spec.name, "mount", icon=icon_name, kind_text=text, expandable=True, is_dir=True,
                         tooltip=uri)
         node.spec = spec
+        items = make_items(node)
+        node.parent = self.root
+        self.root.children.append(node)
+        self.root.item.appendRow(items)
         if getattr(spec, "missing_keys", False):
             node.state = ERROR
             node.error = "access keys were not saved: use Mounts ▸ Edit mount… to enter them"
-        row = len(self.root.children)
-        self.beginInsertRows(QModelIndex(), row, row)
-        node.parent, node.row = self.root, row
-        self.root.children.append(node)
-        self.endInsertRows()
-        return self.createIndex(row, 0, node)
+            self._show_state(node)
+        return self.index_of(node)
+
+    def mount_nodes(self) -> list[TreeNode]:
+        """The top-level mount rows, in tree order."""
+        return self.child_nodes(self.root)
 
     def mounts(self) -> list[MountSpec]:
         """The specs of the mounted roots, in tree order."""
-        return [n.spec for n in self.root.children if n.spec is not None]
-
-    def mount_nodes(self) -> list[TreeNode]:
-        """The top-level mount rows."""
-        return list(self.root.children)
+        return [n.spec for n in self.mount_nodes() if n.spec is not None]
 
     def remove_mount(self, index: QModelIndex) -> MountSpec | None:
         """Unmount the mount row ``index`` (or the mount containing it); return its spec."""
         node = self.node(index)
         while node is not None and node.parent is not self.root:
             node = node.parent
-        if node is None or node is self.root:
+        if node is None:
             return None
-        self._cancel_below(node)
-        row = node.row
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self.root.children[row]
-        self._renumber(self.root, row)
-        self.endRemoveRows()
+        self.remove_node(node)
         return node.spec
 
     def rename_mount(self, index: QModelIndex, name: str) -> None:
@@ -340,28 +438,33 @@ class MountsModel(QAbstractItemModel):
         node.name = name.strip()
         if node.spec is not None:
             node.spec.name = node.name
-        self.dataChanged.emit(index, index.siblingAtColumn(KIND))
+        node.item.setText(node.name)
 
     # -- node access ---------------------------------------------------------
     def node(self, index: QModelIndex) -> TreeNode | None:
         """The node behind ``index`` (``None`` for the invisible root)."""
         if not index.isValid():
             return None
-        return index.internalPointer()
+        return index.siblingAtColumn(NAME).data(NODE_ROLE)
 
-    def _node_or_root(self, index: QModelIndex) -> TreeNode:
-        return index.internalPointer() if index.isValid() else self.root
-
-    def index_of(self, node: TreeNode, column: int = 0) -> QModelIndex:
-        """The index of ``node`` (invalid for the root)."""
-        if node is self.root or node.parent is None:
+    def index_of(self, node: TreeNode | None, column: int = NAME) -> QModelIndex:
+        """The index of ``node`` (invalid for the root or a removed node)."""
+        if node is None or node is self.root or node.item is None or node.removed:
             return QModelIndex()
-        return self.createIndex(node.row, column, node)
+        index = self.indexFromItem(node.item)
+        return index if column == NAME or not index.isValid() else index.siblingAtColumn(column)
 
     def uri(self, index: QModelIndex) -> str:
         """The URI of the row at ``index`` (``""`` for the root)."""
         node = self.node(index)
         return node.uri if node is not None else ""
+
+    def child_nodes(self, node: TreeNode) -> list[TreeNode]:
+        """The children of ``node`` in display (sorted) order."""
+        item = node.item
+        if item is None:
+            return []
+        return [item.child(r, NAME).data(NODE_ROLE) for r in range(item.rowCount())]
 
     def locate(self, uri: str) -> tuple[TreeNode | None, bool]:
         """The deepest loaded node on the way to ``uri`` and whether it *is* ``uri``."""
@@ -373,11 +476,7 @@ class MountsModel(QAbstractItemModel):
             return None, False
         node = best
         while node.uri != uri:
-            nxt = None
-            for child in node.children:
-                if is_ancestor_uri(child.uri, uri):
-                    nxt = child
-                    break
+            nxt = next((c for c in node.children if is_ancestor_uri(c.uri, uri)), None)
             if nxt is None:
                 return node, False
             node = nxt
@@ -393,101 +492,34 @@ class MountsModel(QAbstractItemModel):
         """True while any listing is running."""
         return bool(self._loading)
 
-    # -- Qt model API ----------------------------------------------------------
-    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
-        node = self._node_or_root(parent)
-        if 0 <= row < len(node.children) and 0 <= column < len(COLUMNS):
-            return self.createIndex(row, column, node.children[row])
-        return QModelIndex()
+    @property
+    def loading_count(self) -> int:
+        """How many listings are running."""
+        return len(self._loading)
 
-    def parent(self, index: QModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if not index.isValid():
-            return QModelIndex()
-        node: TreeNode = index.internalPointer()
-        parent = node.parent
-        if parent is None or parent is self.root:
-            return QModelIndex()
-        return self.createIndex(parent.row, 0, parent)
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        if parent.isValid() and parent.column() != 0:
-            return 0
-        return len(self._node_or_root(parent).children)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
+    # -- lazy children (the only item-model methods implemented in Python) ---------
     def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        if parent.isValid() and parent.column() != 0:
+        if not parent.isValid():
+            return super().hasChildren(parent)
+        if parent.column() != NAME:
             return False
-        node = self._node_or_root(parent)
-        if node.children:
+        if super().hasChildren(parent):
             return True
-        return node.expandable and node.state in (IDLE, LOADING)
+        node = parent.data(NODE_ROLE)
+        return node is not None and node.expandable and node.state in (IDLE, LOADING)
 
     def canFetchMore(self, parent: QModelIndex) -> bool:
-        if not parent.isValid():
+        if not parent.isValid() or parent.column() != NAME:
             return False
-        node: TreeNode = parent.internalPointer()
-        return node.expandable and node.state == IDLE
+        node = parent.data(NODE_ROLE)
+        return node is not None and node.expandable and node.state == IDLE
 
     def fetchMore(self, parent: QModelIndex) -> None:
         if not parent.isValid():
             return
-        node: TreeNode = parent.internalPointer()
-        if node.expandable and node.state == IDLE:
+        node = parent.siblingAtColumn(NAME).data(NODE_ROLE)
+        if node is not None and node.expandable and node.state == IDLE:
             self._start_fetch(node)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        node: TreeNode = index.internalPointer()
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.EditRole:
-            if col == NAME:
-                return node.name
-            if col == SIZE:
-                return node.size_text
-            if col == MODIFIED:
-                return node.time_text
-            if node.state == ERROR:
-                return f"⚠ {node.error}"
-            if node.state == LOADING:
-                return f"loading… {node.loaded_count:,} so far" if node.loaded_count else "loading…"
-            return node.kind_text
-        if role == Qt.ItemDataRole.DecorationRole and col == NAME:
-            from ..icons import icon
-
-            return icon("error" if node.state == ERROR else node.icon)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if node.state == ERROR:
-                return f"{node.uri}\n{node.error}"
-            return node.tooltip or node.uri
-        if role == Qt.ItemDataRole.ForegroundRole and col == KIND and node.state == ERROR:
-            return QBrush(QColor(190, 30, 30))
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == SIZE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == URI_ROLE:
-            return node.uri
-        if role == KIND_ROLE:
-            return node.kind
-        return None
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled
-        node: TreeNode = index.internalPointer()
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
-        if node.kind in DROP_KINDS:
-            flags |= Qt.ItemFlag.ItemIsDropEnabled
-        if not node.expandable:
-            flags |= Qt.ItemFlag.ItemNeverHasChildren
-        return flags
 
     # -- loading ---------------------------------------------------------------
     def _start_fetch(self, node: TreeNode) -> None:
@@ -496,27 +528,36 @@ class MountsModel(QAbstractItemModel):
         node.error = ""
         was_busy = self.busy
         self._loading.add(node)
-        self._changed(node)
+        self._show_state(node)
         uri, mode = node.uri, listing_mode(node)
+        column, order = self._sort
         box: list[workers.Task] = []
         ready = threading.Event()
 
-        def run(token: workers.CancelToken) -> int:
+        def run(token: workers.CancelToken) -> tuple[tuple[int, Qt.SortOrder], bool]:
             ready.wait(5)
             task = box[0]
-            n = 0
+            keys: list[Any] = []
             for page in list_pages(uri, mode, token):
                 if token.cancelled:
                     break
-                n += len(page)
-                task.report(page)
-            return n
+                # Qt items are built here, off the GUI thread: the GUI only appends ready rows.
+                rows = []
+                for i, child in enumerate(page, 1):
+                    rows.append(make_items(child))
+                    if i % YIELD_EVERY == 0:
+                        time.sleep(YIELD_SECONDS)  # let the GUI thread take the GIL between slices
+                keys.extend(sort_key(child, column) for child in page)
+                task.report((page, rows))
+            # Whether the rows arrived in display order is worked out here too, not on the GUI thread.
+            in_order = keys == sorted(keys, reverse=order == Qt.SortOrder.DescendingOrder)
+            return (column, order), in_order
 
         task = workers.submit(
             run,
             with_token=True,
-            on_progress=lambda page, n=node: self._on_page(n, page),
-            on_done=lambda _r, n=node: self._on_done(n),
+            on_progress=lambda value, n=node: self._on_page(n, *value),
+            on_done=lambda result, n=node: self._on_done(n, *result),
             on_error=lambda msg, exc, n=node: self._on_error(n, msg, exc),
         )
         node.task = task
@@ -526,32 +567,16 @@ class MountsModel(QAbstractItemModel):
         if not was_busy:
             self.busy_changed.emit(True)
 
-    def _attached(self, node: TreeNode) -> bool:
-        """True while ``node`` is still in the tree (not unmounted or refreshed away)."""
-        while node.parent is not None:
-            parent = node.parent
-            if node.row >= len(parent.children) or parent.children[node.row] is not node:
-                return False
-            node = parent
-        return node is self.root
-
-    def _on_page(self, node: TreeNode, page: list[TreeNode]) -> None:
-        if node.state != LOADING or not page or not self._attached(node):
+    def _on_page(self, node: TreeNode, page: list[TreeNode], rows: list[list[QStandardItem]]) -> None:
+        if node.state != LOADING or node.removed or not page:
             return
-        for child in page:
+        item = node.item
+        for child, row in zip(page, rows, strict=True):
             child.parent = node
-        if node.all_children is not None:
-            node.all_children.extend(page)
-            page = [c for c in page if name_matches(c.name, node.filter)]
-        if page:
-            first = len(node.children)
-            self.beginInsertRows(self.index_of(node), first, first + len(page) - 1)
-            for i, child in enumerate(page, first):
-                child.row = i
-            node.children.extend(page)
-            self.endInsertRows()
-        node.loaded_count = len(node.everything())
-        self._changed(node, KIND)
+            item.appendRow(row)
+        node.children.extend(page)
+        node.loaded_count = len(node.children)
+        self._show_state(node)
         self.page_loaded.emit(node.uri, node.loaded_count)
 
     def _finish(self, node: TreeNode) -> None:
@@ -560,18 +585,16 @@ class MountsModel(QAbstractItemModel):
         if not self._loading:
             self.busy_changed.emit(False)
 
-    def _on_done(self, node: TreeNode) -> None:
+    def _on_done(self, node: TreeNode, sorted_by: tuple[int, Qt.SortOrder] | None = None, in_order: bool = False) -> None:
         if node.state != LOADING:
             return
         node.state = DONE
         self._finish(node)
-        if self._attached(node):
-            self._sort_children(node)
-            self._changed(node)
-            if not node.children:
-                # No expand arrow any more for an empty folder.
-                idx = self.index_of(node)
-                self.dataChanged.emit(idx, idx)
+        if not node.removed:
+            if not (in_order and sorted_by == self._sort) and len(node.children) > 1:
+                self.setSortRole(sort_role(self._sort[0]))
+                node.item.sortChildren(*self._sort)
+            self._show_state(node)
         self.fetch_finished.emit(node.uri)
 
     def _on_error(self, node: TreeNode, message: str, exc: BaseException) -> None:
@@ -580,21 +603,44 @@ class MountsModel(QAbstractItemModel):
         node.state = ERROR
         node.error = message
         self._finish(node)
-        if self._attached(node):
-            self._changed(node)
+        if not node.removed:
+            self._show_state(node)
         self.error.emit(node.uri, message)
         self.fetch_finished.emit(node.uri)
 
-    def _changed(self, node: TreeNode, first: int = NAME, last: int = KIND) -> None:
-        if node is self.root or node.parent is None:
+    def _show_state(self, node: TreeNode) -> None:
+        """Reflect ``node.state`` in its row: kind text, error colour and icon, tooltip."""
+        if node.item is None or node.removed or node is self.root:
             return
-        self.dataChanged.emit(self.createIndex(node.row, first, node), self.createIndex(node.row, last, node))
+        parent_item = node.parent.item if node.parent is not None else self.root.item
+        kind_item = parent_item.child(node.item.row(), KIND)
+        if kind_item is None:
+            return
+        if node.state == ERROR:
+            kind_item.setText(f"⚠ {node.error}")
+            kind_item.setForeground(QBrush(QColor(190, 30, 30)))
+            kind_item.setToolTip(f"{node.uri}\n{node.error}")
+            node.item.setIcon(icon("error"))
+            node.item.setToolTip(f"{node.uri}\n{node.error}")
+            return
+        if node.state == LOADING:
+            text = f"loading… {node.loaded_count:,} so far" if node.loaded_count else "loading…"
+        else:
+            text = node.kind_text
+        if kind_item.text() != text:
+            kind_item.setText(text)
+        if kind_item.toolTip():
+            kind_item.setToolTip("")
+            kind_item.setData(None, Qt.ItemDataRole.ForegroundRole)
+            node.item.setIcon(icon(node.icon))
+            node.item.setToolTip(node.tooltip or node.uri)
+        if node.state == DONE and not node.children:
+            node.item.emitDataChanged()  # the expand arrow goes away
 
     def _cancel_below(self, node: TreeNode) -> None:
         stack = [node]
         while stack:
             n = stack.pop()
-            n.filter, n.all_children = "", None
             if n.task is not None:
                 n.task.cancel()
                 n.task = None
@@ -602,29 +648,31 @@ class MountsModel(QAbstractItemModel):
                 self._loading.discard(n)
                 if not self._loading:
                     self.busy_changed.emit(False)
-            n.state = IDLE if n.state == LOADING else n.state
-            stack.extend(n.children)
+            if n.state == LOADING:
+                n.state = IDLE
+            stack.extend(c for c in n.children if c.expandable)
 
     def refresh(self, index: QModelIndex) -> None:
         """Drop the children of ``index`` and list them again (re-tries errors too)."""
-        node = self._node_or_root(index)
-        if node is self.root:
-            for mount in list(self.root.children):
+        node = self.node(index)
+        if node is None:
+            for mount in self.mount_nodes():
                 self.refresh(self.index_of(mount))
             return
         if not node.expandable:
-            node = node.parent or self.root
-            return self.refresh(self.index_of(node)) if node is not self.root else None
-        was_loaded = node.state != IDLE or node.children
+            if node.parent is not None and node.parent is not self.root:
+                self.refresh(self.index_of(node.parent))
+            return
+        was_loaded = node.state != IDLE or bool(node.children)
         self._cancel_below(node)
-        if node.children:
-            self.beginRemoveRows(self.index_of(node), 0, len(node.children) - 1)
-            node.children = []
-            self.endRemoveRows()
-        node.children, node.all_children, node.filter = [], None, ""
+        for child in node.children:
+            child.removed = True
+        node.children = []
+        if node.item.rowCount():
+            node.item.removeRows(0, node.item.rowCount())
         node.state = IDLE
         node.error = ""
-        self._changed(node)
+        self._show_state(node)
         if was_loaded:
             self._start_fetch(node)
 
@@ -636,103 +684,23 @@ class MountsModel(QAbstractItemModel):
         if node is not None and node is not self.root and node.state != IDLE:
             self.refresh(self.index_of(node))
 
-    # -- sorting ---------------------------------------------------------------
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort every loaded level (folders first), keeping persistent indexes valid."""
-        self._sort = (column, order)
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        nodes = [(i.internalPointer(), i.column()) for i in persistent]
-        stack = [self.root]
-        while stack:
-            n = stack.pop()
-            self._sort_list(n)
-            stack.extend(c for c in n.everything() if c.everything())
-        self.changePersistentIndexList(
-            persistent, [self.createIndex(n.row, c, n) if n is not None else QModelIndex() for n, c in nodes]
-        )
-        self.layoutChanged.emit()
-
-    def _sort_key(self, column: int) -> Any:
-        if column == SIZE:
-            return lambda n: (not n.is_dir, n.size if n.size is not None else -1, n.name.lower())
-        if column == MODIFIED:
-            return lambda n: (not n.is_dir, n.mtime or 0.0, n.name.lower())
-        if column == KIND:
-            return lambda n: (not n.is_dir, n.kind_text.lower(), n.name.lower())
-        return lambda n: (not n.is_dir, n.name.lower())
-
-    def _sort_list(self, node: TreeNode) -> bool:
-        if node is self.root or self._sort is None or len(node.everything()) < 2:
-            return False
-        column, order = self._sort
-        before = node.children
-        key = self._sort_key(column)
-        reverse = order == Qt.SortOrder.DescendingOrder
-        if node.all_children is not None:
-            node.all_children.sort(key=key, reverse=reverse)
-            after = [c for c in node.all_children if name_matches(c.name, node.filter)]
-        else:
-            after = sorted(before, key=key, reverse=reverse)
-        if all(a is b for a, b in zip(before, after, strict=True)):
-            return False
-        node.children = after
-        for i, child in enumerate(after):
-            child.row = i
-        return True
-
-    def _sort_children(self, node: TreeNode) -> None:
-        """Sort one freshly loaded level in the current order (rows arrive in listing order)."""
-        if self._sort is None or len(node.children) < 2:
-            return
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        moved = [(i, i.internalPointer(), i.column()) for i in persistent if i.internalPointer().parent is node]
-        if self._sort_list(node):
-            self.changePersistentIndexList(
-                [m[0] for m in moved], [self.createIndex(n.row, c, n) for _i, n, c in moved]
-            )
-        self.layoutChanged.emit()
-
-    @staticmethod
-    def _renumber(node: TreeNode, start: int = 0) -> None:
-        for i in range(start, len(node.children)):
-            node.children[i].row = i
-
     def remove_node(self, node: TreeNode) -> None:
-        """Take one (deleted or renamed) row out of the tree."""
+        """Take one row (a deleted item, an unmounted root) out of the tree."""
         parent = node.parent
-        if parent is None or not self._attached(node):
+        if parent is None or node.removed:
             return
         self._cancel_below(node)
-        row = node.row
-        self.beginRemoveRows(self.index_of(parent), row, row)
-        del parent.children[row]
-        if parent.all_children is not None and node in parent.all_children:
-            parent.all_children.remove(node)
-        self._renumber(parent, row)
-        self.endRemoveRows()
+        node.removed = True
+        if node in parent.children:
+            parent.children.remove(node)
+        parent.item.removeRow(node.item.row())
 
-    # -- filtering ---------------------------------------------------------------
-    def set_filter(self, index: QModelIndex, text: str) -> None:
-        """Show only the children of ``index`` whose names match ``text`` (empty: show all)."""
-        node = self.node(index)
-        if node is None or not node.expandable or text == node.filter:
-            return
-        full = node.everything()
-        visible = full if not text else [c for c in full if name_matches(c.name, text)]
-        parent_index = self.index_of(node)
-        if node.children:
-            self.beginRemoveRows(parent_index, 0, len(node.children) - 1)
-            node.children = []
-            self.endRemoveRows()
-        node.filter = text
-        node.all_children = list(full) if text else None
-        if visible:
-            self.beginInsertRows(parent_index, 0, len(visible) - 1)
-            node.children = list(visible)
-            self._renumber(node)
-            self.endInsertRows()
+    # -- sorting ---------------------------------------------------------------
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort every loaded level by ``column`` (folders first when ascending)."""
+        self._sort = (column, order)
+        self.setSortRole(sort_role(column))
+        super().sort(column, order)
 
     # -- drag and drop -----------------------------------------------------------
     def supportedDropActions(self) -> Qt.DropAction:
