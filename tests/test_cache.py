@@ -230,10 +230,13 @@ def test_bad_arguments(tmp_path):
         RemoteCache(tmp_path, expiry_hours=-1)
 
 
-def test_default_directory_is_the_user_cache_dir():
+def test_default_directory_is_the_user_cache_dir(tmp_path, monkeypatch):
     import platformdirs
 
-    assert RemoteCache().directory.startswith(platformdirs.user_cache_dir("storescope"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    directory = RemoteCache().directory
+    assert directory.startswith(platformdirs.user_cache_dir("storescope")) and directory.startswith(str(tmp_path))
+    assert os.path.isdir(directory)
 
 
 @pytest.mark.s3
