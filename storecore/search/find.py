@@ -14,6 +14,7 @@ import concurrent.futures as cf
 import dataclasses
 import os
 import posixpath
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -68,6 +69,13 @@ class Match:
             "dtype": str(self.dtype) if self.dtype is not None else None,
             "attrs": json_safe(self.attrs),
         }
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An exception raised by the listing thread, to re-raise in the caller's."""
+
+    exc: BaseException
 
 
 @dataclass
@@ -301,7 +309,11 @@ class _Walker:
                 self._submit(e, "zarr", srel, srel.count("/") + 1, store_keys)
             store, store_keys = None, {}
 
-        for page in listing_cache.pages(self.backend, self.loc.path, use_cache=self.use_cache, cancel=self.cancelled):
+        pages = listing_cache.pages(self.backend, self.loc.path, use_cache=self.use_cache, cancel=self.cancelled)
+        for page in self._background(pages):
+            if page is None:  # the next page is not there yet: hand out finished container reads
+                yield from self._drain()
+                continue
             self.stats.pages += 1
             for e in page:
                 if self.cancelled():
@@ -333,6 +345,52 @@ class _Walker:
                     self._submit(e, "hdf5", rel, len(parts), None)
             yield from self._drain()
         flush()
+
+    def _background(self, pages: Iterator[list[Entry]]) -> Iterator[list[Entry] | None]:
+        """Fetch listing pages on a thread, so results stream while the next page is requested.
+
+        Yields pages, or ``None`` every 50 ms while waiting; a listing error is
+        raised here, in the caller's thread.
+        """
+        box: queue.Queue[Any] = queue.Queue(maxsize=4)
+        end = object()
+
+        def put(item: Any) -> bool:
+            while not self.stop.is_set():
+                try:
+                    box.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for page in pages:
+                    if not put(page):
+                        return
+                put(end)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                put(_Failure(exc))
+            finally:
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()
+
+        threading.Thread(target=produce, name="storecore-find-listing", daemon=True).start()
+        while True:
+            try:
+                item = box.get(timeout=0.05)
+            except queue.Empty:
+                if self.cancelled():
+                    return
+                yield None
+                continue
+            if item is end:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
 
     # containers ------------------------------------------------------------------------
     def _submit(self, e: Entry, ctype: str, rel: str, depth: int, keys: dict[str, Entry] | None) -> None:
