@@ -126,6 +126,17 @@ def test_parse_filter_errors(text):
         parse_filter(text, ["a", "b"])
 
 
+def test_dtype_labels_are_short():
+    import polars as pl
+
+    from app.models.table_model import dtype_label
+
+    assert dtype_label(pl.Datetime("us")) == "Datetime[us]"
+    assert dtype_label(pl.Datetime("ns", "UTC")) == "Datetime[ns, UTC]"
+    assert dtype_label(pl.Duration("ms")) == "Duration[ms]"
+    assert dtype_label(pl.List(pl.Int8)) == "List(Int8)"
+
+
 def test_table_viewer_filter_line_and_count_label(qtbot, million):
     import polars as pl
 

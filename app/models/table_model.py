@@ -144,6 +144,18 @@ def parse_filter(text: str, columns: list[str]) -> Any:
     return expr
 
 
+_TIME_DTYPE = re.compile(r"(Datetime|Duration)\(time_unit='(\w+)'(?:, time_zone=(?:None|'([^']*)'))?\)")
+
+
+def dtype_label(dtype: Any) -> str:
+    """A short header label for a polars dtype (``Datetime[us, UTC]`` rather than its repr)."""
+    text = str(dtype)
+    m = _TIME_DTYPE.fullmatch(text)
+    if m:
+        return f"{m.group(1)}[{m.group(2)}{', ' + m.group(3) if m.group(3) else ''}]"
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _rows(frame: Any) -> list[tuple]:
     return frame.rows()
 
@@ -164,7 +176,7 @@ def build_state(base: Any, sort: tuple[str, bool] | None = None, filter_text: st
         frame = frame.sort(sort[0], descending=sort[1], nulls_last=True)
     count = int(frame.select(pl.len()).collect().item())
     first = _rows(frame.slice(0, window).collect()) if count else []
-    return TableState(frame, columns, [str(schema[c]) for c in columns], count, first)
+    return TableState(frame, columns, [dtype_label(schema[c]) for c in columns], count, first)
 
 
 def fetch_window(frame: Any, start: int, size: int) -> list[tuple]:
