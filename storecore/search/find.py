@@ -196,6 +196,9 @@ class _Walker:
     # naming ------------------------------------------------------------------------
     def rel(self, entry_path: str) -> str:
         if self.local:
+            root = self.loc.path.rstrip("/") + "/"
+            if entry_path.startswith(root):
+                return entry_path[len(root) :]  # cheaper than os.path.relpath, called for every entry
             return os.path.relpath(entry_path, self.loc.path).replace(os.sep, "/")
         key = self.backend.key(entry_path)
         return key[len(self.root_key) :].lstrip("/") if self.root_key else key

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import posixpath
 import threading
 from collections.abc import Iterable, Iterator
@@ -356,8 +355,6 @@ def hdf5_nodes(
         # Local files: HDF5's own driver (no Python call per read) is twice as fast;
         # the bytes it reads are the same headers, so they are not counted one by one.
         target: Any = backend.full(path)
-        with os_errors(uri):
-            os.stat(target)
     elif isinstance(backend, LocalBackend):
         # Unbuffered: a buffered reader would pull 8 KiB around every small header read.
         with os_errors(uri):
@@ -376,6 +373,8 @@ def hdf5_nodes(
     try:
         try:
             f = h5py.File(target, "r")
+        except FileNotFoundError as e:
+            raise NotFound(f"{uri}: no such file", path=uri) from e
         except OSError as e:
             raise CorruptData(f"{uri}: not a readable HDF5 file ({e})", path=uri) from e
         with f:
