@@ -129,3 +129,20 @@ def test_missing_sides_and_bad_input(local_root, memory_root):
         list(compare(local_root, local_root, cancel=lambda: True))
     assert all(e.status == "same" for e in compare(local_root, local_root, deep=True))
     assert list(compare(local_root, local_root, include_same=False)) == []
+
+
+def test_sync_plan_feeds_the_transfer_queue(local_root, memory_root):
+    from storecore.transfer import TransferQueue
+
+    files = make_tree(local_root)
+    backend, _ = storecore.backend_for(memory_root)
+    backend.write_bytes("d1/sub1/f01.dat", b"old")
+    backend.write_bytes("keep.txt", b"mine")
+    queue = TransferQueue(history=False)
+    try:
+        jobs = [queue.submit(src, dst) for src, dst in sync_plan(compare(local_root, memory_root))]
+        assert len(jobs) == len(files) and queue.wait_all(timeout=60)
+        assert all(j.state.value == "done" for j in jobs)
+    finally:
+        queue.close()
+    assert statuses(local_root, memory_root, deep=True) == {"keep.txt": "only_b"}
