@@ -60,36 +60,55 @@ class CacheEntry:
 
 
 class _TransferSource:
-    """A large S3 object fetched by parallel ranged GETs, each pinned to one version by If-Match."""
+    """An S3 object fetched by parallel ranged GETs, each pinned to one version by If-Match.
 
-    def __init__(self, backend: Any, key: str, etag: str, size: int) -> None:
+    ``first`` is the already open body of bytes ``[0, first_len)`` (the
+    response to the validating request), streamed while the other parts run.
+    """
+
+    def __init__(self, backend: Any, key: str, etag: str, size: int, first: Any = None, first_len: int = 0) -> None:
         self.backend, self.key, self.etag, self.size = backend, key, etag, int(size)
+        self.first, self.first_len = first, int(first_len) if first is not None else 0
 
-    def _part(self, fd: int, start: int, end: int) -> None:
-        resp = self.backend.client.get_object(
-            Bucket=self.backend.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", IfMatch=f'"{self.etag}"'
-        )
+    @staticmethod
+    def _pour(body: Any, fd: int, start: int, end: int) -> None:
         offset = start
-        with contextlib.closing(resp["Body"]) as body:
+        with contextlib.closing(body):
             while chunk := body.read(1024 * 1024):
                 os.pwrite(fd, chunk, offset)
                 offset += len(chunk)
         if offset != end:
             raise ConnectionError(f"short read: {offset - start} of {end - start} bytes")
 
+    def _part(self, fd: int, start: int, end: int) -> None:
+        resp = self.backend.client.get_object(
+            Bucket=self.backend.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", IfMatch=f'"{self.etag}"'
+        )
+        self._pour(resp["Body"], fd, start, end)
+
     def download_into(self, out: Any) -> None:
         """Fill the file ``out``; a change of the object meanwhile fails the download (412)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        part = max(1024 * 1024, int(self.backend.tuning["multipart_chunksize"]))
+        part = part_size(self.backend)
         workers = max(1, int(self.backend.tuning["max_concurrency"]))
         fd = out.fileno()
         os.ftruncate(fd, self.size)
-        ranges = [(s, min(self.size, s + part)) for s in range(0, self.size, part)]
-        with ThreadPoolExecutor(max_workers=min(workers, len(ranges))) as pool:
-            for future in [pool.submit(self._part, fd, s, e) for s, e in ranges]:
-                future.result()
+        ranges = [(s, min(self.size, s + part)) for s in range(self.first_len, self.size, part)]
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ranges)))) as pool:
+            futures = [pool.submit(self._part, fd, s, e) for s, e in ranges]
+            try:
+                if self.first is not None:
+                    self._pour(self.first, fd, 0, self.first_len)
+            finally:
+                for future in futures:
+                    future.result()
         out.seek(self.size)
+
+
+def part_size(backend: Any) -> int:
+    """Bytes per ranged GET when filling the cache from S3."""
+    return max(1024 * 1024, int(backend.tuning["multipart_chunksize"]))
 
 
 def _digest(text: str) -> str:
@@ -273,47 +292,60 @@ class RemoteCache:
             return self._store(key, stat.etag, body)
 
     def _s3_conditional_get(self, backend: Any, path: str, key: str, entry: CacheEntry | None) -> str:
+        """One GET of the first part, conditional on the cached ETag: 304 = fresh; else it starts the fill."""
         from .backends.s3 import translate
 
         s3key = backend.key(path)
-        kwargs: dict[str, Any] = {"Bucket": backend.bucket, "Key": s3key}
+        part = part_size(backend)
+        kwargs: dict[str, Any] = {"Bucket": backend.bucket, "Key": s3key, "Range": f"bytes=0-{part - 1}"}
         if entry is not None and entry.etag:
             kwargs["IfNoneMatch"] = f'"{entry.etag}"'
             self.validations += 1
-        try:
-            resp = backend.client.get_object(**kwargs)
-        except Exception as e:
-            status = str(getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-            if entry is not None and (status == "304" or code in ("304", "NotModified")):
-                self.hits += 1
-                self._touch(entry.path)
-                return entry.path
-            err = translate(e, backend.uri(s3key))
-            if isinstance(err, NotFound) and entry is not None:
-                self._remove(_digest(key), entry)  # the object is gone: so is its copy
-            if isinstance(err, NotFound) and backend.is_dir(s3key):
-                from .errors import IsADirectory
+        resp = None
+        for _attempt in range(2):
+            try:
+                resp = backend.client.get_object(**kwargs)
+                break
+            except Exception as e:
+                status = str(getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+                code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+                if entry is not None and (status == "304" or code in ("304", "NotModified")):
+                    self.hits += 1
+                    self._touch(entry.path)
+                    return entry.path
+                if code == "InvalidRange" and "Range" in kwargs:
+                    kwargs.pop("Range")  # an empty object has no byte 0
+                    continue
+                err = translate(e, backend.uri(s3key))
+                if isinstance(err, NotFound) and entry is not None:
+                    self._remove(_digest(key), entry)  # the object is gone: so is its copy
+                if isinstance(err, NotFound) and backend.is_dir(s3key):
+                    from .errors import IsADirectory
 
-                raise IsADirectory(f"{backend.uri(s3key)}: is a directory", path=backend.uri(s3key)) from e
-            raise err from e
+                    raise IsADirectory(f"{backend.uri(s3key)}: is a directory", path=backend.uri(s3key)) from e
+                raise err from e
+        assert resp is not None
         etag = (resp.get("ETag") or "").strip('"') or None
         body = resp["Body"]
         if entry is not None and etag is not None and etag == entry.etag:
-            # A server that ignores If-None-Match: same ETag, so drop the body unread.
+            # A server that ignores If-None-Match: same ETag, so drop the (at most one part) body.
             body.close()
             self.hits += 1
             self._touch(entry.path)
             return entry.path
-        size = resp.get("ContentLength")
+        first_len = int(resp.get("ContentLength") or 0)
+        content_range = resp.get("ContentRange") or ""
+        total = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else first_len
         try:
-            if size is not None and etag and int(size) >= int(backend.tuning["multipart_threshold"]):
-                # Large object: parallel ranged GETs (TransferManager), pinned to this version by If-Match.
+            if total > first_len and etag:
+                # The rest in parallel ranged GETs pinned to this version, while the first part streams.
+                source: Any = _TransferSource(backend, s3key, etag, total, first=body, first_len=first_len)
+            elif total > first_len:
                 body.close()
-                source: Any = _TransferSource(backend, s3key, etag, int(size))
+                source = backend.client.get_object(Bucket=backend.bucket, Key=s3key)["Body"]
             else:
                 source = body
-            return self._store(key, etag, source, expected=size, uri=backend.uri(s3key))
+            return self._store(key, etag, source, expected=total, uri=backend.uri(s3key))
         except StorecoreError:
             raise
         except Exception as e:

@@ -70,6 +70,14 @@ def test_s3_reopen_unchanged_costs_one_small_request_and_change_refetches(cache,
 
 
 @pytest.mark.s3
+def test_s3_empty_object(cache, s3_root):
+    storecore.backend_for(s3_root)[0].write_bytes("empty.bin", b"")
+    path = cache.local_path(f"{s3_root}/empty.bin")
+    assert os.path.getsize(path) == 0
+    assert cache.local_path(f"{s3_root}/empty.bin") == path and cache.hits == 1
+
+
+@pytest.mark.s3
 def test_s3_missing_object_and_directory(cache, s3_root):
     with pytest.raises(NotFound):
         cache.local_path(f"{s3_root}/nothing.bin")
