@@ -256,18 +256,18 @@ def plane_cost(source: ArraySource, req: PlaneRequest, cache: ChunkCache | None 
 def default_step(shape: Sequence[int], axes: Sequence[int], chunks: Sequence[int] | None, itemsize: int, budget: int) -> tuple[int, ...]:
     """Stride per shown axis for an overview.
 
-    Unchunked arrays are strided until the plane fits ``TARGET_SIDE`` and the
-    budget; chunked arrays are read at full resolution (a stride decodes the
-    same chunks) and bounded by the budget instead.
+    Unchunked arrays get the stride ``storecore.containers.display_selection``
+    picks (at most ``TARGET_SIDE`` samples per axis and ``budget`` bytes);
+    chunked arrays are read at full resolution (a stride decodes the same
+    chunks) and bounded by the budget tile by tile instead.
     """
-    if chunks:
+    if chunks or not shape:
         return tuple(1 for _ in axes)
-    step = 1
-    while True:
-        n = [math.ceil(shape[a] / step) for a in axes]
-        if max(n) <= TARGET_SIDE and math.prod(n) * itemsize <= budget:
-            return tuple(step for _ in axes)
-        step *= 2
+    from storecore.containers import display_selection
+
+    sel = display_selection(shape, axes=tuple(axes), index=[0] * len(shape), target=(TARGET_SIDE, TARGET_SIDE),
+                            max_bytes=budget, itemsize=itemsize)  # fmt: skip
+    return tuple(int(sel[a].step or 1) if isinstance(sel[a], slice) else 1 for a in axes)
 
 
 def choose_level(levels: Sequence[ArraySource], axes: Sequence[int], budget: int) -> int:

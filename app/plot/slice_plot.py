@@ -186,7 +186,8 @@ class SlicePlot(QWidget):
         # two rows, so that the pane stays narrow enough for a side dock
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
-        for w in (self.mode_box, QLabel("Y"), self.y_box, QLabel("X"), self.x_box, self.complex_box, self.cmap_box):
+        self.y_label = QLabel("Y")
+        for w in (self.mode_box, self.y_label, self.y_box, QLabel("X"), self.x_box, self.complex_box, self.cmap_box):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(button("Reset view", self.reset_view))
@@ -323,7 +324,7 @@ class SlicePlot(QWidget):
             self.x_box.setCurrentIndex(self.axes[-1])
         if image:
             self.y_box.setCurrentIndex(self.axes[0])
-        for w in (self.y_box, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
+        for w in (self.y_label, self.y_box, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
             w.setVisible(image)
         for w in (self.log, self.markers):
             w.setVisible(self.mode == "curve")
