@@ -37,7 +37,7 @@ def guard_none_refcount() -> bool:
         return False
     import ctypes
 
-    # bools leak the same way (returns of Python overrides such as ``event()``)
-    for singleton in (None, True, False):
+    # bools, "" and () leak the same way (returns of Python overrides such as ``event()``)
+    for singleton in (None, True, False, "", ()):
         ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
     return True
