@@ -334,3 +334,29 @@ def test_void_qt_calls_cannot_exhaust_none(qtbot, pane):
     for _ in range(20_000):  # shiboken6 6.12 on Python 3.11 drops a None reference per call
         probe.setObjectName("")
     assert sys.getrefcount(None) > 10_000
+
+
+def test_links_resolve_and_broken_links_are_described(qtbot, pane, tmp_path):
+    import h5py
+
+    path = tmp_path / "links.h5"
+    with h5py.File(path, "w") as f:
+        f["data/frames"] = np.arange(24.0).reshape(2, 3, 4)
+        f["alias"] = h5py.SoftLink("/data/frames")
+        f["dangling"] = h5py.SoftLink("/nowhere")
+    w = show(qtbot, pane, f"{path}::/alias")
+    assert type(w).__name__ == "ArrayViewer"
+    qtbot.waitUntil(lambda: w.plot.result is not None, timeout=10000)
+    np.testing.assert_array_equal(w.plot.raw, np.arange(24.0).reshape(2, 3, 4)[0])
+    w = show(qtbot, pane, f"{path}::/dangling")
+    facts = {w.facts.item(r, 0).text(): w.facts.item(r, 1).text() for r in range(w.facts.rowCount())}
+    assert "broken" in facts["Link"] and "/nowhere" in facts["Link"]
+
+
+def test_a_larger_budget_still_reads_text_in_steps(qtbot, tmp_path):
+    f = tmp_path / "mid.txt"
+    f.write_text("y" * 300_000)
+    pane = PreviewPane(budget=Budget(8 * 1024 * 1024))
+    qtbot.addWidget(pane)
+    w = show(qtbot, pane, str(f))
+    assert len(w.edit.toPlainText()) == 64 * 1024 and w.more.isVisibleTo(w)

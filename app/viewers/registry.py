@@ -91,8 +91,13 @@ def classify(uri: str) -> Target:
 
             raise MissingDependency(f"{uri}: container support is not available", path=uri)
         node = containers.open_container(uri)
+        note = ""
+        if node.kind == "link":
+            note = f"link → {node.link_target}" + (" (broken)" if node.broken else "")
+            if not node.broken:
+                node = node.target()
         kind = "array" if node.kind == "array" else "group"
-        return Target(uri, loc, backend, kind, node=node, ext=posixpath.splitext(loc.path)[1].lower())
+        return Target(uri, loc, backend, kind, node=node, ext=posixpath.splitext(loc.path)[1].lower(), note=note)
     if not loc.path.strip("/"):
         entry = backend.stat(loc.path)
         return Target(uri, loc, backend, "bucket" if loc.bucket else "folder", entry=entry, first_page=_first_page(backend, loc))

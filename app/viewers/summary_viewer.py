@@ -67,6 +67,8 @@ def _group(target: Target) -> Summary:
         ("Members", f"{count} ({groups} groups, {count - groups} others)"),
         ("URI", target.uri),
     ]
+    if target.note:
+        facts.insert(1, ("Link", target.note))
     return Summary(target, rows, facts, dict(node.attrs or {}))
 
 

@@ -174,8 +174,8 @@ class TextViewer(Viewer):
     @classmethod
     def prepare(cls, target: Target, budget: Budget, token: Any) -> TextChunk:
         """The first ``FIRST_READ`` bytes (all of it after "load full")."""
-        limit = FIRST_READ if budget.max_bytes <= Budget().max_bytes or budget.max_bytes < FIRST_READ else budget.max_bytes
-        chunk = read_text(target, min(limit, budget.max_bytes))
+        asked_for_all = budget.max_bytes >= Budget().unlimited().max_bytes
+        chunk = read_text(target, budget.max_bytes if asked_for_all else min(FIRST_READ, budget.max_bytes))
         chunk.limit = budget.max_bytes
         return chunk
 
