@@ -72,7 +72,7 @@ class MountsTree(QTreeView):
         header = self.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((190, 70, 118, 120)):
+        for col, width in enumerate((175, 70, 118, 110)):
             self.setColumnWidth(col, width)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
@@ -257,11 +257,14 @@ class MainWindow(QMainWindow):
         self.queue_dock.setObjectName("TransferQueueDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
         self.queue_dock.job_finished.connect(self.model.refresh_uri)
+        if hasattr(self.queue_dock, "reveal_requested"):
+            self.queue_dock.reveal_requested.connect(self.reveal)
         self.find_dock = FindDock(self)
         self.find_dock.setObjectName("FindDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.find_dock)
-        self.tabifyDockWidget(self.queue_dock, self.find_dock)
-        self.queue_dock.raise_()
+        # Beside the queue (not tabbed): the find form is tall, the queue is fine short; shown by Ctrl+F.
+        self.splitDockWidget(self.queue_dock, self.find_dock, Qt.Orientation.Horizontal)
+        self.find_dock.hide()
         self.find_dock.reveal_requested.connect(self.reveal)
         self.view_menu.addAction(self.queue_dock.toggleViewAction())
         self.view_menu.addAction(self.find_dock.toggleViewAction())
@@ -270,6 +273,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._default_dock_sizes)
 
     def _default_dock_sizes(self) -> None:
+        self.layout().activate()  # docks added after the first show need a laid-out window to take sizes
         self.resizeDocks([self.mounts_dock], [max(360, int(self.width() * 0.31))], Qt.Orientation.Horizontal)
         self.resizeDocks([self.queue_dock], [150], Qt.Orientation.Vertical)
 
@@ -297,6 +301,7 @@ class MainWindow(QMainWindow):
         if select:
             self.select_when_mounted(select)
         self._expand_first_mount()
+        self.tree.setFocus()
 
     def select_when_mounted(self, uri: str) -> None:
         """Reveal ``uri`` now, or as soon as a mount that contains it appears (start-up mounts are async).
@@ -857,4 +862,8 @@ class MainWindow(QMainWindow):
             self.settings.sync()
         for node in self.model.mount_nodes():
             self.model._cancel_below(node)
+        if self.preview is not None:
+            self.preview.clear()  # cancels its load: no late result may reach a closed window
+        if self.queue_dock is not None and hasattr(self.queue_dock, "shutdown"):
+            self.queue_dock.shutdown()
         super().closeEvent(event)
