@@ -360,3 +360,12 @@ def test_a_larger_budget_still_reads_text_in_steps(qtbot, tmp_path):
     qtbot.addWidget(pane)
     w = show(qtbot, pane, str(f))
     assert len(w.edit.toPlainText()) == 64 * 1024 and w.more.isVisibleTo(w)
+
+
+def test_unplottable_values_give_a_message(qtbot, pane, tmp_path):
+    from storecore.containers import write_array
+
+    write_array(f"{tmp_path}/s.zarr::/names", np.array(["alpha", "beta", "gamma"]))
+    w = show(qtbot, pane, f"{tmp_path}/s.zarr::/names")
+    qtbot.waitUntil(lambda: w.plot.guard.isVisibleTo(w.plot), timeout=10000)
+    assert "cannot plot values of type" in w.plot.guard.label.text()

@@ -132,6 +132,7 @@ class SlicePlot(QWidget):
         self.result: PlaneResult | None = None
         self.geometry: list[tuple[float, float]] = []  # (origin, spacing) per shown axis
         self._display: np.ndarray | None = None
+        self._draw_error = ""
         self._plane: np.ndarray | None = None
         self._tiles: list[Any] = []
         self.detail_request: PlaneRequest | None = None
@@ -387,6 +388,7 @@ class SlicePlot(QWidget):
             return
         level, src, req, geometry = self._level_request()
         self._drop_detail()
+        self._draw_error = ""
         budget = self.budget.unlimited().max_bytes if self._full_next else self.budget.max_bytes
         self._full_next = False
         self._gen += 1
@@ -433,7 +435,8 @@ class SlicePlot(QWidget):
             try:
                 self._paint_tiles(new, first)
             except TypeError as exc:
-                self.guard.offer(str(exc), "")
+                self._draw_error = str(exc)
+                self.guard.offer(self._draw_error, "")
         else:
             self._redraw(relevel=first, autorange=first and self._autorange, mask=self._tile_shown)
         self._mark_painted()
@@ -539,7 +542,9 @@ class SlicePlot(QWidget):
         else:
             self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
-        if result.complete:
+        if self._draw_error:
+            pass  # the message saying why nothing is drawn stays
+        elif result.complete:
             self.guard.hide()
             level = f" (pyramid level {result.level})" if result.level else ""
             self.status.emit(f"slice {result.data.shape} read: {human_size(result.read_bytes)} decoded{level}")
@@ -579,8 +584,10 @@ class SlicePlot(QWidget):
         try:
             values = to_display(self.raw, self.complex_box.currentText(), self.fill_value)
         except TypeError as exc:
-            self.guard.offer(str(exc), "")
+            self._draw_error = str(exc)
+            self.guard.offer(self._draw_error, "")
             return
+        self._draw_error = ""
         unread = None if mask is None or mask.all() else ~mask
         if unread is not None:
             values[unread] = np.nan  # shown_values(): unread samples are NaN
