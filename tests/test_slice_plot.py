@@ -348,6 +348,8 @@ def test_zooming_into_a_strided_overview_refines_to_full_resolution(qtbot):
     (y0, y1), (x0, x1) = req.region
     np.testing.assert_array_equal(plot.detail_values, data[y0:y1, x0:x1])
     assert y0 <= 40 and y1 >= 120 and x0 <= 100 and x1 >= 180
+    assert plot.value_at((51, 101)) == data[51, 101]  # the readout uses the full-resolution patch
+    assert plot.value_at((7, 9)) == data[6, 8]  # outside it, the overview
     with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
         plot.set_source(NumpySource(data[:4, :4].copy()))
     assert not plot.detail.isVisible()  # a new slice drops the patch

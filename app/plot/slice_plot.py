@@ -700,6 +700,7 @@ class SlicePlot(QWidget):
             rect = QRectF(ry0, rx0, values.shape[1] * req.step[0], values.shape[0] * req.step[1])
         self.detail_request = req
         self.detail_values = values
+        self.detail_raw = result.data
         self.detail.setImage(values, autoLevels=False, levels=self.hist.getLevels())
         self.detail.setRect(rect)
         self.detail.show()
@@ -727,6 +728,16 @@ class SlicePlot(QWidget):
         """The shown slice's value at an array index (nearest sample when strided or a coarser level)."""
         if self.raw is None:
             return None
+        req = self.detail_request
+        if req is not None and self.detail.isVisible():
+            pos = []
+            for k, ax in enumerate(self.axes):
+                lo, hi = req.region[k]
+                if not lo <= index[ax] < hi:
+                    break
+                pos.append((index[ax] - lo) // req.step[k])
+            else:  # inside the full-resolution patch
+                return self.detail_raw[tuple(pos)]
         geometry = self.geometry or [(0.0, 1.0)] * len(self.axes)
         pos = []
         for k, ax in enumerate(self.axes):

@@ -182,7 +182,7 @@ class ArrayViewer(Viewer):
         split.addWidget(top)
         split.addWidget(self.plot)
         split.setStretchFactor(1, 1)
-        split.setSizes([150, 500])
+        split.setSizes([120, 520])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
