@@ -270,19 +270,25 @@ class TransferQueueDock(QDockWidget):
     def _selected_jobs(self) -> list[Any]:
         return [r.job for r in self.selected_rows() if r.job is not None]
 
+    def _targets(self) -> list[Any]:
+        """The selected jobs, or every live job when nothing is selected (pause/resume/cancel all)."""
+        return self._selected_jobs() or [r.job for r in self.model.rows if r.job is not None]
+
     def pause_selected(self) -> None:
-        """Pause the selected jobs."""
-        for job in self._selected_jobs():
+        """Pause the selected jobs (all jobs when none is selected)."""
+        for job in self._targets():
             job.pause()
+        self._update_buttons()
 
     def resume_selected(self) -> None:
-        """Resume the selected jobs."""
-        for job in self._selected_jobs():
+        """Resume the selected jobs (all jobs when none is selected)."""
+        for job in self._targets():
             job.resume()
+        self._update_buttons()
 
     def cancel_selected(self) -> None:
-        """Cancel the selected jobs."""
-        for job in self._selected_jobs():
+        """Cancel the selected jobs (all jobs when none is selected)."""
+        for job in self._targets():
             job.cancel()
 
     def retry_selected(self) -> None:
@@ -371,14 +377,16 @@ class TransferQueueDock(QDockWidget):
         )
 
     def _update_buttons(self) -> None:
-        states = {r.state for r in self.selected_rows() if r.job is not None}
+        selected = {r.state for r in self.selected_rows() if r.job is not None}
+        # With nothing selected, pause/resume/cancel act on every job.
+        states = selected or {r.job.state.value for r in self.model.rows if r.job is not None}
         self.buttons["pause"].setEnabled(bool(states & {"queued", "running"}))
         self.buttons["resume"].setEnabled("paused" in states)
         self.buttons["cancel"].setEnabled(bool(states & {"queued", "running", "paused"}))
-        self.buttons["retry"].setEnabled(bool(states & {"failed", "cancelled"}))
+        self.buttons["retry"].setEnabled(bool(selected & {"failed", "cancelled"}))
         self.buttons["clear"].setEnabled(any(r.finished for r in self.model.rows))
         self.buttons["reveal"].setEnabled(bool(self.selected_rows()))
-        self.buttons["report"].setEnabled(bool(states & {"done", "failed", "cancelled"}))
+        self.buttons["report"].setEnabled(bool(selected & {"done", "failed", "cancelled"}))
 
     # conflicts ------------------------------------------------------------------------------------
     def _ask_user(self, request: _ConflictRequest) -> None:

@@ -151,3 +151,23 @@ def test_unsupported_container_drops_fail_clearly(queue, local_root):
         from storecore.transfer.containers import route
 
         route(f"{local_root}/s.zarr::/g/a", f"{local_root}/t.zarr::/x")
+
+
+@pytest.mark.s3
+def test_npy_onto_a_zarr_group_on_s3_and_back_out(queue, local_root, s3_root):
+    from storecore.containers import open_container, read_slice
+
+    arr = np.linspace(0, 1, 48).reshape(4, 12)
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    put(f"{local_root}/s.npy", buf.getvalue())
+    job = queue.submit(f"{local_root}/s.npy", f"{s3_root}/remote.zarr::/g/s.npy")
+    assert job.wait(60) is JobState.DONE, job.error
+    node = open_container(f"{s3_root}/remote.zarr::/g/s")
+    try:
+        assert np.array_equal(read_slice(node, ()), arr)
+    finally:
+        node.close()
+    back = queue.submit(f"{s3_root}/remote.zarr::/g/s", f"{local_root}/exported")
+    assert back.wait(60) is JobState.DONE, back.error
+    assert np.array_equal(np.load(f"{local_root}/exported.npy"), arr)

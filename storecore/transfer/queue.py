@@ -563,7 +563,6 @@ class TransferJob:
             self._records[src_uri] = record
         ctx = _FileCtx(self)
         t0 = time.monotonic()
-        moved = 0
         try:
             self._check()
             if dentry is not None and not single and existing is not None:
@@ -591,11 +590,10 @@ class TransferJob:
                         f"{record.destination}: a folder is there; cannot overwrite it with the file {src_uri}",
                         path=record.destination,
                     )
-            before = self._bytes_done
-            src_sum, dst_sum, src_gone = self._move_bytes(ctx, sb, sentry, db, dpath)
-            moved = self._bytes_done - before
-            dstat = db.stat(dpath)
-            verify.check(src_uri, record.destination, sentry.size, dstat.size, src_sum, dst_sum)
+            src_sum, dst_sum, src_gone, dsize = self._move_bytes(ctx, sb, sentry, db, dpath)
+            if dsize is None:
+                dsize = db.stat(dpath).size
+            verify.check(src_uri, record.destination, sentry.size, dsize, src_sum, dst_sum)
             record.source_checksum, record.destination_checksum = src_sum, dst_sum
             record.checksum_kind = verify.checksum_kind(dst_sum if src_sum else None)
             record.verified, record.status = True, VERIFIED
@@ -620,8 +618,6 @@ class TransferJob:
         finally:
             record.retries = ctx.retries
             record.seconds = round(time.monotonic() - t0, 6)
-            if record.status != VERIFIED and moved:
-                pass  # bytes of a failed file stay counted: a retry recounts from zero
             self._file_finished()
 
     def _skip(self, src_uri: str, sentry: Entry) -> None:
@@ -653,8 +649,12 @@ class TransferJob:
 
     def _move_bytes(
         self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str
-    ) -> tuple[str | None, str | None, bool]:
-        """Move one file's bytes by the best route; return (source checksum, destination checksum, source gone)."""
+    ) -> tuple[str | None, str | None, bool, int | None]:
+        """Move one file's bytes by the best route.
+
+        Returns (source checksum, destination checksum, source gone, destination
+        size if already proven, else None: the caller then asks the store).
+        """
         from ..backends.local import LocalBackend
         from ..backends.s3 import S3Backend
 
@@ -669,8 +669,8 @@ class TransferJob:
             if isinstance(sb, S3Backend) and db.same_service(sb):
                 etag = multipart.server_copy(ctx, sb, sb.key(sentry.path), db, dkey, size)
                 if src_etag and verify.parts_of(src_etag) != verify.parts_of(etag):
-                    return None, etag, False  # the copy was re-chunked: size is what can be compared
-                return src_etag, etag, False
+                    return None, etag, False, None  # the copy was re-chunked: size is what can be compared
+                return src_etag, etag, False, None
             with multipart.range_reader(sb, sentry.path) as read:
                 src_sum, dst_sum = multipart.upload(
                     ctx, read, size, db, dkey, part_size=q.part_size, executor=q._parts,
@@ -680,7 +680,9 @@ class TransferJob:
                     verify.parts_of(src_etag) == verify.parts_of(src_sum) and src_etag != src_sum:
                 raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its ETag {src_etag}",
                                        path=sb.uri(sentry.path))
-            return src_sum, dst_sum, False
+            # The server's ETag is the checksum of exactly the bytes read (size included): no HEAD needed.
+            proven = size if src_sum and src_sum == dst_sum else None
+            return src_sum, dst_sum, False, proven
         if isinstance(db, LocalBackend) and isinstance(sb, S3Backend):
             target = db.full(dpath)
             src_sum, dst_sum = multipart.download(
@@ -688,16 +690,16 @@ class TransferJob:
                 state=self._downloads.get(duri), on_state=lambda s: _keep(self._downloads, duri, s),
                 durable=q.durable,
             )
-            return src_sum, dst_sum, False
+            return src_sum, dst_sum, False, None
         if self.op == "move" and sb is db and isinstance(sb, LocalBackend):
             sb.move(sentry.path, dpath)  # a rename: the bytes never move
             ctx.add_bytes(size)
-            return None, None, True
+            return None, None, True, None
         return multipart.retrying(ctx, duri, lambda: self._stream(ctx, sb, sentry, db, dpath, src_etag))
 
     def _stream(
         self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str, src_etag: str | None
-    ) -> tuple[str | None, str | None, bool]:
+    ) -> tuple[str | None, str | None, bool, int | None]:
         """Copy through a stream, hashing what passes; the destination appears only when complete."""
         h = hashlib.md5(usedforsecurity=False)
         n = 0
@@ -719,8 +721,9 @@ class TransferJob:
         if src_etag and verify.checksum_kind(src_etag) == verify.MD5 and src_etag != got:
             raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its checksum {src_etag}",
                                    path=sb.uri(sentry.path))
-        dst_sum = verify.content_etag(db.stat(dpath)) or got
-        return got, dst_sum, False
+        dentry = db.stat(dpath)
+        dst_sum = verify.content_etag(dentry) or got
+        return got, dst_sum, False, dentry.size
 
 
 def _keep(store: dict[str, Any], key: str, state: Any) -> None:
