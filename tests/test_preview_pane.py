@@ -309,6 +309,12 @@ def test_remote_previews_on_s3(qtbot, pane, s3_root, tmp_path):
     qtbot.waitUntil(lambda: w.plot.result is not None, timeout=10000)
     np.testing.assert_array_equal(w.plot.raw, cube[0].astype("f4"))
     assert non_blank(pane, tmp_path / "s3_zarr.png")
+    write_array(f"{s3_root}/v.h5::/entry/vol", cube.astype("f4"), chunks=(1, 10, 10))
+    w = show(qtbot, pane, f"{s3_root}/v.h5::/entry/vol")
+    qtbot.waitUntil(lambda: w.plot.result is not None, timeout=10000)
+    with qtbot.waitSignal(w.plot.slice_loaded, timeout=10000):
+        w.plot.sliders.set_value(0, 2)
+    np.testing.assert_array_equal(w.plot.raw, cube[2].astype("f4"))
     w = show(qtbot, pane, s3_root)
     assert type(w).__name__ == "SummaryViewer"
 
