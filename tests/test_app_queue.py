@@ -217,6 +217,7 @@ def test_model_formatting():
     assert m.add_history({"id": "a"}) is None and m.rowCount() == 1
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the QPoint drag-event constructors PySide6 still offers
 def test_drop_on_the_mounts_tree_queues_a_job(qtbot, dock, local_root, memory_root):
     """A real drop event on the window's tree view (as a drag from another row would deliver it)."""
     from app.models.mounts_model import DONE, URI_MIME, MountsModel
@@ -247,8 +248,8 @@ def test_drop_on_the_mounts_tree_queues_a_job(qtbot, dock, local_root, memory_ro
     viewport = tree.viewport()
     actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
     for event in (
-        QDragEnterEvent(pos, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
-        QDragMoveEvent(pos, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        QDragEnterEvent(pos.toPoint(), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        QDragMoveEvent(pos.toPoint(), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
     ):
         QApplication.sendEvent(viewport, event)
     drop = QDropEvent(pos, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
