@@ -9,11 +9,12 @@ asks the user (its "apply to all" answers the job's later conflicts too).
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from typing import Any
 
-from PySide6.QtCore import SIGNAL, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import SIGNAL, QModelIndex, QObject, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -180,12 +181,25 @@ class TransferQueueDock(QDockWidget):
 
             self._queue = TransferQueue(
                 concurrency=self.concurrency,
-                history=self.history,
+                history=self._history_target(),
                 ask=self._ask_from_worker,
                 on_progress=lambda job: self._bridge.changed.emit(job.id),
                 on_state=self._on_state_from_worker,
             )
         return self._queue
+
+    def _history_target(self) -> Any:
+        """Where the history lives: beside the window's settings file when that is not the user's default
+        (an isolated profile, e.g. in tests), else the engine's default (user data dir or the environment)."""
+        if self.history is not True or os.environ.get("STORESCOPE_TRANSFER_HISTORY"):
+            return self.history
+        settings = getattr(self.parent(), "settings", None)
+        name = settings.fileName() if isinstance(settings, QSettings) else ""
+        if name:
+            default = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "storescope", "storescope")
+            if os.path.abspath(name) != os.path.abspath(default.fileName()):
+                return os.path.join(os.path.dirname(os.path.abspath(name)), "transfer-history.json")
+        return True
 
     def _on_state_from_worker(self, job: Any) -> None:
         self._bridge.changed.emit(job.id)

@@ -208,6 +208,21 @@ def test_reveal_button_emits_the_destination(qtbot, dock, local_root, memory_roo
     assert sig.args == [f"{memory_root}/r.txt"]
 
 
+def test_history_follows_an_isolated_settings_file(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMainWindow
+
+    monkeypatch.delenv("STORESCOPE_TRANSFER_HISTORY", raising=False)
+    window = QMainWindow()
+    window.settings = QSettings(str(tmp_path / "profile" / "settings.ini"), QSettings.Format.IniFormat)
+    qtbot.addWidget(window)
+    d = TransferQueueDock(window)
+    try:
+        assert d.queue.history.path == str(tmp_path / "profile" / "transfer-history.json")
+    finally:
+        d.shutdown()
+
+
 def test_model_formatting():
     assert human_bytes(999) == "999 B" and human_bytes(1_500_000) == "1.5 MB"
     assert human_eta(None) == "" and human_eta(65) == "1:05" and human_eta(3725) == "1:02:05"
