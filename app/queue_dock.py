@@ -50,6 +50,7 @@ class _ConflictRequest:
         self.dialog: Any = None
 
     def wait(self) -> tuple[str, bool]:
+        """Block the worker until the user answers (or the job ends): (decision, apply to all)."""
         job = self.conflict.job
         while not self.done.wait(0.1):
             if job.state.finished or job._cancel.is_set():

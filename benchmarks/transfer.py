@@ -38,6 +38,7 @@ def make_big(path: str, size: int) -> None:
 
 
 def make_small(folder: str, count: int, size: int) -> None:
+    """Write ``count`` random files of ``size`` bytes into ``folder``."""
     os.makedirs(folder, exist_ok=True)
     for i in range(count):
         with open(os.path.join(folder, f"f{i:05d}.bin"), "wb") as f:
@@ -45,12 +46,14 @@ def make_small(folder: str, count: int, size: int) -> None:
 
 
 def timed(fn: Callable[[], object]) -> float:
+    """Seconds ``fn()`` takes."""
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
 def main() -> None:
+    """Prepare the data, start a server, time every tool in rotating order, print the summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (128 MiB, 300 files)")
     parser.add_argument("--big-mib", type=int, default=None, help="size of the single object in MiB")
@@ -196,7 +199,9 @@ def main() -> None:
         got = sorted(os.listdir(os.path.join(work, "q-many", "many")))
         assert len(got) == nfiles, f"queue downloaded {len(got)} of {nfiles} files"
 
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\nsummary: best of {args.repeat} rounds, MB/s; ratio = queue / best peer (> 1: the queue is faster)")
+        print(f"  ({os.cpu_count()} CPUs, load average {load}: the server, the client and any other load share them)")
         for _step, label, _n in cases:
             q = max(results[(label, "storecore queue")])
             fast = max(results[(label, "queue, size checks only")])

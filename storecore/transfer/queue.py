@@ -134,6 +134,7 @@ class _FileCtx:
         self.verify = job.queue.verify
 
     def check(self) -> None:
+        """Raise Cancelled when the job stops; wait while it is paused."""
         self.job._check()
 
     @property
@@ -142,6 +143,7 @@ class _FileCtx:
         return self.job._cancel.is_set()
 
     def add_bytes(self, n: int) -> None:
+        """Count bytes moved for the job's progress."""
         self.job._add_bytes(n)
 
 
