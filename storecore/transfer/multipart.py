@@ -459,9 +459,12 @@ def download(
             with lock:
                 state.done[n] = digest
 
-        futures = [executor.submit(one, n, s, e) for n, (s, e) in enumerate(ranges, start=1) if n not in state.done]
+        todo = [(n, s, e) for n, (s, e) in enumerate(ranges, start=1) if n not in state.done]
         try:
-            _wait_all(futures, stop)
+            if len(todo) == 1:
+                one(*todo[0])  # a small object: no hop through the part pool
+            else:
+                _wait_all([executor.submit(one, n, s, e) for n, s, e in todo], stop)
             ctx.check()
         except Cancelled:
             if getattr(ctx, "cancelled", True):
@@ -498,14 +501,22 @@ def download(
     return etag or got, got
 
 
+def _current_umask() -> int:
+    # Reading the umask means setting it: do it once, not from many worker threads at a time.
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _current_umask()
+
+
 def _install(tmp: str, target: str) -> None:
     """Give the temporary file the target's mode (or the umask default) and rename it into place."""
     try:
         mode = stat_mod.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        mode = 0o666 & ~_UMASK
     os.chmod(tmp, mode)
     os.replace(tmp, target)
 
