@@ -10,6 +10,7 @@ Heavy libraries are not imported here: the window must be on screen fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -111,9 +112,13 @@ def run_window(args: argparse.Namespace) -> int:
     if args.quit_after_show:
         window.first_shown.connect(lambda: app.exit(0))
     else:
-        window.first_shown.connect(
-            lambda: window.finish_startup(args.uris, select=args.select, demo=True, restore=not (shooting and args.uris))
-        )
+        def start() -> None:
+            window.finish_startup(args.uris, select=args.select, demo=True, restore=not (shooting and args.uris))
+            # Start-up objects (modules, widgets) live as long as the app: keep full garbage
+            # collections from walking them again and again (each walk holds the GIL).
+            gc.freeze()
+
+        window.first_shown.connect(start)
     if shooting:
         _arm_screenshot(app, window, args.screenshot, args.select, QTimer)
     try:
