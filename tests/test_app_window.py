@@ -244,3 +244,39 @@ def test_model_is_shared_mechanism_not_a_second_worker_pool():
     assert "workers.submit" in inspect.getsource(mm.MountsModel._start_fetch)
     assert "QThread" not in inspect.getsource(mm)
     assert isinstance(MountsModel(), MountsModel)
+
+
+def test_type_ahead_selects_by_name(qtbot, window, tree):
+    index = window.add_mount(MountSpec("data", tree, "local"))
+    wait_loaded(qtbot, window, tree)
+    window.tree.setCurrentIndex(index)
+    window.tree.setFocus()
+    QTest.keyClicks(window.tree, "no")
+    assert window.current_node().name == "notes.md"
+
+
+def test_os_drop_on_empty_space_mounts_the_folder(qtbot, window, tree):
+    from PySide6.QtCore import QMimeData, QModelIndex, QUrl
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(tree)])
+    with qtbot.waitSignal(window.mounted, timeout=15_000):
+        assert window.model.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, QModelIndex())
+    assert [m.uri for m in window.model.mounts()] == [tree]
+
+
+def test_first_run_opens_demo_data_and_home(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("STORESCOPE_DATA_DIR", str(tmp_path / "userdata"))
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), lazy=True)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.first_shown, timeout=10_000):
+        pass
+    w.finish_startup([])
+    qtbot.waitUntil(lambda: len(w.model.mounts()) == 2, timeout=60_000)
+    assert [(m.name, m.uri) for m in w.model.mounts()] == [
+        ("Demo data", str(tmp_path / "userdata" / "demo")), ("Home", os.path.expanduser("~"))]
+    demo = w.model.mount_nodes()[0]
+    qtbot.waitUntil(lambda: demo.state == DONE, timeout=15_000)
+    assert {c.name for c in demo.children} == {"arrays", "images", "notes", "tables"}
+    w.close()
