@@ -72,7 +72,7 @@ class MountsTree(QTreeView):
         header = self.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((175, 70, 118, 110)):
+        for col, width in enumerate((185, 68, 116, 110)):
             self.setColumnWidth(col, width)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
 
     def _default_dock_sizes(self) -> None:
         self.layout().activate()  # docks added after the first show need a laid-out window to take sizes
-        self.resizeDocks([self.mounts_dock], [max(360, int(self.width() * 0.31))], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.mounts_dock], [max(360, int(self.width() * 0.33))], Qt.Orientation.Horizontal)
         self.resizeDocks([self.queue_dock], [150], Qt.Orientation.Vertical)
 
     # -- start-up ----------------------------------------------------------------
