@@ -78,9 +78,9 @@ _FILE_KINDS = {
 def protect_singletons() -> None:
     """Keep ``None``, ``True``, ``False`` and ``""`` alive for good on Python < 3.12 (not immortal there).
 
-    PySide6 6.12 drops a reference to such singletons on some C++ → Python
-    paths (an override returning ``None`` for an unused role, item data set
-    to ``None``...).  Each repaint loses a few, and after a while the
+    PySide6 (seen with 6.11.3 and 6.12) drops a reference to such singletons on some C++ → Python
+    paths (void methods such as ``QStandardItem.setData``, overrides returning
+    ``None`` for unused roles...).  Each repaint loses a few, and after a while the
     interpreter aborts with "deallocating None".  Raising their counts by
     2**40 once makes that unreachable; Python 3.12+ needs nothing.
     """
