@@ -391,7 +391,6 @@ class MountsModel(QStandardItemModel):
         self.root.item = self.invisibleRootItem()
         self._loading: set[TreeNode] = set()
         self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
-        self._gc_paused = False
 
     # -- mounts ---------------------------------------------------------------
     def add_mount(self, spec: MountSpec, uri: str | None = None) -> QModelIndex:
@@ -529,8 +528,6 @@ class MountsModel(QStandardItemModel):
         node.loaded_count = 0
         node.error = ""
         was_busy = self.busy
-        if not was_busy:
-            self._pause_gc()
         self._loading.add(node)
         self._show_state(node)
         uri, mode = node.uri, listing_mode(node)
@@ -587,6 +584,7 @@ class MountsModel(QStandardItemModel):
             for child, row in zip(page, rows, strict=True):
                 child.parent = node
                 item.appendRow(row)
+            gc.freeze()
         finally:
             inserted.set()
         node.children.extend(page)
@@ -598,25 +596,13 @@ class MountsModel(QStandardItemModel):
         node.task = None
         self._loading.discard(node)
         if not self._loading:
-            self._resume_gc()
             self.busy_changed.emit(False)
 
     # A full (generation 2) garbage collection walks every tracked object while holding the GIL:
     # with a few hundred thousand rows that froze the window for 0.3-0.5 s in the middle of a
-    # listing.  So automatic collection pauses while listings run, and what they built (long-lived
-    # rows) is moved out of the collector's way afterwards.  Removed rows have their reference
-    # cycles broken by hand (``_forget``), so refcounting still frees them.
-    def _pause_gc(self) -> None:
-        if gc.isenabled():
-            gc.disable()
-            self._gc_paused = True
-
-    def _resume_gc(self) -> None:
-        if self._gc_paused:
-            self._gc_paused = False
-            gc.freeze()
-            gc.enable()
-
+    # listing.  So each inserted page (long-lived rows) is moved out of the collector's way with
+    # gc.freeze(), a constant-time splice.  Removed rows have their reference cycles broken by hand
+    # (``_forget``), so refcounting still frees them although the collector no longer looks at them.
     @staticmethod
     def _forget(node: TreeNode) -> None:
         """Break the parent/child/item references of a removed subtree."""
@@ -691,7 +677,6 @@ class MountsModel(QStandardItemModel):
             if n in self._loading:
                 self._loading.discard(n)
                 if not self._loading:
-                    self._resume_gc()
                     self.busy_changed.emit(False)
             if n.state == LOADING:
                 n.state = IDLE
