@@ -115,9 +115,9 @@ class S3Server:
             )
         cmd = [
             weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            # Every bucket is a collection with volumes of its own: allow many volumes.
             "-master.telemetry=false", "-master.volumeSizeLimitMB=256", "-volume.max=5000",
-            "-volume.preStopSeconds=0",  # each bucket is a collection with volumes of its own: allow many
-
+            "-volume.preStopSeconds=0",
             f"-master.port={self.master_port}", f"-master.port.grpc={self.master_grpc}",
             f"-volume.port={self.volume_port}", f"-volume.port.grpc={self.volume_grpc}",
             f"-filer.port={self.filer_port}", f"-filer.port.grpc={self.filer_grpc}",
