@@ -98,8 +98,10 @@ def run_window(args: argparse.Namespace) -> int:
     from . import workers
     from .icons import app_icon
     from .mounts import open_settings
+    from .qtcompat import protect_singletons
     from .window import MainWindow
 
+    protect_singletons()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "storescope"])
     app.setApplicationName("Storescope")
     app.setOrganizationName("storescope")

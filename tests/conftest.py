@@ -10,6 +10,13 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def pytest_configure(config):
+    """Guard against PySide6's singleton reference leaks before any Qt test runs (see app.qtcompat)."""
+    from app.qtcompat import protect_singletons
+
+    protect_singletons()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A SeaweedFS server started once per session (or the external endpoint from the environment)."""

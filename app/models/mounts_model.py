@@ -30,6 +30,7 @@ from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStand
 from .. import workers
 from ..icons import icon
 from ..mounts import CONTAINER_EXTENSIONS, MountSpec
+from ..qtcompat import protect_singletons
 
 URI_MIME = "application/x-storescope-uris"
 URI_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -73,31 +74,6 @@ _FILE_KINDS = {
     ".npz": ("array", "NumPy archive"),
     ".pkl": ("file", "Pickle"),
 }
-
-
-def protect_singletons() -> None:
-    """Keep ``None``, ``True``, ``False`` and ``""`` alive for good on Python < 3.12 (not immortal there).
-
-    PySide6 (seen with 6.11.3 and 6.12) drops a reference to such singletons on some C++ → Python
-    paths (void methods such as ``QStandardItem.setData``, overrides returning
-    ``None`` for unused roles...).  Each repaint loses a few, and after a while the
-    interpreter aborts with "deallocating None".  Raising their counts by
-    2**40 once makes that unreachable; Python 3.12+ needs nothing.
-    """
-    global _singletons_protected
-    import sys
-
-    if _singletons_protected or sys.version_info >= (3, 12):
-        return
-    import ctypes
-
-    for obj in (None, True, False, "", ()):
-        # ob_refcnt is the first field of every object in a release build of CPython.
-        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
-    _singletons_protected = True
-
-
-_singletons_protected = False
 
 
 def preload_icons() -> None:

@@ -1,0 +1,31 @@
+"""A guard against PySide6 reference-counting bugs on Python < 3.12.
+
+PySide6 (seen with 6.11.3 and 6.12.0 on Python 3.11) drops a reference to
+``None``, ``True``, ``False``, ``""`` or ``()`` on some C++ → Python paths: void
+methods (``repaint()``, ``QStandardItem.setData``), Python overrides returning
+``None`` for unused roles...  After a few thousand calls the interpreter aborts
+with "deallocating None".  Python 3.12 made these singletons immortal, which
+hides the bug; :func:`protect_singletons` gives them the same effective
+immortality on 3.11 by raising their reference counts once, by 2**40.
+Called first thing by the app and by the test session.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_protected = False
+
+
+def protect_singletons() -> bool:
+    """Make ``None``/``True``/``False``/``""``/``()`` effectively immortal; True when applied now."""
+    global _protected
+    if _protected or sys.version_info >= (3, 12):
+        return False
+    import ctypes
+
+    for obj in (None, True, False, "", ()):
+        # ob_refcnt is the first field of every object in a release build of CPython.
+        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
+    _protected = True
+    return True
