@@ -13,6 +13,8 @@ Called first thing by the app and by the test session.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 _protected = False
 
@@ -29,3 +31,19 @@ def protect_singletons() -> bool:
         ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
     _protected = True
     return True
+
+
+def add_action(menu: Any, text: str, slot: Callable[[], Any]) -> Any:
+    """Add an action built in Python to ``menu`` and connect ``slot``.
+
+    ``QMenu.addAction(text, callable)`` returns an action created in C++; shiboken
+    then looks its wrapper up by address and, after many tree rows were freed, can
+    hand back a stale wrapper of another type.  An action constructed here always
+    has a fresh wrapper.
+    """
+    from PySide6.QtGui import QAction
+
+    action = QAction(text, menu)
+    action.triggered.connect(lambda _checked=False: slot())
+    menu.addAction(action)
+    return action

@@ -44,6 +44,7 @@ from .icons import app_icon, icon
 from .models.mounts_model import DROP_KINDS, IDLE, LOADING, MountsModel, TreeNode, name_matches
 from .mounts import MountSpec, MountStore, default_name, guess_kind, register
 from .pathbar import PathBar
+from .qtcompat import add_action
 
 STATUS_TIMEOUT_MS = 12_000
 
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_about = self._action("&About Storescope", self.show_about)
         self.act_copy_uri = self._action("Copy &URI", self.copy_uri, "Ctrl+Shift+C")
+        self.act_compare = self._action("&Compare selected…", self.compare_selected, "Ctrl+D", None, "Compare two selected folders or files")
         for a in (self.act_refresh, self.act_up, self.act_find, self.act_copy_uri):
             self.addAction(a)
 
@@ -219,6 +221,7 @@ class MainWindow(QMainWindow):
         self.view_menu = menu.addMenu("&View")
         self.view_menu.addAction(self.mounts_dock.toggleViewAction())
         self.view_menu.addAction(self.act_find)
+        self.view_menu.addAction(self.act_compare)
         m = menu.addMenu("&Help")
         m.addAction(self.act_about)
 
@@ -554,6 +557,20 @@ class MainWindow(QMainWindow):
         else:
             self.model.refresh(QModelIndex())
 
+    def compare_selected(self) -> None:
+        """Compare the two selected locations (rclone-check style) in a dialog that can copy what is missing."""
+        uris = self.selected_uris()
+        if len(uris) != 2:
+            self.status("Select two folders or files to compare (Ctrl+click)")
+            return
+        from .dialogs.compare_dialog import CompareDialog
+
+        submit = self.queue_dock.submit if self.queue_dock is not None else None
+        dialog = CompareDialog(uris[0], uris[1], copy_callback=submit, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.compare_dialog = dialog
+
     def find_here(self) -> None:
         """Ctrl+F: start a search below the current folder."""
         if self.find_dock is None:
@@ -709,21 +726,24 @@ class MainWindow(QMainWindow):
             return menu
         inside_container = "::" in node.uri
         writable_folder = node.kind in ("mount", "folder") and not (node.spec and node.spec.kind in ("zarr", "hdf5"))
-        menu.addAction("Open", lambda: self.open_item(index))
-        menu.addAction("Copy URI", self.copy_uri)
-        menu.addAction("Refresh", lambda: self.model.refresh(index))
+        add_action(menu, "Open", lambda: self.open_item(index))
+        add_action(menu, "Copy URI", self.copy_uri)
+        add_action(menu, "Refresh", lambda: self.model.refresh(index))
         menu.addSeparator()
         if writable_folder:
-            menu.addAction("New folder…", lambda: self.new_folder_dialog(node))
+            add_action(menu, "New folder…", lambda: self.new_folder_dialog(node))
         if node.kind != "mount" and not inside_container:
-            menu.addAction("Rename…", lambda: self.rename_item_dialog(node))
-            menu.addAction("Delete…", lambda: self.delete_selected(confirm=True))
+            add_action(menu, "Rename…", lambda: self.rename_item_dialog(node))
+            add_action(menu, "Delete…", lambda: self.delete_selected(confirm=True))
         menu.addSeparator()
-        menu.addAction("Download to…", self.download_dialog)
+        add_action(menu, "Download to…", self.download_dialog)
         if node.kind in DROP_KINDS:
-            menu.addAction("Upload here…", lambda: self.upload_dialog(node))
+            add_action(menu, "Upload here…", lambda: self.upload_dialog(node))
         if node.expandable and self.find_dock is not None:
-            menu.addAction("Find here…", self.find_here)
+            add_action(menu, "Find here…", self.find_here)
+        if len(self.selected_uris()) == 2:
+            menu.addSeparator()
+            add_action(menu, "Compare…", self.compare_selected)
         if node.kind == "mount":
             menu.addSeparator()
             menu.addAction(self.act_edit_mount)

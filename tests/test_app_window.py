@@ -280,3 +280,29 @@ def test_first_run_opens_demo_data_and_home(qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: demo.state == DONE, timeout=15_000)
     assert {c.name for c in demo.children} == {"arrays", "images", "notes", "tables"}
     w.close()
+
+
+def test_compare_two_selected_folders_opens_a_dialog_with_the_difference(qtbot, window, local_root):
+    from PySide6.QtCore import QItemSelectionModel
+
+    for side, names in (("a", ("x.txt", "y.txt")), ("b", ("x.txt",))):
+        os.makedirs(os.path.join(local_root, side))
+        for name in names:
+            with open(os.path.join(local_root, side, name), "w") as f:
+                f.write(name)
+    window.add_mount(MountSpec("data", local_root, "local"))
+    wait_loaded(qtbot, window, local_root)
+    sel = window.tree.selectionModel()
+    for side in ("a", "b"):
+        index = window.model.index_of(window.model.find_loaded(os.path.join(local_root, side)))
+        sel.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+    assert sorted(window.selected_uris()) == [os.path.join(local_root, "a"), os.path.join(local_root, "b")]
+    menu_texts = [a.text() for a in window.build_context_menu(window.model.index_of(window.model.find_loaded(os.path.join(local_root, "a")))).actions()]
+    assert "Compare…" in menu_texts
+    window.compare_selected()
+    dialog = window.compare_dialog
+    with qtbot.waitSignal(dialog.compare_finished, timeout=15_000) as blocker:
+        pass
+    assert blocker.args[0] == 2  # x.txt the same, y.txt only in a
+    found = sorted((e.path, e.status) for e in dialog.model.entries)
+    assert found == [("x.txt", "same"), ("y.txt", "only_a")]

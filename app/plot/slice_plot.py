@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..qtcompat import add_action
 from ..viewers.budget import KEEPER, Budget, human_size
 from ..viewers.qt_compat import guard_none_refcount
 from ..viewers.widgets import GuardBar, button
@@ -179,9 +180,9 @@ class SlicePlot(QWidget):
         export.setText("Export")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(export)
-        menu.addAction("View as PNG…", lambda: self._ask_export("png"))
-        menu.addAction("Slice as .npy…", lambda: self._ask_export("npy"))
-        menu.addAction("Slice as CSV…", lambda: self._ask_export("csv"))
+        add_action(menu, "View as PNG…", lambda: self._ask_export("png"))
+        add_action(menu, "Slice as .npy…", lambda: self._ask_export("npy"))
+        add_action(menu, "Slice as CSV…", lambda: self._ask_export("csv"))
         export.setMenu(menu)
 
         # two rows, so that the pane stays narrow enough for a side dock
