@@ -236,6 +236,59 @@ class _MemoryArrays:
         self._memory[name] = np.concatenate([old, arr.astype(np.result_type(old, arr), copy=False)])
 
 
+class _ChunkedArrays(_MemoryArrays):
+    """read / get / append shared by the Zarr and HDF5 stores; subclasses say how to find and resize a node."""
+
+    def _node(self, name: str) -> Any:
+        """The lazy array called ``name`` (``None`` when missing)."""
+        raise NotImplementedError
+
+    def _resize_rows(self, node: Any, rows: int) -> None:
+        """Set the length of ``node`` along axis 0."""
+        raise NotImplementedError
+
+    def _check_growable(self, node: Any, name: str) -> None:
+        """Raise when ``node`` cannot grow along axis 0 (default: it always can)."""
+
+    def read(self, path: Path | str, view: SliceSpec = None, **kwargs: Any) -> np.ndarray | None:
+        """Only ``view`` is read from disk; ``None`` when missing."""
+        if self.in_memory:  # type: ignore[attr-defined]
+            arr = self._memory.get(_norm_name(path))
+            return None if arr is None else np.array(arr if view is None else arr[view], copy=True)
+        node = self._node(_norm_name(path))
+        if node is None:
+            return None
+        return np.asarray(node[...] if view is None else node[view])
+
+    def get(self, path: Path | str, **kwargs: Any) -> Any:
+        """The lazy array (``zarr.Array``, or ``h5py.Dataset`` valid while the store is open); ``None`` when missing."""
+        if self.in_memory:  # type: ignore[attr-defined]
+            return self._memory.get(_norm_name(path))
+        return self._node(_norm_name(path))
+
+    def append(self, path: Path | str, data: Any, **kwargs: Any) -> None:
+        """Append along axis 0 (resizing the array); create it when missing; undo the resize on failure."""
+        self._check_writable("append")  # type: ignore[attr-defined]
+        arr = _as_array(data)
+        name = _norm_name(path)
+        if self.in_memory:  # type: ignore[attr-defined]
+            self._mem_append(name, arr)
+            return
+        node = self._node(name)
+        if node is None:
+            self.write(name, arr, **kwargs)  # type: ignore[attr-defined]
+            return
+        _check_append(f"{self.path}::{name}", node.shape, arr.shape)  # type: ignore[attr-defined]
+        self._check_growable(node, name)
+        old = node.shape[0]
+        self._resize_rows(node, old + arr.shape[0])
+        try:
+            node[old:] = arr
+        except BaseException:
+            self._resize_rows(node, old)
+            raise
+
+
 class RemoteNpyArray:
     """A lazy ``.npy`` array on a remote backend: ``shape``, ``dtype``, and slicing that fetches only what it needs.
 
@@ -446,7 +499,7 @@ class NumpyArrayStore(_MemoryArrays, Store):
         return sorted(out)
 
 
-class ZarrArrayStore(_MemoryArrays, Store):
+class ZarrArrayStore(_ChunkedArrays, Store):
     """Arrays in a Zarr v3 group: a local folder or any zarr 3 ``Store`` object passed as ``path``."""
 
     kind = StoreKind.ARRAY
@@ -520,42 +573,10 @@ class ZarrArrayStore(_MemoryArrays, Store):
         if arr.size:
             z[...] = arr
 
-    def read(self, path: Path | str, view: SliceSpec = None, **kwargs: Any) -> np.ndarray | None:
-        """The array (or its ``view``; only the chunks it touches are read); ``None`` when missing."""
-        if self.in_memory:
-            arr = self._memory.get(_norm_name(path))
-            return None if arr is None else np.array(arr if view is None else arr[view], copy=True)
-        z = self._array(_norm_name(path))
-        if z is None:
-            return None
-        return np.asarray(z[...] if view is None else z[view])
+    _node = _array
 
-    def get(self, path: Path | str, **kwargs: Any) -> Any:
-        """The ``zarr.Array`` (lazy); ``None`` when missing."""
-        if self.in_memory:
-            return self._memory.get(_norm_name(path))
-        return self._array(_norm_name(path))
-
-    def append(self, path: Path | str, data: Any, **kwargs: Any) -> None:
-        """Append along axis 0 (resizes the array); create it when missing."""
-        self._check_writable("append")
-        arr = _as_array(data)
-        name = _norm_name(path)
-        if self.in_memory:
-            self._mem_append(name, arr)
-            return
-        z = self._array(name)
-        if z is None:
-            self.write(name, arr, **kwargs)
-            return
-        _check_append(f"{self.path}::{name}", z.shape, arr.shape)
-        old = z.shape[0]
-        z.resize((old + arr.shape[0], *z.shape[1:]))
-        try:
-            z[old:] = arr
-        except BaseException:
-            z.resize((old, *z.shape[1:]))
-            raise
+    def _resize_rows(self, node: Any, rows: int) -> None:
+        node.resize((rows, *node.shape[1:]))
 
     def available(self) -> list[str]:
         """Paths of every array in the group (nested ones as ``a/b``), sorted."""
@@ -566,7 +587,7 @@ class ZarrArrayStore(_MemoryArrays, Store):
         return sorted(p for p, node in self._group.members(max_depth=None) if isinstance(node, zarr.Array))
 
 
-class HDF5ArrayStore(_MemoryArrays, Store):
+class HDF5ArrayStore(_ChunkedArrays, Store):
     """Arrays as datasets of one HDF5 file (slash paths make groups); remote URIs open read-only."""
 
     kind = StoreKind.ARRAY
@@ -647,44 +668,14 @@ class HDF5ArrayStore(_MemoryArrays, Store):
         del self._file[name]
         self._file.move(tmp, name)
 
-    def read(self, path: Path | str, view: SliceSpec = None, **kwargs: Any) -> np.ndarray | None:
-        """The dataset (or its ``view``; h5py reads only that hyperslab); ``None`` when missing."""
-        if self.in_memory:
-            arr = self._memory.get(_norm_name(path))
-            return None if arr is None else np.array(arr if view is None else arr[view], copy=True)
-        d = self._dataset(_norm_name(path))
-        if d is None:
-            return None
-        return np.asarray(d[()] if view is None else d[view])
+    _node = _dataset
 
-    def get(self, path: Path | str, **kwargs: Any) -> Any:
-        """The ``h5py.Dataset`` (lazy, valid while the store is open); ``None`` when missing."""
-        if self.in_memory:
-            return self._memory.get(_norm_name(path))
-        return self._dataset(_norm_name(path))
+    def _resize_rows(self, node: Any, rows: int) -> None:
+        node.resize(rows, axis=0)
 
-    def append(self, path: Path | str, data: Any, **kwargs: Any) -> None:
-        """Append along axis 0 (resizes the dataset); create it when missing."""
-        self._check_writable("append")
-        arr = _as_array(data)
-        name = _norm_name(path)
-        if self.in_memory:
-            self._mem_append(name, arr)
-            return
-        d = self._dataset(name)
-        if d is None:
-            self.write(name, arr, **kwargs)
-            return
-        _check_append(f"{self.path}::{name}", d.shape, arr.shape)
-        if d.maxshape[0] is not None:
+    def _check_growable(self, node: Any, name: str) -> None:
+        if node.maxshape[0] is not None:
             raise InvalidArgument(f"{self.path}::{name}: the dataset is not resizable along axis 0")
-        old = d.shape[0]
-        d.resize(old + arr.shape[0], axis=0)
-        try:
-            d[old:] = arr
-        except BaseException:
-            d.resize(old, axis=0)
-            raise
 
     def available(self) -> list[str]:
         """Paths of every dataset in the file, sorted."""
