@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from . import workers
+from .formatting import human_size
+from .models.batch_model import BatchTableModel
 
 URI_MIME = "application/x-storescope-uris"
 COLUMNS = ("URI", "Kind", "Size", "Shape / dtype", "Matching attributes")
@@ -44,18 +46,6 @@ BATCH_SECONDS = 0.1
 KIND_CHOICES = ("any", "file", "dir", "group", "array")
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def human_size(n: int | None) -> str:
-    """``1536`` → ``1.5 KiB``; ``None`` → empty."""
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
 
 
 def shape_text(match: Any) -> str:
@@ -71,44 +61,19 @@ def attrs_text(attrs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in attrs.items())
 
 
-class FindResultsModel(QAbstractTableModel):
+class FindResultsModel(BatchTableModel):
     """The matches of one search, appended in batches; rows drag as URIs."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.matches: list[Any] = []
+    COLUMNS = COLUMNS
 
-    # building ----------------------------------------------------------------------
-    def append(self, batch: list[Any]) -> None:
-        """Add a batch of matches at the end (one insert notification per batch)."""
-        if not batch:
-            return
-        start = len(self.matches)
-        self.beginInsertRows(QModelIndex(), start, start + len(batch) - 1)
-        self.matches.extend(batch)
-        self.endInsertRows()
-
-    def clear(self) -> None:
-        """Remove every row."""
-        self.beginResetModel()
-        self.matches = []
-        self.endResetModel()
+    @property
+    def matches(self) -> list[Any]:
+        """The matches shown, in order."""
+        return self.rows
 
     def match_at(self, row: int) -> Any:
         """The :class:`storecore.search.Match` shown in ``row``."""
-        return self.matches[row]
-
-    # model API -----------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's default argument
-        return 0 if parent.isValid() else len(self.matches)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+        return self.rows[row]
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

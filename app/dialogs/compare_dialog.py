@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import workers
+from ..models.batch_model import BatchTableModel
 
 COLUMNS = ("Status", "Path", "Size in A", "Size in B", "Why")
 STATUS_LABELS = {"only_a": "only in A", "only_b": "only in B", "differ": "differs", "same": "same"}
@@ -45,43 +46,20 @@ CopyCallback = Callable[[list[str], str], Any]
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class CompareModel(QAbstractTableModel):
-    """Compare entries, appended in batches."""
+class CompareModel(BatchTableModel):
+    """Compare entries (:class:`storecore.search.CompareEntry`), appended in batches."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.entries: list[Any] = []
+    COLUMNS = COLUMNS
 
-    def append(self, batch: list[Any]) -> None:
-        """Add a batch of :class:`storecore.search.CompareEntry`."""
-        if not batch:
-            return
-        start = len(self.entries)
-        self.beginInsertRows(QModelIndex(), start, start + len(batch) - 1)
-        self.entries.extend(batch)
-        self.endInsertRows()
-
-    def clear(self) -> None:
-        """Remove every row."""
-        self.beginResetModel()
-        self.entries = []
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    @property
+    def entries(self) -> list[Any]:
+        """The entries shown, in order."""
+        return self.rows
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        e = self.entries[index.row()]
+        e = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             sizes = ("" if e.a_size is None else str(e.a_size), "" if e.b_size is None else str(e.b_size))
             return (STATUS_LABELS.get(e.status, e.status), e.path, *sizes, e.reason or "")[index.column()]

@@ -7,20 +7,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..formatting import human_size as _human_size
+
 #: Default byte budget of one preview (overridable with ``STORESCOPE_PREVIEW_BUDGET`` in bytes).
 DEFAULT_BUDGET = 64 * 1024 * 1024
 
 
 def human_size(n: int | float | None) -> str:
     """``2469606195`` → ``"2.3 GiB"``; ``None`` → ``"?"``."""
-    if n is None:
-        return "?"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"  # pragma: no cover - unreachable
+    return _human_size(n, unknown="?")
 
 
 @dataclass
