@@ -282,25 +282,39 @@ class S3Backend(Backend):
     def write_from(
         self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None, size: int | None = None
     ) -> None:
+        key = self._writable_key(path)
+        with self._errors(key), self._aborting_on_failure(key):
+            self.client.upload_fileobj(fileobj, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, size))
+
+    def _writable_key(self, path: str) -> str:
         key = self.key(path)
         if not key:
             raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
+        return key
+
+    @contextlib.contextmanager
+    def _aborting_on_failure(self, key: str) -> Iterator[None]:
+        """Abort the multipart upload a failed managed upload may leave behind."""
         started = _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=5)
-        with self._errors(key):
-            try:
-                self.client.upload_fileobj(
-                    fileobj, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, size)
-                )
-            except BaseException:
-                self.abort_uploads(key, since=started)
-                raise
+        try:
+            yield
+        except BaseException:
+            self.abort_uploads(key, since=started)
+            raise
+
+    def upload_file(self, filename: str, path: str, *, progress: ProgressCallback | None = None) -> None:
+        """Upload a local file (parts are read from disk as they are sent: memory stays small)."""
+        import os
+
+        key = self._writable_key(path)
+        with self._errors(key), self._aborting_on_failure(key):
+            total = os.path.getsize(filename)
+            self.client.upload_file(filename, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, total))
 
     def write_bytes(self, path: str, data: bytes, *, progress: ProgressCallback | None = None) -> None:
         if len(data) >= int(self.tuning["multipart_threshold"]):
             return super().write_bytes(path, data, progress=progress)
-        key = self.key(path)
-        if not key:
-            raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
+        key = self._writable_key(path)
         with self._errors(key):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
         if progress is not None:

@@ -49,6 +49,8 @@ def copy_file(
     elif isinstance(db, LocalBackend):
         with db.open(dpath, "wb") as out:
             sb.read_to(spath, out, progress=progress)
+    elif isinstance(db, S3Backend) and isinstance(sb, LocalBackend):
+        db.upload_file(sb.full(spath), dpath, progress=progress)
     else:
         with contextlib.closing(sb.open_stream(spath)) as f:
             db.write_from(dpath, f, progress=progress, size=expected_size)
