@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
+    QKeyEvent,
     QKeySequence,
     QShowEvent,
 )
@@ -41,7 +42,16 @@ from PySide6.QtWidgets import (
 
 from . import workers
 from .icons import app_icon, icon
-from .models.mounts_model import DROP_KINDS, IDLE, LOADING, MountsModel, TreeNode, name_matches
+from .models.mounts_model import (
+    DROP_KINDS,
+    IDLE,
+    LOADING,
+    MountsModel,
+    TreeNode,
+    is_ancestor_uri,
+    name_matches,
+    uri_mime_data,
+)
 from .mounts import MountSpec, MountStore, default_name, guess_kind, register
 from .pathbar import PathBar
 from .qtcompat import add_action
@@ -50,7 +60,14 @@ STATUS_TIMEOUT_MS = 12_000
 
 
 class MountsTree(QTreeView):
-    """The tree view: uniform rows (fast with 100k rows), sorting, drag out and drop in."""
+    """The tree view: uniform rows (fast with 100k rows), sorting, drag out and drop in.
+
+    Ctrl+C / Ctrl+V become ``copy_requested`` / ``paste_requested`` (handled here,
+    not as window shortcuts, so text fields and the preview keep their own copy).
+    """
+
+    copy_requested = Signal()
+    paste_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +92,16 @@ class MountsTree(QTreeView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for col, width in enumerate((185, 68, 116, 110)):
             self.setColumnWidth(col, width)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_requested.emit()
+            event.accept()
+        elif event.matches(QKeySequence.StandardKey.Paste):
+            self.paste_requested.emit()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         super().dragMoveEvent(event)
@@ -229,6 +256,8 @@ class MainWindow(QMainWindow):
         self.tree.selectionModel().currentChanged.connect(self._on_current)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.activated.connect(self._on_activated)
+        self.tree.copy_requested.connect(self.copy_selection)
+        self.tree.paste_requested.connect(self.paste_into_current)
         self.path_bar.navigate.connect(self.navigate)
         self.filter_box.textChanged.connect(self._apply_filter)
         self.model.error.connect(self._on_model_error)
@@ -580,12 +609,52 @@ class MainWindow(QMainWindow):
         self.find_dock.raise_()
         self.find_dock.start_search(folder.uri if folder is not None else "")
 
-    def copy_uri(self) -> None:
-        """Copy the selected rows' URIs to the clipboard."""
+    def copy_selection(self) -> None:
+        """Ctrl+C: put the selected rows on the clipboard (URI list, text, file URLs of local files)."""
         uris = self.selected_uris()
         if uris:
-            QGuiApplication.clipboard().setText("\n".join(uris))
-            self.status(f"Copied {len(uris)} URI{'s' if len(uris) > 1 else ''}")
+            QGuiApplication.clipboard().setMimeData(uri_mime_data(uris))
+            self.status(f"Copied {len(uris)} item{'s' if len(uris) > 1 else ''}: {uris[0]}{' …' if len(uris) > 1 else ''}")
+
+    def copy_uri(self) -> None:
+        """Copy the selected rows' URIs to the clipboard (the same as Ctrl+C)."""
+        self.copy_selection()
+
+    @staticmethod
+    def clipboard_uris() -> list[str]:
+        """URIs on the clipboard: ours, local file URLs (OS file manager), or text lines that are all URIs/paths."""
+        data = QGuiApplication.clipboard().mimeData()
+        if data is None:
+            return []
+        uris = MountsModel.uris_from_mime(data)
+        if not uris and data.hasText():
+            lines = [line.strip() for line in data.text().splitlines() if line.strip()]
+            if lines and all(line.startswith("/") or "://" in line for line in lines):
+                uris = lines
+        return uris
+
+    def paste_target(self) -> TreeNode | None:
+        """Where Ctrl+V copies to: the current folder/bucket/group row, or the folder of the current file."""
+        node = self.current_node()
+        if node is not None and node.kind not in DROP_KINDS:
+            node = node.parent
+        return node if node is not None and node.kind in DROP_KINDS else None
+
+    def paste_into_current(self) -> None:
+        """Ctrl+V: copy the clipboard's URIs into the current folder through the transfer queue."""
+        uris = self.clipboard_uris()
+        if not uris:
+            self.status("Nothing to paste: copy files or folders first")
+            return
+        target = self.paste_target()
+        if target is None:
+            self.status("Select a folder, bucket or group to paste into")
+            return
+        sources = [u for u in uris if not is_ancestor_uri(u, target.uri)]
+        if not sources:
+            self.status(f"Cannot paste {uris[0]} into itself")
+            return
+        self.submit_transfer(sources, target.uri, "copy")
 
     def selected_uris(self) -> list[str]:
         """URIs of the selected rows (the current row when nothing is selected)."""
@@ -728,6 +797,8 @@ class MainWindow(QMainWindow):
         writable_folder = node.kind in ("mount", "folder") and not (node.spec and node.spec.kind in ("zarr", "hdf5"))
         add_action(menu, "Open", lambda: self.open_item(index))
         add_action(menu, "Copy URI", self.copy_uri)
+        if node.kind in DROP_KINDS and self.clipboard_uris():
+            add_action(menu, "Paste here", self.paste_into_current)
         add_action(menu, "Refresh", lambda: self.model.refresh(index))
         menu.addSeparator()
         if writable_folder:

@@ -338,6 +338,28 @@ def is_ancestor_uri(ancestor: str, uri: str) -> bool:
     return uri.startswith(base + "/") or (uri.startswith(ancestor + "::") and "::" not in ancestor)
 
 
+def is_local_uri(uri: str) -> bool:
+    """True for a plain local path (not a member inside a container)."""
+    return uri.startswith("/") and "::" not in uri
+
+
+def uri_mime_data(uris: list[str], local_copies: dict[str, str] | None = None) -> QMimeData:
+    """Mime data for ``uris``: our URI list, plain text, and ``text/uri-list`` file URLs.
+
+    Local files carry their own path; remote ones only when ``local_copies``
+    maps them to a downloaded copy (so other applications can take them).
+    """
+    data = QMimeData()
+    data.setData(URI_MIME, "\n".join(uris).encode())
+    local_copies = local_copies or {}
+    paths = [u if is_local_uri(u) else local_copies.get(u) for u in uris]
+    urls = [QUrl.fromLocalFile(p) for p in paths if p]
+    if urls:
+        data.setUrls(urls)
+    data.setText("\n".join(uris))
+    return data
+
+
 class MountsModel(QStandardItemModel):
     """The lazy tree of mounts (see the module docstring).
 
@@ -725,13 +747,7 @@ class MountsModel(QStandardItemModel):
             node = self.node(index)
             if node is not None and node.uri not in uris:
                 uris.append(node.uri)
-        data = QMimeData()
-        data.setData(URI_MIME, "\n".join(uris).encode())
-        local = [QUrl.fromLocalFile(u) for u in uris if u.startswith("/") and "::" not in u]
-        if local:
-            data.setUrls(local)
-        data.setText("\n".join(uris))
-        return data
+        return uri_mime_data(uris)
 
     @staticmethod
     def uris_from_mime(data: QMimeData) -> list[str]:

@@ -1,0 +1,166 @@
+"""Copy/paste in the mounts tree (Ctrl+C / Ctrl+V) and dragging remote items out to other applications."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QSettings, Qt, QUrl
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from app.models.mounts_model import DONE, ERROR, URI_MIME
+from app.mounts import MountSpec
+from app.window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """A shown window with an isolated settings file, no saved mounts and no demo data."""
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    w.finish_startup([], demo=False)
+    yield w
+    w.close()
+    from app import workers
+
+    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15_000)
+
+
+@pytest.fixture
+def tree(local_root):
+    """dst/ (empty), a.txt, b.bin, sub/c.json."""
+    os.makedirs(os.path.join(local_root, "dst"))
+    os.makedirs(os.path.join(local_root, "sub"))
+    for name, data in (("a.txt", b"alpha"), ("b.bin", bytes(range(256)) * 4), ("sub/c.json", b"{}")):
+        with open(os.path.join(local_root, name), "wb") as f:
+            f.write(data)
+    return local_root
+
+
+def wait_loaded(qtbot, window: MainWindow, uri: str) -> None:
+    """Wait until the node of ``uri`` is listed."""
+    qtbot.waitUntil(lambda: (n := window.model.find_loaded(uri)) is not None and n.state in (DONE, ERROR),
+                    timeout=15_000)
+
+
+def select(window: MainWindow, *uris: str) -> None:
+    """Make ``uris`` the selected rows (the first one current)."""
+    sel = window.tree.selectionModel()
+    sel.clearSelection()
+    for i, uri in enumerate(uris):
+        index = window.model.index_of(window.model.find_loaded(uri))
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        if i == 0:
+            sel.setCurrentIndex(index, flags)
+        else:
+            sel.select(index, flags)
+    window.tree.setFocus()
+
+
+def ctrl(window: MainWindow, key: Qt.Key) -> None:
+    QTest.keyClick(window.tree, key, Qt.KeyboardModifier.ControlModifier)
+
+
+def mounted(qtbot, window: MainWindow, root: str) -> None:
+    window.add_mount(MountSpec("data", root, "local"))
+    wait_loaded(qtbot, window, root)
+
+
+def test_ctrl_c_puts_uris_text_and_file_urls_on_the_clipboard(qtbot, window, tree):
+    mounted(qtbot, window, tree)
+    a, b = os.path.join(tree, "a.txt"), os.path.join(tree, "b.bin")
+    select(window, a, b)
+    QGuiApplication.clipboard().clear()
+    ctrl(window, Qt.Key.Key_C)
+    data = QGuiApplication.clipboard().mimeData()
+    assert sorted(bytes(data.data(URI_MIME).data()).decode().splitlines()) == [a, b]
+    assert sorted(data.text().splitlines()) == [a, b]
+    assert sorted(u.toLocalFile() for u in data.urls()) == [a, b]
+    assert "Copied 2 items" in window.statusBar().currentMessage()
+
+
+def test_ctrl_c_of_a_remote_item_carries_its_uri_but_no_file_url(qtbot, window, memory_root):
+    import storecore
+
+    backend, loc = storecore.backend_for(memory_root)
+    backend.write_bytes(loc.join("r.txt").path, b"remote")
+    window.add_mount(MountSpec("mem", memory_root, "local"))
+    wait_loaded(qtbot, window, memory_root)
+    uri = str(loc.join("r.txt"))
+    qtbot.waitUntil(lambda: window.model.find_loaded(uri) is not None, timeout=15_000)
+    select(window, uri)
+    ctrl(window, Qt.Key.Key_C)
+    data = QGuiApplication.clipboard().mimeData()
+    assert bytes(data.data(URI_MIME).data()).decode() == uri
+    assert not data.hasUrls()
+
+
+def test_ctrl_v_on_a_folder_copies_the_clipboard_into_it(qtbot, window, tree):
+    mounted(qtbot, window, tree)
+    a, sub, dst = os.path.join(tree, "a.txt"), os.path.join(tree, "sub"), os.path.join(tree, "dst")
+    select(window, a, sub)
+    ctrl(window, Qt.Key.Key_C)
+    submitted = []
+    real_submit = window.queue_dock.submit
+    window.queue_dock.submit = lambda *args, **kw: (submitted.append(args), real_submit(*args, **kw))[1]
+    select(window, dst)
+    ctrl(window, Qt.Key.Key_V)
+    assert submitted == [([a, sub], dst, "copy")]
+    qtbot.waitUntil(lambda: os.path.exists(os.path.join(dst, "sub", "c.json")) and os.path.exists(os.path.join(dst, "a.txt")),
+                    timeout=30_000)
+    assert open(os.path.join(dst, "a.txt"), "rb").read() == b"alpha"
+    assert open(a, "rb").read() == b"alpha"  # a copy: the source stays
+
+
+def test_ctrl_v_takes_file_urls_from_the_os_file_manager(qtbot, window, tree, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "from-os.dat").write_bytes(b"x" * 3000)
+    mounted(qtbot, window, tree)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(outside / "from-os.dat"))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    dst = os.path.join(tree, "dst")
+    select(window, dst)
+    ctrl(window, Qt.Key.Key_V)
+    target = os.path.join(dst, "from-os.dat")
+    qtbot.waitUntil(lambda: os.path.exists(target), timeout=30_000)
+    assert open(target, "rb").read() == b"x" * 3000
+
+
+def test_ctrl_v_on_a_file_pastes_into_its_folder_and_never_into_itself(qtbot, window, tree, tmp_path):
+    mounted(qtbot, window, tree)
+    sub = os.path.join(tree, "sub")
+    select(window, sub)
+    ctrl(window, Qt.Key.Key_C)
+    ctrl(window, Qt.Key.Key_V)  # a folder into itself: refused with a message
+    assert "into itself" in window.statusBar().currentMessage()
+    assert not os.path.exists(os.path.join(sub, "sub"))
+
+    (tmp_path / "one.txt").write_bytes(b"one")
+    QGuiApplication.clipboard().setText(str(tmp_path / "one.txt"))  # a path copied as text
+    select(window, os.path.join(tree, "a.txt"))
+    assert window.paste_target().uri == tree
+    ctrl(window, Qt.Key.Key_V)
+    qtbot.waitUntil(lambda: os.path.exists(os.path.join(tree, "one.txt")), timeout=30_000)
+    assert open(os.path.join(tree, "one.txt"), "rb").read() == b"one"
+
+
+def test_paste_with_nothing_useful_on_the_clipboard_says_so(qtbot, window, tree):
+    mounted(qtbot, window, tree)
+    QGuiApplication.clipboard().setText("just some words")
+    select(window, os.path.join(tree, "dst"))
+    ctrl(window, Qt.Key.Key_V)
+    assert "Nothing to paste" in window.statusBar().currentMessage()
+    assert os.listdir(os.path.join(tree, "dst")) == []
+
+
+def test_context_menu_offers_paste_here_when_the_clipboard_holds_uris(qtbot, window, tree):
+    mounted(qtbot, window, tree)
+    select(window, os.path.join(tree, "a.txt"))
+    ctrl(window, Qt.Key.Key_C)
+    dst_index = window.model.index_of(window.model.find_loaded(os.path.join(tree, "dst")))
+    texts = [a.text() for a in window.build_context_menu(dst_index).actions()]
+    assert "Paste here" in texts and "Copy URI" in texts
