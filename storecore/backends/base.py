@@ -382,17 +382,8 @@ class Backend(ABC):
     def read_to(self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None) -> int:
         """Stream the whole file into ``fileobj`` in bounded memory; return the byte count."""
         entry = self._check_file(path)
-        tracker = Progress(progress, entry.size)
-        n = 0
         with self.open_stream(path) as src:
-            while True:
-                chunk = src.read(COPY_BUFSIZE)
-                if not chunk:
-                    break
-                fileobj.write(chunk)
-                n += len(chunk)
-                tracker(len(chunk))
-        return n
+            return copy_stream(src, fileobj, Progress(progress, entry.size))
 
     def write_bytes(self, path: str, data: bytes, *, progress: ProgressCallback | None = None) -> None:
         """Store ``data`` at ``path`` atomically, replacing what was there."""
