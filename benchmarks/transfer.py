@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (128 MiB, 300 files)")
     parser.add_argument("--big-mib", type=int, default=None, help="size of the single object in MiB")
     parser.add_argument("--files", type=int, default=None, help="number of 256 KiB objects")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds per measurement (the best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per measurement (the best is kept)")
+    parser.add_argument("--only", default="", help="comma-separated cases to run: big-up,big-down,many-up,many-down")
     parser.add_argument("--concurrency", type=int, default=16, help="queue: files moved at once")
     parser.add_argument("--part-mib", type=int, default=16, help="queue: part size in MiB")
     parser.add_argument("--part-concurrency", type=int, default=10, help="queue: parts moved at once")
@@ -184,9 +185,16 @@ def main() -> None:
             ("many up", f"{nfiles}×256 KiB local→S3", many_bytes),
             ("many down", f"{nfiles}×256 KiB S3→local", many_bytes),
         ]
+        only = {c.strip().replace("-", " ") for c in args.only.split(",") if c.strip()}
+        if only:
+            # A download reads what the same tool uploaded: keep the upload of every download asked for.
+            only |= {c.replace("down", "up") for c in only}
+            cases = [c for c in cases if c[0] in only]
         # Warm up: the server grows its first volumes on the first writes; nobody should pay for that.
         for i in range(16):
             b3.put_object(Bucket=bucket, Key=f"warmup/{i}", Body=os.urandom(4 * MiB))
+        loads = [os.getloadavg()[0]]
+        print(f"load average before the first round: {loads[0]:.2f}", flush=True)
         for rnd in range(args.repeat):
             for step, label, nbytes in cases:
                 # Rotate the order each round so that no tool always goes first.
@@ -195,13 +203,18 @@ def main() -> None:
                     record(label, tool, nbytes, timed(steps[step]))
                 for d in ("q-down", "f-down", "b-down", "s-down"):
                     shutil.rmtree(os.path.join(work, d), ignore_errors=True)
-        # correctness spot check of what the queue downloaded
-        got = sorted(os.listdir(os.path.join(work, "q-many", "many")))
-        assert len(got) == nfiles, f"queue downloaded {len(got)} of {nfiles} files"
+            loads.append(os.getloadavg()[0])
+            print(f"round {rnd + 1} done, load average {loads[-1]:.2f}", flush=True)
+        if any(step == "many down" for step, _l, _n in cases):
+            # correctness spot check of what the queue downloaded
+            got = sorted(os.listdir(os.path.join(work, "q-many", "many")))
+            assert len(got) == nfiles, f"queue downloaded {len(got)} of {nfiles} files"
 
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\nsummary: best of {args.repeat} rounds, MB/s; ratio = queue / best peer (> 1: the queue is faster)")
-        print(f"  ({os.cpu_count()} CPUs, load average {load}: the server, the client and any other load share them)")
+        print(f"  ({os.cpu_count()} CPUs, load average {load}: the server, the client and any other load share them;")
+        print(f"   1-min load at the start and after each round: {', '.join(f'{x:.2f}' for x in loads)};")
+        print("   a load well above the benchmark's own (about 2) means other work skewed the figures)")
         for _step, label, _n in cases:
             q = max(results[(label, "storecore queue")])
             fast = max(results[(label, "queue, size checks only")])

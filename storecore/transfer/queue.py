@@ -570,8 +570,10 @@ class TransferJob:
         t0 = time.monotonic()
         try:
             self._check()
-            if dentry is not None and not single and existing is not None:
-                # The listing may be stale by now (e.g. a retry): ask the store.
+            if dentry is not None and not single and existing is not None \
+                    and self.conflict is not ConflictPolicy.OVERWRITE:
+                # The listing may be stale by now (e.g. a retry): ask the store.  Overwriting needs no
+                # answer (a recursive listing holds files only, so no folder can be in the way).
                 dentry = _stat_or_none(db, dpath) if dentry else None
             if dentry is not None:
                 decision = self._decide(src_uri, record.destination, sentry, dentry)
