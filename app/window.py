@@ -8,13 +8,18 @@ on screen fast (``MainWindow(lazy=True)`` + :meth:`MainWindow.finish_startup`).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
+    QDrag,
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
@@ -48,7 +53,9 @@ from .models.mounts_model import (
     LOADING,
     MountsModel,
     TreeNode,
+    human_size,
     is_ancestor_uri,
+    is_local_uri,
     name_matches,
     uri_mime_data,
 )
@@ -57,6 +64,8 @@ from .pathbar import PathBar
 from .qtcompat import add_action
 
 STATUS_TIMEOUT_MS = 12_000
+#: remote files dragged out to other applications are downloaded first when together at most this big
+DRAG_DOWNLOAD_MAX = 512 * 1024 * 1024
 
 
 class MountsTree(QTreeView):
@@ -71,6 +80,8 @@ class MountsTree(QTreeView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: called instead of Qt's drag start (the window downloads remote items before the drag)
+        self.drag_handler: Callable[[], None] | None = None
         self.setUniformRowHeights(True)
         self.setAnimated(False)
         self.setSortingEnabled(True)
@@ -92,6 +103,23 @@ class MountsTree(QTreeView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for col, width in enumerate((185, 68, 116, 110)):
             self.setColumnWidth(col, width)
+
+    def startDrag(self, supported_actions: Qt.DropAction) -> None:
+        if self.drag_handler is not None:
+            self.drag_handler()
+        else:
+            super().startDrag(supported_actions)
+
+    def exec_drag(self, mime: Any) -> None:
+        """Run a copy drag carrying ``mime`` (blocks in Qt's drag loop until the drop)."""
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        index = self.currentIndex()
+        if index.isValid():
+            pixmap_icon = index.siblingAtColumn(0).data(Qt.ItemDataRole.DecorationRole)
+            if pixmap_icon is not None:
+                drag.setPixmap(pixmap_icon.pixmap(24, 24))
+        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Copy):
@@ -126,6 +154,9 @@ class MainWindow(QMainWindow):
     first_shown = Signal()
     revealed = Signal(str)
     mounted = Signal(str)
+    #: remote items dragged out are downloaded: emitted with their URIs once local copies exist
+    drag_copies_ready = Signal(list)
+    _drag_progress = Signal(str)
 
     def __init__(self, settings: QSettings | None = None, *, persist: bool = True, lazy: bool = False) -> None:
         super().__init__()
@@ -145,6 +176,9 @@ class MainWindow(QMainWindow):
         self._hidden = 0
         self._filtered_upto = 0
         self._current_folder: TreeNode | None = None
+        self._drag_dir: str | None = None
+        self._drag_copies: dict[str, tuple[tuple, str]] = {}  # uri → ((size, mtime), local copy)
+        self._drag_task: workers.Task | None = None
 
         self.setWindowTitle("Storescope")
         self.setWindowIcon(app_icon())
@@ -257,6 +291,8 @@ class MainWindow(QMainWindow):
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.activated.connect(self._on_activated)
         self.tree.copy_requested.connect(self.copy_selection)
+        self.tree.drag_handler = self.start_drag
+        self._drag_progress.connect(self.status)
         self.tree.paste_requested.connect(self.paste_into_current)
         self.path_bar.navigate.connect(self.navigate)
         self.filter_box.textChanged.connect(self._apply_filter)
@@ -663,6 +699,105 @@ class MainWindow(QMainWindow):
             rows = [self.current_index()]
         return [self.model.uri(i) for i in rows]
 
+    # -- drag out to other applications ------------------------------------------------------
+    def _drag_stamp(self, uri: str) -> tuple | None:
+        """(size, mtime) of a remote file row that can be downloaded for a drag; None otherwise."""
+        node = self.model.find_loaded(uri)
+        if node is None or node.kind != "file" or "::" in uri or node.size is None:
+            return None
+        return (node.size, node.mtime)
+
+    def drag_local_copy(self, uri: str) -> str | None:
+        """The downloaded copy of remote ``uri`` when it is still current (local paths are their own copy)."""
+        if is_local_uri(uri):
+            return uri
+        cached = self._drag_copies.get(uri)
+        if cached is None or cached[0] != self._drag_stamp(uri) or not os.path.isfile(cached[1]):
+            return None
+        return cached[1]
+
+    def drag_mime(self, uris: list[str]) -> Any:
+        """Mime data for dragging ``uris``: our URI list (in-app drops) plus file URLs of local copies."""
+        copies = {u: p for u in uris if not is_local_uri(u) and (p := self.drag_local_copy(u))}
+        return uri_mime_data(uris, copies)
+
+    def prepare_drag_copies(self, uris: list[str], then: Callable[[list[str]], None] | None = None) -> workers.Task:
+        """Download remote files into a private temporary folder on a worker; ``drag_copies_ready`` when done."""
+        if self._drag_dir is None:
+            self._drag_dir = tempfile.mkdtemp(prefix="storescope-drag-")
+        jobs = []
+        for uri in uris:
+            stamp = self._drag_stamp(uri)
+            # one folder per version, so the file keeps its own name for the drop target
+            sub = hashlib.sha256(repr((uri, stamp)).encode()).hexdigest()[:20]
+            jobs.append((uri, stamp, os.path.join(self._drag_dir, sub, uri.rstrip("/").rsplit("/", 1)[-1])))
+        total = sum(stamp[0] for _u, stamp, _p in jobs if stamp) or None
+        emit = self._drag_progress.emit
+
+        def download(token: workers.CancelToken) -> list[tuple[str, tuple, str]]:
+            import storecore.transfer
+
+            done_before = 0
+            for uri, _stamp, path in jobs:
+                if token.cancelled:
+                    break
+                if not os.path.isfile(path):
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    storecore.transfer.copy(uri, path, progress=lambda d, _t, base=done_before: emit(
+                        f"Downloading for the drag… {human_size(base + d)}" + (f" of {human_size(total)}" if total else "")
+                    ), cancel=token)
+                done_before += os.path.getsize(path)
+            return jobs
+
+        def ready(result: list[tuple[str, tuple, str]]) -> None:
+            self._drag_task = None
+            for uri, stamp, path in result:
+                self._drag_copies[uri] = (stamp, path)
+            done = [u for u, _s, _p in result]
+            if then is not None:
+                then(done)
+            self.drag_copies_ready.emit(done)
+
+        def failed(message: str, _exc: BaseException) -> None:
+            self._drag_task = None
+            self.status(f"Could not download for the drag: {message}")
+
+        if self._drag_task is not None:
+            self._drag_task.cancel()
+        self.status(f"Downloading {len(uris)} item{'s' if len(uris) > 1 else ''} for the drag…")
+        self._drag_task = workers.submit(download, with_token=True, on_done=ready, on_error=failed)
+        return self._drag_task
+
+    def start_drag(self) -> None:
+        """Drag the selected rows; remote files are downloaded first so other applications get local files.
+
+        The drag starts at once when every item is local or already downloaded.
+        Otherwise the download runs on a worker; the drag starts when it ends if
+        the mouse button is still held, else a message asks to drag again.
+        In-app drops always use the original URIs (never the downloaded copies).
+        """
+        uris = self.selected_uris()
+        if not uris:
+            return
+        missing = [u for u in uris if self.drag_local_copy(u) is None]
+        wanted = [u for u in missing if self._drag_stamp(u) is not None]
+        size = sum(self._drag_stamp(u)[0] for u in wanted)
+        if not wanted or size > DRAG_DOWNLOAD_MAX:
+            if missing:
+                self.status("Remote folders, container members and large files are offered to other applications "
+                            "as URIs only; use Download to… for local copies")  # fmt: skip
+            self.tree.exec_drag(self.drag_mime(uris))
+            return
+        def go(done: list[str]) -> None:
+            if QGuiApplication.mouseButtons() & Qt.MouseButton.LeftButton:
+                self.status("")
+                self.tree.exec_drag(self.drag_mime(uris))
+            else:
+                self.status(f"Downloaded {len(done)} item{'s' if len(done) > 1 else ''}: drag again to drop them "
+                            "outside Storescope")  # fmt: skip
+
+        self.prepare_drag_copies(wanted, then=go)
+
     # -- selection, filter, status --------------------------------------------------------
     @staticmethod
     def _folder_of(node: TreeNode | None) -> TreeNode | None:
@@ -957,4 +1092,10 @@ class MainWindow(QMainWindow):
             self.preview.clear()  # cancels its load: no late result may reach a closed window
         if self.queue_dock is not None and hasattr(self.queue_dock, "shutdown"):
             self.queue_dock.shutdown()
+        if self._drag_task is not None:
+            self._drag_task.cancel()
+        if self._drag_dir is not None:
+            shutil.rmtree(self._drag_dir, ignore_errors=True)
+            self._drag_dir = None
+            self._drag_copies.clear()
         super().closeEvent(event)

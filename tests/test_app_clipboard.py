@@ -164,3 +164,67 @@ def test_context_menu_offers_paste_here_when_the_clipboard_holds_uris(qtbot, win
     dst_index = window.model.index_of(window.model.find_loaded(os.path.join(tree, "dst")))
     texts = [a.text() for a in window.build_context_menu(dst_index).actions()]
     assert "Paste here" in texts and "Copy URI" in texts
+
+
+@pytest.fixture
+def remote_file(qtbot, window, memory_root):
+    """A mounted in-memory store (a non-local backend) holding r.bin; returns its URI and bytes."""
+    import storecore
+
+    data = os.urandom(200_000)
+    backend, loc = storecore.backend_for(memory_root)
+    backend.write_bytes(loc.join("r.bin").path, data)
+    window.add_mount(MountSpec("mem", memory_root, "local"))
+    uri = str(loc.join("r.bin"))
+    qtbot.waitUntil(lambda: window.model.find_loaded(uri) is not None, timeout=15_000)
+    return uri, data
+
+
+def test_dragging_a_remote_file_out_offers_a_downloaded_local_copy(qtbot, window, remote_file, monkeypatch):
+    uri, data = remote_file
+    select(window, uri)
+    dragged = []
+    monkeypatch.setattr(window.tree, "exec_drag", dragged.append)
+    with qtbot.waitSignal(window.drag_copies_ready, timeout=15_000):
+        window.tree.startDrag(Qt.DropAction.CopyAction)
+    # the mouse button was not held when the download ended: no drag, a hint instead
+    assert dragged == []
+    assert "drag again" in window.statusBar().currentMessage()
+    window.tree.startDrag(Qt.DropAction.CopyAction)  # the copy is current: the drag starts at once
+    assert len(dragged) == 1
+    mime = dragged[0]
+    assert bytes(mime.data(URI_MIME).data()).decode() == uri  # in-app drops use the original
+    [url] = mime.urls()
+    assert url.isLocalFile()
+    path = url.toLocalFile()
+    assert os.path.basename(path) == "r.bin"
+    assert open(path, "rb").read() == data
+    drag_dir = window._drag_dir
+    assert path.startswith(drag_dir)
+    window.close()
+    assert not os.path.exists(drag_dir)  # the downloaded copies go with the window
+
+
+def test_local_items_drag_at_once_with_their_own_file_urls(qtbot, window, tree, monkeypatch):
+    mounted(qtbot, window, tree)
+    a = os.path.join(tree, "a.txt")
+    select(window, a)
+    dragged = []
+    monkeypatch.setattr(window.tree, "exec_drag", dragged.append)
+    window.tree.startDrag(Qt.DropAction.CopyAction)
+    assert [u.toLocalFile() for u in dragged[0].urls()] == [a]
+    assert window._drag_dir is None  # nothing downloaded
+
+
+def test_remote_items_over_the_limit_drag_as_uris_only(qtbot, window, remote_file, monkeypatch):
+    import app.window
+
+    uri, _data = remote_file
+    monkeypatch.setattr(app.window, "DRAG_DOWNLOAD_MAX", 1000)
+    select(window, uri)
+    dragged = []
+    monkeypatch.setattr(window.tree, "exec_drag", dragged.append)
+    window.tree.startDrag(Qt.DropAction.CopyAction)
+    assert len(dragged) == 1 and not dragged[0].hasUrls()
+    assert bytes(dragged[0].data(URI_MIME).data()).decode() == uri
+    assert "Download to" in window.statusBar().currentMessage()
