@@ -203,3 +203,54 @@ def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monke
         assert job.wait(60) is JobState.FAILED
     assert isinstance(job.exception, ChecksumMismatch) and "does not match" in job.error
     assert os.listdir(tmp_path / "dl") == []
+
+
+def test_object_gets_read_ranges_and_report_errors_as_storecore_errors(s3_server, s3_bucket, s3_scheme):
+    """The GET path downloads use: exact ranges, If-Match, missing keys and dead endpoints map onto clear errors."""
+    from storecore.errors import NotFound, StorecoreError
+
+    data = os.urandom(300_000)
+    etag = s3_server.client().put_object(Bucket=s3_bucket, Key="g.bin", Body=data)["ETag"].strip('"')
+    b, _ = storecore.backend_for(f"{s3_scheme}://{s3_bucket}/g.bin")
+    assert b"".join(multipart._read_body(multipart.get_object(b, "g.bin"))) == data
+    assert b"".join(multipart._read_body(multipart.get_object(b, "g.bin", 1000, 2000, etag))) == data[1000:2000]
+    uri = b.uri("g.bin")
+    with pytest.raises(Exception) as missing:
+        multipart.get_object(b, "nope.bin")
+    assert isinstance(multipart._error(missing.value, uri), NotFound)
+    with pytest.raises(Exception) as changed:
+        multipart.get_object(b, "g.bin", if_match="0" * 32)
+    err = multipart._error(changed.value, uri)
+    assert isinstance(err, StorecoreError) and not isinstance(err, BackendUnavailable | NotFound)
+    assert "g.bin" in str(err)
+    # the connection used by the refused GETs is still good for the next one
+    assert b"".join(multipart._read_body(multipart.get_object(b, "g.bin", 0, 10))) == data[:10]
+    storecore.register_scheme("deadgets3", "s3", **s3_server.options(endpoint_url="http://127.0.0.1:9"))
+    dead, _ = storecore.backend_for(f"deadgets3://{s3_bucket}/g.bin")
+    with pytest.raises(Exception) as down:
+        multipart.get_object(dead, "g.bin")
+    assert isinstance(multipart._error(down.value, dead.uri("g.bin")), BackendUnavailable)
+
+
+def test_uploads_without_payload_signing_still_refuse_damaged_bytes(s3_server, s3_bucket, s3_scheme, tmp_path,
+                                                                    monkeypatch):
+    """Bodies go unsigned (no SHA-256 pass) but carry their MD5: a damaged multipart part is refused and retried."""
+    data = os.urandom(11 * MiB)
+    write(str(tmp_path / "p.bin"), data)
+    real_send = multipart._send_part
+    damaged = []
+
+    def damaging_send(client, **kw):
+        if kw["PartNumber"] == 1 and not damaged:
+            damaged.append(1)
+            body = bytearray(kw["Body"])
+            body[7] ^= 0xFF
+            kw = dict(kw, Body=bytes(body))  # the Content-MD5 still describes the intact part
+        return real_send(client, **kw)
+
+    monkeypatch.setattr(multipart, "_send_part", damaging_send)
+    with TransferQueue(part_size=5 * MiB, backoff=0.01, max_retries=2, history=False) as q:
+        job = q.submit(str(tmp_path / "p.bin"), f"{s3_scheme}://{s3_bucket}/p.bin")
+        assert job.wait(60) is JobState.DONE, job.error
+    assert damaged and job.report()[0].retries >= 1 and job.report()[0].verified
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="p.bin")["Body"].read() == data
