@@ -8,6 +8,7 @@ on screen fast (``MainWindow(lazy=True)`` + :meth:`MainWindow.finish_startup`).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -38,7 +39,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QScrollArea,
     QToolBar,
     QTreeView,
     QVBoxLayout,
@@ -51,6 +51,7 @@ from .models.mounts_model import (
     DROP_KINDS,
     IDLE,
     LOADING,
+    URI_MIME,
     MountsModel,
     TreeNode,
     human_size,
@@ -66,6 +67,37 @@ from .qtcompat import add_action
 STATUS_TIMEOUT_MS = 12_000
 #: remote files dragged out to other applications are downloaded first when together at most this big
 DRAG_DOWNLOAD_MAX = 512 * 1024 * 1024
+
+
+_clipboard_guarded = False
+
+
+def _release_clipboard() -> None:
+    """Drop our mime data from the clipboard before Qt shuts down.
+
+    PySide6 crashes at exit (segmentation fault) when the clipboard still holds
+    a QMimeData created from Python; plain text is unaffected.
+    """
+    app = QGuiApplication.instance()
+    if app is None:
+        return
+    clipboard = QGuiApplication.clipboard()
+    data = clipboard.mimeData()
+    if data is not None and data.hasFormat(URI_MIME):
+        text = data.text()
+        clipboard.setText(text)  # the URIs stay available as text
+
+
+def set_clipboard(mime: Any) -> None:
+    """Put ``mime`` on the clipboard (with the exit guard above armed once)."""
+    global _clipboard_guarded
+    QGuiApplication.clipboard().setMimeData(mime)
+    if not _clipboard_guarded:
+        _clipboard_guarded = True
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(_release_clipboard)
+        atexit.register(_release_clipboard)
 
 
 class MountsTree(QTreeView):
@@ -312,12 +344,7 @@ class MainWindow(QMainWindow):
         from .viewers.pane import PreviewPane
 
         self.preview = PreviewPane(self)
-        # A scroll area keeps a viewer's wide toolbar from squeezing the mounts dock.
-        scroller = QScrollArea()
-        scroller.setWidgetResizable(True)
-        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroller.setWidget(self.preview)
-        self.setCentralWidget(scroller)
+        self.setCentralWidget(self.preview)
         self._placeholder = None
         if hasattr(self.preview, "message"):
             self.preview.message.connect(lambda text: self.statusBar().showMessage(text, STATUS_TIMEOUT_MS))
@@ -649,7 +676,7 @@ class MainWindow(QMainWindow):
         """Ctrl+C: put the selected rows on the clipboard (URI list, text, file URLs of local files)."""
         uris = self.selected_uris()
         if uris:
-            QGuiApplication.clipboard().setMimeData(uri_mime_data(uris))
+            set_clipboard(uri_mime_data(uris))
             self.status(f"Copied {len(uris)} item{'s' if len(uris) > 1 else ''}: {uris[0]}{' …' if len(uris) > 1 else ''}")
 
     def copy_uri(self) -> None:

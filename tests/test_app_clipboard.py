@@ -14,6 +14,18 @@ from app.mounts import MountSpec
 from app.window import MainWindow
 
 
+@pytest.fixture(autouse=True)
+def plain_clipboard_after():
+    """Leave only plain text on the clipboard (mime data made in Python must not outlive the test)."""
+    yield
+    from app.window import _release_clipboard
+
+    _release_clipboard()
+    data = QGuiApplication.clipboard().mimeData()
+    if data is not None and data.hasUrls():  # the test's own "file manager" data
+        QGuiApplication.clipboard().clear()
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     """A shown window with an isolated settings file, no saved mounts and no demo data."""
@@ -79,6 +91,10 @@ def test_ctrl_c_puts_uris_text_and_file_urls_on_the_clipboard(qtbot, window, tre
     assert sorted(data.text().splitlines()) == [a, b]
     assert sorted(u.toLocalFile() for u in data.urls()) == [a, b]
     assert "Copied 2 items" in window.statusBar().currentMessage()
+    from app.window import _release_clipboard
+
+    _release_clipboard()  # what runs at exit: the URIs stay on the clipboard as text
+    assert sorted(QGuiApplication.clipboard().text().splitlines()) == [a, b]
 
 
 def test_ctrl_c_of_a_remote_item_carries_its_uri_but_no_file_url(qtbot, window, memory_root):

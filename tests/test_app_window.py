@@ -306,3 +306,11 @@ def test_compare_two_selected_folders_opens_a_dialog_with_the_difference(qtbot, 
     assert blocker.args[0] == 2  # x.txt the same, y.txt only in a
     found = sorted((e.path, e.status) for e in dialog.model.entries)
     assert found == [("x.txt", "same"), ("y.txt", "only_a")]
+
+
+def test_preview_is_the_central_widget_without_a_scroll_area(qtbot, window):
+    from PySide6.QtWidgets import QScrollArea
+
+    assert window.centralWidget() is window.preview
+    assert not window.findChildren(QScrollArea, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    assert window.preview.minimumSizeHint().width() < 600

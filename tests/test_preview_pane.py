@@ -375,3 +375,96 @@ def test_unplottable_values_give_a_message(qtbot, pane, tmp_path):
     w = show(qtbot, pane, f"{tmp_path}/s.zarr::/names")
     qtbot.waitUntil(lambda: w.plot.guard.isVisibleTo(w.plot), timeout=10000)
     assert "cannot plot values of type" in w.plot.guard.label.text()
+
+
+def _blocking_text_prepare(monkeypatch, name):
+    """Make TextViewer.prepare of ``name`` wait for a release; returns (started, release) events."""
+    from app.viewers.text_viewer import TextViewer
+
+    release, started = threading.Event(), threading.Event()
+    original = TextViewer.prepare.__func__
+
+    def slow_prepare(cls, target, budget, token):
+        if target.name == name:
+            started.set()
+            release.wait(10)
+        return original(cls, target, budget, token)
+
+    monkeypatch.setattr(TextViewer, "prepare", classmethod(slow_prepare))
+    return started, release
+
+
+def _wait_workers_idle(qtbot):
+    from app import workers
+
+    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15000)
+    qtbot.wait(50)  # let any (wrongly) queued result arrive
+
+
+def test_a_pane_deleted_mid_load_ignores_the_late_result(qtbot, data_dir, monkeypatch):
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    started, release = _blocking_text_prepare(monkeypatch, "notes.txt")
+    pane = PreviewPane()
+    pane.show()
+    loaded = []
+    pane.loaded.connect(loaded.append)
+    pane.show_location(f"{data_dir}/notes.txt")
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    gone = []
+    pane.destroyed.connect(lambda *_: gone.append(True))
+    pane.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert gone
+    release.set()
+    _wait_workers_idle(qtbot)  # an exception in a late callback would fail the test here (pytest-qt)
+    assert loaded == []
+
+
+def test_closing_the_window_mid_load_is_quiet(qtbot, data_dir, tmp_path, monkeypatch):
+    from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+
+    from app.mounts import MountSpec
+    from app.window import MainWindow
+
+    started, release = _blocking_text_prepare(monkeypatch, "notes.txt")
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w.show()
+    w.finish_startup([], demo=False)
+    w.add_mount(MountSpec("data", str(data_dir), "local"))
+    w.select_when_mounted(f"{data_dir}/notes.txt")
+    qtbot.waitUntil(started.is_set, timeout=15000)
+    assert w.preview.busy
+    loaded = []
+    w.preview.loaded.connect(loaded.append)
+    w.close()
+    gone = []
+    w.destroyed.connect(lambda *_: gone.append(True))
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert gone
+    release.set()
+    _wait_workers_idle(qtbot)
+    assert loaded == []
+
+
+@pytest.mark.parametrize("width", [600, 380])
+def test_the_array_toolbar_wraps_in_a_narrow_pane(qtbot, tmp_path, width):
+    np.save(tmp_path / "cube4.npy", (np.arange(2 * 3 * 20 * 30) + 0j).reshape(2, 3, 20, 30).astype("c8"))
+    pane = PreviewPane()
+    qtbot.addWidget(pane)
+    pane.resize(width, 700)
+    pane.show()
+    viewer = show(qtbot, pane, f"{tmp_path}/cube4.npy")
+    qtbot.waitUntil(lambda: viewer.plot.toolbar.height() > 0, timeout=5000)
+    assert pane.minimumSizeHint().width() <= width  # no horizontal squeeze, nothing to scroll
+    assert pane.width() == width  # a long URI in the title while loading must not widen the pane
+    toolbar = viewer.plot.toolbar
+    shown = [w for w in toolbar.children() if hasattr(w, "isVisibleTo") and w.isVisibleTo(toolbar)]
+    assert len(shown) >= 10
+    for w in shown:  # every control lies inside the toolbar, which lies inside the pane
+        assert toolbar.rect().contains(w.geometry()), w
+    assert toolbar.mapTo(pane, toolbar.rect().bottomRight()).x() <= width
+    rows = {w.geometry().center().y() for w in shown}
+    assert len(rows) >= (2 if width == 600 else 3)  # wrapped onto more rows
+    assert non_blank(pane, tmp_path / f"array-{width}.png")

@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QStackedWidget,
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 from ..qtcompat import add_action
 from ..viewers.budget import KEEPER, Budget, human_size
 from ..viewers.qt_compat import guard_none_refcount
-from ..viewers.widgets import GuardBar, button
+from ..viewers.widgets import FlowLayout, GuardBar, button, cancel_on_destroy, row_of
 from ..workers import LatestOnly
 from .dims_sliders import DimsSliders
 from .painter import (
@@ -145,6 +144,7 @@ class SlicePlot(QWidget):
         self._sink = _Sink()
         self._sink.ping.connect(self._drain_tiles)
         self._build()
+        cancel_on_destroy(self, self._slot, self._detail_slot)  # no late read reaches a deleted plot
 
     # -- construction ------------------------------------------------------------
     def _build(self) -> None:
@@ -153,6 +153,8 @@ class SlicePlot(QWidget):
         self.mode_box.addItems(["Image", "Curve"])
         self.mode_box.activated.connect(lambda *_: self._axes_changed())
         self.y_box, self.x_box = QComboBox(), QComboBox()
+        for box in (self.y_box, self.x_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.y_box.activated.connect(lambda *_: self._axes_changed(changed="y"))
         self.x_box.activated.connect(lambda *_: self._axes_changed(changed="x"))
         self.cmap_box = QComboBox()
@@ -185,20 +187,15 @@ class SlicePlot(QWidget):
         add_action(menu, "Slice as CSV…", lambda: self._ask_export("csv"))
         export.setMenu(menu)
 
-        # two rows, so that the pane stays narrow enough for a side dock
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 0, 4, 0)
+        # one flow of controls that wraps onto more rows in a narrow pane (no horizontal scrolling)
+        self.toolbar = QWidget()
+        flow = FlowLayout(self.toolbar)
         self.y_label = QLabel("Y")
-        for w in (self.mode_box, self.y_label, self.y_box, QLabel("X"), self.x_box, self.complex_box, self.cmap_box):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(button("Reset view", self.reset_view))
-        bar.addWidget(export)
-        toggles = QHBoxLayout()
-        toggles.setContentsMargins(4, 0, 4, 0)
-        for w in (self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers):
-            toggles.addWidget(w)
-        toggles.addStretch(1)
+        self.y_row = row_of(self.y_label, self.y_box)
+        for w in (self.mode_box, self.y_row, row_of(QLabel("X"), self.x_box), self.complex_box, self.cmap_box,
+                  self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers,
+                  button("Reset view", self.reset_view), export):  # fmt: skip
+            flow.addWidget(w)
 
         # image page: plot + histogram/levels
         self.glw = pg.GraphicsLayoutWidget()
@@ -262,8 +259,7 @@ class SlicePlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(bar)
-        layout.addLayout(toggles)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.guard)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.readout)
@@ -326,7 +322,7 @@ class SlicePlot(QWidget):
             self.x_box.setCurrentIndex(self.axes[-1])
         if image:
             self.y_box.setCurrentIndex(self.axes[0])
-        for w in (self.y_label, self.y_box, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
+        for w in (self.y_row, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
             w.setVisible(image)
         for w in (self.log, self.markers):
             w.setVisible(self.mode == "curve")

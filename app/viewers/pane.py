@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from ..workers import LatestOnly
 from .budget import KEEPER, Budget
 from .qt_compat import guard_none_refcount
-from .widgets import LoadingPage
+from .widgets import LoadingPage, alive, cancel_on_destroy
 
 #: a load shows the busy page only after this long (quick loads swap previews directly)
 SPINNER_DELAY_MS = 150
@@ -55,6 +55,7 @@ class PreviewPane(QWidget):
         guard_none_refcount()
         self.budget = budget or Budget.from_env()
         self._slot = LatestOnly()
+        cancel_on_destroy(self, self._slot)  # a load finishing after the pane is gone delivers nothing
         self._uri: str | None = None
         self._awaiting = False  # a selection is being prepared
         self._pending: str | None = None
@@ -65,6 +66,8 @@ class PreviewPane(QWidget):
 
         self._title = QLabel()
         self._title.setStyleSheet("font-weight: bold;")
+        # a long URI is clipped (full text in the tooltip) rather than widening the pane
+        self._title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._view_as = QComboBox()
         self._view_as.setToolTip("View as")
         self._view_as.hide()
@@ -129,8 +132,8 @@ class PreviewPane(QWidget):
         self._awaiting = True
         KEEPER.keep(self._slot.submit(
             _prepare, uri, forced, budget, with_token=True,
-            on_done=lambda r, u=uri: self._on_prepared(u, r),
-            on_error=lambda m, e, u=uri: self._on_failed(u, m),
+            on_done=lambda r, u=uri: alive(self) and self._on_prepared(u, r),
+            on_error=lambda m, e, u=uri: alive(self) and self._on_failed(u, m),
         ))  # fmt: skip
 
     def _stop_current(self) -> None:

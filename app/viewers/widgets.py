@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -18,6 +20,95 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+
+class FlowLayout(QLayout):
+    """Lays widgets out left to right and wraps them onto more rows when the width runs out.
+
+    A toolbar in a flow layout never forces a minimum width wider than its widest
+    item, so a narrow pane shows every control (on two or three rows) instead of
+    a horizontal scroll bar.
+    """
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(4, 0, 4, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        """Lay the items out in ``rect`` (or only measure); returns the height used."""
+        m = self.contentsMargins()
+        area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        gap = self.spacing()
+        lines: list[list[tuple[QLayoutItem, QSize]]] = [[]]
+        x = area.x()
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if x + hint.width() > area.right() + 1 and lines[-1]:
+                lines.append([])
+                x = area.x()
+            lines[-1].append((item, hint))
+            x += hint.width() + gap
+        y = area.y()
+        for line in lines:
+            height = max((hint.height() for _item, hint in line), default=0)
+            x = area.x()
+            for item, hint in line:
+                if move:  # centred in its line: check boxes beside combo boxes
+                    item.setGeometry(QRect(QPoint(x, y + (height - hint.height()) // 2), hint))
+                x += hint.width() + gap
+            y += height + gap
+        return max(0, y - gap - rect.y()) + m.bottom()
+
+
+def row_of(*widgets: QWidget) -> QWidget:
+    """Widgets kept together on one line (a label with its field) inside a :class:`FlowLayout`."""
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(3)
+    for w in widgets:
+        layout.addWidget(w)
+    return box
 
 
 class GuardBar(QFrame):
@@ -102,6 +193,27 @@ def fill_kv(table: QTableWidget, rows: Iterable[tuple[str, Any]]) -> None:
         table.setItem(i, 0, QTableWidgetItem(str(k)))
         table.setItem(i, 1, QTableWidgetItem(str(v)))
     table.resizeRowsToContents()
+
+
+def alive(obj: Any) -> bool:
+    """True while the C++ side of a Qt object still exists (late worker results check this)."""
+    import shiboken6
+
+    return shiboken6.isValid(obj)
+
+
+def cancel_on_destroy(widget: QWidget, *slots: Any) -> None:
+    """Cancel the worker ``slots`` (objects with ``cancel()``) when ``widget`` is destroyed.
+
+    The connected function holds the slots, not the widget: it must not touch a
+    half-destroyed widget.
+    """
+
+    def cancel(*_args: Any) -> None:
+        for slot in slots:
+            slot.cancel()
+
+    widget.destroyed.connect(cancel)
 
 
 def button(text: str, slot: Callable[[], Any], tip: str = "") -> QPushButton:
