@@ -369,8 +369,10 @@ class MainWindow(QMainWindow):
 
     def _default_dock_sizes(self) -> None:
         self.layout().activate()  # docks added after the first show need a laid-out window to take sizes
-        self.resizeDocks([self.mounts_dock], [max(360, int(self.width() * 0.33))], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.queue_dock], [150], Qt.Orientation.Vertical)
+        # the tree's four columns need ~520 px; the preview wraps its controls and is fine narrower
+        self.resizeDocks([self.mounts_dock], [max(380, int(self.width() * 0.36))], Qt.Orientation.Horizontal)
+        # an empty queue needs its buttons, header and a couple of rows; it grows when dragged
+        self.resizeDocks([self.queue_dock], [120], Qt.Orientation.Vertical)
 
     # -- start-up ----------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -890,6 +892,9 @@ class MainWindow(QMainWindow):
             self.count_label.setText(f"{len(self.model.mount_nodes())} mounts")
             return
         total = len(folder.children)
+        if folder.state == IDLE and not total:
+            self.count_label.setText(f"{folder.name}: not listed yet")
+            return
         hidden = self._hidden if folder is self._filter_node else 0
         text = f"{total:,} items" if not hidden else f"{total - hidden:,} of {total:,} items"
         if folder.state == LOADING:

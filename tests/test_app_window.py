@@ -314,3 +314,23 @@ def test_preview_is_the_central_widget_without_a_scroll_area(qtbot, window):
     assert window.centralWidget() is window.preview
     assert not window.findChildren(QScrollArea, options=Qt.FindChildOption.FindDirectChildrenOnly)
     assert window.preview.minimumSizeHint().width() < 600
+
+
+def test_default_dock_proportions_leave_room_for_tree_and_preview(qtbot, window):
+    qtbot.waitUntil(lambda: window.mounts_dock.width() >= 0.34 * window.width(), timeout=5000)
+    assert window.queue_dock.height() <= 160  # the empty queue does not eat the preview's height
+    assert window.preview.width() >= 0.5 * window.width()
+    tree = window.tree
+    last = tree.header().sectionViewportPosition(3)
+    assert last + 60 <= tree.viewport().width()  # the Kind column is on screen, not pushed out
+
+
+def test_count_label_says_when_a_folder_is_not_listed_yet(qtbot, window, tree):
+    window.add_mount(MountSpec("data", tree, "local"))
+    wait_loaded(qtbot, window, tree)
+    sub = window.model.find_loaded(os.path.join(tree, "sub"))
+    window.tree.setCurrentIndex(window.model.index_of(sub))
+    assert window.count_label.text() == "sub: not listed yet"
+    window.tree.expand(window.model.index_of(sub))
+    wait_loaded(qtbot, window, sub.uri)
+    qtbot.waitUntil(lambda: window.count_label.text() == "sub: 2 items", timeout=5000)
