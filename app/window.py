@@ -133,7 +133,7 @@ class MountsTree(QTreeView):
         header = self.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((185, 68, 116, 110)):
+        for col, width in enumerate((205, 68, 116, 110)):
             self.setColumnWidth(col, width)
 
     def startDrag(self, supported_actions: Qt.DropAction) -> None:
