@@ -254,3 +254,22 @@ def test_uploads_without_payload_signing_still_refuse_damaged_bytes(s3_server, s
         assert job.wait(60) is JobState.DONE, job.error
     assert damaged and job.report()[0].retries >= 1 and job.report()[0].verified
     assert s3_server.client().get_object(Bucket=s3_bucket, Key="p.bin")["Body"].read() == data
+
+
+def test_small_puts_carry_their_md5_and_damage_is_refused(s3_server, s3_bucket, s3_scheme):
+    """The fast PUT of small objects stores intact bytes and the server refuses a body that fails its MD5."""
+    import base64
+    import hashlib
+
+    b, _ = storecore.backend_for(f"{s3_scheme}://{s3_bucket}/x")
+    client = multipart.transfer_client(b)
+    assert multipart._fast_get(b) is not None
+    data = os.urandom(70_000)
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    resp = multipart._put_object(client, Bucket=s3_bucket, Key="ok.bin", Body=data, ContentMD5=md5)
+    assert resp["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="ok.bin")["Body"].read() == data
+    with pytest.raises(Exception) as bad:
+        multipart._put_object(client, Bucket=s3_bucket, Key="bad.bin", Body=data[:-1] + b"?", ContentMD5=md5)
+    assert isinstance(multipart._error(bad.value, b.uri("bad.bin")), ChecksumMismatch)
+    assert keys(s3_server, s3_bucket) == ["ok.bin"]
