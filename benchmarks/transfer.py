@@ -7,8 +7,15 @@ The queue verifies every file (MD5 / composite ETag of the bytes moved) while
 the peers only move bytes; it is also timed with ``verify=False`` (size checks
 only, as the peers do) to show what the verification costs on this CPU.
 
+Every measurement is the best of ``--repeat`` rounds (3 by default), the
+order of the tools rotates from round to round so that none always runs
+first (or right after the same neighbour), and the 1-minute load average is
+printed before and after each round: on a shared machine, figures taken at a
+load well above the benchmark's own are not comparable.
+
     .venv-bench/bin/python benchmarks/transfer.py            # 1 GiB + 2,000 × 256 KiB
     .venv-bench/bin/python benchmarks/transfer.py --quick    # 128 MiB + 300 × 256 KiB
+    .venv-bench/bin/python benchmarks/transfer.py --quick --only many-down   # one case (and its upload)
 """
 
 from __future__ import annotations
