@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -220,6 +220,10 @@ class MainWindow(QMainWindow):
         self.model = MountsModel(self)
         self.tree = MountsTree()
         self.tree.setModel(self.model)
+        # Our own selection model, held from Python: a wrapper looked up from C++ by address
+        # (``tree.selectionModel()``) can be a stale wrapper of a freed tree item (a PySide6 bug).
+        self.selection = QItemSelectionModel(self.model, self.tree)
+        self.tree.setSelectionModel(self.selection)
         self.tree.configure_header()
         self.filter_box = QLineEdit()
         self.filter_box.setPlaceholderText("Filter this folder (text or *.glob)")
@@ -319,7 +323,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_about)
 
     def _connect(self) -> None:
-        self.tree.selectionModel().currentChanged.connect(self._on_current)
+        self.selection.currentChanged.connect(self._on_current)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.activated.connect(self._on_activated)
         self.tree.copy_requested.connect(self.copy_selection)
@@ -723,7 +727,7 @@ class MainWindow(QMainWindow):
 
     def selected_uris(self) -> list[str]:
         """URIs of the selected rows (the current row when nothing is selected)."""
-        rows = self.tree.selectionModel().selectedRows(0)
+        rows = self.selection.selectedRows(0)
         if not rows and self.current_index().isValid():
             rows = [self.current_index()]
         return [self.model.uri(i) for i in rows]
@@ -955,38 +959,55 @@ class MainWindow(QMainWindow):
     def build_context_menu(self, index: QModelIndex) -> QMenu:
         """The context menu for the row at ``index`` (empty space: mount actions only)."""
         menu = QMenu(self)
+        # The actions are also kept in a Python list (``menu.action_list``): ``menu.actions()`` looks
+        # wrappers up by address and can hand back a stale one after many tree items were freed.
+        actions: list[QAction] = []
+        menu.action_list = actions
+
+        def add(text: str, slot: Any) -> None:
+            actions.append(add_action(menu, text, slot))
+
+        def add_existing(action: QAction) -> None:
+            menu.addAction(action)
+            actions.append(action)
+
+        def separator() -> None:
+            action = QAction(menu)
+            action.setSeparator(True)
+            add_existing(action)
+
         node = self.model.node(index)
         if node is None:
-            menu.addAction(self.act_add)
-            menu.addAction(self.act_refresh_all)
+            add_existing(self.act_add)
+            add_existing(self.act_refresh_all)
             return menu
         inside_container = "::" in node.uri
         writable_folder = node.kind in ("mount", "folder") and not (node.spec and node.spec.kind in ("zarr", "hdf5"))
-        add_action(menu, "Open", lambda: self.open_item(index))
-        add_action(menu, "Copy URI", self.copy_uri)
-        if node.kind in DROP_KINDS and self.clipboard_uris():
-            add_action(menu, "Paste here", self.paste_into_current)
-        add_action(menu, "Refresh", lambda: self.model.refresh(index))
-        menu.addSeparator()
+        add("Open", lambda: self.open_item(index))
+        add("Copy URI", self.copy_uri)
+        if node.kind in DROP_KINDS:  # (the clipboard is read on paste, not each time the menu opens)
+            add("Paste here", self.paste_into_current)
+        add("Refresh", lambda: self.model.refresh(index))
+        separator()
         if writable_folder:
-            add_action(menu, "New folder…", lambda: self.new_folder_dialog(node))
+            add("New folder…", lambda: self.new_folder_dialog(node))
         if node.kind != "mount" and not inside_container:
-            add_action(menu, "Rename…", lambda: self.rename_item_dialog(node))
-            add_action(menu, "Delete…", lambda: self.delete_selected(confirm=True))
-        menu.addSeparator()
-        add_action(menu, "Download to…", self.download_dialog)
+            add("Rename…", lambda: self.rename_item_dialog(node))
+            add("Delete…", lambda: self.delete_selected(confirm=True))
+        separator()
+        add("Download to…", self.download_dialog)
         if node.kind in DROP_KINDS:
-            add_action(menu, "Upload here…", lambda: self.upload_dialog(node))
+            add("Upload here…", lambda: self.upload_dialog(node))
         if node.expandable and self.find_dock is not None:
-            add_action(menu, "Find here…", self.find_here)
+            add("Find here…", self.find_here)
         if len(self.selected_uris()) == 2:
-            menu.addSeparator()
-            add_action(menu, "Compare…", self.compare_selected)
+            separator()
+            add("Compare…", self.compare_selected)
         if node.kind == "mount":
-            menu.addSeparator()
-            menu.addAction(self.act_edit_mount)
-            menu.addAction(self.act_rename_mount)
-            menu.addAction(self.act_unmount)
+            separator()
+            add_existing(self.act_edit_mount)
+            add_existing(self.act_rename_mount)
+            add_existing(self.act_unmount)
         return menu
 
     def _context_menu(self, pos: Any) -> None:

@@ -59,7 +59,7 @@ def wait_loaded(qtbot, window: MainWindow, uri: str) -> None:
 
 def select(window: MainWindow, *uris: str) -> None:
     """Make ``uris`` the selected rows (the first one current)."""
-    sel = window.tree.selectionModel()
+    sel = window.selection
     sel.clearSelection()
     for i, uri in enumerate(uris):
         index = window.model.index_of(window.model.find_loaded(uri))
@@ -173,12 +173,12 @@ def test_paste_with_nothing_useful_on_the_clipboard_says_so(qtbot, window, tree)
     assert os.listdir(os.path.join(tree, "dst")) == []
 
 
-def test_context_menu_offers_paste_here_when_the_clipboard_holds_uris(qtbot, window, tree):
+def test_context_menu_offers_paste_here_on_folders(qtbot, window, tree):
     mounted(qtbot, window, tree)
     select(window, os.path.join(tree, "a.txt"))
     ctrl(window, Qt.Key.Key_C)
     dst_index = window.model.index_of(window.model.find_loaded(os.path.join(tree, "dst")))
-    texts = [a.text() for a in window.build_context_menu(dst_index).actions()]
+    texts = [a.text() for a in window.build_context_menu(dst_index).action_list]
     assert "Paste here" in texts and "Copy URI" in texts
 
 

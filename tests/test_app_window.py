@@ -137,10 +137,10 @@ def test_context_menu_and_file_operations(qtbot, window, tree):
     wait_loaded(qtbot, window, tree)
     root = window.model.node(index)
     sub = window.model.find_loaded(os.path.join(tree, "sub"))
-    texts = [a.text() for a in window.build_context_menu(window.model.index_of(sub)).actions() if a.text()]
+    texts = [a.text() for a in window.build_context_menu(window.model.index_of(sub)).action_list if a.text()]
     for wanted in ("Open", "Copy URI", "Refresh", "New folder…", "Rename…", "Delete…", "Download to…", "Upload here…"):
         assert wanted in texts
-    mount_texts = [a.text() for a in window.build_context_menu(index).actions()]
+    mount_texts = [a.text() for a in window.build_context_menu(index).action_list]
     assert "&Unmount" in mount_texts and "Re&name mount…" in mount_texts
 
     with qtbot.waitSignal(window.model.fetch_finished, timeout=15_000):
@@ -292,12 +292,12 @@ def test_compare_two_selected_folders_opens_a_dialog_with_the_difference(qtbot, 
                 f.write(name)
     window.add_mount(MountSpec("data", local_root, "local"))
     wait_loaded(qtbot, window, local_root)
-    sel = window.tree.selectionModel()
+    sel = window.selection
     for side in ("a", "b"):
         index = window.model.index_of(window.model.find_loaded(os.path.join(local_root, side)))
         sel.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
     assert sorted(window.selected_uris()) == [os.path.join(local_root, "a"), os.path.join(local_root, "b")]
-    menu_texts = [a.text() for a in window.build_context_menu(window.model.index_of(window.model.find_loaded(os.path.join(local_root, "a")))).actions()]
+    menu_texts = [a.text() for a in window.build_context_menu(window.model.index_of(window.model.find_loaded(os.path.join(local_root, "a")))).action_list]
     assert "Compare…" in menu_texts
     window.compare_selected()
     dialog = window.compare_dialog

@@ -468,3 +468,33 @@ def test_the_array_toolbar_wraps_in_a_narrow_pane(qtbot, tmp_path, width):
     rows = {w.geometry().center().y() for w in shown}
     assert len(rows) >= (2 if width == 600 else 3)  # wrapped onto more rows
     assert non_blank(pane, tmp_path / f"array-{width}.png")
+
+
+def test_a_pane_deleted_mid_slice_read_ignores_the_late_tiles(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    import app.plot.slice_plot as slice_plot
+
+    np.save(tmp_path / "a.npy", np.arange(4 * 30 * 40, dtype="f4").reshape(4, 30, 40))
+    pane = PreviewPane()
+    pane.show()
+    viewer = show(qtbot, pane, f"{tmp_path}/a.npy")
+    release, started = threading.Event(), threading.Event()
+    original = slice_plot.read_plane
+
+    def slow_read(*args, **kw):
+        started.set()
+        release.wait(10)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(slice_plot, "read_plane", slow_read)
+    monkeypatch.setattr(slice_plot, "plane_cost", lambda *a, **k: 1)  # never served from the cache
+    viewer.plot.sliders.set_value(0, 2)
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    gone = []
+    pane.destroyed.connect(lambda *_: gone.append(True))
+    pane.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert gone
+    release.set()
+    _wait_workers_idle(qtbot)  # a late tile or result on the deleted plot would raise here

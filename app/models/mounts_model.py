@@ -360,6 +360,25 @@ def uri_mime_data(uris: list[str], local_copies: dict[str, str] | None = None) -
     return data
 
 
+def _forget_root_item(root: TreeNode) -> Any:
+    """A ``destroyed`` handler that invalidates the wrapper of the model's invisible root item.
+
+    That item is created by C++ and freed with the model without telling shiboken;
+    its wrapper (held by ``root.item``) would stay registered under the freed
+    address, and a later C++ object allocated there (a selection model, a dock's
+    toggle action) would come back to Python as this stale ``QStandardItem``.
+    """
+
+    def forget(*_args: Any) -> None:
+        item, root.item = root.item, None
+        if item is not None:
+            import shiboken6
+
+            shiboken6.invalidate(item)
+
+    return forget
+
+
 class MountsModel(QStandardItemModel):
     """The lazy tree of mounts (see the module docstring).
 
@@ -387,6 +406,7 @@ class MountsModel(QStandardItemModel):
         self.root = TreeNode("", "", "root", expandable=True)
         self.root.state = DONE
         self.root.item = self.invisibleRootItem()
+        self.destroyed.connect(_forget_root_item(self.root))
         self._loading: set[TreeNode] = set()
         self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
 

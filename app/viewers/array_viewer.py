@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWi
 
 from .budget import KEEPER, Budget, human_size
 from .registry import Target, Viewer
-from .widgets import fill_kv, kv_table
+from .widgets import alive, cancel_on_destroy, fill_kv, kv_table
 
 #: coordinate arrays (named by ``_ARRAY_DIMENSIONS``) are read when at most this big
 COORD_MAX_BYTES = 8 * 1024 * 1024
@@ -159,8 +159,11 @@ class ArrayViewer(Viewer):
     def __init__(self) -> None:
         super().__init__()
         from ..plot.slice_plot import SlicePlot  # pulls in pyqtgraph: only when an array is first shown
+        from ..workers import LatestOnly
 
         self.payload: ArrayPayload | None = None
+        self._slot = LatestOnly()  # .npz member switches
+        cancel_on_destroy(self, self._slot)
         self.facts = kv_table([])
         self.attrs = kv_table([])
         self.meta = QTabWidget()
@@ -231,12 +234,10 @@ class ArrayViewer(Viewer):
     def _on_member(self, index: int) -> None:
         if self.payload is None:
             return
-        from ..workers import LatestOnly
-
-        self._slot = getattr(self, "_slot", None) or LatestOnly()
         target, name = self.payload.target, self.member.itemText(index)
-        KEEPER.keep(self._slot.submit(open_array, target, self.payload.budget, name, on_done=self.display,
-                                      on_error=lambda m, e: self.status.emit(m)))  # fmt: skip
+        KEEPER.keep(self._slot.submit(open_array, target, self.payload.budget, name,
+                                      on_done=lambda p: alive(self) and self.display(p),
+                                      on_error=lambda m, e: alive(self) and self.status.emit(m)))  # fmt: skip
 
     def stop(self) -> None:
         """Drop the plot's running read."""
