@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from . import errors
+from .backends.registry import backend_for, get_backend, register_backend
 from .errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -25,10 +26,6 @@ from .location import Location, parse, register_scheme, unregister_scheme
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    # backends
-    "backend_for": ".backends.registry",
-    "get_backend": ".backends.registry",
-    "register_backend": ".backends.registry",
     # formats
     "register_handler": ".formats",
     "get_handler": ".formats",
@@ -99,5 +96,8 @@ __all__ = [
     "parse",
     "register_scheme",
     "unregister_scheme",
+    "backend_for",
+    "get_backend",
+    "register_backend",
     *_LAZY,
 ]
