@@ -113,6 +113,16 @@ def transfer_client(backend: Any, *, sign_payload: bool = False) -> Any:
 _pools: dict[int, Any] = {}
 
 
+def _stale_connection_retry() -> Any:
+    """One retry on a connection error: a pooled keep-alive connection the server closed
+    (idle timeout, restart) must not fail a request.  Both requests sent here are idempotent
+    (a ranged GET; a whole-object PUT with its Content-MD5); HTTP errors are not retried."""
+    import urllib3
+
+    return urllib3.Retry(total=1, connect=1, read=1, status=0, other=0, redirect=False,
+                         allowed_methods=frozenset({"GET", "PUT"}), raise_on_status=False)
+
+
 class _Get:
     """An object GET sent through a presigned URL on a plain urllib3 pool.
 
@@ -134,7 +144,7 @@ class _Get:
         url = self.client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=900)
         try:
             resp = self.pool.request("GET", url, headers=headers, preload_content=False, decode_content=False,
-                                     timeout=self.timeout, retries=False, redirect=False)
+                                     timeout=self.timeout, retries=_stale_connection_retry(), redirect=False)
         except urllib3.exceptions.HTTPError as e:
             raise ConnectionError(f"GET failed: {type(e).__name__}") from None
         if resp.status in (200, 206):
@@ -158,7 +168,7 @@ class _Get:
         url = self.client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=900)
         try:
             resp = self.pool.request("PUT", url, body=body, headers={"Content-MD5": content_md5},
-                                     timeout=self.timeout, retries=False, redirect=False)
+                                     timeout=self.timeout, retries=_stale_connection_retry(), redirect=False)
         except urllib3.exceptions.HTTPError as e:
             raise ConnectionError(f"PUT failed: {type(e).__name__}") from None
         etag = resp.headers.get("ETag")

@@ -352,7 +352,11 @@ class TransferJob:
             else:
                 self.error = error
             self._running.set()
-        self._set_state(state)
+            self.state = state
+        # The history is written before anyone hears that the job ended, so an observer
+        # (the GUI, a new queue) that reads it then finds the job.
+        self.queue._record_history(self)
+        self._emit(self._on_state + self.queue._on_state)
         self._emit(self._on_progress + self.queue._on_progress)
         self.queue._job_ended(self)
         self._ended.set()
@@ -968,14 +972,16 @@ class TransferQueue:
                 job._set_state(JobState.RUNNING)
                 thread.start()
 
-    def _job_ended(self, job: TransferJob) -> None:
-        with self._lock:
-            self._active.pop(job.id, None)
+    def _record_history(self, job: TransferJob) -> None:
         if self.history is not None:
             try:
                 self.history.record(job.as_dict())
             except OSError as e:
                 log.warning("could not save the transfer history: %s", e)
+
+    def _job_ended(self, job: TransferJob) -> None:
+        with self._lock:
+            self._active.pop(job.id, None)
         self._schedule()
 
 
