@@ -28,6 +28,7 @@ from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
 
 from .. import workers
+from ..formatting import human_size
 from ..icons import icon
 from ..mounts import CONTAINER_EXTENSIONS, MountSpec
 from ..qtcompat import protect_singletons
@@ -80,18 +81,6 @@ def preload_icons() -> None:
     """Load every kind's icon on the GUI thread, so workers only read the cache."""
     for kind in ICON_KINDS:
         icon(kind)
-
-
-def human_size(n: int | None) -> str:
-    """``1536`` → ``1.5 KiB``; ``None`` → ``""``."""
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def human_time(ts: float | None) -> str:
