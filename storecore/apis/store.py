@@ -347,28 +347,16 @@ class RemoteNpyArray:
         return out if dtype is None else out.astype(dtype)
 
 
-class NumpyArrayStore(_MemoryArrays, Store):
-    """Arrays as ``.npy`` files in a folder (local, or any storecore URI); ``get`` memory-maps them."""
+class _FileFolder:
+    """A store kept as one file per name (``name + _ext``) in a folder, local or on any backend."""
 
-    kind = StoreKind.ARRAY
-    _what = "array folder"
+    _ext: str
+    _remote: bool
+    _root: str
+    _backend: Any
 
-    def __init__(self, path: Path | str = "", mode: str = "r", disk_format: DiskFormat = DiskFormat.NPY, **kwargs: Any) -> None:
-        self._remote = _is_uri(path)
-        if self._remote:
-            from ..backends.registry import backend_for
-
-            self._backend, loc = backend_for(path)
-            self._root = loc.path.rstrip("/")
-        elif disk_format is not DiskFormat.NONE:
-            self._root = os.path.abspath(os.fspath(path))
-        if disk_format not in (DiskFormat.NPY, DiskFormat.NONE):
-            raise InvalidArgument(f"NumpyArrayStore writes DiskFormat.NPY, not {disk_format}")
-        super().__init__(path, mode, disk_format, **kwargs)
-
-    # paths --------------------------------------------------------------------
     def _key(self, name: str) -> str:
-        rel = _norm_name(name) + ".npy"
+        rel = _norm_name(name) + self._ext
         if self._remote:
             return f"{self._root}/{rel}" if self._root else rel
         return os.path.join(self._root, *rel.split("/"))
@@ -387,15 +375,36 @@ class NumpyArrayStore(_MemoryArrays, Store):
 
     def _clear(self) -> None:
         if self._remote:
-            for e in list(self._backend.ls(self._root, recursive=True, extensions=[".npy"])):
+            for e in list(self._backend.ls(self._root, recursive=True, extensions=[self._ext])):
                 self._backend.delete(e.path)
         elif os.path.isdir(self._root):
             shutil.rmtree(self._root)
         else:
             os.unlink(self._root)
 
-    def _file_exists(self, key: str) -> bool:
+    def _has(self, key: str) -> bool:
         return self._backend.is_file(key) if self._remote else os.path.isfile(key)
+
+
+class NumpyArrayStore(_FileFolder, _MemoryArrays, Store):
+    """Arrays as ``.npy`` files in a folder (local, or any storecore URI); ``get`` memory-maps them."""
+
+    kind = StoreKind.ARRAY
+    _what = "array folder"
+    _ext = ".npy"
+
+    def __init__(self, path: Path | str = "", mode: str = "r", disk_format: DiskFormat = DiskFormat.NPY, **kwargs: Any) -> None:
+        self._remote = _is_uri(path)
+        if self._remote:
+            from ..backends.registry import backend_for
+
+            self._backend, loc = backend_for(path)
+            self._root = loc.path.rstrip("/")
+        elif disk_format is not DiskFormat.NONE:
+            self._root = os.path.abspath(os.fspath(path))
+        if disk_format not in (DiskFormat.NPY, DiskFormat.NONE):
+            raise InvalidArgument(f"NumpyArrayStore writes DiskFormat.NPY, not {disk_format}")
+        super().__init__(path, mode, disk_format, **kwargs)
 
     # interface -----------------------------------------------------------------
     def write(self, path: Path | str, data: Any, view: SliceSpec = None, **kwargs: Any) -> None:
@@ -417,7 +426,7 @@ class NumpyArrayStore(_MemoryArrays, Store):
                 with AtomicLocalFile(key) as out:
                     out.write(buf.getbuffer())
             return
-        if not self._file_exists(key):
+        if not self._has(key):
             raise NotFound(f"{key}: no such array to write a slice into", path=key)
         if self._remote:
             full = RemoteNpyArray(self._backend, key)._rows_all()
@@ -451,7 +460,7 @@ class NumpyArrayStore(_MemoryArrays, Store):
         if self.in_memory:
             return self._memory.get(_norm_name(path))
         key = self._key(path)
-        if not self._file_exists(key):
+        if not self._has(key):
             return None
         if self._remote:
             return RemoteNpyArray(self._backend, key)
@@ -468,7 +477,7 @@ class NumpyArrayStore(_MemoryArrays, Store):
             self._mem_append(_norm_name(path), arr)
             return
         key = self._key(path)
-        if not self._file_exists(key):
+        if not self._has(key):
             self.write(path, arr)
             return
         if self._remote:
@@ -704,7 +713,7 @@ class HDF5ArrayStore(_ChunkedArrays, Store):
 _TABLE_EXT = {DiskFormat.PARQUET: ".parquet", DiskFormat.CSV: ".csv", DiskFormat.IPC: ".arrow", DiskFormat.JSON: ".ndjson"}
 
 
-class PolarsTableStore(Store):
+class PolarsTableStore(_FileFolder, Store):
     """Tables as Polars frames, one file per table in a folder (local or any storecore URI).
 
     ``read(path, view)``: ``view`` selects rows (``slice``/int), columns (a
@@ -734,35 +743,7 @@ class PolarsTableStore(Store):
         self._ext = _TABLE_EXT.get(disk_format, ".parquet")
         super().__init__(path, mode, disk_format, **kwargs)
 
-    # paths and io -----------------------------------------------------------------
-    def _key(self, name: str) -> str:
-        rel = _norm_name(name) + self._ext
-        if self._remote:
-            return f"{self._root}/{rel}" if self._root else rel
-        return os.path.join(self._root, *rel.split("/"))
-
-    def _exists(self) -> bool:
-        if self._remote:
-            return self._backend.is_dir(self._root) if self._root else True
-        return os.path.exists(self._root)
-
-    def _create(self) -> None:
-        if self._remote:
-            if self._root:
-                self._backend.mkdir(self._root)
-        else:
-            os.makedirs(self._root, exist_ok=True)
-
-    def _clear(self) -> None:
-        if self._remote:
-            for e in list(self._backend.ls(self._root, recursive=True, extensions=[self._ext])):
-                self._backend.delete(e.path)
-        else:
-            shutil.rmtree(self._root)
-
-    def _has(self, key: str) -> bool:
-        return self._backend.is_file(key) if self._remote else os.path.isfile(key)
-
+    # io -----------------------------------------------------------------------------
     def _write_frame(self, df: Any, target: str | io.BytesIO) -> None:
         fmt = self.disk_format
         if fmt is DiskFormat.CSV:
