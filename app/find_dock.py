@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from typing import Any
 
@@ -293,30 +292,14 @@ class FindDock(QDockWidget):
 
         stats = FindStats()
         self.stats = stats
-        holder: dict[str, workers.Task] = {}
-        ready = threading.Event()
-
-        def run(token: workers.CancelToken) -> list[Any]:
+        def matches(token: workers.CancelToken) -> Any:
             from storecore.search import find
 
-            ready.wait(5)
-            task = holder["task"]
-            batch: list[Any] = []
-            last = time.monotonic()
-            for match in find(root, cancel=token, stats=stats, **kwargs):
-                batch.append(match)
-                now = time.monotonic()
-                if len(batch) >= BATCH_SIZE or now - last >= BATCH_SECONDS:
-                    task.report(batch)
-                    batch, last = [], now
-            return batch
+            return find(root, cancel=token, stats=stats, **kwargs)
 
         self._started = time.monotonic()
-        task = workers.submit(
-            run, with_token=True, on_done=self._on_done, on_error=self._on_error, on_progress=self._on_batch
-        )
-        holder["task"] = task
-        ready.set()
+        task = workers.stream(matches, on_batch=self._on_batch, on_done=self._on_done, on_error=self._on_error,
+                              batch_size=BATCH_SIZE, batch_seconds=BATCH_SECONDS)
         self.task = task
         self._set_busy(True)
         self._update_count()

@@ -9,8 +9,9 @@ turned into readable one-line messages, never tracebacks.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -109,6 +110,32 @@ def pool() -> QThreadPool:
     return _pool
 
 
+def _prepare(
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    with_token: bool,
+    on_done: Callable[[Any], None] | None,
+    on_error: Callable[[str, BaseException], None] | None,
+    on_progress: Callable[[Any], None] | None,
+) -> Task:
+    task = Task(fn, args, kwargs, with_token)
+    if on_done is not None:
+        task.signals.done.connect(lambda r, t=task: None if t.cancelled else on_done(r))
+    if on_error is not None:
+        task.signals.failed.connect(lambda m, e, t=task: None if t.cancelled else on_error(m, e))
+    if on_progress is not None:
+        task.signals.progress.connect(lambda v, t=task: None if t.cancelled else on_progress(v))
+    return task
+
+
+def _start(task: Task) -> Task:
+    with Task._live_lock:
+        Task._live.add(task)
+    pool().start(task)
+    return task
+
+
 def submit(
     fn: Callable[..., Any],
     *args: Any,
@@ -123,17 +150,42 @@ def submit(
     With ``with_token=True`` the function receives ``token=`` (a
     :class:`CancelToken`) and should return early once it is set.
     """
-    task = Task(fn, args, kwargs, with_token)
-    if on_done is not None:
-        task.signals.done.connect(lambda r, t=task: None if t.cancelled else on_done(r))
-    if on_error is not None:
-        task.signals.failed.connect(lambda m, e, t=task: None if t.cancelled else on_error(m, e))
-    if on_progress is not None:
-        task.signals.progress.connect(lambda v, t=task: None if t.cancelled else on_progress(v))
-    with Task._live_lock:
-        Task._live.add(task)
-    pool().start(task)
-    return task
+    return _start(_prepare(fn, args, kwargs, with_token, on_done, on_error, on_progress))
+
+
+def stream(
+    items: Callable[[CancelToken], Iterable[Any]],
+    *,
+    on_batch: Callable[[list[Any]], None],
+    on_done: Callable[[list[Any]], None],
+    on_error: Callable[[str, BaseException], None] | None = None,
+    batch_size: int = 200,
+    batch_seconds: float = 0.1,
+) -> Task:
+    """Iterate ``items(token)`` on the pool and deliver what it yields in batches on the GUI thread.
+
+    A batch goes out every ``batch_size`` items or ``batch_seconds``, whichever
+    comes first (one model insert per batch keeps the view responsive);
+    ``on_done`` receives the last, possibly empty, batch.
+    """
+    holder: list[Task] = []
+
+    def run(token: CancelToken) -> list[Any]:
+        batch: list[Any] = []
+        last = time.monotonic()
+        for item in items(token):
+            if token.cancelled:
+                break
+            batch.append(item)
+            now = time.monotonic()
+            if len(batch) >= batch_size or now - last >= batch_seconds:
+                holder[0].report(batch)
+                batch, last = [], now
+        return batch
+
+    task = _prepare(run, (), {}, True, on_done, on_error, on_batch)
+    holder.append(task)  # before the task can run
+    return _start(task)
 
 
 class LatestOnly:

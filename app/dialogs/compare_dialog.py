@@ -9,7 +9,6 @@ ever deleted from B.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -176,30 +175,15 @@ class CompareDialog(QDialog):
         self.model.clear()
         self.counts = {"only_a": 0, "only_b": 0, "differ": 0, "same": 0}
         self.last_error = None
-        holder: dict[str, workers.Task] = {}
-        ready = threading.Event()
 
-        def run(token: workers.CancelToken) -> list[Any]:
+        def entries(token: workers.CancelToken) -> Any:
             from storecore.search import compare
 
-            ready.wait(5)
-            task = holder["task"]
-            batch: list[Any] = []
-            last = time.monotonic()
-            for entry in compare(a, b, deep, cancel=token):
-                if token.cancelled:
-                    break
-                batch.append(entry)
-                now = time.monotonic()
-                if len(batch) >= BATCH_SIZE or now - last >= BATCH_SECONDS:
-                    task.report(batch)
-                    batch, last = [], now
-            return batch
+            return compare(a, b, deep, cancel=token)
 
         self._started = time.monotonic()
-        task = workers.submit(run, with_token=True, on_done=self._on_done, on_error=self._on_error, on_progress=self._on_batch)
-        holder["task"] = task
-        ready.set()
+        task = workers.stream(entries, on_batch=self._on_batch, on_done=self._on_done, on_error=self._on_error,
+                              batch_size=BATCH_SIZE, batch_seconds=BATCH_SECONDS)
         self.task = task
         self._set_busy(True)
         self._update_summary()
