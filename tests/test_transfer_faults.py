@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 
 import pytest
 
 import storecore
 from storecore.errors import BackendUnavailable, ChecksumMismatch
-from storecore.transfer import JobState, TransferQueue, multipart
+from storecore.transfer import JobState, TransferQueue, multipart, verify
 
 pytestmark = pytest.mark.s3
 MiB = 1024 * 1024
@@ -141,7 +142,9 @@ def test_killed_server_then_retry_completes_without_loss_or_duplicates(s3_server
     assert job.summary()["verified"] == len(files)
 
 
-def test_damaged_part_is_detected_by_its_etag(s3_server, s3_bucket, s3_scheme, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("checksum", "stored_as"), [("md5", "ETag"), ("crc32", "CRC32")])
+def test_damaged_part_is_detected_by_its_stored_checksum(s3_server, s3_bucket, s3_scheme, tmp_path, monkeypatch,
+                                                         checksum, stored_as):
     data = os.urandom(12 * MiB)
     write(str(tmp_path / "d.bin"), data)
     real_send = multipart._send_part
@@ -151,16 +154,18 @@ def test_damaged_part_is_detected_by_its_etag(s3_server, s3_bucket, s3_scheme, t
             body = bytearray(kw["Body"])
             body[100] ^= 0xFF
             kw = dict(kw, Body=bytes(body))
-            kw.pop("ContentMD5")  # so the server stores it and only the ETag can tell
+            # so the server stores it and only the checksum it reports can tell
+            if kw.pop("ContentMD5", None) is None:
+                kw["ChecksumCRC32"] = verify.crc32_b64(zlib.crc32(body))
         return real_send(client, **kw)
 
     monkeypatch.setattr(multipart, "_send_part", damaging_send)
     dst = f"{s3_scheme}://{s3_bucket}/d.bin"
-    with TransferQueue(part_size=5 * MiB, backoff=0.01, max_retries=2, history=False) as q:
+    with TransferQueue(part_size=5 * MiB, backoff=0.01, max_retries=2, history=False, checksum=checksum) as q:
         job = q.submit(str(tmp_path / "d.bin"), dst)
         assert job.wait(60) is JobState.FAILED
         assert isinstance(job.exception, ChecksumMismatch)
-        assert "part 2" in job.error and "ETag" in job.error
+        assert "part 2" in job.error and stored_as in job.error
         rec = job.report()[0]
         assert rec.status == "failed" and not rec.verified and rec.retries == 2
         assert "d.bin" not in keys(s3_server, s3_bucket)
@@ -185,9 +190,10 @@ def test_damaged_body_is_refused_by_the_server(s3_server, s3_bucket, s3_scheme, 
     assert keys(s3_server, s3_bucket) == []
 
 
-def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monkeypatch):
-    b, _ = storecore.backend_for(s3_root)
-    data = os.urandom(12 * MiB)
+@pytest.mark.parametrize("size", [12 * MiB, 100_000], ids=["parts", "one-stream"])
+@pytest.mark.parametrize("checksum", ["crc32", "md5"])
+def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monkeypatch, checksum, size):
+    data = os.urandom(size)
     write(str(tmp_path / "u.bin"), data)
     with TransferQueue(part_size=5 * MiB, history=False) as q:
         assert q.submit(str(tmp_path / "u.bin"), f"{s3_root}/u.bin").wait(60) is JobState.DONE
@@ -198,7 +204,7 @@ def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monke
             yield (b"\0" + chunk[1:]) if i == 0 else chunk
 
     monkeypatch.setattr(multipart, "_read_body", damaging_read)
-    with TransferQueue(part_size=5 * MiB, history=False) as q:
+    with TransferQueue(part_size=5 * MiB, history=False, checksum=checksum) as q:
         job = q.submit(f"{s3_root}/u.bin", str(tmp_path / "dl" / "u.bin"))
         assert job.wait(60) is JobState.FAILED
     assert isinstance(job.exception, ChecksumMismatch) and "does not match" in job.error
@@ -273,3 +279,61 @@ def test_small_puts_carry_their_md5_and_damage_is_refused(s3_server, s3_bucket, 
         multipart._put_object(client, Bucket=s3_bucket, Key="bad.bin", Body=data[:-1] + b"?", ContentMD5=md5)
     assert isinstance(multipart._error(bad.value, b.uri("bad.bin")), ChecksumMismatch)
     assert keys(s3_server, s3_bucket) == ["ok.bin"]
+
+
+def test_endpoint_ignoring_crc32_headers_is_verified_by_md5(s3_server, s3_bucket, s3_scheme, tmp_path, monkeypatch):
+    """An endpoint without additional checksums echoes no CRC32: the queue notices and checks MD5s and ETags."""
+    monkeypatch.setattr(multipart, "_no_crc", set())
+    real_send, real_put = multipart._send_part, multipart._put_object
+    stripped = []
+
+    def old_server(real):
+        def call(client, **kw):
+            if kw.pop("ChecksumCRC32", None) is not None:
+                stripped.append(kw["Key"])
+            resp = real(client, **kw)
+            return {k: v for k, v in resp.items() if k != "ChecksumCRC32"}
+        return call
+
+    monkeypatch.setattr(multipart, "_send_part", old_server(real_send))
+    monkeypatch.setattr(multipart, "_put_object", old_server(real_put))
+    small, big = os.urandom(80_000), os.urandom(11 * MiB)
+    write(str(tmp_path / "src" / "small.bin"), small)
+    write(str(tmp_path / "src" / "big.bin"), big)
+    with TransferQueue(concurrency=1, part_size=5 * MiB, history=False) as q:
+        job = q.submit(str(tmp_path / "src"), f"{s3_scheme}://{s3_bucket}/old")
+        assert job.wait(60) is JobState.DONE, job.error
+    assert stripped  # the first file tried CRC32, then the endpoint was known to ignore it
+    kinds = {r.destination.rsplit("/", 1)[-1]: r.checksum_kind for r in job.report()}
+    assert set(kinds.values()) <= {"md5", "etag-multipart"} and all(r.verified for r in job.report())
+    client = s3_server.client()
+    assert client.get_object(Bucket=s3_bucket, Key="old/small.bin")["Body"].read() == small
+    assert client.get_object(Bucket=s3_bucket, Key="old/big.bin")["Body"].read() == big
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+def test_download_checks_a_whole_object_crc32_from_parallel_parts(s3_server, s3_bucket, s3_scheme, tmp_path):
+    """A single-PUT object with a CRC32, fetched in parallel ranges: the part CRC32s combine to the object's."""
+    data = os.urandom(23 * MiB)
+    resp = s3_server.client().put_object(Bucket=s3_bucket, Key="w.bin", Body=data, ChecksumAlgorithm="CRC32")
+    with TransferQueue(part_size=5 * MiB, history=False) as q:
+        job = q.submit(f"{s3_scheme}://{s3_bucket}/w.bin", str(tmp_path / "w.bin"))
+        assert job.wait(60) is JobState.DONE, job.error
+    rec = job.report()[0]
+    assert rec.checksum_kind == "crc32" and rec.verified
+    assert rec.source_checksum == rec.destination_checksum == "crc32:" + resp["ChecksumCRC32"]
+    assert (tmp_path / "w.bin").read_bytes() == data
+
+
+def test_crc32_helpers_match_zlib():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(50):
+        a, b = rng.randbytes(rng.randint(0, 3000)), rng.randbytes(rng.randint(0, 3000))
+        assert verify.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+    text = verify.crc32_composite([1, 2, 3])
+    assert verify.checksum_kind(text) == "crc32-composite" and verify.crc32_parts(text) == 3
+    assert verify.checksum_kind(verify.crc32_text(5)) == "crc32" and verify.crc32_parts(verify.crc32_text(5)) is None
+    assert verify.from_s3_crc32("qR++gQ==-3") == "crc32:qR++gQ==-3" and verify.from_s3_crc32("junk") is None
+    assert verify.checksum_kind("d41d8cd98f00b204e9800998ecf8427e") == "md5"

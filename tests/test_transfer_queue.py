@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import threading
+import zlib
 
 import pytest
 
@@ -69,7 +71,7 @@ def test_multipart_upload_checksum_is_the_composite_etag(s3_root, local_root):
     data = os.urandom(12 * 1024 * 1024)
     with open(os.path.join(local_root, "x.bin"), "wb") as f:
         f.write(data)
-    with TransferQueue(part_size=5 * 1024 * 1024, history=False) as q:
+    with TransferQueue(part_size=5 * 1024 * 1024, history=False, checksum="md5") as q:
         job = q.submit(os.path.join(local_root, "x.bin"), f"{s3_root}/x.bin")
         assert job.wait(60) is JobState.DONE, job.error
     rec = job.report()[0]
@@ -78,6 +80,24 @@ def test_multipart_upload_checksum_is_the_composite_etag(s3_root, local_root):
     b, loc = storecore.backend_for(f"{s3_root}/x.bin")
     assert rec.checksum_kind == "etag-multipart"
     assert rec.source_checksum == rec.destination_checksum == want == b.stat(loc.path).etag
+
+
+def test_multipart_upload_checksum_is_the_composite_crc32_the_server_keeps(s3_server, s3_root, local_root):
+    """By default parts carry CRC32s: the object's composite CRC32 is what the server reports for it."""
+    data = os.urandom(12 * 1024 * 1024)
+    with open(os.path.join(local_root, "x.bin"), "wb") as f:
+        f.write(data)
+    with TransferQueue(part_size=5 * 1024 * 1024, history=False) as q:
+        job = q.submit(os.path.join(local_root, "x.bin"), f"{s3_root}/x.bin")
+        assert job.wait(60) is JobState.DONE, job.error
+    rec = job.report()[0]
+    parts = [data[i : i + 5 * 1024 * 1024] for i in range(0, len(data), 5 * 1024 * 1024)]
+    crc = zlib.crc32(b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts))
+    want = base64.b64encode(crc.to_bytes(4, "big")).decode() + "-3"
+    head = s3_server.client().head_object(Bucket=s3_root.split("://")[1], Key="x.bin", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == want
+    assert rec.checksum_kind == "crc32-composite" and rec.verified
+    assert rec.source_checksum == rec.destination_checksum == "crc32:" + want
 
 
 @pytest.mark.parametrize("dst_kind", ROOTS)
@@ -345,4 +365,4 @@ def test_300_mib_object_up_and_down(tmp_path, s3_root):
             h2.update(chunk)
     assert h2.hexdigest() == h.hexdigest()
     assert up.report()[0].destination_checksum == down.report()[0].source_checksum
-    assert down.report()[0].verified and down.report()[0].checksum_kind == "etag-multipart"
+    assert down.report()[0].verified and down.report()[0].checksum_kind == "crc32-composite"

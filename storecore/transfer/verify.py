@@ -5,12 +5,21 @@ An S3 ETag is the MD5 of the object for a single-part upload and
 same value from the bytes it moves, so a destination can be checked against
 its source without a second read.  Local files have no content checksum
 (their "etag" is mtime-size), so they are hashed when one is needed.
+
+Endpoints with S3's additional checksums keep a CRC32 of each object (of the
+whole object, or ``crc32(concat(part crc32s))-N`` for a composite multipart
+one).  CRC32 costs a sixth of MD5's CPU and catches the damage a transfer can
+do, so the engine prefers it where the endpoint keeps one; such checksums
+are written ``crc32:<base64>`` (``-N`` for composite ones) so that they are
+never compared with an ETag.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable
 
 from ..backends.base import COPY_BUFSIZE, Backend, Entry
@@ -18,11 +27,14 @@ from ..errors import ChecksumMismatch
 
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 _COMPOSITE_RE = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+_CRC32_RE = re.compile(r"^crc32:[A-Za-z0-9+/]{6}==(-\d+)?$")
 
 #: checksum kinds recorded in the integrity report
 MD5 = "md5"
 COMPOSITE = "etag-multipart"
 SIZE_ONLY = "size"
+CRC32 = "crc32"
+CRC32_COMPOSITE = "crc32-composite"
 
 
 def md5_hex(data: bytes | memoryview) -> str:
@@ -43,10 +55,87 @@ def content_etag(entry: Entry | None) -> str | None:
 
 
 def checksum_kind(checksum: str | None) -> str:
-    """``md5``, ``etag-multipart`` or ``size`` (no checksum) for a checksum string."""
+    """``md5``, ``etag-multipart``, ``crc32``, ``crc32-composite`` or ``size`` (none) for a checksum string."""
     if not checksum:
         return SIZE_ONLY
+    m = _CRC32_RE.match(checksum)
+    if m:
+        return CRC32_COMPOSITE if m.group(1) else CRC32
     return COMPOSITE if _COMPOSITE_RE.match(checksum) else MD5
+
+
+def crc32_parts(checksum: str | None) -> int | None:
+    """The part count of a composite CRC32 checksum string (``crc32:...-N``), else None."""
+    m = _CRC32_RE.match(checksum or "")
+    return int(m.group(1)[1:]) if m and m.group(1) else None
+
+
+def crc32_text(crc: int, parts: int | None = None) -> str:
+    """A CRC32 as this module writes it: ``crc32:<base64 of 4 big-endian bytes>`` (``-N`` when composite)."""
+    text = "crc32:" + base64.b64encode(crc.to_bytes(4, "big")).decode()
+    return f"{text}-{parts}" if parts else text
+
+
+def crc32_b64(crc: int) -> str:
+    """A CRC32 the way S3 headers carry it (base64 of 4 big-endian bytes)."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
+def from_s3_crc32(value: str | None) -> str | None:
+    """An S3 ``ChecksumCRC32`` value (``b64`` or ``b64-N``) as a checksum string, or None."""
+    if not value:
+        return None
+    text = "crc32:" + value.strip()
+    return text if _CRC32_RE.match(text) else None
+
+
+def crc32_composite(part_crcs: Iterable[int]) -> str:
+    """The composite CRC32 S3 keeps for a multipart object: the CRC32 of the parts' CRC32s, ``-N``."""
+    crcs = list(part_crcs)
+    return crc32_text(zlib.crc32(b"".join(c.to_bytes(4, "big") for c in crcs)), len(crcs))
+
+
+def _gf2_times(matrix: list[int], vec: int) -> int:
+    out = 0
+    i = 0
+    while vec:
+        if vec & 1:
+            out ^= matrix[i]
+        vec >>= 1
+        i += 1
+    return out
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's ``crc32_combine``).
+
+    Lets parts hashed on parallel threads give the CRC32 of the whole object
+    without reading it again.
+    """
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        # apply len2 zero bytes to crc1, one bit of len2 at a time
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
 
 
 def parts_of(checksum: str | None) -> int | None:
@@ -145,6 +234,14 @@ __all__ = [
     "composite_etag",
     "content_etag",
     "checksum_kind",
+    "CRC32",
+    "CRC32_COMPOSITE",
+    "crc32_text",
+    "crc32_parts",
+    "crc32_b64",
+    "from_s3_crc32",
+    "crc32_composite",
+    "crc32_combine",
     "parts_of",
     "part_size_of",
     "hash_file",

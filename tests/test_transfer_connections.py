@@ -1,0 +1,111 @@
+"""The transfer engine's plain HTTP path and what rides on it: kept-alive connections, size-only transfers, modes."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import stat
+import threading
+
+import pytest
+
+from storecore.transfer import JobState, TransferQueue
+from storecore.transfer.connections import Connections
+
+MiB = 1024 * 1024
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers GET /n with n bytes over HTTP/1.1; ``/drop`` closes after the headers and half the body;
+    every response except ``/stay`` then hangs up without saying so (a keep-alive the server drops)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        name = self.path.strip("/")
+        size = 1000 if name in ("drop", "stay") else int(name)
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        self.wfile.write(b"x" * (size // 2 if name == "drop" else size))
+        self.close_connection = name != "stay"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_failing_the_request(http_server):
+    conns = Connections(http_server, connect_timeout=5, read_timeout=5)
+    for size in (10, 20, 30):  # each response is followed by a silent hang-up
+        resp = conns.request("GET", f"{http_server}/{size}")
+        assert resp.status == 200 and b"".join(resp.stream(7)) == b"x" * size
+
+
+def test_a_kept_connection_is_reused_by_the_same_thread(http_server):
+    conns = Connections(http_server, connect_timeout=5, read_timeout=5)
+    first = conns.request("GET", f"{http_server}/stay")
+    assert b"".join(first.stream(4096)) == b"x" * 1000
+    second = conns.request("GET", f"{http_server}/stay")
+    assert second.conn is first.conn
+    assert b"".join(second.stream(4096)) == b"x" * 1000
+
+
+def test_a_body_cut_short_is_a_connection_error_and_the_connection_is_dropped(http_server):
+    conns = Connections(http_server, connect_timeout=5, read_timeout=5)
+    resp = conns.request("GET", f"{http_server}/drop")
+    with pytest.raises(ConnectionError, match="ended early"):
+        b"".join(resp.stream(100))
+    assert resp.conn.sock is None
+    assert b"".join(conns.request("GET", f"{http_server}/5").stream(100)) == b"xxxxx"
+
+
+def test_an_endpoint_nobody_listens_on_is_a_connection_error():
+    conns = Connections("http://127.0.0.1:9", connect_timeout=2, read_timeout=2)
+    with pytest.raises(ConnectionError, match="GET failed"):
+        conns.request("GET", "http://127.0.0.1:9/x")
+
+
+def test_size_only_transfers_move_every_byte(s3_root, tmp_path):
+    """``verify=False`` skips checksums but not sizes: small and multipart files both ways arrive intact."""
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"small.bin": os.urandom(90_000), "big.bin": os.urandom(11 * MiB)}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    with TransferQueue(part_size=5 * MiB, history=False, verify=False) as q:
+        up = q.submit(str(src), f"{s3_root}/plain")
+        assert up.wait(60) is JobState.DONE, up.error
+        down = q.submit(f"{s3_root}/plain", str(tmp_path / "back"))
+        assert down.wait(60) is JobState.DONE, down.error
+    for name, data in files.items():
+        assert (tmp_path / "back" / name).read_bytes() == data
+    assert {r.checksum_kind for r in up.report() + down.report()} == {"size"}
+
+
+def test_downloads_keep_the_mode_of_the_file_they_replace(s3_root, tmp_path):
+    src = tmp_path / "m.bin"
+    src.write_bytes(b"mode")
+    umask = os.umask(0)
+    os.umask(umask)
+    with TransferQueue(history=False) as q:
+        assert q.submit(str(src), f"{s3_root}/m.bin").wait(60) is JobState.DONE
+        assert q.submit(f"{s3_root}/m.bin", str(tmp_path / "new.bin")).wait(60) is JobState.DONE
+        kept = tmp_path / "kept.bin"
+        kept.write_bytes(b"old")
+        os.chmod(kept, 0o600)
+        assert q.submit(f"{s3_root}/m.bin", str(kept)).wait(60) is JobState.DONE
+    assert stat.S_IMODE(os.stat(tmp_path / "new.bin").st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600 and kept.read_bytes() == b"mode"
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".storecore-tmp")]
