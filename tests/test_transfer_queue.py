@@ -249,6 +249,57 @@ def test_pause_resume_and_cancel_all(tmp_path, local_root, memory_root):
         assert len(q.clear_finished()) == 3 and q.jobs == []
 
 
+def test_a_paused_job_gives_its_workers_to_other_jobs(s3_root, local_root):
+    """Files in flight when a job pauses are set aside (keeping their finished parts), so a job
+    submitted after it runs on the shared workers; on resume the first job ends with every byte."""
+    part = 5 * 1024 * 1024
+    big = {f"{local_root}/a/{i}.bin": os.urandom(3 * part) for i in range(2)}
+    for path, data in big.items():
+        put(path, data)
+    put(f"{local_root}/b/x.bin", b"second job")
+    paused = threading.Event()
+
+    def pause_once(job):
+        if job.progress.bytes_done >= part and not paused.is_set():
+            paused.set()
+            job.pause()
+
+    with TransferQueue(concurrency=2, part_concurrency=2, max_jobs=2, part_size=part, history=False,
+                       progress_interval=0) as q:
+        first = q.submit(f"{local_root}/a", f"{s3_root}/a", on_progress=pause_once)
+        assert paused.wait(60)
+        second = q.submit(f"{local_root}/b", f"{s3_root}/b")
+        assert second.wait(60) is JobState.DONE, second.error  # both file workers were not held
+        assert first.state is JobState.PAUSED
+        first.resume()
+        assert first.wait(60) is JobState.DONE, first.error
+    p = first.progress
+    assert (p.files_done, p.bytes_done, p.bytes_total) == (2, 6 * part, 6 * part)
+    assert all(r.verified for r in first.report())
+    for path, data in big.items():
+        assert get(f"{s3_root}/a/{os.path.basename(path)}") == data
+
+
+def test_cancelling_a_paused_job_ends_its_set_aside_files(s3_root, local_root):
+    part = 5 * 1024 * 1024
+    put(f"{local_root}/c/big.bin", os.urandom(3 * part))
+    paused = threading.Event()
+
+    def pause_once(job):
+        if job.progress.bytes_done and not paused.is_set():
+            paused.set()
+            job.pause()
+
+    with TransferQueue(concurrency=1, part_size=part, history=False, progress_interval=0) as q:
+        job = q.submit(f"{local_root}/c", f"{s3_root}/c", on_progress=pause_once)
+        assert paused.wait(60)
+        job.cancel()
+        assert job.wait(60) is JobState.CANCELLED
+    b, loc = storecore.backend_for(f"{s3_root}/c")
+    assert not b.exists("c/big.bin")
+    assert b.client.list_multipart_uploads(Bucket=b.bucket).get("Uploads", []) == []
+
+
 def test_folder_transfer_starts_before_the_listing_ends(local_root, memory_root):
     from storecore.backends import base as base_mod
     from storecore.backends.memory import InMemoryBackend

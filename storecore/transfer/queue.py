@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,11 +123,18 @@ class JobProgress:
         return min(1.0, self.bytes_done / self.bytes_total)
 
 
+class _Paused(Cancelled):
+    """A file stopped because its job was paused: it is set aside, keeping its finished parts, and
+    started again on resume, so that a paused job holds none of the workers other jobs share."""
+
+
 class _FileCtx:
     """The :class:`multipart.Control` of one file: the job's checks plus this file's retry count."""
 
     def __init__(self, job: TransferJob) -> None:
         self.job = job
+        #: bytes this file has counted in the job's progress (taken back when it is set aside)
+        self.moved = 0
         self.retries = 0
         self.max_retries = job.queue.max_retries
         self.backoff = job.queue.backoff
@@ -135,8 +142,11 @@ class _FileCtx:
         self.checksum = job.queue.checksum
 
     def check(self) -> None:
-        """Raise Cancelled when the job stops; wait while it is paused."""
-        self.job._check()
+        """Raise Cancelled when the job stops, :class:`_Paused` while it is paused."""
+        job = self.job
+        if not job._running.is_set() and not job._cancel.is_set() and job._fatal is None:
+            raise _Paused(f"transfer {job.source} -> {job.destination} paused", path=job.destination)
+        job._check()
 
     @property
     def cancelled(self) -> bool:
@@ -145,6 +155,7 @@ class _FileCtx:
 
     def add_bytes(self, n: int) -> None:
         """Count bytes moved for the job's progress."""
+        self.moved += n
         self.job._add_bytes(n)
 
 
@@ -194,6 +205,7 @@ class TransferJob:
         self._uploads: dict[str, multipart.UploadState] = {}
         self._downloads: dict[str, multipart.DownloadState] = {}
         self._fatal: BaseException | None = None
+        self._parked: list[Callable[[], Any]] = []
         self._reset_counters()
 
     # public API ----------------------------------------------------------------------
@@ -233,12 +245,13 @@ class TransferJob:
             self._cancel.set()
             self._running.set()
             queued = self.state is JobState.QUEUED or (self.state is JobState.PAUSED and self.started is None)
+        self._unpark()  # set-aside files end as cancelled
         if queued:
             self.queue._dequeue(self)
             self._finish(JobState.CANCELLED, None)
 
     def pause(self) -> None:
-        """Hold the job: workers stop before their next part or chunk."""
+        """Hold the job: its files stop before their next part or chunk and give their workers back."""
         with self._lock:
             if self.state in (JobState.QUEUED, JobState.RUNNING):
                 self._running.clear()
@@ -251,6 +264,7 @@ class TransferJob:
                 return
             self._running.set()
             self._set_state(JobState.RUNNING if self.started is not None else JobState.QUEUED)
+        self._unpark()
         self.queue._schedule()
 
     def retry(self) -> TransferJob:
@@ -369,6 +383,20 @@ class TransferJob:
             except Exception:  # noqa: BLE001 - an observer must not break the transfer
                 log.exception("transfer callback failed")
 
+    def _park(self, restart: Callable[[], Any]) -> None:
+        """Set a paused file aside until the job resumes (or is cancelled)."""
+        with self._lock:
+            if not self._running.is_set() and not self._cancel.is_set():
+                self._parked.append(restart)
+                return
+        self.queue._files.submit(restart)  # resumed or cancelled meanwhile: go on (or end) now
+
+    def _unpark(self) -> None:
+        with self._lock:
+            parked, self._parked = self._parked, []
+        for restart in parked:
+            self.queue._files.submit(restart)
+
     def _check(self) -> None:
         if self._cancel.is_set():
             raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=self.destination)
@@ -458,9 +486,12 @@ class TransferJob:
                 self._bytes_total = sentry.size or 0
                 self._files_seen = 1
                 self._listed = True
-            dentry = _stat_or_none(db, dl.path)
-            self._do_file(sb, sentry, db, dl.path, dentry, single=True)
-            return
+            while True:
+                try:
+                    self._do_file(sb, sentry, db, dl.path, _stat_or_none(db, dl.path), single=True)
+                    return
+                except _Paused:
+                    self._check()  # this job's own thread waits; the part workers are free meanwhile
         self._run_tree(sb, sl, sentry, db, dl)
 
     def _run_tree(self, sb: Backend, sl: Location, sentry: Entry, db: Backend, dl: Location) -> None:
@@ -487,13 +518,21 @@ class TransferJob:
             with contextlib.suppress(StorecoreError):
                 db.mkdir(droot)
         limit = threading.BoundedSemaphore(2 * self.queue.concurrency)
-        futures: list[Future[None]] = []
+        outstanding = [0]  # files submitted and not finished (set-aside ones included)
+        idle = threading.Condition()
 
         def task(entry: Entry, target: str, dexisting: Entry | None) -> None:
             try:
                 self._do_file(sb, entry, db, target, dexisting, existing=existing)
-            finally:
-                limit.release()
+            except _Paused:
+                self._park(lambda: task(entry, target, dexisting))
+                return
+            except BaseException:  # noqa: BLE001 - recorded on the file; fatal ones in self._fatal
+                pass
+            limit.release()
+            with idle:
+                outstanding[0] -= 1
+                idle.notify_all()
 
         try:
             for entry in sb.ls(sl.path, recursive=True):
@@ -504,17 +543,17 @@ class TransferJob:
                     self._files_seen += 1
                     self._bytes_total += entry.size or 0
                 limit.acquire()
-                futures.append(self.queue._files.submit(task, entry, target, existing.get(db.key(target))))
-                if len(futures) > 4096:
-                    futures = [f for f in futures if not f.done()]
+                with idle:
+                    outstanding[0] += 1
+                self.queue._files.submit(task, entry, target, existing.get(db.key(target)))
             with self._lock:
                 self._listed = True
             self._add_bytes(0)
         finally:
             # Whatever happened, the job ends only when no worker still touches its files.
-            for f in futures:
-                with contextlib.suppress(BaseException):
-                    f.result()
+            with idle:
+                while outstanding[0]:
+                    idle.wait()
         if self._fatal is not None:
             raise self._fatal
         self._check()
@@ -573,8 +612,9 @@ class TransferJob:
             self._records[src_uri] = record
         ctx = _FileCtx(self)
         t0 = time.monotonic()
+        paused = False
         try:
-            self._check()
+            ctx.check()
             if dentry is not None and not single and existing is not None \
                     and self.conflict is not ConflictPolicy.OVERWRITE:
                 # The listing may be stale by now (e.g. a retry): ask the store.  Overwriting needs no
@@ -612,6 +652,10 @@ class TransferJob:
             if self.op == "move" and not src_gone:
                 sb.delete(sentry.path, recursive=False)
             self._completed.add(src_uri)
+        except _Paused:
+            paused = True
+            self._add_bytes(-ctx.moved)  # counted again when it restarts
+            raise
         except Cancelled:
             record.status = CANCELLED
             record.error = "cancelled"
@@ -630,7 +674,8 @@ class TransferJob:
         finally:
             record.retries = ctx.retries
             record.seconds = round(time.monotonic() - t0, 6)
-            self._file_finished(record.status)
+            if not paused:
+                self._file_finished(record.status)
 
     def _skip(self, src_uri: str, sentry: Entry) -> None:
         self._completed.add(src_uri)
