@@ -109,3 +109,59 @@ def test_downloads_keep_the_mode_of_the_file_they_replace(s3_root, tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "new.bin").st_mode) == 0o666 & ~umask
     assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600 and kept.read_bytes() == b"mode"
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".storecore-tmp")]
+
+
+# presigned URLs ---------------------------------------------------------------------------------
+KEYS = ["a.bin", "dir/sub dir/ü ñ+%&=?#x.bin", "~tilde/(paren)[b]{c}*'!$@;:,", "trailing/"]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8333", "https://s3.example.org", "http://minio.local:9000/p"])
+@pytest.mark.parametrize("token", [None, "TOKEN/with+chars=="])
+def test_presigned_urls_are_the_ones_botocore_signs(monkeypatch, endpoint, token):
+    import datetime
+    import urllib.parse
+
+    import boto3
+    import botocore.auth
+    from botocore.config import Config
+
+    from storecore.transfer.presign import Presigner
+
+    fixed = datetime.datetime(2026, 11, 26, 12, 30, 5)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: fixed)
+    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="wJalr/K7+EXAMPLEKEY",
+                                    aws_session_token=token)
+    client = session.client("s3", endpoint_url=endpoint, region_name="eu-west-3",
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                                          request_checksum_calculation="when_required"))
+    ours = Presigner(endpoint, "eu-west-3", session.get_credentials())
+    cases = [("get_object", {}, {}, "GET"), ("get_object", {"ChecksumMode": "ENABLED"}, {"x-amz-checksum-mode": "ENABLED"}, "GET"),
+             ("put_object", {"ChecksumCRC32": "NhCmhg=="}, {"x-amz-checksum-crc32": "NhCmhg=="}, "PUT")]
+    for key in KEYS:
+        for op, params, headers, method in cases:
+            theirs = urllib.parse.urlsplit(client.generate_presigned_url(
+                op, Params={"Bucket": "my-bucket", "Key": key, **params}, ExpiresIn=900))
+            mine = urllib.parse.urlsplit(ours.url(method, "my-bucket", key, headers, now=fixed))
+            assert (mine.scheme, mine.netloc, mine.path) == (theirs.scheme, theirs.netloc, theirs.path)
+            assert sorted(urllib.parse.parse_qsl(mine.query)) == sorted(urllib.parse.parse_qsl(theirs.query))
+
+
+def test_presigned_requests_reach_odd_keys_and_wrong_secrets_are_refused(s3_server, s3_bucket, s3_scheme):
+    import storecore
+    from storecore.errors import PermissionDenied
+    from storecore.transfer import multipart
+
+    b, _ = storecore.backend_for(f"{s3_scheme}://{s3_bucket}/x")
+    fast = multipart._fast_get(b)
+    assert fast is not None and fast.presigner is not None
+    for key in KEYS[:3]:
+        data = key.encode() * 100
+        fast.put(s3_bucket, key, data, {"ChecksumCRC32": multipart.crc32_b64(multipart.zlib.crc32(data))})
+        assert s3_server.client().get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
+        assert b"".join(multipart._read_body(fast(s3_bucket, key, {}))) == data
+    storecore.register_scheme("wrongsecret3", "s3", **s3_server.options(aws_secret_access_key="not-the-secret"))
+    wrong, _ = storecore.backend_for(f"wrongsecret3://{s3_bucket}/x")
+    with pytest.raises(Exception) as refused:
+        multipart.get_object(wrong, KEYS[0])
+    err = multipart._error(refused.value, wrong.uri(KEYS[0]))
+    assert isinstance(err, PermissionDenied) and "not-the-secret" not in str(err)

@@ -108,16 +108,22 @@ def transfer_client(backend: Any, *, sign_payload: bool = False) -> Any:
             return _clients.setdefault(key, client)
 
 
-def _new_client(options: dict[str, Any], sign_payload: bool) -> Any:
+def _session(options: dict[str, Any]) -> Any:
+    """A boto3 session with the credentials ``options`` name (or the default chain)."""
     import boto3
-    from botocore.config import Config
 
     creds = {
         k: options[k]
         for k in ("profile_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token")
         if options.get(k)
     }
-    session = boto3.session.Session(**creds)
+    return boto3.session.Session(**creds)
+
+
+def _new_client(options: dict[str, Any], sign_payload: bool) -> Any:
+    from botocore.config import Config
+
+    session = _session(options)
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=options.get("connect_timeout", 10),
@@ -154,17 +160,25 @@ class _Get:
     environment); elsewhere :func:`get_object` calls boto3.
     """
 
-    def __init__(self, client: Any, connections: Any) -> None:
-        self.client, self.connections = client, connections
+    def __init__(self, client: Any, connections: Any, presigner: Any = None) -> None:
+        self.client, self.connections, self.presigner = client, connections, presigner
+
+    def sign(self, method: str, bucket: str, key: str, headers: dict[str, str]) -> str:
+        """A presigned URL for ``method`` on ``key`` signing ``headers`` (the request must send them)."""
+        if self.presigner is not None:
+            return self.presigner.url(method, bucket, key, {k: v for k, v in headers.items() if k.startswith("x-amz-")})
+        params = {"Bucket": bucket, "Key": key}
+        if headers.get("x-amz-checksum-mode"):
+            params["ChecksumMode"] = headers["x-amz-checksum-mode"]
+        if headers.get("x-amz-checksum-crc32"):
+            params["ChecksumCRC32"] = headers["x-amz-checksum-crc32"]
+        op = "get_object" if method == "GET" else "put_object"
+        return self.client.generate_presigned_url(op, Params=params, ExpiresIn=900)
 
     def __call__(self, bucket: str, key: str, headers: dict[str, str]) -> Any:
         from botocore.exceptions import ClientError
 
-        params = {"Bucket": bucket, "Key": key}
-        if headers.get("x-amz-checksum-mode"):
-            params["ChecksumMode"] = "ENABLED"  # a signed header
-        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=900)
-        resp = self.connections.request("GET", url, headers=headers)
+        resp = self.connections.request("GET", self.sign("GET", bucket, key, headers), headers=headers)
         if resp.status in (200, 206):
             return resp
         raise ClientError(_error_body(resp), "GetObject")
@@ -172,17 +186,13 @@ class _Get:
     def put(self, bucket: str, key: str, body: bytes, checksum: dict[str, str]) -> dict[str, Any]:
         """PUT a whole object with its ``{"ContentMD5": ...}`` or ``{"ChecksumCRC32": ...}`` (the server
         refuses damaged bytes; ``{}`` for none); return ``{"ETag": ..., "ChecksumCRC32": ...}`` as boto3 would."""
-        params = {"Bucket": bucket, "Key": key}
         if "ChecksumCRC32" in checksum:
-            # a signed header: it must be part of the presigned request
-            params["ChecksumCRC32"] = checksum["ChecksumCRC32"]
-            headers = {"x-amz-checksum-crc32": checksum["ChecksumCRC32"]}
+            headers = {"x-amz-checksum-crc32": checksum["ChecksumCRC32"]}  # signed, as every x-amz-* header
         elif "ContentMD5" in checksum:
             headers = {"Content-MD5": checksum["ContentMD5"]}
         else:
             headers = {}  # size checks only
-        url = self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=900)
-        resp = self.connections.request("PUT", url, body=body, headers=headers)
+        resp = self.connections.request("PUT", self.sign("PUT", bucket, key, headers), body=body, headers=headers)
         etag = resp.headers.get("ETag")
         if resp.status == 200 and etag:
             resp.read()
@@ -232,10 +242,16 @@ def _fast_get(backend: Any) -> _Get | None:
     with _clients_lock:
         if _pools.get(key) is None:
             from .connections import Connections
+            from .presign import Presigner
 
             options = backend._options
+            presigner = None
+            credentials = _session(options).get_credentials()
+            if options.get("endpoint_url") and credentials is not None:
+                # path-style URLs on a custom endpoint; AWS's own addressing is left to botocore
+                presigner = Presigner(endpoint, client.meta.region_name, credentials)
             _pools[key] = _Get(client, Connections(endpoint, connect_timeout=options.get("connect_timeout", 10),
-                                                   read_timeout=options.get("read_timeout", 60)))
+                                                   read_timeout=options.get("read_timeout", 60)), presigner)
         return _pools[key]
 
 
