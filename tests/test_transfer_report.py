@@ -171,3 +171,54 @@ def test_npy_onto_a_zarr_group_on_s3_and_back_out(queue, local_root, s3_root):
     back = queue.submit(f"{s3_root}/remote.zarr::/g/s", f"{local_root}/exported")
     assert back.wait(60) is JobState.DONE, back.error
     assert np.array_equal(np.load(f"{local_root}/exported.npy"), arr)
+
+
+@pytest.mark.parametrize("ext", [".zarr", ".h5"])
+def test_conflict_policies_apply_to_container_destinations(queue, local_root, ext):
+    """skip, skip-if-same, rename and ask work for nodes and exported files as they do for files."""
+    from storecore.containers import open_container, read_slice, write_array
+
+    def npy(arr) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+
+    def values(uri):
+        node = open_container(uri)
+        try:
+            return read_slice(node, ())
+        finally:
+            node.close()
+
+    old, new = np.zeros(5), np.arange(5.0)
+    c = f"{local_root}/c{ext}"
+    write_array(f"{c}::/a", old)
+    put(f"{local_root}/a.npy", npy(new))
+    skip = queue.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="skip")
+    assert skip.wait(60) is JobState.DONE and skip.report()[0].status == "skipped"
+    assert np.array_equal(values(f"{c}::/a"), old)
+    renamed = queue.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="rename")
+    assert renamed.wait(60) is JobState.DONE, renamed.error
+    assert renamed.report()[0].destination.endswith("::/a (1)")
+    assert np.array_equal(values(f"{c}::/a (1)"), new) and np.array_equal(values(f"{c}::/a"), old)
+    differs = queue.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="skip-if-same")
+    assert differs.wait(60) is JobState.DONE and differs.report()[0].status == "verified"
+    assert np.array_equal(values(f"{c}::/a"), new)
+    same = queue.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="skip-if-same")
+    assert same.wait(60) is JobState.DONE and same.report()[0].status == "skipped" and same.report()[0].verified
+    asked = []
+    ask = queue.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="ask",
+                       ask=lambda conflict: asked.append(conflict.destination) or "skip")
+    assert ask.wait(60) is JobState.DONE and asked == [f"{c}::/a"]
+    # exporting onto an existing .npy
+    put(f"{local_root}/out/a.npy", npy(old))
+    export = queue.submit(f"{c}::/a", f"{local_root}/out/a", conflict="rename")
+    assert export.wait(60) is JobState.DONE, export.error
+    assert np.array_equal(np.load(f"{local_root}/out/a (1).npy"), new)
+    assert np.array_equal(np.load(f"{local_root}/out/a.npy"), old)
+    nobody = TransferQueue(history=False)
+    try:
+        refused = nobody.submit(f"{local_root}/a.npy", f"{c}::/a", conflict="ask")
+        assert refused.wait(60) is JobState.FAILED and "already exists" in refused.error
+    finally:
+        nobody.close()

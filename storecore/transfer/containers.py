@@ -62,9 +62,77 @@ class ContainerRoute:
     destination: str
     overwrite: bool = False
 
+    def existing(self) -> Any:
+        """The :class:`~storecore.backends.base.Entry` of what is at the destination already, or None."""
+        from ..backends.base import Entry
+        from ..backends.registry import backend_for
+        from ..errors import NotFound
+
+        if self.kind == "export":
+            db, dl = backend_for(self.destination)
+            try:
+                return db.stat(dl.path)
+            except NotFound:
+                return None
+        try:
+            node = _containers_api().open_container(self.destination)
+        except NotFound:
+            return None
+        try:
+            nbytes = getattr(node, "nbytes", None)
+            return Entry(self.destination, node.name, int(nbytes) if nbytes is not None else None, None, None,
+                         node.kind != "array")
+        finally:
+            node.close()
+
+    def same_content(self) -> bool:
+        """True when the destination holds the same values as the source would write."""
+        import numpy as np
+
+        from ..backends.registry import backend_for
+
+        api = _containers_api()
+        if self.kind == "export":
+            db, dl = backend_for(self.destination)
+            node = api.open_container(self.source)
+            try:
+                mine = _digest(api.read_slice(node, ()))
+            finally:
+                node.close()
+            return _digest(np.load(io.BytesIO(db.read_bytes(dl.path)), allow_pickle=False)) == mine
+        sb, sl = backend_for(self.source)
+        obj = load_array(sb.read_bytes(sl.path), sl.path)
+        node = api.open_container(self.destination)
+        try:
+            if hasattr(obj, "columns"):
+                if node.kind != "group" or sorted(c.name for c in node.children()) != sorted(obj.columns):
+                    return False
+                back = [(n, api.read_slice(node.child(n), ())) for n in obj.columns]
+                return _table_digest(back) == _table_digest([(n, obj[n].to_numpy()) for n in obj.columns])
+            return node.kind == "array" and _digest(api.read_slice(node, ())) == _digest(obj)
+        finally:
+            node.close()
+
+    def rename(self) -> None:
+        """Point the destination at ``name (1)``, ``name (2)``... the first free name."""
+        original = self.destination
+        for i in range(1, 10_000):
+            if self.kind == "export":
+                loc = Location.parse(original)
+                stem = posixpath.splitext(loc.path)[0]
+                self.destination = str(Location(loc.scheme, loc.bucket, f"{stem} ({i}).npy"))
+            else:
+                loc = Location.parse(original)
+                self.destination = str(loc.with_inner(f"{loc.inner} ({i})"))
+            if self.existing() is None:
+                return
+        from ..errors import AlreadyExists
+
+        raise AlreadyExists(f"{original}: no free name found", path=original)
+
     def run(self, job: Any) -> tuple[int, str, str]:
         """Do the transfer; return (array bytes, source checksum, destination checksum)."""
-        self.overwrite = str(job.conflict) == "overwrite"
+        self.overwrite = self.overwrite or str(job.conflict) == "overwrite"
         if self.kind == "export":
             if job.op == "move":
                 raise InvalidArgument(f"{self.source}: a container node can be copied out, not moved")

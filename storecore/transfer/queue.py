@@ -569,6 +569,21 @@ class TransferJob:
         t0 = time.monotonic()
         try:
             self._check()
+            there = route.existing()
+            if there is not None:
+                here = Entry(self.source, posixpath.basename(self.source), None, None, None, False)
+                decision = self._decide(self.source, route.destination, here, there)
+                if decision == "skip-if-same":
+                    decision = "skip" if not there.is_dir and route.same_content() else "overwrite"
+                    record.verified = decision == "skip"
+                if decision == "skip":
+                    record.status = SKIPPED
+                    return
+                if decision == "rename":
+                    route.rename()
+                    record.destination = route.destination
+                else:
+                    route.overwrite = True
             size, src_sum, dst_sum = route.run(self)
             record.size = size
             record.source_checksum, record.destination_checksum = src_sum, dst_sum
