@@ -272,7 +272,8 @@ class TransferQueueDock(QDockWidget):
             request.done.set()
         self._pending.clear()
         if self._queue is not None:
-            self._queue.close(timeout=10)
+            # Running jobs stop as "interrupted", keeping finished parts: a retry in the next session continues.
+            self._queue.close(timeout=10, suspend=True)
             self._queue = None
         self._timer.stop()
 
@@ -307,9 +308,17 @@ class TransferQueueDock(QDockWidget):
             job.cancel()
 
     def retry_selected(self) -> None:
-        """Retry the selected failed or cancelled jobs (finished files and parts are not redone)."""
-        for job in self._selected_jobs():
-            if job.state.finished and job.state.value != "done":
+        """Retry the selected failed or cancelled jobs (finished files and parts are not redone), also
+        failed ones from an earlier session: they continue from what the history kept."""
+        for row in self.selected_rows():
+            job = row.job
+            if job is None and row.entry is not None and row.state == "failed":
+                from storecore import Location
+
+                job = self.queue.resubmit(row.entry)
+                self._folders[job.id] = str(Location.parse(job.destination).parent)
+                self.model.attach(job)
+            elif job is not None and job.state.finished and job.state.value != "done":
                 job.retry()
                 self.model.refresh(job.id)
         if not self._timer.isActive():
@@ -398,7 +407,8 @@ class TransferQueueDock(QDockWidget):
         self.buttons["pause"].setEnabled(bool(states & {"queued", "running"}))
         self.buttons["resume"].setEnabled("paused" in states)
         self.buttons["cancel"].setEnabled(bool(states & {"queued", "running", "paused"}))
-        self.buttons["retry"].setEnabled(bool(selected & {"failed", "cancelled"}))
+        resumable = any(r.job is None and r.entry is not None and r.state == "failed" for r in self.selected_rows())
+        self.buttons["retry"].setEnabled(bool(selected & {"failed", "cancelled"}) or resumable)
         self.buttons["clear"].setEnabled(any(r.finished for r in self.model.rows))
         self.buttons["reveal"].setEnabled(bool(self.selected_rows()))
         self.buttons["report"].setEnabled(bool(selected & {"done", "failed", "cancelled"}))

@@ -198,6 +198,38 @@ def test_history_rows_come_back_in_a_new_dock(qtbot, tmp_path, monkeypatch, loca
     second.shutdown()
 
 
+def test_a_job_interrupted_by_quitting_is_retried_from_the_next_sessions_history(qtbot, tmp_path, monkeypatch,
+                                                                                   local_root):
+    monkeypatch.setenv("STORESCOPE_TRANSFER_HISTORY", str(tmp_path / "h.json"))
+    GATE.clear()
+    store = _stores.setdefault("s3q", GatedStore("s3q"))
+    data = os.urandom(12 * MiB)
+    store.write_bytes("q.bin", data)
+    first = TransferQueueDock()
+    qtbot.addWidget(first)
+    first.submit(["gated://s3q/q.bin"], local_root)
+    qtbot.waitUntil(lambda: first.model.job_row(0).bytes_done > 0, timeout=30_000)
+    first.view.clearSelection()
+    first.buttons["pause"].click()
+    qtbot.waitUntil(lambda: row_state(first) == "paused", timeout=10_000)
+    GATE.set()
+    first.shutdown()  # quitting: the job stops as interrupted instead of being cancelled
+    second = TransferQueueDock()
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.model.rowCount() == 1, timeout=10_000)
+    row = second.model.job_row(0)
+    assert row.job is None and row.state == "failed" and "interrupted" in row.error
+    select(second)
+    assert second.buttons["retry"].isEnabled()
+    with qtbot.waitSignal(second.job_finished, timeout=30_000):
+        second.buttons["retry"].click()
+    qtbot.waitUntil(lambda: row_state(second) == "done", timeout=30_000)
+    assert second.model.rowCount() == 1 and second.model.job_row(0).job is not None
+    with open(os.path.join(local_root, "q.bin"), "rb") as f:
+        assert f.read() == data
+    second.shutdown()
+
+
 def test_reveal_button_emits_the_destination(qtbot, dock, local_root, memory_root):
     with open(os.path.join(local_root, "r.txt"), "w") as f:
         f.write("r")

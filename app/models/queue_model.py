@@ -57,6 +57,8 @@ class QueueRow:
     failed: int = 0
     error: str | None = None
     job: Any = None
+    #: the history entry of a row from an earlier session (what a retry resubmits)
+    entry: dict[str, Any] | None = None
     updated: float = field(default_factory=time.monotonic)
 
     @property
@@ -136,10 +138,19 @@ class QueueModel(QAbstractTableModel):
             op=str(entry.get("op", "copy")), state=str(entry.get("state", "done")),
             fraction=1.0 if entry.get("state") == "done" else None, bytes_done=int(entry.get("bytes") or 0),
             verified=int(entry.get("verified") or 0), skipped=int(entry.get("skipped") or 0),
-            failed=int(entry.get("failed") or 0), error=entry.get("error"),
+            failed=int(entry.get("failed") or 0), error=entry.get("error"), entry=dict(entry),
         )
         self._append(row)
         return row
+
+    def attach(self, job: Any) -> None:
+        """Let the history row with ``job.id`` show the live ``job`` from now on (a resumed job)."""
+        i = self._by_id.get(job.id)
+        if i is None:
+            self.add_job(job)
+            return
+        self.rows[i].job = job
+        self.refresh(job.id)
 
     def _append(self, row: QueueRow) -> None:
         n = len(self.rows)

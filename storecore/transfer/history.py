@@ -19,6 +19,10 @@ ENV_VAR = "STORESCOPE_TRANSFER_HISTORY"
 DEFAULT_LIMIT = 200
 
 
+#: how many failed jobs keep what they need to continue (the newest ones)
+MAX_RESUMABLE = 10
+
+
 def default_path() -> str:
     """Where the history is kept: ``$STORESCOPE_TRANSFER_HISTORY`` or the platform's user data dir."""
     env = os.environ.get(ENV_VAR)
@@ -63,6 +67,10 @@ class TransferHistory:
             self._entries = [e for e in self._entries if e.get("id") != entry.get("id")]
             self._entries.append(dict(entry))
             del self._entries[: -self.limit]
+            # What lets a job continue later can be large: only the newest few keep it.
+            resumable = [e for e in self._entries if e.get("resume")]
+            for old in resumable[:-MAX_RESUMABLE]:
+                old["resume"] = None
             self._save()
 
     def clear(self) -> None:

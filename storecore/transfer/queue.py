@@ -40,7 +40,7 @@ from ..errors import (
     StorecoreError,
 )
 from ..location import Location
-from . import multipart, verify
+from . import multipart, resume, verify
 from .history import TransferHistory
 from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
 
@@ -121,6 +121,11 @@ class JobProgress:
         if self.bytes_total == 0:
             return 1.0 if self.files_total is not None and self.files_done >= self.files_total else 0.0
         return min(1.0, self.bytes_done / self.bytes_total)
+
+
+class Interrupted(StorecoreError):
+    """A job stopped because its queue closed with ``suspend=True``: retrying it (also from the history,
+    in a later session) continues where it stopped."""
 
 
 class _Paused(Cancelled):
@@ -333,6 +338,7 @@ class TransferJob:
             "verified": p.verified,
             "skipped": p.skipped,
             "failed": p.failed,
+            **({"resume": resume.dump(self)} if self.state is JobState.FAILED else {}),
         }
 
     def __repr__(self) -> str:
@@ -383,6 +389,20 @@ class TransferJob:
             except Exception:  # noqa: BLE001 - an observer must not break the transfer
                 log.exception("transfer callback failed")
 
+    def _interrupt(self) -> None:
+        """Stop the job as a failure that keeps its finished parts and files, so it can be resumed later."""
+        with self._lock:
+            if self.state.finished:
+                return
+            queued = self.started is None
+            self._fatal = Interrupted(f"transfer {self.source} -> {self.destination} interrupted when its queue "
+                                      "closed; retry it to continue", path=self.destination)
+            self._running.set()
+        self._unpark()
+        if queued:
+            self.queue._dequeue(self)
+            self._finish(JobState.FAILED, self._fatal)
+
     def _park(self, restart: Callable[[], Any]) -> None:
         """Set a paused file aside until the job resumes (or is cancelled)."""
         with self._lock:
@@ -398,15 +418,13 @@ class TransferJob:
             self.queue._files.submit(restart)
 
     def _check(self) -> None:
+        if not self._running.is_set():
+            while not self._running.wait(0.1):
+                pass
         if self._cancel.is_set():
             raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=self.destination)
         if self._fatal is not None:
             raise Cancelled("stopped after an earlier error", path=self.destination)
-        if not self._running.is_set():
-            while not self._running.wait(0.1):
-                pass
-            if self._cancel.is_set():
-                raise Cancelled(f"transfer {self.source} -> {self.destination} cancelled", path=self.destination)
 
     def _add_bytes(self, n: int) -> None:
         now = time.monotonic()
@@ -936,6 +954,26 @@ class TransferQueue:
         self._enqueue(job)
         return job
 
+    def resubmit(self, entry: dict[str, Any], *, ask: AskCallback | None = None,
+                 on_progress: JobCallback | None = None, on_state: JobCallback | None = None) -> TransferJob:
+        """Queue again a job from the history (``history.entries()``), e.g. one interrupted when an earlier
+        session quit: files it verified are not copied again, its multipart uploads and partial downloads
+        continue from their finished parts.  The job keeps the entry's id."""
+        if self._closed:
+            raise InvalidArgument("the transfer queue is closed")
+        policy = ConflictPolicy(entry.get("conflict") or "overwrite")
+        state = entry.get("resume") or {}
+        if state.get("completed_truncated") and policy is ConflictPolicy.OVERWRITE:
+            policy = ConflictPolicy.SKIP_IF_SAME  # not every verified file was remembered: compare instead
+        job = TransferJob(self, entry["source"], entry["destination"], entry.get("op", "copy"), policy,
+                          ask or self.ask, on_progress, on_state)
+        job.id = str(entry.get("id") or job.id)
+        resume.restore(job, state)
+        with self._lock:
+            self._jobs.append(job)
+        self._enqueue(job)
+        return job
+
     @property
     def jobs(self) -> list[TransferJob]:
         """Every job submitted (and not cleared), oldest first."""
@@ -992,18 +1030,26 @@ class TransferQueue:
         out["jobs"] = jobs
         return out
 
-    def close(self, timeout: float | None = 30.0) -> None:
-        """Cancel what has not ended, abort leftover multipart uploads and temporary files, stop the workers."""
+    def close(self, timeout: float | None = 30.0, *, suspend: bool = False) -> None:
+        """Stop the workers.  Jobs that have not ended are cancelled and leftover multipart uploads and
+        temporary files removed; with ``suspend`` they fail as interrupted instead, keeping what they
+        finished (recorded in the history), and failed jobs keep theirs, so that :meth:`resubmit` can
+        continue them in a later session."""
         with self._lock:
             self._closed = True
             self._pending.clear()
-        self.cancel_all()
+        for job in self.jobs:
+            if suspend:
+                job._interrupt()
+            else:
+                job.cancel()
         with self._lock:
             threads = list(self._active.values())
         for t in threads:
             t.join(timeout)
         for job in self.jobs:
-            job._cleanup_partials()
+            if not (suspend and job.state is JobState.FAILED):
+                job._cleanup_partials()
         self._files.shutdown(wait=True, cancel_futures=True)
         self._parts.shutdown(wait=True, cancel_futures=True)
 
@@ -1055,4 +1101,5 @@ class TransferQueue:
         self._schedule()
 
 
-__all__ = ["TransferQueue", "TransferJob", "JobState", "JobProgress", "ConflictPolicy", "Conflict", "DECISIONS"]
+__all__ = ["TransferQueue", "TransferJob", "JobState", "JobProgress", "ConflictPolicy", "Conflict", "DECISIONS",
+           "Interrupted"]
