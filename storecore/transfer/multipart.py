@@ -522,6 +522,8 @@ def upload(
         ctx.check()
         data = read(s, e)
         where = f"part {n}"
+        if len(data) != e - s:
+            raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes for {where}, expected {e - s}", path=uri)
 
         def send() -> tuple[str, bytes, int | None]:
             kwargs = dict(Bucket=db.bucket, Key=dkey, UploadId=upload_id, PartNumber=n, Body=data)
