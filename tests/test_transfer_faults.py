@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 import zlib
 
 import pytest
+from transfer_helpers import keys, pending_uploads, when_bytes, write
 
 import storecore
 from storecore.errors import BackendUnavailable, ChecksumMismatch
@@ -14,32 +14,6 @@ from storecore.transfer import JobState, TransferQueue, multipart, verify
 
 pytestmark = pytest.mark.s3
 MiB = 1024 * 1024
-
-
-def write(path, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def pending_uploads(s3_server, bucket: str) -> list:
-    return s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads") or []
-
-
-def keys(s3_server, bucket: str) -> list[str]:
-    resp = s3_server.client().list_objects_v2(Bucket=bucket)
-    return sorted(o["Key"] for o in resp.get("Contents", []) or [])
-
-
-def when_bytes(job_bytes: int):
-    """An on_progress callback and an event set once a job has moved ``job_bytes`` bytes."""
-    reached = threading.Event()
-
-    def on_progress(job):
-        if job.progress.bytes_done >= job_bytes:
-            reached.set()
-
-    return on_progress, reached
 
 
 def test_cancel_mid_upload_leaves_no_object_and_no_multipart_upload(s3_server, s3_bucket, s3_scheme, tmp_path):

@@ -5,33 +5,14 @@ from __future__ import annotations
 import os
 import threading
 
+from transfer_helpers import pending_uploads, when_bytes, write
+
 import storecore
 from storecore.transfer import JobState, TransferQueue, multipart
 from storecore.transfer.history import TransferHistory
 
 MiB = 1024 * 1024
 PART = 5 * MiB
-
-
-def write(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def stop_after(nbytes: int):
-    """An on_progress callback and the event it sets once ``nbytes`` have moved."""
-    reached = threading.Event()
-
-    def on_progress(job):
-        if job.progress.bytes_done >= nbytes:
-            reached.set()
-
-    return on_progress, reached
-
-
-def pending_uploads(s3_server, bucket: str) -> list:
-    return s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
 
 
 def test_an_upload_interrupted_by_closing_continues_in_a_new_queue(s3_server, s3_bucket, s3_scheme, tmp_path,
@@ -56,7 +37,7 @@ def test_an_upload_interrupted_by_closing_continues_in_a_new_queue(s3_server, s3
     monkeypatch.setattr(multipart, "_send_part", counting_send)
     monkeypatch.setattr(multipart, "_put_object", counting_put)
     history = str(tmp_path / "history.json")
-    on_progress, reached = stop_after(2 * PART + 300_000)
+    on_progress, reached = when_bytes(2 * PART + 300_000)
     first = TransferQueue(concurrency=2, part_concurrency=1, part_size=PART, history=history, progress_interval=0)
     job = first.submit(str(tmp_path / "t"), f"{s3_scheme}://{s3_bucket}/t", on_progress=on_progress)
     assert reached.wait(60)
@@ -92,7 +73,7 @@ def test_a_download_interrupted_by_closing_continues_from_its_temporary_file(s3_
     with TransferQueue(part_size=PART, history=False) as q:
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
     history = str(tmp_path / "history.json")
-    on_progress, reached = stop_after(2 * PART)
+    on_progress, reached = when_bytes(2 * PART)
     first = TransferQueue(part_concurrency=1, part_size=PART, history=history, progress_interval=0)
     job = first.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"), on_progress=on_progress)
     assert reached.wait(60)
