@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -72,11 +74,14 @@ def warm_page_cache(folder: str, nbytes: int) -> None:
     os.unlink(path)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    """Seconds ``fn()`` takes."""
+def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
+    """Seconds ``fn()`` takes, and the user and system CPU seconds this process spent meanwhile."""
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return seconds, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
 
 
 def main() -> None:
@@ -164,9 +169,12 @@ def main() -> None:
 
         results: dict[tuple[str, str], list[float]] = {}
 
-        def record(case: str, tool: str, nbytes: int, seconds: float) -> None:
+        def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float]) -> None:
+            seconds, user, system = took
             results.setdefault((case, tool), []).append(nbytes / seconds / 1e6)
-            print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s", flush=True)
+            # client CPU: high system time on a fresh download means new page cache (see warm_page_cache)
+            print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s"
+                  f"  client CPU user {user:5.2f} s, system {system:5.2f} s", flush=True)
 
         def fresh(name: str) -> str:
             """An empty folder ``name`` in the work directory."""
@@ -251,6 +259,10 @@ def main() -> None:
             others = "  ".join(f"{t}={v:.1f}" for t, v in peers.items())
             print(f"  {label:<26} queue={q:.1f} (size only {fast:.1f})  {others}")
             print(f"  {'':<26} ratio vs {best_tool}: verified {q / best:.2f}, size only {fast / best:.2f}")
+            # Best-of rewards one lucky round; the medians show whether the ordering holds across rounds.
+            qm = statistics.median(results[(label, "storecore queue")])
+            pm = max(statistics.median(results[(label, tool)]) for tool in peers)
+            print(f"  {'':<26} medians: queue {qm:.1f}, best peer {pm:.1f}, ratio {qm / pm:.2f}")
         queue.close()
         fast_queue.close()
     finally:
