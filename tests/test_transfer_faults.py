@@ -175,7 +175,7 @@ def test_damaged_download_is_detected_and_not_installed(s3_root, tmp_path, monke
 
     def damaging_read(body):
         for i, chunk in enumerate(real_read(body)):
-            yield (b"\0" + chunk[1:]) if i == 0 else chunk
+            yield (bytes([chunk[0] ^ 0xFF]) + chunk[1:]) if i == 0 else chunk
 
     monkeypatch.setattr(multipart, "_read_body", damaging_read)
     with TransferQueue(part_size=5 * MiB, history=False, checksum=checksum) as q:
@@ -250,7 +250,7 @@ def test_small_puts_carry_their_md5_and_damage_is_refused(s3_server, s3_bucket, 
     assert resp["ETag"].strip('"') == hashlib.md5(data).hexdigest()
     assert s3_server.client().get_object(Bucket=s3_bucket, Key="ok.bin")["Body"].read() == data
     with pytest.raises(Exception) as bad:
-        multipart._put_object(client, Bucket=s3_bucket, Key="bad.bin", Body=data[:-1] + b"?", ContentMD5=md5)
+        multipart._put_object(client, Bucket=s3_bucket, Key="bad.bin", Body=data[:-1] + bytes([data[-1] ^ 1]), ContentMD5=md5)
     assert isinstance(multipart._error(bad.value, b.uri("bad.bin")), ChecksumMismatch)
     assert keys(s3_server, s3_bucket) == ["ok.bin"]
 

@@ -206,7 +206,7 @@ def test_skip_if_same_compares_local_file_with_s3_etag(queue, local_root, s3_roo
     data = os.urandom(50_000)
     put(f"{local_root}/s.bin", data)
     put(f"{s3_root}/s.bin", data)
-    put(f"{s3_root}/d.bin", data[:-1] + b"!")
+    put(f"{s3_root}/d.bin", data[:-1] + bytes([data[-1] ^ 0xFF]))  # differs whatever the last byte was
     j1 = queue.submit(f"{local_root}/s.bin", f"{s3_root}/s.bin", conflict="skip-if-same")
     j2 = queue.submit(f"{local_root}/s.bin", f"{s3_root}/d.bin", conflict="skip-if-same")
     assert j1.wait(30) is JobState.DONE and j2.wait(30) is JobState.DONE
