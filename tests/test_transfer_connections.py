@@ -165,3 +165,40 @@ def test_presigned_requests_reach_odd_keys_and_wrong_secrets_are_refused(s3_serv
         multipart.get_object(wrong, KEYS[0])
     err = multipart._error(refused.value, wrong.uri(KEYS[0]))
     assert isinstance(err, PermissionDenied) and "not-the-secret" not in str(err)
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """The same little server over TLS with a throwaway certificate for 127.0.0.1 (needs the openssl tool)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl tool is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", str(cert)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_endpoints_verify_certificates_as_botocore_does(https_server, monkeypatch):
+    url, cert = https_server
+    untrusted = Connections(url, connect_timeout=5, read_timeout=5)
+    with pytest.raises(ConnectionError, match="SSL"):
+        untrusted.request("GET", f"{url}/10")
+    monkeypatch.setenv("AWS_CA_BUNDLE", cert)  # botocore's way of trusting a private CA
+    trusted = Connections(url, connect_timeout=5, read_timeout=5)
+    for size in (10, 20):
+        assert b"".join(trusted.request("GET", f"{url}/{size}").stream(7)) == b"x" * size
