@@ -78,3 +78,26 @@ def any_root(request):
     if request.param == "memory":
         return request.getfixturevalue("memory_root")
     return request.getfixturevalue("s3_root")
+
+
+@pytest.fixture
+def settings_path(tmp_path):
+    """An isolated settings file."""
+    return str(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def window(qtbot, settings_path):
+    """A shown main window with an isolated settings file, no saved mounts and no demo data."""
+    from PySide6.QtCore import QSettings
+
+    from app import workers
+    from app.window import MainWindow
+
+    w = MainWindow(QSettings(settings_path, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    w.finish_startup([], demo=False)
+    yield w
+    w.close()
+    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QMimeData, QSettings, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
@@ -24,20 +24,6 @@ def plain_clipboard_after():
     data = QGuiApplication.clipboard().mimeData()
     if data is not None and data.hasUrls():  # the test's own "file manager" data
         QGuiApplication.clipboard().clear()
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    """A shown window with an isolated settings file, no saved mounts and no demo data."""
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    w.finish_startup([], demo=False)
-    yield w
-    w.close()
-    from app import workers
-
-    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15_000)
 
 
 @pytest.fixture

@@ -14,26 +14,6 @@ from app.window import MainWindow
 
 
 @pytest.fixture
-def settings_path(tmp_path):
-    """An isolated settings file."""
-    return str(tmp_path / "settings.ini")
-
-
-@pytest.fixture
-def window(qtbot, settings_path):
-    """A shown window with no saved mounts (and no demo data)."""
-    w = MainWindow(QSettings(settings_path, QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    w.finish_startup([], demo=False)
-    yield w
-    w.close()
-    from app import workers
-
-    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15_000)
-
-
-@pytest.fixture
 def tree(local_root):
     """A small folder tree: sub/deeper/d.txt, sub/c.json, a.txt, b.csv, notes.md."""
     os.makedirs(os.path.join(local_root, "sub", "deeper"))

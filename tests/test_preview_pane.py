@@ -401,8 +401,21 @@ def _wait_workers_idle(qtbot):
     qtbot.wait(50)  # let any (wrongly) queued result arrive
 
 
-def test_a_pane_deleted_mid_load_ignores_the_late_result(qtbot, data_dir, monkeypatch):
+def _delete_then_release(qtbot, widget, release) -> None:
+    """Delete ``widget`` now (as Qt would after a close), then let the blocked worker finish: a late
+    callback onto the deleted widget would raise, and pytest-qt fails the test then."""
     from PySide6.QtCore import QCoreApplication, QEvent
+
+    gone = []
+    widget.destroyed.connect(lambda *_: gone.append(True))
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert gone
+    release.set()
+    _wait_workers_idle(qtbot)
+
+
+def test_a_pane_deleted_mid_load_ignores_the_late_result(qtbot, data_dir, monkeypatch):
 
     started, release = _blocking_text_prepare(monkeypatch, "notes.txt")
     pane = PreviewPane()
@@ -411,18 +424,12 @@ def test_a_pane_deleted_mid_load_ignores_the_late_result(qtbot, data_dir, monkey
     pane.loaded.connect(loaded.append)
     pane.show_location(f"{data_dir}/notes.txt")
     qtbot.waitUntil(started.is_set, timeout=10000)
-    gone = []
-    pane.destroyed.connect(lambda *_: gone.append(True))
-    pane.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert gone
-    release.set()
-    _wait_workers_idle(qtbot)  # an exception in a late callback would fail the test here (pytest-qt)
+    _delete_then_release(qtbot, pane, release)
     assert loaded == []
 
 
 def test_closing_the_window_mid_load_is_quiet(qtbot, data_dir, tmp_path, monkeypatch):
-    from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+    from PySide6.QtCore import QSettings
 
     from app.mounts import MountSpec
     from app.window import MainWindow
@@ -438,13 +445,7 @@ def test_closing_the_window_mid_load_is_quiet(qtbot, data_dir, tmp_path, monkeyp
     loaded = []
     w.preview.loaded.connect(loaded.append)
     w.close()
-    gone = []
-    w.destroyed.connect(lambda *_: gone.append(True))
-    w.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert gone
-    release.set()
-    _wait_workers_idle(qtbot)
+    _delete_then_release(qtbot, w, release)
     assert loaded == []
 
 
@@ -471,7 +472,6 @@ def test_the_array_toolbar_wraps_in_a_narrow_pane(qtbot, tmp_path, width):
 
 
 def test_a_pane_deleted_mid_slice_read_ignores_the_late_tiles(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtCore import QCoreApplication, QEvent
 
     import app.plot.slice_plot as slice_plot
 
@@ -491,10 +491,4 @@ def test_a_pane_deleted_mid_slice_read_ignores_the_late_tiles(qtbot, tmp_path, m
     monkeypatch.setattr(slice_plot, "plane_cost", lambda *a, **k: 1)  # never served from the cache
     viewer.plot.sliders.set_value(0, 2)
     qtbot.waitUntil(started.is_set, timeout=10000)
-    gone = []
-    pane.destroyed.connect(lambda *_: gone.append(True))
-    pane.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert gone
-    release.set()
-    _wait_workers_idle(qtbot)  # a late tile or result on the deleted plot would raise here
+    _delete_then_release(qtbot, pane, release)  # a late tile or result on the deleted plot would raise

@@ -19,6 +19,24 @@ def put(uri: str, data: bytes) -> None:
     b.write_bytes(loc.path, data)
 
 
+def npy(arr) -> bytes:
+    """``arr`` as .npy file bytes."""
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def values(uri: str):
+    """The values of the array node at ``uri``."""
+    from storecore.containers import open_container, read_slice
+
+    node = open_container(uri)
+    try:
+        return read_slice(node, ())
+    finally:
+        node.close()
+
+
 @pytest.fixture
 def queue():
     q = TransferQueue(history=False)
@@ -79,20 +97,14 @@ def test_record_mapping_access_and_bad_format(tmp_path):
 # containers ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("ext", [".zarr", ".h5"])
 def test_npy_dropped_onto_a_container_becomes_an_array(queue, local_root, ext):
-    from storecore.containers import create_group, open_container, read_slice
+    from storecore.containers import create_group, open_container
 
     arr = np.arange(60, dtype="float32").reshape(6, 10)
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    put(f"{local_root}/a.npy", buf.getvalue())
+    put(f"{local_root}/a.npy", npy(arr))
     create_group(f"{local_root}/c{ext}::/g")
     job = queue.submit(f"{local_root}/a.npy", f"{local_root}/c{ext}::/g/a.npy")  # a drop onto the group
     assert job.wait(60) is JobState.DONE, job.error
-    node = open_container(f"{local_root}/c{ext}::/g/a")
-    try:
-        assert np.array_equal(read_slice(node, ()), arr)
-    finally:
-        node.close()
+    assert np.array_equal(values(f"{local_root}/c{ext}::/g/a"), arr)
     rec = job.report()[0]
     assert rec.verified and rec.source_checksum == rec.destination_checksum
     # a drop onto the container's own row (a folder-style destination) lands at its root
@@ -109,19 +121,13 @@ def test_npy_dropped_onto_a_container_becomes_an_array(queue, local_root, ext):
 def test_parquet_dropped_onto_a_zarr_group_becomes_column_arrays(queue, local_root, memory_root):
     import polars as pl
 
-    from storecore.containers import open_container, read_slice
-
     df = pl.DataFrame({"x": [1.5, 2.5, 3.5], "name": ["a", "b", "c"]})
     buf = io.BytesIO()
     df.write_parquet(buf)
     put(f"{memory_root}/t.parquet", buf.getvalue())
     job = queue.submit(f"{memory_root}/t.parquet", f"{local_root}/tab.zarr::/t")
     assert job.wait(60) is JobState.DONE, job.error
-    node = open_container(f"{local_root}/tab.zarr::/t/x")
-    try:
-        assert read_slice(node, ()).tolist() == [1.5, 2.5, 3.5]
-    finally:
-        node.close()
+    assert values(f"{local_root}/tab.zarr::/t/x").tolist() == [1.5, 2.5, 3.5]
     assert job.report()[0].verified
 
 
@@ -155,19 +161,12 @@ def test_unsupported_container_drops_fail_clearly(queue, local_root):
 
 @pytest.mark.s3
 def test_npy_onto_a_zarr_group_on_s3_and_back_out(queue, local_root, s3_root):
-    from storecore.containers import open_container, read_slice
 
     arr = np.linspace(0, 1, 48).reshape(4, 12)
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    put(f"{local_root}/s.npy", buf.getvalue())
+    put(f"{local_root}/s.npy", npy(arr))
     job = queue.submit(f"{local_root}/s.npy", f"{s3_root}/remote.zarr::/g/s.npy")
     assert job.wait(60) is JobState.DONE, job.error
-    node = open_container(f"{s3_root}/remote.zarr::/g/s")
-    try:
-        assert np.array_equal(read_slice(node, ()), arr)
-    finally:
-        node.close()
+    assert np.array_equal(values(f"{s3_root}/remote.zarr::/g/s"), arr)
     back = queue.submit(f"{s3_root}/remote.zarr::/g/s", f"{local_root}/exported")
     assert back.wait(60) is JobState.DONE, back.error
     assert np.array_equal(np.load(f"{local_root}/exported.npy"), arr)
@@ -176,19 +175,7 @@ def test_npy_onto_a_zarr_group_on_s3_and_back_out(queue, local_root, s3_root):
 @pytest.mark.parametrize("ext", [".zarr", ".h5"])
 def test_conflict_policies_apply_to_container_destinations(queue, local_root, ext):
     """skip, skip-if-same, rename and ask work for nodes and exported files as they do for files."""
-    from storecore.containers import open_container, read_slice, write_array
-
-    def npy(arr) -> bytes:
-        buf = io.BytesIO()
-        np.save(buf, arr)
-        return buf.getvalue()
-
-    def values(uri):
-        node = open_container(uri)
-        try:
-            return read_slice(node, ())
-        finally:
-            node.close()
+    from storecore.containers import write_array
 
     old, new = np.zeros(5), np.arange(5.0)
     c = f"{local_root}/c{ext}"

@@ -72,7 +72,7 @@ def crc32_parts(checksum: str | None) -> int | None:
 
 def crc32_text(crc: int, parts: int | None = None) -> str:
     """A CRC32 as this module writes it: ``crc32:<base64 of 4 big-endian bytes>`` (``-N`` when composite)."""
-    text = "crc32:" + base64.b64encode(crc.to_bytes(4, "big")).decode()
+    text = "crc32:" + crc32_b64(crc)
     return f"{text}-{parts}" if parts else text
 
 
