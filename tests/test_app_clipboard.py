@@ -8,8 +8,9 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
+from window_helpers import wait_loaded
 
-from app.models.mounts_model import DONE, ERROR, URI_MIME
+from app.models.mounts_model import URI_MIME
 from app.mounts import MountSpec
 from app.window import MainWindow
 
@@ -35,12 +36,6 @@ def tree(local_root):
         with open(os.path.join(local_root, name), "wb") as f:
             f.write(data)
     return local_root
-
-
-def wait_loaded(qtbot, window: MainWindow, uri: str) -> None:
-    """Wait until the node of ``uri`` is listed."""
-    qtbot.waitUntil(lambda: (n := window.model.find_loaded(uri)) is not None and n.state in (DONE, ERROR),
-                    timeout=15_000)
 
 
 def select(window: MainWindow, *uris: str) -> None:

@@ -7,6 +7,7 @@ import os
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
+from window_helpers import wait_loaded
 
 from app.models.mounts_model import DONE, ERROR, URI_MIME, MountsModel
 from app.mounts import MountSpec
@@ -21,12 +22,6 @@ def tree(local_root):
         with open(os.path.join(local_root, name), "w") as f:
             f.write(name)
     return local_root
-
-
-def wait_loaded(qtbot, window: MainWindow, uri: str) -> None:
-    """Wait until the node of ``uri`` is listed."""
-    qtbot.waitUntil(lambda: (n := window.model.find_loaded(uri)) is not None and n.state in (DONE, ERROR),
-                    timeout=15_000)
 
 
 def test_reveal_selects_deep_item_and_previews_it(qtbot, window, tree):
