@@ -312,7 +312,7 @@ class TransferQueueDock(QDockWidget):
         failed ones from an earlier session: they continue from what the history kept."""
         for row in self.selected_rows():
             job = row.job
-            if job is None and row.entry is not None and row.state == "failed":
+            if row.resumable:
                 from storecore import Location
 
                 job = self.queue.resubmit(row.entry)
@@ -407,7 +407,7 @@ class TransferQueueDock(QDockWidget):
         self.buttons["pause"].setEnabled(bool(states & {"queued", "running"}))
         self.buttons["resume"].setEnabled("paused" in states)
         self.buttons["cancel"].setEnabled(bool(states & {"queued", "running", "paused"}))
-        resumable = any(r.job is None and r.entry is not None and r.state == "failed" for r in self.selected_rows())
+        resumable = any(r.resumable for r in self.selected_rows())
         self.buttons["retry"].setEnabled(bool(selected & {"failed", "cancelled"}) or resumable)
         self.buttons["clear"].setEnabled(any(r.finished for r in self.model.rows))
         self.buttons["reveal"].setEnabled(bool(self.selected_rows()))

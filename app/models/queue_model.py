@@ -62,6 +62,11 @@ class QueueRow:
     updated: float = field(default_factory=time.monotonic)
 
     @property
+    def resumable(self) -> bool:
+        """A failed job from an earlier session that a retry can resubmit from its history entry."""
+        return self.job is None and self.entry is not None and self.state == "failed"
+
+    @property
     def finished(self) -> bool:
         """True for done, failed and cancelled rows."""
         return self.state in ("done", "failed", "cancelled")

@@ -73,7 +73,7 @@ class Control(Protocol):
     checksum: str
 
     def check(self) -> None:
-        """Raise :class:`Cancelled` when cancelled; block while paused."""
+        """Raise :class:`Cancelled` when cancelled (a subclass of it while paused: the file is set aside)."""
 
     def add_bytes(self, n: int) -> None:
         """Count ``n`` more bytes moved (negative to take back a failed attempt's bytes)."""
@@ -147,9 +147,9 @@ def _new_client(options: dict[str, Any], sign_payload: bool) -> Any:
     )
 
 
-# fast GETs ----------------------------------------------------------------------------
+# fast GETs and PUTs ------------------------------------------------------------------------
 #: id of a transfer client -> its fast path (None where there is none); clients live as long as the process
-_pools: dict[int, Any] = {}
+_fast_paths: dict[int, Any] = {}
 
 
 class _Get:
@@ -232,8 +232,8 @@ def _fast_get(backend: Any) -> _Get | None:
 
     client = transfer_client(backend)
     key = id(client)
-    if key in _pools:
-        return _pools[key]
+    if key in _fast_paths:
+        return _fast_paths[key]
     endpoint = client.meta.endpoint_url
     parts = urllib.parse.urlsplit(endpoint)
     proxies = urllib.request.getproxies()
@@ -241,10 +241,10 @@ def _fast_get(backend: Any) -> _Get | None:
         proxies.get(parts.scheme) and not urllib.request.proxy_bypass(parts.hostname or "")
     ):
         with _clients_lock:
-            _pools[key] = None  # botocore knows best here
+            _fast_paths[key] = None  # botocore knows best here
         return None
     with _clients_lock:
-        if _pools.get(key) is None:
+        if _fast_paths.get(key) is None:
             from .connections import Connections
             from .presign import Presigner
 
@@ -254,9 +254,9 @@ def _fast_get(backend: Any) -> _Get | None:
             if options.get("endpoint_url") and credentials is not None:
                 # path-style URLs on a custom endpoint; AWS's own addressing is left to botocore
                 presigner = Presigner(endpoint, client.meta.region_name, credentials)
-            _pools[key] = _Get(client, Connections(endpoint, connect_timeout=options.get("connect_timeout", 10),
+            _fast_paths[key] = _Get(client, Connections(endpoint, connect_timeout=options.get("connect_timeout", 10),
                                                    read_timeout=options.get("read_timeout", 60)), presigner)
-        return _pools[key]
+        return _fast_paths[key]
 
 
 def get_object(backend: Any, key: str, start: int | None = None, end: int | None = None,
@@ -313,7 +313,7 @@ _no_crc: set[int] = set()
 
 
 def _uses_crc32(ctx: Control, client: Any) -> bool:
-    return getattr(ctx, "verify", True) and getattr(ctx, "checksum", "crc32") == "crc32" and id(client) not in _no_crc
+    return ctx.verify and ctx.checksum == "crc32" and id(client) not in _no_crc
 
 
 def _error(exc: BaseException, uri: str) -> BaseException:
@@ -427,7 +427,7 @@ def _put_object(client: Any, **kwargs: Any) -> dict[str, Any]:
 
     With a Content-MD5 or CRC32 it goes through the client's fast path when there is one (see :class:`_Get`).
     """
-    fast = _pools.get(id(client))
+    fast = _fast_paths.get(id(client))
     extra = set(kwargs) - {"Bucket", "Key", "Body"}
     if fast is not None and extra in (set(), {"ContentMD5"}, {"ChecksumCRC32"}):
         return fast.put(kwargs["Bucket"], kwargs["Key"], kwargs["Body"], {k: kwargs[k] for k in extra})
@@ -461,7 +461,7 @@ def upload(
     abort it).  Raises :class:`ChecksumMismatch` when the checksum the server
     stored differs from the checksum of the bytes read.
     """
-    verify = getattr(ctx, "verify", True)
+    verify = ctx.verify
     client = transfer_client(db, sign_payload=not verify)
     uri = db.uri(dkey)
     if size <= part_size:
@@ -564,7 +564,7 @@ def upload(
         _wait_all(futures, stop)
         ctx.check()
     except Cancelled:
-        if getattr(ctx, "cancelled", True):
+        if ctx.cancelled:
             state.abort()
             on_state(None)
         raise
@@ -670,8 +670,8 @@ def download(
     checksum, checksum of the bytes written).
     """
     uri = sb.uri(skey)
-    verify = getattr(ctx, "verify", True)
-    want_crc = verify and getattr(ctx, "checksum", "crc32") == "crc32"
+    verify = ctx.verify
+    want_crc = verify and ctx.checksum == "crc32"
     if parts_of(etag):
         from .verify import part_size_of
 
@@ -758,7 +758,7 @@ def download(
                 _wait_all([executor.submit(one, n, s, e) for n, s, e in todo], stop)
             ctx.check()
         except Cancelled:
-            if getattr(ctx, "cancelled", True):
+            if ctx.cancelled:
                 os.close(fd)
                 fd = -1
                 state.abort()
