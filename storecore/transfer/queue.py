@@ -395,8 +395,8 @@ class TransferJob:
             if self.state.finished:
                 return
             queued = self.started is None
-            self._fatal = Interrupted(f"transfer {self.source} -> {self.destination} interrupted when its queue "
-                                      "closed; retry it to continue", path=self.destination)
+            # Short and first: the queue's state column shows it beside the row's source and destination.
+            self._fatal = Interrupted("interrupted (the queue closed): retry to continue", path=self.destination)
             self._running.set()
         self._unpark()
         if queued:
