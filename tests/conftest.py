@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# The session gets its own user data, cache and config folders (platformdirs and QSettings follow the
+# XDG variables), so no test writes the transfer history, the remote cache or settings of whoever runs it.
+_USER_DIRS = tempfile.mkdtemp(prefix="storescope-test-user-")
+atexit.register(shutil.rmtree, _USER_DIRS, ignore_errors=True)
+for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache"), ("XDG_CONFIG_HOME", "config")):
+    os.environ[_var] = os.path.join(_USER_DIRS, _sub)
 
 
 def pytest_configure(config):
