@@ -131,3 +131,10 @@ def test_only_the_newest_failed_jobs_keep_their_resume_state(tmp_path):
         h.record({"id": str(i), "state": "failed", "resume": {"completed": [], "uploads": {"u": {}}}})
     kept = [e["id"] for e in TransferHistory(str(tmp_path / "h.json")).entries() if e.get("resume")]
     assert kept == [str(i) for i in range(3, MAX_RESUMABLE + 3)]
+    # the states live in files of their own (the history, rewritten at every job end, stays small)
+    assert sorted(os.listdir(tmp_path / "transfer-resume")) == sorted(f"{i}.json" for i in kept)
+    assert "uploads" not in (tmp_path / "h.json").read_text()
+    h.record({"id": kept[0], "state": "done"})  # retried and done: its state is no longer needed
+    assert f"{kept[0]}.json" not in os.listdir(tmp_path / "transfer-resume")
+    h.clear()
+    assert os.listdir(tmp_path / "transfer-resume") == []

@@ -54,7 +54,19 @@ class TransferHistory:
                 os.replace(self.path, self.path + ".corrupt")
             return []
         jobs = data.get("jobs") if isinstance(data, dict) else None
-        return [j for j in jobs if isinstance(j, dict)][-self.limit :] if isinstance(jobs, list) else []
+        entries = [j for j in jobs if isinstance(j, dict)][-self.limit :] if isinstance(jobs, list) else []
+        for e in entries:
+            if e.pop("resume_file", False):
+                try:
+                    with open(self._resume_path(e.get("id")), encoding="utf-8") as f:
+                        e["resume"] = json.load(f)
+                except (OSError, ValueError):
+                    e["resume"] = None  # gone or damaged: the job can still be retried from the start
+        return entries
+
+    def _resume_path(self, job_id: Any) -> str:
+        name = "".join(c for c in str(job_id or "") if c.isalnum() or c in "-_") or "job"
+        return os.path.join(os.path.dirname(self.path) or ".", "transfer-resume", f"{name}.json")
 
     def entries(self) -> list[dict[str, Any]]:
         """A copy of the recorded jobs, oldest first."""
@@ -62,41 +74,64 @@ class TransferHistory:
             return [dict(e) for e in self._entries]
 
     def record(self, entry: dict[str, Any]) -> None:
-        """Add (or replace, by ``id``) a job summary and save the file."""
+        """Add (or replace, by ``id``) a job summary and save the file.
+
+        What a failed job needs to continue (``entry["resume"]``, which can be
+        large) goes to a file of its own, written once; the history file that
+        every finished job rewrites keeps only a mark.  The newest
+        :data:`MAX_RESUMABLE` failed jobs keep theirs.
+        """
         with self._lock:
+            before = {e.get("id") for e in self._entries if e.get("resume")}
             self._entries = [e for e in self._entries if e.get("id") != entry.get("id")]
             self._entries.append(dict(entry))
             del self._entries[: -self.limit]
-            # What lets a job continue later can be large: only the newest few keep it.
             resumable = [e for e in self._entries if e.get("resume")]
             for old in resumable[:-MAX_RESUMABLE]:
                 old["resume"] = None
+            kept = {e.get("id") for e in self._entries if e.get("resume")}
+            if entry.get("id") in kept:
+                _write_json(self._resume_path(entry.get("id")), entry["resume"])
+            for job_id in before - kept:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._resume_path(job_id))
             self._save()
 
     def clear(self) -> None:
         """Forget every entry (and save the empty history)."""
         with self._lock:
+            for e in self._entries:
+                if e.get("resume"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(self._resume_path(e.get("id")))
             self._entries = []
             self._save()
 
     def _save(self) -> None:
-        directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".transfer-history.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": 1, "jobs": self._entries}, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        jobs = [{k: v for k, v in e.items() if k != "resume"} | ({"resume_file": True} if e.get("resume") else {})
+                for e in self._entries]
+        _write_json(self.path, {"version": 1, "jobs": jobs})
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+def _write_json(path: str, data: Any) -> None:
+    """Write ``data`` as JSON at ``path`` atomically (temporary file, fsync, rename)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 __all__ = ["TransferHistory", "default_path", "ENV_VAR"]
