@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from typing import Any
 
@@ -118,20 +117,11 @@ class TransferHistory:
 
 
 def _write_json(path: str, data: Any) -> None:
-    """Write ``data`` as JSON at ``path`` atomically (temporary file, fsync, rename)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON at ``path`` atomically (the local backend's temporary file, fsync, rename)."""
+    from ..backends.local import AtomicLocalFile
+
+    with AtomicLocalFile(path) as f:
+        f.write(json.dumps(data, indent=1).encode("utf-8"))
 
 
 __all__ = ["TransferHistory", "default_path", "ENV_VAR"]
