@@ -193,11 +193,11 @@ def _print_json(obj: Any) -> None:
 
 
 def _is_container_uri(uri: str) -> bool:
+    from .detect import detect_format
     from .location import Location
-    from .search.metadata import container_type
 
     loc = Location.parse(uri)
-    return loc.inner is not None or container_type(loc.name) is not None
+    return loc.inner is not None or detect_format(loc) is not None
 
 
 # -- commands ------------------------------------------------------------------------------

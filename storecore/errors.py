@@ -79,6 +79,16 @@ class MissingDependency(StorecoreError, ImportError):
     """An optional library is needed; the message names the package to install."""
 
 
+class MissingFilter(StorecoreError):
+    """HDF5 chunks are compressed with a filter this installation cannot decode; the message names it."""
+
+    def __init__(self, message: str = "", *, path: str | None = None, filter_id: int | None = None,
+                 filter_name: str = "") -> None:  # fmt: skip
+        super().__init__(message, path=path)
+        self.filter_id = filter_id
+        self.filter_name = filter_name
+
+
 class ChecksumMismatch(StorecoreError):
     """A transferred file does not match its source (size or checksum)."""
 
@@ -103,6 +113,7 @@ __all__ = [
     "CorruptData",
     "PickleNotAllowed",
     "MissingDependency",
+    "MissingFilter",
     "ChecksumMismatch",
     "Cancelled",
 ]

@@ -108,8 +108,15 @@ def normalize_key(key: str, *, text: str | None = None) -> str:
 
 
 def normalize_inner(inner: str, *, text: str | None = None) -> str:
-    """Normalise an inner container path to ``/a/b`` form (``/`` is the root group)."""
-    return "/" + normalize_key(inner, text=text)
+    """Normalise an inner container path to ``/a/b`` form (``/`` is the root group).
+
+    Empty and ``.`` segments are dropped (HDF5 reads ``.`` as "this group");
+    ``..`` is a name like any other inside a container (HDF5 files hold members
+    called ``..``), so it is kept, never resolved.
+    """
+    if "\x00" in inner:
+        raise InvalidLocation(f"NUL byte in inner path {text or inner!r}")
+    return "/" + "/".join(part for part in inner.split("/") if part not in ("", "."))
 
 
 @dataclass(frozen=True)

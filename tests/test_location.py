@@ -71,8 +71,14 @@ def test_dotdot_inside_the_root_is_normalised_but_escape_is_refused():
     assert Location.parse("s3://bkt/a/../b").path == "b"
     with pytest.raises(InvalidLocation, match="escapes"):
         Location.parse("s3://bkt/a/../../b")
+
+
+def test_dotdot_inside_a_container_is_a_name():
+    # HDF5 members may be called ".." (real files hold them): inner paths keep it as a name, never resolve it.
+    assert Location.parse("/data/x.h5::/../../etc").inner == "/../../etc"
+    assert Location.parse("/data/x.h5::/g/./a//b").inner == "/g/a/b"
     with pytest.raises(InvalidLocation):
-        Location.parse("/data/x.h5::/../../etc")
+        Location.parse("/data/x.h5::/g/\x00")
 
 
 def test_cannot_redefine_builtin_scheme():

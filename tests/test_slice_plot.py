@@ -158,7 +158,9 @@ def test_crosshair_value_in_array_coordinates(qtbot, plot):
     assert plot.array_index_at(4.5, 2.5) == (3, 4, 2)
     scene_pos = plot.plot.vb.mapViewToScene(__import__("PySide6.QtCore", fromlist=["QPointF"]).QPointF(1.5, 3.5))
     plot._on_mouse(scene_pos)
-    assert plot.readout.text() == f"[3, 1, 3] = {data[3, 1, 3]!r}"
+    # the value as a person reads it: "0.4375", never "np.float32(0.4375)"
+    assert plot.readout.text() == f"[3, 1, 3] = {float(data[3, 1, 3]):.7g}"
+    assert "np." not in plot.readout.text()
 
 
 def test_display_conversions():

@@ -8,72 +8,21 @@ touches.  Works on local paths, ``memory://`` (Zarr) and S3.
 
 from __future__ import annotations
 
-import os
-import posixpath
 from typing import Any
 
-from ..errors import FormatError
-from ..location import Location
+# "What is this object" is decided in one place (storecore.detect); re-exported here.
+from ..detect import (
+    CONTAINER_EXTENSIONS,
+    HDF5_EXTENSIONS,
+    HDF5_SIGNATURE,
+    ZARR_EXTENSIONS,
+    detect_format,
+    format_by_name,
+    is_container,
+)
+from ..errors import CorruptData, FormatError
 from .node import BrokenNode, Container, Node, json_safe
 from .slicing import display_selection, normalize_selection, read_slice, slice_stats
-
-ZARR_EXTENSIONS = (".zarr",)
-HDF5_EXTENSIONS = (".h5", ".hdf5", ".nc", ".he5")
-CONTAINER_EXTENSIONS = ZARR_EXTENSIONS + HDF5_EXTENSIONS
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def _name_of(uri_or_name: Any) -> str:
-    text = os.fspath(uri_or_name) if isinstance(uri_or_name, os.PathLike) else str(uri_or_name)
-    text = text.split("::", 1)[0].rstrip("/")
-    return posixpath.basename(text).lower()
-
-
-def format_by_name(uri_or_name: Any) -> str | None:
-    """``"zarr"`` or ``"hdf5"`` from the file extension, else ``None`` (no I/O)."""
-    name = _name_of(uri_or_name)
-    if name.endswith(ZARR_EXTENSIONS):
-        return "zarr"
-    if name.endswith(HDF5_EXTENSIONS):
-        return "hdf5"
-    return None
-
-
-def is_container(uri_or_name: Any, *, probe: bool = False) -> bool:
-    """True when the name ends in ``.zarr``, ``.h5``, ``.hdf5``, ``.nc`` or ``.he5``.
-
-    With ``probe=True`` other names are checked in storage too: a folder holding
-    ``zarr.json``/``.zgroup``/``.zarray``, or a file starting with the HDF5 signature.
-    """
-    if format_by_name(uri_or_name) is not None:
-        return True
-    if not probe:
-        return False
-    try:
-        return detect_format(uri_or_name) is not None
-    except Exception:
-        return False
-
-
-def detect_format(uri: Any) -> str | None:
-    """``"zarr"``/``"hdf5"`` by extension, else by looking at the object (markers or signature)."""
-    from ..backends.registry import backend_for
-
-    fmt = format_by_name(uri)
-    if fmt is not None:
-        return fmt
-    backend, loc = backend_for(Location.parse(uri).outer)
-    entry = backend.stat(loc.path)
-    if entry.is_dir:
-        for marker in ("zarr.json", ".zgroup", ".zarray"):
-            if backend.exists(f"{loc.path.rstrip('/')}/{marker}"):
-                return "zarr"
-        return None
-    # HDF5 allows a user block of 512, 1024, 2048... bytes before the signature.
-    for offset in (0, 512, 1024, 2048):
-        if backend.read_bytes(loc.path, offset, offset + 8) == HDF5_SIGNATURE:
-            return "hdf5"
-    return None
 
 
 def open_container(uri: Any, mode: str = "r", *, format: str | None = None) -> Node:
@@ -90,7 +39,9 @@ def open_container(uri: Any, mode: str = "r", *, format: str | None = None) -> N
     if mode not in ("r", "a"):
         raise InvalidArgument(f"unsupported container mode {mode!r} (use 'r' or 'a')")
     backend, loc = backend_for(uri)
-    fmt = format or detect_format(loc)
+    # By content first (a .h5 may be HDF4, a .dat may be HDF5); a name that says Zarr or HDF5 decides
+    # only for objects that do not exist yet (mode "a" creates them).
+    fmt = format or detect_format(loc) or (format_by_name(loc) if mode == "a" else None)
     container: Container
     if fmt == "zarr":
         from .zarr_nodes import ZarrContainer
@@ -100,8 +51,11 @@ def open_container(uri: Any, mode: str = "r", *, format: str | None = None) -> N
         from .hdf5_nodes import HDF5Container
 
         container = HDF5Container(loc, backend, mode)
+    elif format_by_name(loc) == "hdf5" and backend.exists(loc.path) and not backend.is_dir(loc.path):
+        raise CorruptData(f"{loc.outer}: not a readable HDF5 file (no HDF5 signature found)", path=str(loc.outer))
     else:
-        raise FormatError(f"{loc.outer}: not a Zarr store or HDF5 file", path=str(loc.outer))
+        what = " (a folder without Zarr metadata)" if backend.is_dir(loc.path) else ""
+        raise FormatError(f"{loc.outer}: not a Zarr store or HDF5 file{what}", path=str(loc.outer))
     try:
         return container.node(loc.inner or "/")
     except BaseException:
@@ -119,6 +73,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CONTAINER_EXTENSIONS",
+    "HDF5_EXTENSIONS",
+    "HDF5_SIGNATURE",
+    "ZARR_EXTENSIONS",
     "BrokenNode",
     "Container",
     "Node",

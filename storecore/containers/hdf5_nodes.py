@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import io
 import itertools
+import logging
 import math
 import posixpath
 import threading
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..backends.base import RangeFile
-from ..errors import CorruptData, FormatError, InvalidArgument, NotFound, StorecoreError
+from ..errors import CorruptData, FormatError, InvalidArgument, MissingFilter, NotFound, StorecoreError
 from ..location import Location
 from .node import BrokenNode, Container, Node, json_safe
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..backends.base import Backend
+
+logger = logging.getLogger(__name__)
 
 #: h5py raw-data chunk cache per dataset: a few 2-D frames of a large volume stay decoded
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
@@ -61,8 +64,51 @@ def _close_remote_files() -> None:
             container.close()
 
 
-_COMPRESSORS = {1: "gzip", 4: "szip", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32015: "zstd"}
+_COMPRESSORS = {
+    1: "gzip", 4: "szip", 307: "bzip2", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle",
+    32013: "zfp", 32015: "zstd", 32017: "sz", 32024: "sz3", 32026: "blosc2",
+}  # fmt: skip
 _FILTERS = {2: "shuffle", 3: "fletcher32", 5: "nbit", 6: "scaleoffset"}
+_plugins_loaded = False
+
+
+def load_filter_plugins() -> None:
+    """Register hdf5plugin's filters (bitshuffle/LZ4, Blosc, Blosc2, Zstd, LZ4, BZip2, SZ, ZFP…) once.
+
+    Imported lazily, before the first HDF5 file is opened, so start-up does not pay for it.
+    A missing hdf5plugin is not an error here: reading a chunk that needs a filter raises
+    :class:`~storecore.errors.MissingFilter` naming it.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    try:
+        import hdf5plugin  # noqa: F401 - registers the filters with h5py's HDF5
+    except ImportError:
+        logger.warning("hdf5plugin is not installed: HDF5 chunks compressed with filter plugins cannot be read")
+
+
+def filter_label(code: int, name: Any = b"") -> str:
+    """A filter's name: the one storecore knows for ``code``, else the name the file gives."""
+    known = _COMPRESSORS.get(code) or _FILTERS.get(code)
+    if known:
+        return known
+    text = name.decode(errors="replace") if isinstance(name, bytes) else str(name or "")
+    return text or "unknown filter"
+
+
+def missing_filters(dset: Any) -> list[tuple[int, str]]:
+    """``(id, name)`` of the filters of ``dset`` that this HDF5 library cannot apply."""
+    from h5py import h5z
+
+    plist = dset.id.get_create_plist()
+    out = []
+    for i in range(plist.get_nfilters()):
+        code, _flags, _values, name = plist.get_filter(i)
+        if not h5z.filter_avail(code):
+            out.append((int(code), filter_label(code, name)))
+    return out
 
 
 class RemoteReader(io.RawIOBase):
@@ -183,6 +229,20 @@ class RemoteReader(io.RawIOBase):
         return len(data)
 
 
+def _open_local(path: str, h5mode: str, cache: dict[str, int]) -> Any:
+    """Open a local file; reading takes no lock, so a viewer never blocks (or is blocked by) a writer elsewhere."""
+    import h5py
+
+    try:
+        return h5py.File(path, h5mode, locking=h5mode != "r", **cache)
+    except OSError as e:
+        # The same process already holds the file open with HDF5's default locking (HDF5 shares one
+        # handle per file and refuses a second opening with other flags): open it the same way.
+        if "locking flag" not in str(e):
+            raise
+        return h5py.File(path, h5mode, **cache)
+
+
 class HDF5Container(Container):
     """An opened HDF5 (or netCDF-4) file: local through h5py, remote through :class:`RemoteReader`.
 
@@ -196,6 +256,7 @@ class HDF5Container(Container):
         super().__init__(location, backend, mode)
         import h5py
 
+        load_filter_plugins()
         self.reader: RemoteReader | None = None
         h5mode = "r" if mode == "r" else "a"
         cache = {"rdcc_nbytes": CHUNK_CACHE_BYTES, "rdcc_nslots": CHUNK_CACHE_SLOTS}
@@ -206,8 +267,7 @@ class HDF5Container(Container):
             elif self.location.is_local:
                 if mode == "r":
                     self._check_file()
-                # Reading needs no lock: a viewer must not block (or be blocked by) a writer elsewhere.
-                self.file = h5py.File(self.location.path, h5mode, locking=mode != "r", **cache)
+                self.file = _open_local(self.location.path, h5mode, cache)
             else:
                 if mode != "r":
                     raise InvalidArgument(
@@ -281,9 +341,14 @@ class HDF5Container(Container):
         try:
             with self.errors(uri):
                 obj = parent[name]
-                if isinstance(obj, h5py.Dataset) and obj.shape == () and obj.dtype == h5py.ref_dtype:
-                    ref = obj[()]
-                    target = self.file[ref].name if ref else None
+                # A scalar object reference is a link to its target; h5py's own type check tells it from a
+                # variable-length string (both are numpy object dtypes that compare equal).
+                if (
+                    isinstance(obj, h5py.Dataset)
+                    and obj.shape == ()
+                    and h5py.check_ref_dtype(obj.dtype) is h5py.Reference
+                ):
+                    target = self.resolve_ref(obj[()]) or None
                     return H5LinkNode(self, path, "reference", target, target)
         except CorruptData as e:
             return BrokenNode(self, path, str(e))
@@ -293,7 +358,8 @@ class HDF5Container(Container):
         """The path an object reference points to (``""`` for a null or dangling reference)."""
         try:
             return self.file[ref].name if ref else ""
-        except Exception:
+        except Exception:  # noqa: BLE001 - a dangling reference reads as no target
+            logger.debug("%s: unresolvable object reference", self.uri, exc_info=True)
             return ""
 
     def _close(self) -> None:
@@ -313,8 +379,42 @@ def _codec_names(dset: Any) -> tuple[str | None, list[str]]:
             label = _COMPRESSORS[code]
             compressor = f"{label}({values[0]})" if code == 1 and values else label
         else:
-            filters.append(_FILTERS.get(code) or (name.decode(errors="replace") if isinstance(name, bytes) else str(name)))
+            filters.append(filter_label(code, name))
     return compressor, filters
+
+
+def _h5_value_kind(dtype: Any) -> str:
+    """What an HDF5 dataset's values are, by h5py's own type checks (never by comparing dtypes)."""
+    import h5py
+
+    from .values import value_kind_of_dtype
+
+    if h5py.check_string_dtype(dtype) is not None:
+        return "string"
+    if h5py.check_ref_dtype(dtype) is not None:
+        return "reference"
+    if dtype.kind == "b":
+        return "bool"
+    if h5py.check_enum_dtype(dtype) is not None:
+        return "enum"
+    if h5py.check_vlen_dtype(dtype) is not None:
+        return "vlen"
+    if h5py.check_opaque_dtype(dtype):
+        return "datetime" if dtype.kind in "Mm" else "opaque"
+    return value_kind_of_dtype(dtype)
+
+
+def _decode_strings(data: Any) -> Any:
+    """An array of bytes/str values (vlen or fixed length) as an object array of ``str``."""
+    import numpy as np
+
+    from .values import decode_text
+
+    arr = np.asarray(data)
+    flat = [v if isinstance(v, str) else decode_text(v) for v in arr.ravel().tolist()]
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(arr.shape)
 
 
 class H5Node(Node):
@@ -326,13 +426,15 @@ class H5Node(Node):
         super().__init__(container, path)
         self.container: HDF5Container = container
         self._obj = obj
-        self.kind = "array" if isinstance(obj, h5py.Dataset) else "group"
-        self._is_str = False
-        self._is_ref = False
-        if self.kind == "array":
-            info = h5py.check_string_dtype(obj.dtype)
-            self._is_str = info is not None and info.length is None
-            self._is_ref = obj.dtype == h5py.ref_dtype
+        if isinstance(obj, h5py.Dataset):
+            self.kind = "array"
+        elif isinstance(obj, h5py.Datatype):
+            self.kind = "datatype"
+        else:
+            self.kind = "group"
+        self._value_kind = _h5_value_kind(obj.dtype) if self.kind != "group" else ""
+        self._is_str = self._value_kind == "string"
+        self._is_ref = self._value_kind == "reference"
 
     @property
     def shape(self) -> tuple[int, ...] | None:
@@ -340,15 +442,56 @@ class H5Node(Node):
 
     @property
     def dtype(self) -> np.dtype | None:
-        if self.kind != "array":
+        if self.kind == "group":
             return None
         import numpy as np
 
         return np.dtype(object) if self._is_str or self._is_ref else self._obj.dtype
 
     @property
+    def value_kind(self) -> str:
+        return self._value_kind
+
+    @property
+    def enum_labels(self) -> dict[int, str] | None:
+        import h5py
+
+        if self._value_kind != "enum":
+            return None
+        mapping = h5py.check_enum_dtype(self._obj.dtype) or {}
+        return {int(v): str(k) for k, v in mapping.items()}
+
+    @property
+    def type_text(self) -> str:
+        import h5py
+
+        if self.kind == "group":
+            return ""
+        dtype = self._obj.dtype
+        if self._is_str:
+            info = h5py.check_string_dtype(dtype)
+            size = "variable length" if info.length is None else f"{info.length} bytes"
+            return f"string ({info.encoding.upper().replace('ASCII', 'ASCII')}, {size})"
+        if self._is_ref:
+            ref = h5py.check_ref_dtype(dtype)
+            return "region reference" if ref is h5py.RegionReference else "object reference"
+        if self._value_kind == "enum":
+            labels = ", ".join(f"{k}={v}" for v, k in sorted((self.enum_labels or {}).items()))
+            return f"enum {dtype.base} ({labels})"
+        if self._value_kind == "vlen":
+            return f"variable-length sequence of {h5py.check_vlen_dtype(dtype)}"
+        if self._value_kind in ("opaque", "datetime") and h5py.check_opaque_dtype(dtype):
+            return f"opaque {dtype}"
+        order = {">": " big-endian", "<": ""}.get(dtype.byteorder, "") if dtype.kind in "iufc" else ""
+        return f"{dtype}{order}"
+
+    @property
     def chunks(self) -> tuple[int, ...] | None:
         return tuple(self._obj.chunks) if self.kind == "array" and self._obj.chunks else None
+
+    def missing_filters(self) -> list[tuple[int, str]]:
+        """``(id, name)`` of this dataset's filters that cannot be applied here (none for groups)."""
+        return missing_filters(self._obj) if self.kind == "array" else []
 
     @property
     def compressor(self) -> str | None:
@@ -401,9 +544,11 @@ class H5Node(Node):
         return value
 
     def children(self) -> Iterator[Node]:
-        """The links of this group, in name order (named datatypes are skipped)."""
-        import h5py
+        """The links of this group, in name order (named datatypes are ``kind="datatype"`` nodes).
 
+        Names are data: a member called ``..`` or holding control characters is
+        listed like any other, and one unreadable member never hides its siblings.
+        """
         if self.kind != "group":
             return
         base = self.path.rstrip("/")
@@ -414,12 +559,10 @@ class H5Node(Node):
             try:
                 with self.container.errors(self.container.node_uri(path)):
                     link = self._obj.get(name, getlink=True)
-                    if isinstance(link, h5py.HardLink) and isinstance(self._obj.get(name), h5py.Datatype):
-                        continue
+                    node = self.container.make_node(self._obj, name, path, link)
             except StorecoreError as e:
-                yield BrokenNode(self.container, path, str(e))
-                continue
-            yield self.container.make_node(self._obj, name, path, link)
+                node = BrokenNode(self.container, path, str(e))
+            yield node
 
     def _read(self, selection: tuple) -> np.ndarray:
         if self.kind != "array":
@@ -458,14 +601,26 @@ class H5Node(Node):
     def _read_now(self, selection: tuple) -> np.ndarray:
         import numpy as np
 
-        with self.container.errors(self.uri):
-            if self._is_str:
-                return np.asarray(self._obj.asstr()[selection], dtype=object)
-            data = self._obj[selection]
-            if self._is_ref:
-                flat = [self.container.resolve_ref(r) for r in np.asarray(data, dtype=object).ravel()]
-                return np.array(flat, dtype=object).reshape(np.shape(data))
-            return np.asarray(data)
+        try:
+            with self.container.errors(self.uri):
+                data = self._obj[selection]
+        except CorruptData as e:
+            missing = self.missing_filters()
+            if missing:
+                code, name = missing[0]
+                raise MissingFilter(
+                    f"{self.uri}: HDF5 filter {code} ({name}) is not available: install hdf5plugin",
+                    path=self.uri, filter_id=code, filter_name=name,
+                ) from e  # fmt: skip
+            raise
+        if self._is_str:
+            return _decode_strings(data)
+        if self._is_ref:
+            flat = [self.container.resolve_ref(r) for r in np.asarray(data, dtype=object).ravel()]
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            return out.reshape(np.shape(data))
+        return np.asarray(data)
 
     def lazy(self) -> Any:
         """The ``h5py.Dataset`` or ``h5py.Group``."""

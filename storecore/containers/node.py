@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
     from ..backends.base import Backend
 
-KINDS = ("group", "array", "link")
+#: what a node is; ``datatype`` is an HDF5 named (committed) datatype
+KINDS = ("group", "array", "link", "datatype")
 
 
 def json_safe(value: Any, *, strict: bool = False) -> Any:
@@ -39,7 +40,9 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
+        from .values import decode_text
+
+        return decode_text(value)
     if isinstance(value, complex | np.complexfloating):
         return str(complex(value))
     if isinstance(value, np.void) and value.dtype.names:
@@ -47,7 +50,10 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
     if isinstance(value, np.datetime64 | np.timedelta64 | _dt.date | _dt.datetime):
         return str(value)
     if isinstance(value, np.generic):
-        return json_safe(value.item())
+        item = value.item()
+        if isinstance(item, np.generic):  # float128/complex256 have no Python equivalent: round to double
+            return json_safe(complex(item) if np.iscomplexobj(item) else float(item), strict=strict)
+        return json_safe(item, strict=strict)
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return json_safe(value[()], strict=strict)
@@ -165,6 +171,30 @@ class Node:
     def is_array(self) -> bool:
         """True for arrays."""
         return self.kind == "array"
+
+    @property
+    def is_empty(self) -> bool:
+        """True for an array with no dataspace at all (HDF5 ``H5S_NULL``, ``h5py.Empty``): no shape, no values."""
+        return self.kind == "array" and self.shape is None
+
+    @property
+    def value_kind(self) -> str:
+        """What the values are: ``numeric``, ``bool``, ``string``, ``enum``, ``compound``, ``reference``,
+        ``vlen``, ``datetime``, ``opaque`` or ``object`` (see :mod:`storecore.containers.values`)."""
+        from .values import value_kind_of_dtype
+
+        return value_kind_of_dtype(self.dtype) if self.kind in ("array", "datatype") else ""
+
+    @property
+    def enum_labels(self) -> dict[int, str] | None:
+        """For enumerated values: value → label (``None`` otherwise)."""
+        return None
+
+    @property
+    def type_text(self) -> str:
+        """The value type as a person reads it (``float32``, ``string (UTF-8, variable length)``…)."""
+        dtype = self.dtype
+        return "" if dtype is None else str(dtype)
 
     # -- metadata (overridden by the format modules) --------------------------------------
     @property
@@ -325,6 +355,10 @@ class Node:
         out: dict[str, Any] = {"name": self.name, "path": self.path, "uri": self.uri, "kind": self.kind}
         if self.kind == "link":
             out.update(link_type=self.link_type, link_target=self.link_target, broken=self.broken)
+        if self.kind in ("array", "datatype"):
+            out.update(value_kind=self.value_kind, type=self.type_text)
+        if self.is_empty:
+            out.update(shape=None, dtype=str(self.dtype), empty=True)
         if self.shape is not None:
             out.update(
                 shape=list(self.shape),

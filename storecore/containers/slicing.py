@@ -83,6 +83,9 @@ def read_slice(node: Any, selection: Any = ()) -> np.ndarray:
 
     if isinstance(node, Node):
         target = node.target()
+        if target.kind == "array" and target.shape is None:
+            # An empty dataspace (h5py.Empty) has no values at all: an empty array of its type.
+            return np.empty((0,), dtype=target.dtype if target.dtype is not None else float)
         if target.kind != "array" or target.shape is None:
             raise InvalidArgument(f"{node.uri} is a {target.kind}, not an array", path=node.uri)
         shape, dtype, reader = target.shape, target.dtype, target._read

@@ -24,20 +24,15 @@ from .criteria import json_safe
 ZARR_V3_META = "zarr.json"
 ZARR_V2_META = (".zarray", ".zgroup", ".zattrs", ".zmetadata")
 ZARR_META_NAMES = frozenset((ZARR_V3_META, *ZARR_V2_META))
-ZARR_EXTENSIONS = (".zarr",)
-HDF5_EXTENSIONS = (".h5", ".hdf5", ".nc", ".he5")  # as storecore.containers.is_container
 #: block size for remote HDF5 reads: HDF5 object headers are small and scattered
 HDF5_BLOCK_SIZE = 16 * 1024
 
 
 def container_type(name: str) -> str | None:
-    """``"zarr"``, ``"hdf5"`` or ``None`` for a file/folder name, judged by its extension."""
-    lower = name.lower().rstrip("/")
-    if lower.endswith(ZARR_EXTENSIONS):
-        return "zarr"
-    if lower.endswith(HDF5_EXTENSIONS):
-        return "hdf5"
-    return None
+    """``"zarr"``, ``"hdf5"`` or ``None`` for a file/folder name, judged by its extension (see :mod:`storecore.detect`)."""
+    from ..detect import format_by_name
+
+    return format_by_name(name)
 
 
 @dataclass
