@@ -564,7 +564,7 @@ class SlicePlot(QWidget):
     def _show_scalar(self) -> None:
         try:
             value = self.source.read(())
-            self.scalar.setText(f"{np.asarray(value).item()!r}")
+            self.scalar.setText(_value_text(value))
         except Exception as exc:  # noqa: BLE001
             self.scalar.setText(f"Cannot read: {exc}")
         self.raw = None
@@ -755,7 +755,7 @@ class SlicePlot(QWidget):
         self.hline.setPos(p.y())
         self.vline.show()
         self.hline.show()
-        self.readout.setText(f"[{', '.join(map(str, index))}] = {self.value_at(index)!r}")
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.value_at(index))}")
 
     def _on_curve_mouse(self, pos: QPointF) -> None:
         if self.raw is None or self.mode != "curve":
@@ -770,7 +770,7 @@ class SlicePlot(QWidget):
         self.curve_vline.setPos(x[i] if x is not None and len(x) == len(self.raw) else i)
         index = list(self.sliders.index)
         index[ax] = i
-        self.readout.setText(f"[{', '.join(map(str, index))}] = {self.raw[i]!r}")
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.raw[i])}")
 
     # -- export ------------------------------------------------------------------
     def export_png(self, path: str) -> None:
@@ -818,3 +818,10 @@ class SlicePlot(QWidget):
 
 
 __all__ = ["SlicePlot", "to_display", "auto_levels", "TARGET_SIDE", "CACHE"]
+
+
+def _value_text(value: object) -> str:
+    """A value under the cursor as a person reads it (``65535``, not ``np.uint16(65535)``)."""
+    from storecore.containers.values import format_value
+
+    return format_value(value, precision=7)
