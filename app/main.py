@@ -108,6 +108,9 @@ def run_window(args: argparse.Namespace) -> int:
     app.setDesktopFileName("storescope")
     app.setWindowIcon(app_icon())
     shooting = bool(args.screenshot)
+    if shooting and args.select is None and len(args.uris) == 1:
+        # A screenshot of one file shows its preview (a NeXus file's default plot), not a bare tree.
+        args.select = args.uris[0]
     window = MainWindow(open_settings(args.settings), persist=not shooting, lazy=True)
     window.show()
 

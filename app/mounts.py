@@ -21,10 +21,12 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+# names that open as containers without looking inside: one list, in storecore.detect
+from storecore.detect import CONTAINER_EXTENSIONS  # noqa: F401 - re-exported for the tree model
+
 KINDS = ("local", "s3", "zarr", "hdf5")
 KEYRING_SERVICE = "storescope"
 SETTINGS_GROUP = "mounts"
-CONTAINER_EXTENSIONS = (".zarr", ".h5", ".hdf5", ".nc", ".he5")
 
 
 def keyring_available() -> bool:
@@ -38,11 +40,11 @@ def keyring_available() -> bool:
 
 def guess_kind(uri: str) -> str:
     """The mount kind for ``uri``: container by extension, else local or s3."""
-    name = uri.split("::", 1)[0].rstrip("/").lower()
-    if name.endswith(".zarr"):
-        return "zarr"
-    if name.endswith((".h5", ".hdf5", ".nc", ".he5")):
-        return "hdf5"
+    from storecore.detect import format_by_name
+
+    fmt = format_by_name(uri)
+    if fmt is not None:
+        return fmt
     return "local" if "://" not in uri or uri.startswith("file://") else "s3"
 
 
@@ -108,8 +110,8 @@ class MountSpec:
         data = asdict(self)
         data.pop("secret_key")
         data.pop("missing_keys", None)
-        # The key id is half of the secret pair: store it only alongside a keyring opt-in.
-        if not self.use_keyring:
+        # The key id is half of the secret pair: store it only where the keyring really keeps the secret.
+        if not (self.use_keyring and keyring_available()):
             data.pop("access_key")
         data["has_keys"] = bool(self.access_key and self.secret_key)
         return data

@@ -689,6 +689,16 @@ class MainWindow(QMainWindow):
         """Copy the selected rows' URIs to the clipboard (the same as Ctrl+C)."""
         self.copy_selection()
 
+    def copy_as_python(self, node: TreeNode | None = None) -> None:
+        """Copy the few lines of Python that open ``node`` (the current row) with storecore and slice it."""
+        from storecore.snippets import python_snippet
+
+        node = node or self.current_node()
+        if node is None or not node.uri:
+            return
+        QGuiApplication.clipboard().setText(python_snippet(node.uri, node.kind))
+        self.status(f"Copied Python for {node.uri}")
+
     @staticmethod
     def clipboard_uris() -> list[str]:
         """URIs on the clipboard: ours, local file URLs (OS file manager), or text lines that are all URIs/paths."""
@@ -985,6 +995,7 @@ class MainWindow(QMainWindow):
         writable_folder = node.kind in ("mount", "folder") and not (node.spec and node.spec.kind in ("zarr", "hdf5"))
         add("Open", lambda: self.open_item(index))
         add("Copy URI", self.copy_uri)
+        add("Copy as Python", lambda: self.copy_as_python(node))
         if node.kind in DROP_KINDS:  # (the clipboard is read on paste, not each time the menu opens)
             add("Paste here", self.paste_into_current)
         add("Refresh", lambda: self.model.refresh(index))

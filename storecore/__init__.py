@@ -62,6 +62,7 @@ _LAZY: dict[str, str] = {
     "display_selection": ".containers",
     "slice_stats": ".containers",
     "Node": ".containers",
+    "open_dataset": ".containers.xarray_support",  # xarray: the storescope[cluster] extra
     # find / compare
     "find": ".search",
     "compare": ".search",

@@ -12,6 +12,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--recursive", action="store_true", help="list every file below (paths relative to URI)")
     p.add_argument("-H", "--human", action="store_true", help="sizes as 1.5K, 23M, 4.0G")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--inventory", metavar="URI", help="list from this S3 Inventory (newest manifest) instead of the bucket; folders get du totals")
     p.set_defaults(func=cmd_ls)
 
     p = add("info", "show what a URI is", "Show a file's size, date and ETag; for containers and their nodes also kind, shape, dtype, chunks, compressor and attributes.")
@@ -126,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-containers", action="store_true", help="do not look inside Zarr stores and HDF5 files")
     p.add_argument("--max-depth", type=int, metavar="N", help="descend at most N levels")
     p.add_argument("--no-cache", action="store_true", help="list again even if a fresh listing is cached")
+    p.add_argument("--inventory", metavar="URI", help="search this S3 Inventory (newest manifest) instead of listing the bucket")
+    p.add_argument("--etag", action="append", metavar="ETAG", help="object ETag (needs --inventory; repeat: any)")
+    p.add_argument("--storage-class", action="append", metavar="CLASS", help="storage class, e.g. GLACIER (needs --inventory)")
     p.add_argument("-l", "--long", action="store_true", help="kind, size, shape, dtype and matching attributes too")
     p.add_argument("--json", action="store_true", help="one JSON object per match and line")
     p.set_defaults(func=cmd_find)
@@ -142,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also print files that are the same")
     p.add_argument("--json", action="store_true", help="one JSON object per path and line")
     p.add_argument("--exit-code", action="store_true", help="exit with 3 when differences are found")
+    p.add_argument("--inventory", "--inventory-a", dest="inventory_a", metavar="URI", help="list A from this S3 Inventory")
+    p.add_argument("--inventory-b", metavar="URI", help="list B from this S3 Inventory")
     p.set_defaults(func=cmd_compare)
     return parser
 
@@ -180,6 +187,21 @@ def human(n: int | None) -> str:
     return str(n)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    c = match.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``...): a key or file name must not drive the
+    terminal or break a line.  Only text output uses it; ``--json`` keeps names exact."""
+    return _CONTROL.sub(_escape, text)
+
+
 def _date(ts: float | None) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
@@ -201,11 +223,24 @@ def _is_container_uri(uri: str) -> bool:
 
 
 # -- commands ------------------------------------------------------------------------------
+def _ls_rel(backend: Any, loc: Any, entry: Any) -> str:
+    """An entry's path relative to the listed folder.  Object keys are data: a key with '.', '..' or empty
+    segments is shown as it is stored (normalising it would name another object, or fail)."""
+    if loc.is_local:
+        return os.path.relpath(entry.path, loc.path).replace(os.sep, "/")
+    root = loc.path.rstrip("/")
+    return entry.path[len(root) + 1 :] if root and entry.path.startswith(root + "/") else entry.path
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     """List a folder/prefix, or the children of a container group."""
     import storecore
 
     size = human if args.human else (lambda n: "-" if n is None else str(n))
+    if getattr(args, "inventory", None):
+        from .search.inventory import cli_ls
+
+        return cli_ls(args, _out(), sys.stderr, size, _date, printable)
     if _is_container_uri(args.uri) and not args.recursive:
         with storecore.open_container(args.uri) as node:
             if node.kind != "group":
@@ -220,16 +255,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 shape = "x".join(str(s) for s in child.shape) if child.shape is not None else ""
                 dtype = str(child.dtype) if child.dtype is not None else ""
                 suffix = "/" if child.kind == "group" else ""
-                print(f"{child.kind:<6} {shape:>16} {dtype:<10} {child.name}{suffix}", file=_out())
+                print(f"{child.kind:<6} {shape:>16} {dtype:<10} {printable(child.name)}{suffix}", file=_out())
         return 0
     backend, loc = storecore.backend_for(args.uri)
     entry = backend.stat(loc.path)
     if not entry.is_dir:
         entries = [(loc.name, entry)]
     elif args.recursive:
-        from .search.compare import _rel
-
-        entries = ((_rel(backend, loc, e), e) for e in backend.ls(loc.path, recursive=True))
+        entries = ((_ls_rel(backend, loc, e), e) for e in backend.ls(loc.path, recursive=True))
     else:
         entries = sorted(((e.name, e) for e in backend.ls(loc.path)), key=lambda t: t[0])
     for name, e in entries:
@@ -237,7 +270,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             _print_json({"name": name, "uri": backend.uri(e.path) if not loc.is_local else e.path, "is_dir": e.is_dir,
                          "size": e.size, "mtime": e.mtime, "etag": e.etag})
         else:
-            print(f"{size(e.size):>12}  {_date(e.mtime):<16}  {name}{'/' if e.is_dir else ''}", file=_out())
+            print(f"{size(e.size):>12}  {_date(e.mtime):<16}  {printable(name)}{'/' if e.is_dir else ''}", file=_out())
     return 0
 
 
@@ -387,16 +420,37 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         bar.close()
         queue.close(timeout=5)
     failed = [j for j in jobs if j.state.value != "done"]
+    counts = [j.summary() for j in jobs]
     if not args.quiet:
-        nbytes = sum(j.summary().get("bytes", 0) for j in jobs)
-        files = sum(j.progress.files_done for j in jobs)
+        nbytes = sum(c.get("bytes", 0) for c in counts)
+        files = sum(c.get("verified", 0) for c in counts)  # files that failed were not copied
         verb = "copied" if args.op == "copy" else "moved"
-        print(f"{verb} {files} file(s), {human(nbytes)}B in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        line = f"{verb} {files} file(s), {human(nbytes)}B in {time.monotonic() - started:.1f} s"
+        skipped, nfailed = sum(c.get("skipped", 0) for c in counts), sum(c.get("failed", 0) for c in counts)
+        if skipped:
+            line += f"; {skipped} skipped"
+        if nfailed:
+            line += f"; {nfailed} FAILED"
+        print(line, file=sys.stderr)
+        for j in jobs:  # what was skipped for a reason (a link, a name the destination cannot hold) says why
+            for r in j.report():
+                if r.status == "skipped" and r.error:
+                    print(f"{PROG}: skipped {printable(r.source)}: {printable(r.error)}", file=sys.stderr)
     if failed:
         for j in failed:
-            print(f"{PROG}: {args.op} {j.source} -> {j.destination}: {j.error or j.state.value}", file=sys.stderr)
+            why = printable(j.error or j.state.value)
+            print(f"{PROG}: {args.op} failed: {printable(j.source)} -> {printable(j.destination)}: {why}",
+                  file=sys.stderr)
         return 1
     return 0
+
+
+def _dot_segment(uri: str) -> bool:
+    """True when ``uri`` has a ``..`` segment or ends in ``.``: ``rm -r dir/..`` must not delete the parent."""
+    body = uri.split("://", 1)[1] if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", uri) else uri
+    parts = body.split("::", 1)[0].replace(os.sep, "/").split("/")
+    named = [p for p in parts if p]
+    return ".." in parts or (bool(named) and named[-1] == ".")
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -405,6 +459,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
     from .errors import InvalidArgument, IsADirectory, NotFound
 
+    for uri in args.uris:  # every URI is checked before anything is deleted
+        if _dot_segment(uri):
+            raise InvalidArgument(f"{uri}: refusing to remove a path with a '.' or '..' segment", path=uri)
     status = 0
     for uri in args.uris:
         backend, loc = storecore.backend_for(uri)
@@ -426,10 +483,11 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def _find_line(m: Any, long: bool) -> str:
     if not long:
-        return m.uri
+        return printable(m.uri)
     shape = "x".join(str(s) for s in m.shape) if m.shape is not None else "-"
-    attrs = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in m.attrs.items())
-    return f"{m.kind:<6} {human(m.size):>8} {shape:>14} {str(m.dtype) if m.dtype is not None else '-':<8} {m.uri}  {attrs}".rstrip()
+    attrs = " ".join(f"{printable(k)}={json.dumps(v, default=str)}" for k, v in m.attrs.items())
+    dtype = str(m.dtype) if m.dtype is not None else "-"
+    return f"{m.kind:<6} {human(m.size):>8} {shape:>14} {dtype:<8} {printable(m.uri)}  {attrs}".rstrip()
 
 
 def cmd_find(args: argparse.Namespace) -> int:
@@ -454,6 +512,9 @@ def cmd_find(args: argparse.Namespace) -> int:
             max_depth=args.max_depth,
             stats=stats,
             use_cache=not args.no_cache,
+            inventory=args.inventory,
+            etag=args.etag,
+            storage_class=args.storage_class,
         )
     except InvalidArgument as e:
         raise UsageError(str(e)) from e
@@ -466,6 +527,8 @@ def cmd_find(args: argparse.Namespace) -> int:
         out.flush()
     if stats.errors:
         print(f"{PROG}: warning: {len(stats.errors)} item(s) could not be read, e.g. {stats.errors[0]}", file=sys.stderr)
+    if stats.inventory_date is not None:
+        print(f"{stats.matches} match(es) from the inventory as of {stats.inventory_date:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
     return 0
 
 
@@ -475,7 +538,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     counts = {"only_a": 0, "only_b": 0, "differ": 0, "same": 0}
     out = _out()
-    for e in compare(args.a, args.b, deep=args.deep):
+    for e in compare(args.a, args.b, deep=args.deep, inventory_a=args.inventory_a, inventory_b=args.inventory_b):
         counts[e.status] += 1
         if e.status == "same" and not args.all:
             continue
@@ -495,7 +558,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # -- entry point ---------------------------------------------------------------------------
 def _error_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    text = printable(str(exc).strip()) or type(exc).__name__
     from .errors import StorecoreError
 
     return text if isinstance(exc, StorecoreError) or type(exc).__name__ in text else f"{type(exc).__name__}: {text}"

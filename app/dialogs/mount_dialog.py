@@ -227,7 +227,8 @@ class MountDialog(QDialog):
                 profile_name="" if keys else self.profile.currentText().strip(),
                 access_key=self.access_key.text().strip() if keys else "",
                 secret_key=self.secret_key.text() if keys else "",
-                use_keyring=keys and self.remember.isChecked(),
+                # a ticked box without a keyring (an edited mount) must not opt in: nothing would keep the secret
+                use_keyring=keys and self.remember.isChecked() and keyring_available(),
             )
         else:
             path = os.path.abspath(os.path.expanduser(self.path.text().strip())) if self.path.text().strip() else ""

@@ -94,7 +94,7 @@ def human_time(ts: float | None) -> str:
 
 
 def is_container_name(name: str) -> bool:
-    """True for names that open as containers (``.zarr``, ``.h5``, ``.hdf5``, ``.nc``, ``.he5``)."""
+    """True for names that open as containers (``.zarr``, and the names HDF5 files carry: see storecore.detect)."""
     return name.rstrip("/").lower().endswith(CONTAINER_EXTENSIONS)
 
 
@@ -103,7 +103,7 @@ class TreeNode:
 
     __slots__ = (
         "parent", "children", "uri", "name", "kind", "icon", "size", "mtime", "kind_text", "tooltip",
-        "expandable", "is_dir", "state", "error", "task", "spec", "loaded_count", "item", "removed",
+        "expandable", "is_dir", "state", "error", "task", "spec", "loaded_count", "item", "removed", "bold",
     )
 
     def __init__(
@@ -137,6 +137,8 @@ class TreeNode:
         #: the row's name item once it is in the model
         self.item: QStandardItem | None = None
         self.removed = False
+        #: shown in bold (the NeXus entry or NXdata its parent's ``@default`` names)
+        self.bold = False
 
     @property
     def size_text(self) -> str:
@@ -189,6 +191,10 @@ def make_items(node: TreeNode) -> list[QStandardItem]:
     name.setFlags(_flags(node.kind in DROP_KINDS, not node.expandable))
     if node.tooltip:
         name.setToolTip(node.tooltip)
+    if node.bold:
+        font = name.font()
+        font.setBold(True)
+        name.setFont(font)
     size = QStandardItem(human_size(node.size))
     size.setTextAlignment(_RIGHT)
     size.setData(node.size if node.size is not None else -1, SORT_ROLE)
@@ -206,8 +212,11 @@ def entry_node(backend: Any, entry: Any) -> TreeNode:
     uri = backend.uri(entry.path)
     lower = entry.name.lower()
     if is_container_name(lower):
-        icon = "zarr" if lower.endswith(".zarr") else "hdf5"
-        text = "Zarr store" if icon == "zarr" else "HDF5 file"
+        from storecore.detect import format_by_name, kind_label
+
+        fmt = format_by_name(lower)
+        icon = "zarr" if fmt == "zarr" else "hdf5"
+        text = kind_label(fmt, lower)
         return TreeNode(uri, entry.name, "container", icon=icon, size=entry.size, mtime=entry.mtime,
                         kind_text=text, expandable=True, is_dir=entry.is_dir)
     if entry.is_dir:
@@ -226,26 +235,59 @@ def shape_text(shape: Iterable[int] | None) -> str:
     return "×".join(str(int(s)) for s in shape) if shape else "scalar"
 
 
-def container_node(cnode: Any) -> TreeNode:
-    """A tree node for a storecore container ``Node`` (group, array or link)."""
+def container_node(cnode: Any, default: str = "") -> TreeNode:
+    """A tree node for a storecore container ``Node`` (group, array or link).
+
+    NeXus groups show their ``NX_class`` in the kind column and tooltip; the
+    child named by the parent's ``@default`` (``default``) is marked bold.
+    """
     kind = getattr(cnode, "kind", "group")
     if kind == "array":
         dtype = getattr(cnode, "dtype", None)
-        text = f"array {shape_text(getattr(cnode, 'shape', None))} {dtype if dtype is not None else ''}".strip()
+        values = getattr(cnode, "value_kind", "")
+        # strings, records, enums… are named for what they hold, not for numpy's "object"/"void"
+        type_word = values if values not in ("", "numeric", "bool", "datetime") else (str(dtype) if dtype is not None else "")
+        shape = "empty" if getattr(cnode, "is_empty", False) else shape_text(getattr(cnode, "shape", None))
+        text = f"array {shape} {type_word}".strip()
         stored = getattr(cnode, "stored_nbytes", None)
         size = stored if stored is not None else getattr(cnode, "nbytes", None)
         chunks = getattr(cnode, "chunks", None)
-        tip = f"{cnode.uri}\nshape {shape_text(cnode.shape)}, dtype {dtype}" + (
-            f", chunks {shape_text(chunks)}" if chunks else "")
+        type_text = getattr(cnode, "type_text", "") or dtype
+        tip = f"{cnode.uri}\nshape {shape}, {type_text}" + (f", chunks {shape_text(chunks)}" if chunks else "")
         return TreeNode(cnode.uri, cnode.name, "array", size=size, kind_text=text, tooltip=tip)
+    if kind == "datatype":
+        text = f"named datatype {getattr(cnode, 'type_text', '') or cnode.dtype}"
+        return TreeNode(cnode.uri, cnode.name, "array", icon="file", kind_text=text, tooltip=f"{cnode.uri}\n{text}")
     if kind == "link":
         target = getattr(cnode, "link_target", None) or "?"
         broken = bool(getattr(cnode, "broken", False))
         text = f"{'broken link' if broken else 'link'} → {target}"
         return TreeNode(cnode.uri, cnode.name, "link", icon="broken" if broken else "link", kind_text=text)
     attrs = getattr(cnode, "attrs", None) or {}
-    text = "group" + (f" ({len(attrs)} attributes)" if attrs else "")
-    return TreeNode(cnode.uri, cnode.name or "/", "group", kind_text=text, expandable=True, is_dir=True)
+    nx = attrs.get("NX_class")
+    nx = nx if isinstance(nx, str) else ""
+    text = (f"{nx} group" if nx else "group") + (f" ({len(attrs)} attributes)" if attrs else "")
+    tip = ""
+    if nx:
+        tip = f"{cnode.uri}\nNX_class: {nx}"
+        if isinstance(attrs.get("default"), str):
+            tip += f"\n@default → {attrs['default']}"
+        if isinstance(attrs.get("signal"), str):
+            tip += f"\n@signal → {attrs['signal']}"
+    node = TreeNode(cnode.uri, cnode.name or "/", "group", kind_text=text, expandable=True, is_dir=True, tooltip=tip)
+    if default and cnode.name == default:
+        node.bold = True
+        node.tooltip = (node.tooltip or cnode.uri) + "\n(the default plot's path: @default of its parent)"
+    return node
+
+
+def _default_name(group: Any) -> str:
+    """The first component of a group's NeXus ``@default`` (``""`` when none)."""
+    try:
+        value = (group.attrs or {}).get("default")
+    except Exception:  # noqa: BLE001 - unreadable attributes: no mark
+        return ""
+    return value.strip("/").split("/")[0] if isinstance(value, str) else ""
 
 
 def _open_container(uri: str) -> Any:
@@ -276,10 +318,15 @@ def list_pages(uri: str, mode: str, token: workers.CancelToken | None = None) ->
             raise
         try:
             page: list[TreeNode] = []
+            default = _default_name(root)
+            first_entry = not default and root.path == "/"  # no @default: the first NXentry is the default
             for child in root.children():
                 if token is not None and token.cancelled:
                     return
-                page.append(container_node(child))
+                page.append(container_node(child, default))
+                if first_entry and page[-1].kind_text.startswith(("NXentry ", "NXsubentry ")):
+                    first_entry = False
+                    page[-1].bold = True
                 if len(page) >= CONTAINER_PAGE:
                     yield page
                     page = []

@@ -21,6 +21,8 @@ from ..workers import LatestOnly, submit
 
 WINDOW = 512
 MAX_WINDOWS = 16
+#: most columns a table model shows (wider tables show their first columns and a note)
+MAX_COLUMNS = 10_000
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -34,6 +36,14 @@ class TableState:
     dtypes: list[str]
     count: int
     first: list[tuple]
+    total_columns: int = 0  # columns of the query before the model's bound (0: as many as shown)
+
+    @property
+    def note(self) -> str:
+        """Why fewer columns than the query has are shown ("" when all are)."""
+        if self.total_columns <= len(self.columns):
+            return ""
+        return f"Showing the first {len(self.columns):,} of {self.total_columns:,} columns."
 
 
 class FilterSyntaxError(ValueError):
@@ -167,16 +177,18 @@ def build_state(base: Any, sort: tuple[str, bool] | None = None, filter_text: st
     """
     import polars as pl
 
-    schema = base.collect_schema()
-    columns = list(schema.names())
-    frame = base
+    schema = base.collect_schema()  # bounded by the caller: very wide text tables arrive cut (table_viewer)
+    names = schema.names()
+    total = len(names)
+    columns = list(names[:MAX_COLUMNS])
+    frame = base if total <= MAX_COLUMNS else base.select(columns)
     if filter_text.strip():
         frame = frame.filter(parse_filter(filter_text, columns))
     if sort is not None:
         frame = frame.sort(sort[0], descending=sort[1], nulls_last=True)
     count = int(frame.select(pl.len()).collect().item())
     first = _rows(frame.slice(0, window).collect()) if count else []
-    return TableState(frame, columns, [dtype_label(schema[c]) for c in columns], count, first)
+    return TableState(frame, columns, [dtype_label(schema[c]) for c in columns], count, first, total)
 
 
 def fetch_window(frame: Any, start: int, size: int) -> list[tuple]:

@@ -9,6 +9,7 @@ chunks already read is a memory copy, and moving back is instant.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -24,6 +25,14 @@ from .source import ArraySource
 CHUNK_CACHE_BYTES = 256 * 1024 * 1024
 #: longest side a plane is shown at before a stride (or a coarser pyramid level) is used
 TARGET_SIDE = 2048
+#: most chunks one preview plane may touch: each is a store request (~0.1-1 ms even for a missing 1x1 chunk)
+MAX_CHUNKS = 4096
+#: longest side of the native-resolution region shown when an overview would touch too much
+REGION_SIDE = 1024
+#: output blocks per shown axis: small chunks are read in runs and painted in at most this many pieces per axis
+BLOCKS_PER_AXIS = 16
+#: most reads a single plan may enumerate (a guard: views are planned far below it)
+MAX_READS = 1 << 16
 
 
 class ChunkCache:
@@ -116,54 +125,125 @@ class PlaneRequest:
 
 @dataclass
 class Tile:
-    """One chunk box and where its part of the plane goes."""
+    """One read (a box of adjacent chunks, most often one chunk) and where its part of the plane goes."""
 
-    key: tuple  # chunk grid coordinates
-    box: tuple[slice, ...]  # the chunk's extent, all axes
+    key: tuple  # chunk grid coordinates per axis: an int, or (first, stop) for a run of adjacent chunks
+    box: tuple[slice, ...]  # the chunk-aligned extent read, all axes
     inner: tuple  # selection inside the box giving the tile's plane part
     out: tuple[slice, ...]  # where that part goes in the output plane
     nbytes: int
+    block: tuple[slice, ...] = ()  # the output block this read belongs to (tiles are emitted per block)
 
 
-def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, itemsize: int) -> list[Tile]:
-    """The chunk boxes a request touches, with their place in the output (row-major order)."""
+class PlanTooLarge(ValueError):
+    """A request would touch more chunks than a plan may enumerate."""
+
+
+def _axis_hits(r: range, c: int, n: int) -> tuple[int, int]:
+    """(chunks hit, summed extent of those chunks) for the indices ``r`` of an axis of ``n`` items in chunks of ``c``.
+
+    O(1): with a step below the chunk size every chunk between the first and
+    the last index is hit; with a step of at least a chunk every index hits
+    a chunk of its own.
+    """
+    if not len(r):
+        return 0, 0
+    g0, g1 = r.start // c, r[-1] // c
+    count = len(r) if r.step >= c else g1 - g0 + 1
+    return count, count * c - max(0, (g1 + 1) * c - n)
+
+
+def request_cost(
+    shape: Sequence[int], chunks: Sequence[int] | None, req: PlaneRequest, itemsize: int
+) -> tuple[int, int]:
+    """(chunks touched, bytes decoded) to read ``req`` with nothing cached, without enumerating chunks."""
+    if not chunks:
+        return 1, math.prod(req.out_shape(shape)) * itemsize
     ranges = req.ranges(shape)
-    per_axis: list[list[tuple[int, slice, Any, slice]]] = []
-    for ax in range(len(shape)):
+    count, nbytes = 1, itemsize
+    for ax, n in enumerate(shape):
         c = max(1, int(chunks[ax]))
         if ax in req.axes:
-            r = ranges[req.axes.index(ax)]
-            parts = []
-            if len(r):
-                for g in range(r.start // c, (r[-1]) // c + 1):
-                    lo, hi = g * c, min((g + 1) * c, shape[ax])
-                    first = r.start + math.ceil(max(0, lo - r.start) / r.step) * r.step
-                    if first >= hi or first >= r.stop:
-                        continue
-                    last = min(hi, r.stop)
-                    n = len(range(first, last, r.step))
-                    o0 = (first - r.start) // r.step
-                    parts.append((g, slice(lo, hi), slice(first - lo, last - lo, r.step), slice(o0, o0 + n)))
-            per_axis.append(parts)
+            k, extent = _axis_hits(ranges[req.axes.index(ax)], c, n)
         else:
-            i = int(req.index[ax])
-            g = i // c
-            per_axis.append([(g, slice(g * c, min((g + 1) * c, shape[ax])), i - g * c, None)])
-    tiles: list[Tile] = []
-    combos: list[list] = [[]]
-    for parts in per_axis:
-        combos = [prev + [p] for prev in combos for p in parts]
+            g = int(req.index[ax]) // c
+            k, extent = 1, min(c, n - g * c)
+        count, nbytes = count * k, nbytes * extent
+    return count, nbytes
+
+
+def _axis_blocks(r: range, c: int, n: int, blocks: int) -> list[tuple[slice, list[tuple[int, int, int, int]]]]:
+    """Output blocks along one shown axis: (output slice, runs of adjacent chunks (g0, g1, o0, o1) in it)."""
+    if not len(r):
+        return []
+    if r.step <= c:  # every chunk between the first and last index is hit: runs of adjacent chunks
+        g_first, g_last = r.start // c, r[-1] // c
+        per = math.ceil((g_last - g_first + 1) / blocks)
+        out = []
+        for g0 in range(g_first, g_last + 1, per):
+            g1 = min(g0 + per, g_last + 1)
+            o0 = max(0, math.ceil((g0 * c - r.start) / r.step))
+            o1 = min(len(r), math.ceil((min(g1 * c, n) - r.start) / r.step))
+            if o1 > o0:
+                out.append((slice(o0, o1), [(g0, g1, o0, o1)]))
+        return out
+    per = math.ceil(len(r) / blocks)  # each index in a chunk of its own: one run per index
+    out = []
+    for o0 in range(0, len(r), per):
+        o1 = min(o0 + per, len(r))
+        out.append((slice(o0, o1), [(r[o] // c, r[o] // c + 1, o, o + 1) for o in range(o0, o1)]))
+    return out
+
+
+def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, itemsize: int,
+               blocks: int | None = None, max_reads: int | None = None) -> list[Tile]:  # fmt: skip
+    """The reads a request needs, with their place in the output, grouped by output block (row-major order).
+
+    Only the chunks the (strided) indices hit are visited, so planning costs
+    O(indices shown + reads), never O(chunks in the range).  Small chunks are
+    read as runs of adjacent chunks (at most ``blocks`` output blocks per
+    shown axis, so a plane paints in a few dozen pieces, not millions); a run
+    is one chunk-aligned box, so it decodes exactly the chunks it covers.
+    Raises :class:`PlanTooLarge` past ``max_reads`` reads.
+    """
+    blocks = BLOCKS_PER_AXIS if blocks is None else blocks
+    max_reads = MAX_READS if max_reads is None else max_reads
+    ranges = req.ranges(shape)
+    reads = 1
+    for k, ax in enumerate(req.axes):
+        r, c = ranges[k], max(1, int(chunks[ax]))
+        reads *= min(len(r), blocks) if r.step <= c else len(r)
+    if reads > max_reads:
+        raise PlanTooLarge(f"this view would need {reads:,} separate chunk reads (at most {max_reads:,})")
+    shown = {ax: _axis_blocks(ranges[k], max(1, int(chunks[ax])), shape[ax], blocks) for k, ax in enumerate(req.axes)}
+    hidden = {}
+    for ax in range(len(shape)):
+        if ax not in shown:
+            c, i = max(1, int(chunks[ax])), int(req.index[ax])
+            hidden[ax] = (i // c, slice(i // c * c, min((i // c + 1) * c, shape[ax])), i - i // c * c)
     order = {ax: k for k, ax in enumerate(req.axes)}
-    for combo in combos:
-        key = tuple(p[0] for p in combo)
-        box = tuple(p[1] for p in combo)
-        inner = tuple(p[2] for p in combo)
-        out = [slice(None)] * len(req.axes)
-        for ax, p in enumerate(combo):
-            if ax in order:
-                out[order[ax]] = p[3]
-        nbytes = math.prod(s.stop - s.start for s in box) * itemsize
-        tiles.append(Tile(key, box, inner, tuple(out), nbytes))
+    tiles: list[Tile] = []
+    for block_combo in itertools.product(*(shown[ax] for ax in req.axes)):
+        block = tuple(b[0] for b in block_combo)
+        for run_combo in itertools.product(*(b[1] for b in block_combo)):
+            key, box, inner = [], [], []
+            out = [slice(None)] * len(req.axes)
+            for ax in range(len(shape)):
+                if ax in hidden:
+                    g, sl, i = hidden[ax]
+                    key.append(g), box.append(sl), inner.append(i)
+                    continue
+                k = order[ax]
+                r, c = ranges[k], max(1, int(chunks[ax]))
+                g0, g1, o0, o1 = run_combo[k]
+                lo, hi = g0 * c, min(g1 * c, shape[ax])
+                first, last = r.start + o0 * r.step, r.start + (o1 - 1) * r.step
+                key.append(g0 if g1 == g0 + 1 else (g0, g1))
+                box.append(slice(lo, hi))
+                inner.append(slice(first - lo, last - lo + 1, r.step))
+                out[k] = slice(o0, o1)
+            nbytes = math.prod(s.stop - s.start for s in box) * itemsize
+            tiles.append(Tile(tuple(key), tuple(box), tuple(inner), tuple(out), nbytes, block))
     return tiles
 
 
@@ -220,25 +300,31 @@ def read_plane(
     tiles = plan_tiles(shape, source.chunks, req, dtype.itemsize)
     out = np.zeros(out_shape, dtype)
     spent, needed, complete, touched = 0, 0, True, []
-    for t in tiles:
+    block_start, placed = 0, []
+    for n, t in enumerate(tiles):
+        if t.block != tiles[block_start].block:
+            block_start, placed = n, []
         ck = ("chunk", source.cache_key, t.key)
         box = cache.get(ck) if cache is not None else None
         if box is None:
             needed += t.nbytes
             if spent + t.nbytes > budget:
                 complete = False
-                continue
-            if token is not None and token():
+            elif token is not None and token():
                 return PlaneResult(req, out, False, spent, needed, level, touched)
-            box = np.asarray(source.read(t.box))
-            spent += t.nbytes
-            touched.append(t.key)
-            if cache is not None:
-                cache.put(ck, box)
-        part = _place(np.asarray(box[t.inner]), req)
-        out[t.out] = part
-        if emit is not None:
-            emit(t.out, part)
+            else:
+                box = np.asarray(source.read(t.box))
+                spent += t.nbytes
+                touched.append(t.key)
+                if cache is not None:
+                    cache.put(ck, box)
+        if box is not None:
+            out[t.out] = _place(np.asarray(box[t.inner]), req)
+            placed.append(t.out)
+        if emit is not None and (n + 1 == len(tiles) or tiles[n + 1].block != t.block):
+            # a block is painted as one piece; a block the budget cut short, read by read
+            for where in [t.block] if len(placed) == n + 1 - block_start else placed:
+                emit(where, out[where])
     return PlaneResult(req, out, complete, spent, needed, level, touched)
 
 
@@ -246,20 +332,26 @@ def plane_cost(source: ArraySource, req: PlaneRequest, cache: ChunkCache | None 
     """Bytes that reading ``req`` would decode now (chunks in the cache are free)."""
     if not source.chunks:
         return math.prod(req.out_shape(source.shape)) * source.dtype.itemsize
+    try:
+        tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
+    except PlanTooLarge:
+        return request_cost(source.shape, source.chunks, req, source.dtype.itemsize)[1]
     total = 0
-    for t in plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize):
+    for t in tiles:
         if cache is None or cache.get(("chunk", source.cache_key, t.key)) is None:
             total += t.nbytes
     return total
 
 
-def default_step(shape: Sequence[int], axes: Sequence[int], chunks: Sequence[int] | None, itemsize: int, budget: int) -> tuple[int, ...]:
+def default_step(
+    shape: Sequence[int], axes: Sequence[int], chunks: Sequence[int] | None, itemsize: int, budget: int
+) -> tuple[int, ...]:
     """Stride per shown axis for an overview.
 
     Unchunked arrays get the stride ``storecore.containers.display_selection``
     picks (at most ``TARGET_SIDE`` samples per axis and ``budget`` bytes);
-    chunked arrays are read at full resolution (a stride decodes the same
-    chunks) and bounded by the budget tile by tile instead.
+    chunked arrays get 1 here: :func:`plan_view` plans them, by the chunks
+    the stride hits.
     """
     if chunks or not shape:
         return tuple(1 for _ in axes)
@@ -268,6 +360,80 @@ def default_step(shape: Sequence[int], axes: Sequence[int], chunks: Sequence[int
     sel = display_selection(shape, axes=tuple(axes), index=[0] * len(shape), target=(TARGET_SIDE, TARGET_SIDE),
                             max_bytes=budget, itemsize=itemsize)  # fmt: skip
     return tuple(int(sel[a].step or 1) if isinstance(sel[a], slice) else 1 for a in axes)
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """What a preview of one plane reads: a stride over it, or a region of it at native resolution.
+
+    ``mode`` is ``"overview"`` (a strided plane within the budget and the chunk
+    cap), ``"partial"`` (the display-sized plane at full resolution, its bytes
+    over the budget: read tile by tile until the budget is spent) or
+    ``"region"`` (an overview would touch too many chunks or bytes: a
+    top-left region at native resolution; ``note`` says which).
+    """
+
+    step: tuple[int, ...]
+    region: tuple[tuple[int, int], ...] = ()
+    mode: str = "overview"
+    note: str = ""
+    chunks: int = 0
+    nbytes: int = 0
+
+
+def _strides(shape: Sequence[int], axes: Sequence[int], itemsize: int, budget: int, target: int) -> list[int]:
+    """Strides giving at most ``target`` samples per shown axis and ``budget`` output bytes (O(log n) steps)."""
+    steps = [max(1, math.ceil(shape[a] / max(1, target))) for a in axes]
+    while math.prod(math.ceil(shape[a] / s) for a, s in zip(axes, steps, strict=True)) * itemsize > budget:
+        k = max(range(len(axes)), key=lambda i: math.ceil(shape[axes[i]] / steps[i]))
+        if steps[k] >= shape[axes[k]]:
+            break
+        steps[k] *= 2
+    return steps
+
+
+def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence[int], index: Sequence[int],
+              itemsize: int, budget: int, *, target: int = TARGET_SIDE, region_side: int = REGION_SIDE,
+              max_chunks: int = MAX_CHUNKS) -> ViewPlan:  # fmt: skip
+    """The view of a plane a preview reads first, planned in O(log n) cost evaluations (no chunk is enumerated).
+
+    Unchunked arrays get :func:`default_step`.  Chunked ones get a stride of
+    at most ``target`` samples per axis; when the chunks those samples hit
+    exceed ``max_chunks`` or their decoded bytes the budget, a region of at
+    most ``region_side`` per axis at native resolution instead (shrunk until
+    it fits), unless the plane is display-sized already (then it is read
+    tile by tile up to the budget, with a "load full" offer).
+    """
+    axes, index = tuple(axes), tuple(int(i) for i in index)
+    if not chunks or not shape:
+        return ViewPlan(default_step(shape, axes, chunks, itemsize, budget))
+    steps = tuple(_strides(shape, axes, itemsize, budget, target))
+    count, nbytes = request_cost(shape, chunks, PlaneRequest(axes, index, steps), itemsize)
+    if count <= max_chunks and nbytes <= budget:
+        return ViewPlan(steps, (), "overview", "", count, nbytes)
+    if all(s == 1 for s in steps) and count <= max_chunks:
+        return ViewPlan(steps, (), "partial", "", count, nbytes)
+    sides = [min(shape[a], region_side) for a in axes]
+    while True:
+        region = tuple((0, n) for n in sides)
+        req = PlaneRequest(axes, index, tuple(1 for _ in axes), region)
+        c, b = request_cost(shape, chunks, req, itemsize)
+        per_axis = [
+            _axis_hits(range(0, n), max(1, int(chunks[a])), shape[a])[0] for a, n in zip(axes, sides, strict=True)
+        ]
+        if (c <= max_chunks and b <= budget) or max(per_axis) <= 1:
+            break
+        k = max(range(len(axes)), key=lambda i: per_axis[i])
+        sides[k] = max(1, sides[k] // 2)
+    from ..viewers.budget import human_size
+
+    names = ["rows", "columns"] if len(axes) == 2 else ["items"]
+    where = " × ".join(f"{name} 0–{n - 1:,}" for name, n in zip(names, sides, strict=False))
+    dims = " × ".join(f"{shape[a]:,}" for a in axes)
+    why = f"{count:,} chunks" if count > max_chunks else human_size(nbytes)
+    note = (f"Showing {where} of {dims} at full resolution: an overview would decode {why} "
+            f"(preview limits: {human_size(budget)}, {max_chunks:,} chunks). Zoom in or pan to read other parts.")  # fmt: skip
+    return ViewPlan(tuple(1 for _ in axes), region, "region", note, c, b)
 
 
 def choose_level(levels: Sequence[ArraySource], axes: Sequence[int], budget: int) -> int:

@@ -35,13 +35,15 @@ from ..workers import LatestOnly
 from .dims_sliders import DimsSliders
 from .painter import (
     CACHE,
+    MAX_CHUNKS,
     TARGET_SIDE,
     PlaneRequest,
     PlaneResult,
     choose_level,
-    default_step,
+    plan_view,
     plane_cost,
     read_plane,
+    request_cost,
 )
 from .source import ArraySource
 
@@ -81,6 +83,50 @@ def auto_levels(values: np.ndarray) -> tuple[float, float]:
     if hi <= lo:
         hi = lo + 1.0
     return lo, hi
+
+
+def linear_scale(values: np.ndarray | None, n: int) -> tuple[float, float] | None:
+    """``(origin, spacing)`` mapping pixel edges to coordinates when ``values`` (``n`` points) are uniform."""
+    if values is None or len(values) != n or n < 2:
+        return None
+    v = np.asarray(values, dtype=float)
+    d = np.diff(v)
+    if not np.all(np.isfinite(d)) or d[0] == 0 or not np.allclose(d, d[0], rtol=1e-3, atol=abs(d[0]) * 1e-6):
+        return None
+    step = float(v[-1] - v[0]) / (n - 1)
+    return float(v[0]) - step / 2, step
+
+
+def _coord_axis_class(pg: Any) -> type:
+    """A pyqtgraph ``AxisItem`` whose ticks show ``origin + index * spacing`` (image axes in coordinates)."""
+
+    class CoordAxis(pg.AxisItem):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.scale_map: tuple[float, float] | None = None
+
+        def set_scale_map(self, scale_map: tuple[float, float] | None) -> None:
+            if scale_map != self.scale_map:
+                self.scale_map = scale_map
+                self.picture = None
+                self.update()
+
+        def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
+            if self.scale_map is None:
+                return super().tickValues(minVal, maxVal, size)
+            o, s = self.scale_map
+            lo, hi = sorted((o + minVal * s, o + maxVal * s))
+            return [(spacing / abs(s), [(v - o) / s for v in values])
+                    for spacing, values in super().tickValues(lo, hi, size)]  # fmt: skip
+
+        def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:  # noqa: N802
+            if self.scale_map is None:
+                return super().tickStrings(values, scale, spacing)
+            o, s = self.scale_map
+            physical = float(f"{spacing * abs(s):.12g}")  # 0.99999… would print one decimal too many
+            return super().tickStrings([o + v * s for v in values], scale, physical)
+
+    return CoordAxis
 
 
 class _Sink(QObject):
@@ -143,6 +189,11 @@ class SlicePlot(QWidget):
         self._full_next = False
         self._sink = _Sink()
         self._sink.ping.connect(self._drain_tiles)
+        #: per-dimension axis titles (``energy (keV)``) and the values' label (colour bar / curve y axis)
+        self.axis_labels: list[str] = []
+        self.value_label = ""
+        self.plot_title = ""
+        self._curve_x: np.ndarray | None = None
         self._build()
         cancel_on_destroy(self, self._slot, self._detail_slot)  # no late read reaches a deleted plot
 
@@ -200,7 +251,9 @@ class SlicePlot(QWidget):
         # image page: plot + histogram/levels
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground("w")
-        self.plot = self.glw.addPlot(row=0, col=0)
+        coord_axis = _coord_axis_class(pg)
+        axis_items = {"bottom": coord_axis("bottom"), "left": coord_axis("left")}
+        self.plot = self.glw.addPlot(row=0, col=0, axisItems=axis_items)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         self.plot.showGrid(x=False, y=False)
@@ -236,6 +289,9 @@ class SlicePlot(QWidget):
         self.curve_plot = pg.PlotWidget(background="w")
         self.curve_plot.showGrid(x=True, y=True, alpha=0.3)
         self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1.5))
+        self.error_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.0, pen=pg.mkPen((31, 119, 180, 150)))
+        self.error_bars.hide()
+        self.curve_plot.addItem(self.error_bars)
         self.curve_vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 80, 80, 160)))
         self.curve_plot.addItem(self.curve_vline, ignoreBounds=True)
         self.curve_plot.scene().sigMouseMoved.connect(self._on_curve_mouse)
@@ -278,6 +334,7 @@ class SlicePlot(QWidget):
         self.source = source
         self.levels_src = [source, *(source.multiscales() if levels is None else levels)]
         self.coords = coords or {}
+        self.axis_labels, self.value_label, self.plot_title = [], "", ""
         self.names = list(names or [])
         self.fill_value = fill_value
         self.raw, self.result, self._display = None, None, None
@@ -285,6 +342,8 @@ class SlicePlot(QWidget):
         self.image.clear()  # never show the previous array's pixels under the new one's axes
         self._clear_tiles()
         self.curve.setData([], [])
+        self.error_bars.hide()
+        self._curve_x = None
         self.readout.setText(" ")
         self.guard.hide()
         nd = len(source.shape)
@@ -327,6 +386,7 @@ class SlicePlot(QWidget):
         for w in (self.log, self.markers):
             w.setVisible(self.mode == "curve")
         self.pages.setCurrentIndex({"image": 0, "curve": 1}.get(self.mode, 2))
+        self._apply_labels()
 
     def set_axes(self, axes: tuple[int, ...]) -> None:
         """Show ``axes`` (one → curve, two → image as (y, x)); sliders for the others."""
@@ -365,15 +425,17 @@ class SlicePlot(QWidget):
             level = choose_level(self.levels_src, self.axes, self.budget.max_bytes)
         src = self.levels_src[level]
         scaled = tuple(min(src.shape[a] - 1, int(i * src.shape[a] / max(1, src0.shape[a]))) for a, i in enumerate(index))
-        if self.mode == "image":
-            step = default_step(src.shape, self.axes, src.chunks, src.dtype.itemsize, self.budget.max_bytes)
-        else:
-            step = tuple(1 for _ in self.axes)
-        req = PlaneRequest(self.axes, scaled, step)
+        # planned from O(1) chunk counts: never an enumeration of the chunks (arrays of 10^12 x 10^12 1x1 chunks)
+        side = TARGET_SIDE if self.mode == "image" else max(src.shape[a] for a in self.axes)
+        plan = plan_view(src.shape, src.chunks, self.axes, scaled, src.dtype.itemsize, self.budget.max_bytes,
+                         target=side, region_side=1024 if self.mode == "image" else 1 << 20)  # fmt: skip
+        self._view_plan = plan
+        step = plan.step
+        req = PlaneRequest(self.axes, scaled, step, plan.region)
         geometry = []
         for k, ax in enumerate(self.axes):
             scale = src0.shape[ax] / max(1, src.shape[ax])
-            geometry.append((0.0, step[k] * scale))
+            geometry.append((plan.region[k][0] * scale if plan.region else 0.0, step[k] * scale))
         return level, src, req, geometry
 
     def request_slice(self, autorange: bool = False) -> None:
@@ -541,6 +603,8 @@ class SlicePlot(QWidget):
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
         if self._draw_error:
             pass  # the message saying why nothing is drawn stays
+        elif result.complete and getattr(self, "_view_plan", None) is not None and self._view_plan.note:
+            self.guard.offer(self._view_plan.note, "")  # a region at native resolution: say which
         elif result.complete:
             self.guard.hide()
             level = f" (pyramid level {result.level})" if result.level else ""
@@ -611,6 +675,7 @@ class SlicePlot(QWidget):
             self.image.setRect(QRectF(ox, oy, values.shape[1] * sx, values.shape[0] * sy))
             if autorange:
                 self.plot.autoRange(padding=0)
+            self._apply_labels()
         elif self.mode == "curve":
             self._display = values
             ax = self.axes[0]
@@ -619,9 +684,73 @@ class SlicePlot(QWidget):
                 x = np.arange(len(values), dtype=float)
             symbol = "o" if self.markers.isChecked() else None
             self.curve.setData(x, values, symbol=symbol, symbolSize=4, connect="finite")
-            self.curve_plot.setLabel("bottom", self._slider_names()[ax])
+            self._curve_x = x
+            self._apply_labels()
             if autorange:
                 self.curve_plot.autoRange()
+
+    # -- labels, coordinates and error bars ---------------------------------------------
+    def set_labels(self, axis_labels: list[str] | None = None, value_label: str = "", title: str = "") -> None:
+        """Axis titles per array dimension (``energy (keV)``), the values' label (colour bar, curve y) and a title."""
+        self.axis_labels = list(axis_labels or [])
+        self.value_label = value_label
+        self.plot_title = title
+        self._apply_labels()
+
+    def axis_title(self, ax: int) -> str:
+        """The title of array dimension ``ax``: its label when set, else its name."""
+        if ax < len(self.axis_labels) and self.axis_labels[ax]:
+            return self.axis_labels[ax]
+        return self._slider_names()[ax] if self.source is not None else ""
+
+    def _apply_labels(self) -> None:
+        if self.source is None or not self.axes:
+            return
+        if self.mode == "curve":
+            ax = self.axes[0]
+            self.curve_plot.setLabel("bottom", self.axis_title(ax))
+            self.curve_plot.setLabel("left", self.value_label or None)
+            self.curve_plot.setTitle(self.plot_title or None)
+        elif self.mode == "image" and len(self.axes) == 2:
+            y_ax, x_ax = self.axes
+            if self.transpose.isChecked():
+                y_ax, x_ax = x_ax, y_ax
+            for side, ax in (("bottom", x_ax), ("left", y_ax)):
+                self.plot.setLabel(side, self.axis_title(ax))
+                item = self.plot.getAxis(side)
+                if hasattr(item, "set_scale_map"):  # ticks in coordinates where they are uniform
+                    item.set_scale_map(linear_scale(self.coords.get(ax), self.source.shape[ax]))
+            self.hist.axis.setLabel(self.value_label or None)
+            self.plot.setTitle(self.plot_title or None)
+
+    def non_uniform_axes(self) -> list[int]:
+        """The shown image axes whose coordinates are not uniform (their ticks show indices)."""
+        if self.mode != "image" or self.source is None:
+            return []
+        shape = self.source.shape
+        return [ax for ax in self.axes if ax in self.coords and linear_scale(self.coords[ax], shape[ax]) is None]
+
+    def _coord_text(self, index: tuple[int, ...] | list[int]) -> str:
+        """``  energy (keV) = 8.25, …`` for the dimensions of ``index`` that have coordinates."""
+        parts = []
+        for ax, values in sorted(self.coords.items()):
+            if ax < len(index) and 0 <= index[ax] < len(values):
+                parts.append(f"{self.axis_title(ax)} = {values[index[ax]]:.6g}")
+        return ("   " + ", ".join(parts)) if parts else ""
+
+    def set_curve_errors(self, errors: np.ndarray | None) -> None:
+        """Error bars (± ``errors``) on the shown curve; None hides them."""
+        values, x = self._display, self._curve_x
+        if errors is None or self.mode != "curve" or values is None or x is None or len(errors) != len(values):
+            self.error_bars.hide()
+            return
+        err = np.asarray(errors, dtype=float)
+        self.error_bars.setData(x=np.asarray(x, float), y=np.asarray(values, float), height=2 * err)
+        self.error_bars.show()
+        (x0, x1), _ = self.curve_plot.viewRange()
+        finite = np.asarray(x, float)[np.isfinite(x)]
+        if finite.size and x0 <= finite.min() and x1 >= finite.max():  # not zoomed in: make room for the bars
+            self.curve_plot.autoRange()
 
     def set_colormap(self, name: str) -> None:
         """Use the pyqtgraph/matplotlib colormap ``name``."""
@@ -656,7 +785,9 @@ class SlicePlot(QWidget):
         """Read the visible region at full resolution when the shown plane is strided or a coarser level."""
         if self.mode != "image" or self.result is None or not self.geometry or self.source is None:
             return
-        if all(spacing <= 1 for _, spacing in self.geometry):
+        plan = getattr(self, "_view_plan", None)
+        region_mode = plan is not None and plan.mode == "region"
+        if all(spacing <= 1 for _, spacing in self.geometry) and not region_mode:
             return
         (x0, x1), (y0, y1) = self.plot.vb.viewRange()
         view = [(y0, y1), (x0, x1)]
@@ -676,12 +807,21 @@ class SlicePlot(QWidget):
             if max(samples) <= pixels and math.prod(samples) * src.dtype.itemsize <= self.budget.max_bytes:
                 break
             step *= 2
-        if step >= min(spacing for _, spacing in self.geometry):
+        if region_mode:
+            shown = self.request.region if self.request is not None else ()
+            if step == 1 and shown and all(a <= lo and hi <= b for (lo, hi), (a, b) in zip(region, shown, strict=True)):
+                return  # the visible part is the region read already
+        elif step >= min(spacing for _, spacing in self.geometry):
             return  # the overview is already as fine as a refined patch would be
         req = PlaneRequest(self.axes, tuple(self.sliders.index), (step, step), tuple(region))
         if req == self.detail_request:
             return
         budget = self.budget.max_bytes
+        if src.chunks:  # O(1) count: a zoomed-out view of a huge array is never enumerated, nor read
+            count, nbytes = request_cost(src.shape, src.chunks, req, src.dtype.itemsize)
+            if count > MAX_CHUNKS or nbytes > budget:
+                self.status.emit(f"Zoom in to read this part: it touches {count:,} chunks ({human_size(nbytes)})")
+                return
         self._detail_slot.cancel()
         KEEPER.keep(self._detail_slot.submit(read_plane, src, req, budget=budget,
                                              on_done=lambda r, q=req: self._show_detail(q, r)))  # fmt: skip
@@ -755,7 +895,8 @@ class SlicePlot(QWidget):
         self.hline.setPos(p.y())
         self.vline.show()
         self.hline.show()
-        self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.value_at(index))}")
+        value = _value_text(self.value_at(index))
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {value}{self._coord_text(index)}")
 
     def _on_curve_mouse(self, pos: QPointF) -> None:
         if self.raw is None or self.mode != "curve":
@@ -770,7 +911,7 @@ class SlicePlot(QWidget):
         self.curve_vline.setPos(x[i] if x is not None and len(x) == len(self.raw) else i)
         index = list(self.sliders.index)
         index[ax] = i
-        self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.raw[i])}")
+        self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.raw[i])}{self._coord_text(index)}")
 
     # -- export ------------------------------------------------------------------
     def export_png(self, path: str) -> None:

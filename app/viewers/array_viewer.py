@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from ..plot.source import ArraySource
 from .budget import KEEPER, Budget, human_size
 from .registry import Target, Viewer
 from .widgets import alive, cancel_on_destroy, fill_kv, kv_table
@@ -39,6 +40,36 @@ class ArrayPayload:
     member: str = ""
     budget: Budget = field(default_factory=Budget)
     levels: list = field(default_factory=list)
+    #: axis titles per dimension (``lon (degrees_east)``) and the values' label (``Air temperature (K)``)
+    labels: list[str] = field(default_factory=list)
+    value_label: str = ""
+    #: the URI of the NeXus file (root) this array belongs to, when it declares a default plot
+    nexus_root: str = ""
+
+
+class DecodedSource(ArraySource):
+    """An array source whose values are CF-decoded (``scale_factor``/``add_offset``, fill values as NaN)."""
+
+    def __init__(self, inner: Any, cf: Any) -> None:
+        self.inner, self.cf = inner, cf
+        for name in ("uri", "name", "shape", "chunks", "attrs", "compressor", "fill_value", "stored_nbytes"):
+            setattr(self, name, getattr(inner, name, None))
+        self.filters = list(getattr(inner, "filters", []) or [])
+        self.dtype = np.dtype("f8" if inner.dtype.itemsize > 4 or (cf.packed and inner.dtype.itemsize > 2) else "f4")
+
+    def read(self, selection: Any) -> np.ndarray:
+        """The inner source's values, decoded."""
+        from storecore.containers.conventions import decode
+
+        return np.asarray(decode(self.inner.read(selection), self.cf), dtype=self.dtype)
+
+    def multiscales(self) -> list:
+        """The inner source's coarser levels, decoded alike."""
+        return [DecodedSource(level, self.cf) for level in self.inner.multiscales()]
+
+    def close(self) -> None:
+        """Close the inner source."""
+        self.inner.close()
 
 
 def _npz(target: Target, budget: Budget, member: str | None = None) -> tuple[Any, list[str], str]:
@@ -94,6 +125,54 @@ def _dims_and_coords(target: Target, source: Any, attrs: dict) -> tuple[list[str
     return [str(n) for n in names], coords
 
 
+Conventions = tuple[list[str], dict[int, np.ndarray], list[str], list]
+
+
+def _conventions(target: Target, node: Any, shape: tuple[int, ...]) -> Conventions:
+    """Names, coordinates, axis titles and extra facts from NeXus, NetCDF4/CF, Zarr and OME-Zarr conventions."""
+    from storecore.containers import conventions, nexus
+
+    names: list[str] = []
+    coords: dict[int, np.ndarray] = {}
+    labels: list[str] = []
+    facts: list[tuple[str, str]] = []
+    ome_group = conventions.ome_image_of(target.node) if target.node is not None else None
+    info = conventions.ome_info(ome_group) if ome_group is not None else None
+    if info is not None and len(info.axes) == len(shape):
+        names = info.axis_names
+        labels = [info.axis_label(ax) for ax in range(len(shape))]
+        for ax, axis in enumerate(info.axes):
+            if axis.get("type") in ("space", "time") and ax < len(info.scale):
+                origin = info.translation[ax] if ax < len(info.translation) else 0.0
+                coords[ax] = origin + np.arange(shape[ax]) * info.scale[ax]
+        if info.channels:
+            channels = [f"{c.label} (#{c.color})" if c.color else c.label for c in info.channels]
+            facts.append(("Channels", ", ".join(channels)))
+        sizes = [f"{axis['name']} {info.scale[ax]:g} {conventions.UNIT_SYMBOLS.get(axis.get('unit', ''), axis.get('unit', ''))}".strip()
+                 for ax, axis in enumerate(info.axes) if axis.get("type") == "space" and ax < len(info.scale)]  # fmt: skip
+        if sizes:
+            facts.append(("Pixel size", ", ".join(sizes)))
+        if info.labels:
+            facts.append(("Labels", ", ".join(info.labels)))
+        return names, coords, labels, facts
+    if node is None or node.kind != "array":
+        return names, coords, labels, facts
+    parent = node.parent()
+    if parent is not None and nexus.nx_class(parent) == "NXdata":  # a NeXus signal (or axis) selected directly
+        spec = nexus.nxdata_plot(parent, signal=node)
+        if spec is not None and any(a is not None for a in spec.axes):
+            for ax in spec.axes:
+                if ax is not None and (values := ax.centers(shape[ax.dim])) is not None:
+                    coords[ax.dim] = values
+            return spec.names, coords, spec.labels, facts
+    dims = conventions.dimensions(node)
+    if dims:
+        names = [d.name for d in dims]
+        labels = [d.label if d.units or d.long_name else "" for d in dims]
+        coords = {ax: d.values for ax, d in enumerate(dims) if d.values is not None}
+    return names, coords, labels, facts
+
+
 def describe(source: Any, target: Target) -> list[tuple[str, str]]:
     """Metadata rows: shape, dtype, chunks, compressor, sizes on disk and in memory."""
     rows = [
@@ -146,9 +225,50 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
     fill = attrs.get("_FillValue", attrs.get("missing_value"))
     if isinstance(fill, list):
         fill = fill[0] if fill else None
+    facts = describe(source, target)
+    labels: list[str] = []
+    value_label = ""
+    if target.node is not None:
+        from storecore.containers.conventions import cf_info
+
+        node = getattr(source, "node", None)
+        try:
+            c_names, c_coords, labels, extra = _conventions(target, node, tuple(source.shape))
+        except Exception:  # noqa: BLE001 - conventions only add labels: never fail the preview
+            c_names, c_coords, labels, extra = [], {}, [], []
+        if c_names:
+            names, coords = c_names, {**coords, **c_coords}
+        facts[-1:-1] = extra
+        cf = cf_info(attrs, source.dtype)
+        value_label = cf.label
+        if cf.active and source.dtype.kind in "iuf" and source.dtype.names is None:
+            packing = f"× {cf.scale_factor:g}" if cf.scale_factor is not None else ""
+            packing += f" + {cf.add_offset:g}" if cf.add_offset is not None else ""
+            masked = ", ".join(f"{v:g}" for v in cf.fill_values)
+            facts.insert(2, ("CF decoding", "; ".join(t for t in (packing.strip() and f"values {packing.strip()}",
+                                                                     masked and f"missing: {masked}") if t)))  # fmt: skip
+            source = DecodedSource(source, cf)
+            fill = None  # decoded: missing samples are NaN already
     levels = source.multiscales()  # metadata I/O: here on the worker, not in the plot
-    return ArrayPayload(target, source, describe(source, target), attrs, names, coords, fill, members, member or "", budget,
-                        levels)  # fmt: skip
+    return ArrayPayload(target, source, facts, attrs, names, coords, fill, members, member or "", budget,
+                        levels, labels, value_label, _nexus_root(target))  # fmt: skip
+
+
+def _nexus_root(target: Target) -> str:
+    """The container root's URI when this array sits in a NeXus file with a default plot, else ``""``."""
+    node = target.node
+    if node is None or node.kind != "array":
+        return ""
+    try:
+        from storecore.containers import nexus
+
+        root = node.get("/")
+        parent = node.parent()
+        if not (nexus.nx_class(parent) or (root.attrs or {}).get("default")):
+            return ""  # not a NeXus file: no search
+        return root.uri if nexus.has_default_plot(root) else ""
+    except Exception:  # noqa: BLE001 - no action then
+        return ""
 
 
 class ArrayViewer(Viewer):
@@ -173,6 +293,10 @@ class ArrayViewer(Viewer):
         self.member.setToolTip("Member of the .npz archive")
         self.member.activated.connect(self._on_member)
         self.member.hide()
+        self.default_button = QPushButton("Default plot")
+        self.default_button.setToolTip("Select this NeXus file and show the plot it declares (@default)")
+        self.default_button.clicked.connect(self._show_default_plot)
+        self.default_button.hide()
         self.plot = SlicePlot()
         self.plot.painted.connect(self.ready)
         self.plot.status.connect(self.status)
@@ -180,6 +304,7 @@ class ArrayViewer(Viewer):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.member)
+        tl.addWidget(self.default_button, 0, Qt.AlignmentFlag.AlignLeft)
         tl.addWidget(self.meta)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
@@ -194,7 +319,7 @@ class ArrayViewer(Viewer):
     def priority(cls, target: Target) -> int:
         """npy/npz files and container arrays."""
         if target.kind == "array":
-            return 40
+            return 40 if target.is_plottable or target.value_kind == "" else 3  # text/table views fit better
         if target.kind == "group" and target.node is not None and _is_multiscale(target.node):
             return 45
         if target.kind == "file" and target.ext in (".npy", ".npz"):
@@ -226,8 +351,11 @@ class ArrayViewer(Viewer):
             self.member.setCurrentText(payload.member)
         self.member.blockSignals(False)
         self.member.setVisible(bool(payload.members))
+        self.default_button.setVisible(bool(payload.nexus_root))
         self.plot.budget = payload.budget
         self.plot.set_source(payload.source, payload.coords, payload.names, payload.fill_value, payload.levels)
+        if payload.labels or payload.value_label:
+            self.plot.set_labels(payload.labels, payload.value_label)
         if old is not None and old.source is not payload.source and old.target.node is None:
             old.source.close()  # container nodes are closed by the pane with their target
 
@@ -238,6 +366,22 @@ class ArrayViewer(Viewer):
         KEEPER.keep(self._slot.submit(open_array, target, self.payload.budget, name,
                                       on_done=lambda p: alive(self) and self.display(p),
                                       on_error=lambda m, e: alive(self) and self.status.emit(m)))  # fmt: skip
+
+    def _show_default_plot(self) -> None:
+        """Select the NeXus file in the window (its preview is the default plot), or show it here."""
+        if self.payload is None or not self.payload.nexus_root:
+            return
+        reveal = getattr(self.window(), "reveal", None)
+        if reveal is not None:
+            reveal(self.payload.nexus_root)
+            return
+        from .pane import PreviewPane
+
+        w = self.parentWidget()
+        while w is not None and not isinstance(w, PreviewPane):
+            w = w.parentWidget()
+        if w is not None:
+            w.show_location(self.payload.nexus_root)
 
     def stop(self) -> None:
         """Drop the plot's running read."""

@@ -75,10 +75,27 @@ def touched_chunks(shape: Sequence[int], chunks: Sequence[int] | None, selection
     return out
 
 
+def touched_chunk_count(shape: Sequence[int], chunks: Sequence[int] | None, selection: Sequence[object]) -> int:
+    """How many chunks a selection touches, counted in O(1) per axis (never enumerated, unlike :func:`touched_chunks`)."""
+    if not chunks:
+        return 1
+    count = 1
+    for ax, (dim, chunk) in enumerate(zip(shape, chunks, strict=False)):
+        chunk = max(1, int(chunk))
+        sel = selection[ax] if ax < len(selection) else slice(None)
+        if not isinstance(sel, slice):
+            continue
+        r = range(*sel.indices(dim))
+        if not len(r):
+            return 0
+        count *= len(r) if r.step >= chunk else r[-1] // chunk - r.start // chunk + 1
+    return count
+
+
 def selection_cost(shape: Sequence[int], chunks: Sequence[int] | None, itemsize: int, selection: Sequence[object]) -> int:
     """Bytes decoded to read ``selection``: whole chunks for chunked arrays, else the selected items."""
     if chunks:
-        return len(touched_chunks(shape, chunks, selection)) * array_bytes(chunks, itemsize)
+        return touched_chunk_count(shape, chunks, selection) * array_bytes(chunks, itemsize)
     sizes = []
     for dim, sel in zip(shape, selection, strict=False):
         sizes.append(len(range(*sel.indices(dim))) if isinstance(sel, slice) else 1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QPlainTextEdit, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout
 
 from .budget import Budget, human_size
 from .registry import Target, Viewer
@@ -68,8 +68,14 @@ class HexViewer(Viewer):
         split.addWidget(self.table)
         split.addWidget(self.dump)
         split.setSizes([150, 400])
+        #: why the file is shown as bytes when it looked like something else (a corrupt HDF5 file, HDF4…)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020; padding: 4px;")
+        self.message.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
         layout.addWidget(split)
 
     @classmethod
@@ -87,6 +93,11 @@ class HexViewer(Viewer):
     def display(self, payload: HexPayload) -> None:
         """Show facts and dump."""
         fill_kv(self.table, facts(payload.target))
+        note = payload.target.note
+        self.message.setText(f"Shown as bytes: {note}" if note else "")
+        self.message.setVisible(bool(note))
+        if note:
+            self.status.emit(note)
         shown = f"first {len(payload.head)} bytes" if len(payload.head) < (payload.target.size or 0) else "all bytes"
         self.dump.setPlainText(f"— {shown} —\n" + hex_dump(payload.head))
         self.ready.emit()

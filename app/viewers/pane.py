@@ -93,6 +93,13 @@ class PreviewPane(QWidget):
         """Preview ``uri`` (loads on a worker; newer calls cancel older ones)."""
         self._load(uri, None, self.budget)
 
+    def view_as(self, viewer_name: str) -> bool:
+        """Show the current selection with the viewer class called ``viewer_name`` (the "View as" choice)."""
+        if not self._uri:
+            return False
+        self._load(self._uri, viewer_name, self.budget)
+        return True
+
     def clear(self) -> None:
         """Show nothing."""
         self._slot.cancel()
@@ -200,5 +207,5 @@ class PreviewPane(QWidget):
 
     def _on_view_as(self, index: int) -> None:
         name = self._view_as.itemData(index)
-        if self._uri and name:
-            self._load(self._uri, name, self.budget)
+        if name:
+            self.view_as(name)

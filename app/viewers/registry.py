@@ -16,9 +16,10 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from storecore.detect import ZARR_MARKERS
+
 from .budget import Budget
 
-CONTAINER_FILE_EXTS = {".h5", ".hdf5", ".nc", ".he5"}
 TABLE_EXTS = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc"}
 TEXT_EXTS = {
     ".txt", ".md", ".rst", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".csv", ".tsv", ".html", ".htm",
@@ -61,12 +62,30 @@ class Target:
         return self.location.name or self.location.bucket or "/"
 
     @property
+    def value_kind(self) -> str:
+        """What an array's values are (``numeric``, ``string``, ``compound``…; see storecore.containers.values)."""
+        if self.npy_dtype is not None:
+            from storecore.containers.values import value_kind_of_dtype
+
+            return value_kind_of_dtype(self.npy_dtype)
+        return getattr(self.node, "value_kind", "") if self.kind == "array" else ""
+
+    @property
+    def is_plottable(self) -> bool:
+        """True for arrays whose values a plot can show (numbers, booleans, enums)."""
+        from storecore.containers.values import is_plottable
+
+        return is_plottable(self.value_kind) if self.kind == "array" or self.npy_dtype is not None else False
+
+    @property
     def is_structured(self) -> bool:
-        """True for arrays of records (compound HDF5 / structured numpy), shown as tables."""
+        """True for arrays read better as rows of text: records, strings, references, sequences."""
         if self.npy_dtype is not None:
             return self.npy_dtype.names is not None
-        dtype = getattr(self.node, "dtype", None)
-        return self.kind == "array" and dtype is not None and dtype.names is not None
+        node = self.node
+        if self.kind != "array" or node is None or node.shape in (None, ()):
+            return False
+        return node.dtype is not None and (node.dtype.names is not None or not self.is_plottable)
 
 
 def _containers() -> Any:
@@ -104,16 +123,16 @@ def classify(uri: str) -> Target:
     entry = backend.stat(loc.path)
     ext = posixpath.splitext(loc.path.rstrip("/"))[1].lower()
     if entry.is_dir:
-        if ext == ".zarr":
+        page = _first_page(backend, loc)
+        if ext == ".zarr" or any(e.name in ZARR_MARKERS for e in page):  # a Zarr store, whatever its name
             target = _open_container_target(uri, loc, backend, entry, ext)
             if target is not None:
                 return target
-        page = _first_page(backend, loc)
         files = [e for e in page if not e.is_dir and not e.name.startswith(("_", "."))]
         dirs = [e for e in page if e.is_dir]
         is_dataset = bool(files) and not dirs and all(posixpath.splitext(e.name)[1].lower() in TABLE_EXTS - {".csv", ".tsv"} for e in files)
         return Target(uri, loc, backend, "dataset" if is_dataset else "folder", entry=entry, ext=ext, first_page=page)
-    if ext in CONTAINER_FILE_EXTS:
+    if _looks_like_container(uri, ext):
         target = _open_container_target(uri, loc, backend, entry, ext)
         if target is not None:
             return target
@@ -121,6 +140,20 @@ def classify(uri: str) -> Target:
     if ext == ".npy":
         target.npy_dtype = _npy_dtype(backend, loc.path)
     return target
+
+
+def _looks_like_container(uri: str, ext: str) -> bool:
+    """True for files storecore.detect names as HDF5, or whose first bytes say HDF5 (any extension)."""
+    from storecore.detect import detect_format, format_by_name
+
+    if format_by_name(uri) is not None:
+        return True
+    if ext in TABLE_EXTS or ext in TEXT_EXTS or ext in IMAGE_EXTS or ext in ARRAY_FILE_EXTS:
+        return False
+    try:
+        return detect_format(uri) == "hdf5"
+    except Exception:  # noqa: BLE001 - HDF4 and the like: the container open below says why
+        return True
 
 
 def _npy_dtype(backend: Any, path: str) -> Any:
@@ -204,9 +237,22 @@ def register_viewer(cls: type[Viewer]) -> type[Viewer]:
 def viewers() -> list[type[Viewer]]:
     """All registered viewer classes (the built-in ones are registered on first call)."""
     if not _VIEWERS:
-        from . import array_viewer, hex_viewer, image_viewer, summary_viewer, table_viewer, text_viewer
+        from . import (
+            array_viewer,
+            hex_viewer,
+            image_viewer,
+            nexus_viewer,
+            summary_viewer,
+            table_viewer,
+            text_viewer,
+            value_viewer,
+        )
 
-        for module in (array_viewer, table_viewer, image_viewer, text_viewer, summary_viewer, hex_viewer):
+        modules = (
+            nexus_viewer, value_viewer, array_viewer, table_viewer, image_viewer, text_viewer, summary_viewer,
+            hex_viewer,
+        )  # fmt: skip
+        for module in modules:
             register_viewer(module.VIEWER)
     return list(_VIEWERS)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
 from .budget import Budget, human_size
 from .registry import Target, Viewer
@@ -25,6 +25,8 @@ class Summary:
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, kind, size/shape, dtype
     facts: list[tuple[str, str]] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
+    #: the group leads to a NeXus default plot (offer the "Default plot" action)
+    nexus_plot: bool = False
 
 
 def _folder(target: Target) -> Summary:
@@ -69,7 +71,12 @@ def _group(target: Target) -> Summary:
     ]
     if target.note:
         facts.insert(1, ("Link", target.note))
-    return Summary(target, rows, facts, dict(node.attrs or {}))
+    attrs = dict(node.attrs or {})
+    if attrs.get("NX_class"):
+        facts[0] = ("Kind", f"Group ({attrs['NX_class']})")
+    from .nexus_viewer import has_default_plot
+
+    return Summary(target, rows, facts, attrs, has_default_plot(target))
 
 
 class SummaryViewer(Viewer):
@@ -80,6 +87,10 @@ class SummaryViewer(Viewer):
     def __init__(self) -> None:
         super().__init__()
         self.facts = kv_table([])
+        self.default_button = QPushButton("Default plot")
+        self.default_button.setToolTip("Show the plot this NeXus file declares (@default)")
+        self.default_button.clicked.connect(self._show_default_plot)
+        self.default_button.hide()
         self.children = QTreeWidget()
         self.children.setRootIsDecorated(False)
         self.children.setHeaderLabels(["Name", "Kind", "Size / shape", "Dtype"])
@@ -92,6 +103,7 @@ class SummaryViewer(Viewer):
         split.setSizes([140, 300, 120])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.default_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(split)
 
     @classmethod
@@ -107,6 +119,7 @@ class SummaryViewer(Viewer):
     def display(self, payload: Summary) -> None:
         """Show facts, members and attributes."""
         fill_kv(self.facts, payload.facts)
+        self.default_button.setVisible(payload.nexus_plot)
         rows_height = sum(self.facts.rowHeight(r) for r in range(self.facts.rowCount()))
         self.facts.setMaximumHeight(rows_height + self.facts.horizontalHeader().height() + 6)
         self.children.clear()
@@ -116,6 +129,11 @@ class SummaryViewer(Viewer):
         fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in payload.attrs.items()])
         self.attrs.setVisible(bool(payload.attrs))
         self.ready.emit()
+
+    def _show_default_plot(self) -> None:
+        from .nexus_viewer import show_default_plot
+
+        show_default_plot(self)
 
 
 VIEWER = SummaryViewer

@@ -17,6 +17,12 @@ from .widgets import GuardBar
 
 #: rows shown from a CSV larger than the budget (polars stops reading after them)
 CSV_HEAD_ROWS = 100_000
+#: bytes read to sniff a text table's header (its width) before polars parses anything
+CSV_SNIFF_BYTES = 256 * 1024
+#: block size of the bounded read of a very wide text table
+_WIDE_BLOCK = 1024 * 1024
+#: how the note on a very wide text table ends (such a table is always cut: "load full" shows no more columns)
+WIDE_NOTE = "a table this wide is not parsed whole."
 
 
 @dataclass
@@ -27,6 +33,7 @@ class TablePayload:
     state: TableState
     guard: str = ""
     full_size: int | None = None
+    loadable: bool = True  # whether "load full" can show more (a very wide table is always cut)
 
 
 def _scan_local(path: str, ext: str) -> Any:
@@ -55,6 +62,10 @@ def _structured(target: Target, budget: Budget) -> tuple[Any, str]:
     import polars as pl
 
     node = target.node
+    if node is not None:
+        from .values_table import values_frame
+
+        return values_frame(node, budget)
     if node is None:  # a structured .npy file
         from ..plot.source import open_npy
 
@@ -67,6 +78,97 @@ def _structured(target: Target, budget: Budget) -> tuple[Any, str]:
     frame = pl.DataFrame({name: arr[name] for name in arr.dtype.names})
     guard = f"Showing the first {rows:,} of {n:,} records." if rows < n else ""
     return frame.lazy(), guard
+
+
+def _csv_head(
+    blocks: Any, sep: bytes, max_columns: int, max_bytes: int, max_rows: int
+) -> tuple[list[bytes], int, bool]:
+    """The first ``max_columns`` fields of a text table's first records, from a bounded read.
+
+    ``blocks`` yields the table's bytes; reading stops after ``max_bytes`` or
+    ``max_rows`` data records.  Quotes are honoured (separators and newlines
+    inside them belong to the field).  Fields past ``max_columns`` are
+    skipped with C-speed scans (only quotes and newlines are looked at), so
+    a 10-million-column header costs its bytes, never 10 million parsed names.
+    Returns (records cut to ``max_columns`` fields, header width counted,
+    whether the header was read to its end).
+    """
+    import re
+
+    every, tail = re.compile(b'["\n' + re.escape(sep) + b"]"), re.compile(b'["\n]')
+    records: list[bytes] = []
+    cur, fields, in_quotes, keeping, width, seen = bytearray(), 1, False, True, 0, 0
+    for block in blocks:
+        seen += len(block)
+        pos, start = 0, 0
+        while True:
+            m = (every if keeping else tail).search(block, pos)
+            end = len(block) if m is None else m.start()
+            if not keeping and not in_quotes and not records:  # count the header's skipped fields
+                fields += block.count(sep, pos, end)
+            if m is None:
+                break
+            ch = block[end : end + 1]
+            if ch == b'"':
+                in_quotes = not in_quotes
+            elif in_quotes:
+                pass
+            elif ch == b"\n":
+                if keeping:
+                    cur += block[start:end]
+                if not records:
+                    width = fields
+                records.append(bytes(cur).rstrip(b"\r"))
+                if len(records) > max_rows:
+                    return records, width, True
+                cur, fields, keeping, start = bytearray(), 1, True, m.end()
+            else:
+                fields += 1
+                if keeping and fields > max_columns:
+                    cur += block[start:end]
+                    keeping = False
+            pos = m.end()
+        if keeping:
+            cur += block[start:]
+        if seen >= max_bytes:
+            break
+    if not records:  # the header did not end within the read: what was read of it
+        return [bytes(cur).rstrip(b"\r")], fields, False
+    return records, width, True
+
+
+def _wide_csv(target: Target, budget: Budget, sep: str) -> tuple[Any, str] | None:
+    """A very wide text table cut to its first ``MAX_COLUMNS`` columns, or None when it is not wide.
+
+    The header is sniffed with one bounded read first; only when it holds
+    more than ``MAX_COLUMNS`` fields (or does not end within the sniff) is
+    the table read here, block by block up to the budget, keeping the first
+    columns of each record, instead of letting polars parse the whole schema.
+    """
+    import polars as pl
+
+    from ..models.table_model import MAX_COLUMNS
+
+    loc, backend, size = target.location, target.backend, target.size
+    sniff = backend.read_bytes(loc.path, 0, CSV_SNIFF_BYTES if size is None else min(size, CSV_SNIFF_BYTES))
+    _, width, complete = _csv_head([sniff], sep.encode(), MAX_COLUMNS + 1, len(sniff), 0)
+    if (complete or (size is not None and len(sniff) >= size)) and width <= MAX_COLUMNS:
+        return None
+
+    def blocks() -> Any:
+        with backend.open(loc.path, "rb") as f:
+            while block := f.read(_WIDE_BLOCK):
+                yield block
+
+    limit = max(budget.max_bytes, CSV_SNIFF_BYTES)
+    records, width, complete = _csv_head(blocks(), sep.encode(), MAX_COLUMNS, limit, CSV_HEAD_ROWS)
+    text = b"\n".join(records) + b"\n"
+    frame = pl.read_csv(io.BytesIO(text), separator=sep, infer_schema_length=1000, truncate_ragged_lines=True)
+    total = f"{width:,}" if complete else f"more than {width:,}"
+    rows = f"{frame.height:,} row{'s' if frame.height != 1 else ''}"
+    note = (f"Showing the first {min(width, MAX_COLUMNS):,} of {total} columns and {rows} "
+            f"(read {human_size(min(limit, size or limit))} of {human_size(size)}): {WIDE_NOTE}")  # fmt: skip
+    return frame.lazy(), note
 
 
 def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
@@ -88,6 +190,10 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
     lazy_store = loc.is_local or loc.base_scheme == "s3"
     if not lazy_store and not budget.fits(size):
         return None, f"This table is {human_size(size)} in a store that cannot be scanned lazily."
+    if ext in (".csv", ".tsv") and target.kind == "file":
+        wide = _wide_csv(target, budget, "\t" if ext == ".tsv" else ",")  # before polars parses any schema
+        if wide is not None:
+            return wide
     if ext in (".parquet", ".pq", ".csv") or target.kind == "dataset":
         from storecore.formats import scan
 
@@ -163,7 +269,10 @@ class TableViewer(Viewer):
         if base is None:  # over budget and nothing cheap to show
             empty = pl.DataFrame().lazy()
             return TablePayload(empty, build_state(empty), guard, full)
-        return TablePayload(base, build_state(base), guard, full)
+        state = build_state(base)
+        if state.total_columns > len(state.columns):  # wider than the model shows: say so
+            guard = " ".join(t for t in (guard, state.note) if t)
+        return TablePayload(base, state, guard, full, loadable=WIDE_NOTE not in guard)
 
     def display(self, payload: TablePayload) -> None:
         """Show the first window; the rest loads while scrolling."""
@@ -173,7 +282,8 @@ class TableViewer(Viewer):
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.model.set_state(payload.base, payload.state)
         if payload.guard:
-            self.guard.offer(payload.guard, f"Load full ({human_size(payload.full_size)})" if payload.full_size else "Load all")
+            label = f"Load full ({human_size(payload.full_size)})" if payload.full_size else "Load all"
+            self.guard.offer(payload.guard, label if payload.loadable else "")
         else:
             self.guard.hide()
         self._fit_columns(payload.state)

@@ -30,6 +30,8 @@ Paths are local files.  ``ZarrSaver`` also accepts any zarr 3 store object
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import shutil
 import uuid
@@ -41,6 +43,8 @@ import numpy as np
 
 from ..backends.local import AtomicLocalFile
 from ..errors import InvalidArgument, NotFound, ShapeMismatch
+
+log = logging.getLogger(__name__)
 
 APPROACHES = ("append", "overwrite", "update")
 #: rows copied per step when a ``.npy`` file has to be rewritten
@@ -95,6 +99,26 @@ def _check_tail(existing: tuple[int, ...], new: tuple[int, ...], where: str) -> 
         )
 
 
+@contextlib.contextmanager
+def _folder_lock(path: str) -> Any:
+    """Hold an exclusive ``flock`` on the folder of ``path`` (several processes saving to one file wait their turn).
+
+    The folder, not the file, is locked: an append that must rewrite the file replaces it (a new inode), and a
+    first save creates it, so a lock on the file itself would not exclude the next writer.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:  # a file system without locks: go on unlocked, as before
+            log.warning("%s: cannot lock the folder for saving (%s)", path, e)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class Saver(ABC):
     """Abstract base class: persist a batch of results somewhere.
 
@@ -124,11 +148,14 @@ class NumpySaver(Saver):
         if approach == "update":
             if not os.path.isfile(path):
                 raise NotFound(f"{path}: no such file to update", path=path)
-            self._update(arr, _need_indices(indices))
-        elif approach == "overwrite" or not os.path.exists(path):
-            self._write_new(arr)
-        else:
-            self._append(arr)
+            idx = _need_indices(indices)
+        with _folder_lock(path):
+            if approach == "update":
+                self._update(arr, idx)
+            elif approach == "overwrite" or not os.path.exists(path):
+                self._write_new(arr)
+            else:
+                self._append(arr)
 
     # -- helpers ------------------------------------------------------------------
     def _write_new(self, arr: np.ndarray) -> None:
@@ -278,9 +305,9 @@ class HDF5Saver(Saver):
         arr = to_array(data, kwargs.get("dtype"))
         path, name = self.file_path, self.dataset_name
         if approach == "update":
-            idx = _need_indices(indices)
-            if not os.path.isfile(path):
+            if not os.path.isfile(path):  # before the indices, as raygent: a missing file is FileNotFoundError
                 raise MissingDataset(f"{path}: no such file to update", path=path)
+            idx = _need_indices(indices)
         elif os.path.dirname(os.path.abspath(path)):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with h5py.File(path, "a") as h5:
@@ -412,11 +439,11 @@ class ZarrSaver(Saver):
         arr = to_array(data, kwargs.get("dtype"))
         where = f"{self.file_path}::{self.dataset_name}"
         if approach == "update":
-            idx = _need_indices(indices)
+            # Existence first, as raygent: a missing store or array is a FileNotFoundError whatever the indices.
             z = self._open(self._store(create=False))
             if z is None:
                 raise MissingDataset(f"{where}: no such array to update", path=where)
-            self._update(z, arr, idx, where)
+            self._update(z, arr, _need_indices(indices), where)
             return
         store = self._store(create=True)
         z = self._open(store)

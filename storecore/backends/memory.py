@@ -46,6 +46,14 @@ class InMemoryBackend(Backend):
         with _named_lock:
             _named.pop(name, None)
 
+    def __reduce__(self) -> tuple:
+        """A process-wide store pickles by name (the same store in this process, a new empty one in another);
+        others with their mapping (shared when it is a ``multiprocessing.Manager`` dict)."""
+        with _named_lock:
+            if _named.get(self.bucket) is self:
+                return (InMemoryBackend.named, (self.bucket,))
+        return (InMemoryBackend, (self.bucket, self.data))
+
     # helpers ----------------------------------------------------------------
     def _err(self, cls: type[Exception], key: str, what: str) -> Exception:
         uri = self.uri(key)

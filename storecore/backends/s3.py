@@ -88,7 +88,13 @@ def translate(exc: BaseException, uri: str) -> StorecoreError:
 
     if isinstance(exc, StorecoreError):
         return exc
-    if isinstance(exc, bx.ClientError):
+    cause = exc.__cause__ or exc.__context__
+    if _is_transfer_failure(exc) and cause is not None and cause is not exc:
+        # boto3's managed transfers wrap the real error (S3UploadFailedError around a ClientError)
+        return translate(cause, uri)
+    if _is_transfer_failure(exc) and any(f"({code})" in str(exc) for code in _DENIED):
+        return PermissionDenied(f"{uri}: access denied (check the credentials)", path=uri)
+    if isinstance(exc, bx.ClientError) and isinstance(exc.response, dict):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
@@ -108,6 +114,8 @@ def translate(exc: BaseException, uri: str) -> StorecoreError:
         return BackendUnavailable(f"{uri}: cannot reach the S3 endpoint ({type(exc).__name__})", path=uri)
     if isinstance(exc, bx.ReadTimeoutError | bx.ResponseStreamingError):
         return BackendUnavailable(f"{uri}: connection to the S3 endpoint failed ({type(exc).__name__})", path=uri)
+    if isinstance(exc, bx.HTTPClientError):  # response = None: the connection broke mid-request
+        return BackendUnavailable(f"{uri}: the connection to the S3 endpoint was lost mid-request", path=uri)
     if isinstance(exc, bx.ParamValidationError):
         return InvalidArgument(f"{uri}: {exc}", path=uri)
     if isinstance(exc, bx.BotoCoreError):
@@ -115,6 +123,11 @@ def translate(exc: BaseException, uri: str) -> StorecoreError:
     if isinstance(exc, ConnectionError | TimeoutError):
         return BackendUnavailable(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
     return StorecoreError(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
+
+
+def _is_transfer_failure(exc: BaseException) -> bool:
+    """True for boto3's S3UploadFailedError / S3TransferFailedError (they wrap the error that happened)."""
+    return type(exc).__name__ in ("S3UploadFailedError", "S3TransferFailedError", "S3DownloadFailedError")
 
 
 class S3Backend(Backend):
@@ -179,7 +192,7 @@ class S3Backend(Backend):
             try:
                 self.client.create_bucket(Bucket=self.bucket)
             except Exception as e:
-                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+                code = (getattr(e, "response", None) or {}).get("Error", {}).get("Code", "")
                 if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists") and exist_ok:
                     return
                 if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
@@ -252,7 +265,7 @@ class S3Backend(Backend):
             try:
                 return self.client.get_object(**kwargs)["Body"].read()
             except Exception as e:
-                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+                code = (getattr(e, "response", None) or {}).get("Error", {}).get("Code", "")
                 if code == "InvalidRange":
                     self._check_file(key)
                     return b""

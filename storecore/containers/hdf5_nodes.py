@@ -675,7 +675,7 @@ class H5LinkNode(Node):
             return self.container.node(spec)
         filename, inner = spec
         target = self._external_location(filename).with_inner(inner)
-        from . import open_container
+        from .opening import open_container
 
         node = open_container(str(target))
         self.container._linked.append(node.container)

@@ -126,6 +126,11 @@ class Container:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri}{' (closed)' if self.closed else ''}>"
 
+    # -- pickling (Dask workers, other processes) --------------------------------------
+    def __reduce__(self) -> tuple:
+        """Pickle as what reopens it, read-only: class, location and backend (credentials as the backend holds them)."""
+        return (_reopen_container, (type(self), self.location, self.backend, _scheme_of(self.location)))
+
 
 class Node:
     """A group, array or link inside a Zarr store or HDF5 file.
@@ -393,6 +398,17 @@ class Node:
             extra = f" -> {self.link_target}{' (broken)' if self.broken else ''}"
         return f"<{self.kind} {self.uri}{extra}>"
 
+    # -- pickling and Dask -------------------------------------------------------------
+    def __reduce__(self) -> tuple:
+        """Pickle as its container (reopened on the other side) and inner path."""
+        return (_reopen_node, (self.container, self.path))
+
+    def to_dask(self, chunks: Any = None) -> Any:
+        """A ``dask.array.Array`` over this array, chunked like the store (needs ``storescope[cluster]``)."""
+        from .dask_support import to_dask
+
+        return to_dask(self, chunks)
+
 
 class BrokenNode(Node):
     """A child whose metadata cannot be read: listed (``broken=True``) instead of failing its siblings."""
@@ -411,3 +427,30 @@ class BrokenNode(Node):
         from ..errors import CorruptData
 
         raise CorruptData(f"{self.uri}: {self.error}", path=self.uri)
+
+
+def _scheme_of(location: Location) -> tuple[str, str, dict[str, Any]] | None:
+    """A registered scheme (``minio://``) travels with a pickled container, as its backend's options do."""
+    from ..location import BASE_SCHEMES, scheme_info
+
+    if location.scheme in BASE_SCHEMES:
+        return None
+    base, options = scheme_info(location.scheme)
+    return location.scheme, base, options
+
+
+def _reopen_container(
+    cls: type[Container], location: Location, backend: Backend, scheme: tuple[str, str, dict[str, Any]] | None = None
+) -> Container:
+    """Unpickle a :class:`Container`: open it again, read-only (registering its scheme where it is unknown)."""
+    if scheme is not None:
+        from ..location import known_schemes, register_scheme
+
+        if scheme[0] not in known_schemes():
+            register_scheme(scheme[0], scheme[1], **scheme[2])
+    return cls(location, backend, "r")
+
+
+def _reopen_node(container: Container, path: str) -> Node:
+    """Unpickle a :class:`Node`: the node at ``path`` of the reopened container."""
+    return container.node(path)

@@ -79,9 +79,7 @@ def read_slice(node: Any, selection: Any = ()) -> np.ndarray:
     ``read_slice(node, (10, slice(None), slice(-100, None, 2)))`` equals
     ``numpy_array[10, :, -100::2]`` but reads only the chunks it touches.
     """
-    from .node import Node
-
-    if isinstance(node, Node):
+    if callable(getattr(node, "target", None)) and hasattr(node, "_read"):  # a container Node
         target = node.target()
         if target.kind == "array" and target.shape is None:
             # An empty dataspace (h5py.Empty) has no values at all: an empty array of its type.
@@ -120,6 +118,7 @@ def display_selection(
     itemsize: int = 4,
     *,
     chunks: Sequence[int] | None = None,
+    max_chunks: int | None = None,
 ) -> tuple:
     """A selection showing a display-sized overview of the plane spanned by ``axes``.
 
@@ -127,7 +126,11 @@ def display_selection(
     ``{axis: i}`` mapping; the middle when missing).  The displayed axes get a
     stride so the result has at most ``target`` pixels per axis and at most
     ``max_bytes`` bytes; when ``chunks`` is given, the stride also grows until
-    the chunks touched (which zarr/h5py read whole) total at most ``max_bytes``.
+    the chunks touched (which zarr/h5py read whole) total at most ``max_bytes``,
+    and, with ``max_chunks``, number at most that many (a 10^12 x 10^12 array
+    of 1 x 1 chunks is a million store requests at 1024 x 1024 samples,
+    however few bytes they hold).  Planning costs O(log n) steps, whatever
+    the shape: chunks are counted, never enumerated.
     """
     shape = tuple(int(n) for n in shape)
     ndim = len(shape)
@@ -145,25 +148,28 @@ def display_selection(
     targets = list(target) if len(target) >= len(disp) else [target[-1]] * len(disp)
     steps = {a: max(1, math.ceil(shape[a] / max(1, int(t)))) for a, t in zip(disp, targets, strict=False)}
     itemsize = max(1, int(itemsize))
-    chunk_bytes = itemsize * math.prod(int(c) for c in chunks) if chunks is not None else 0
+    chunks = tuple(max(1, int(c)) for c in chunks) if chunks is not None else None
+    chunk_bytes = itemsize * math.prod(chunks) if chunks is not None else 0
+    max_chunks = None if chunks is None or max_chunks is None else max(1, int(max_chunks))
 
-    def cost() -> tuple[int, int]:
+    def cost() -> tuple[int, int, int]:
         out = itemsize * math.prod(len(range(0, shape[a], steps[a])) for a in disp)
         if chunks is None:
-            return out, 0
-        touched = math.prod(_chunks_touched(shape[a], int(chunks[a]), steps[a]) for a in disp)
-        return out, touched * chunk_bytes
+            return out, 0, 0
+        touched = math.prod(_chunks_touched(shape[a], chunks[a], steps[a]) for a in disp)
+        return out, touched * chunk_bytes, touched
 
     while True:
-        out_bytes, read_bytes = cost()
-        if out_bytes <= max_bytes and read_bytes <= max_bytes:
+        out_bytes, read_bytes, touched = cost()
+        if out_bytes <= max_bytes and read_bytes <= max_bytes and (max_chunks is None or touched <= max_chunks):
             break
         if all(steps[a] >= shape[a] for a in disp):
             break  # a single pixel: nothing smaller to offer
         # Grow the stride of the axis that still has the most samples.
         a = max(disp, key=lambda k: len(range(0, shape[k], steps[k])))
-        if chunks is not None and read_bytes > max_bytes and steps[a] < int(chunks[a]):
-            steps[a] = int(chunks[a])  # below one chunk a stride saves no reading
+        too_many = read_bytes > max_bytes or (max_chunks is not None and touched > max_chunks)
+        if chunks is not None and too_many and steps[a] < chunks[a]:
+            steps[a] = chunks[a]  # below one chunk a stride saves no reading
         else:
             steps[a] = steps[a] * 2
     sel: list[Any] = []

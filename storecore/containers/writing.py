@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..detect import detect_format, format_by_name
 from ..errors import AlreadyExists, FormatError, InvalidArgument, NotFound, ShapeMismatch, StorecoreError
 from ..location import Location
 from .slicing import normalize_selection
@@ -30,7 +31,6 @@ from .slicing import normalize_selection
 
 def _target(uri: Any, *, need_inner: bool = True) -> tuple[Any, Location, str, str]:
     from ..backends.registry import backend_for
-    from . import detect_format, format_by_name
 
     backend, loc = backend_for(uri)
     inner = loc.inner or "/"

@@ -45,6 +45,15 @@ class ByteCounter:
             self.bytes_read = 0
             self.requests = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles without its lock (the totals travel; each process counts on its own from there)."""
+        return {"bytes_read": self.bytes_read, "requests": self.requests}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self.bytes_read = state["bytes_read"]
+        self.requests = state["requests"]
+
 
 def _range(byte_range: ByteRequest | None) -> tuple[int | None, int | None]:
     """``(start, end)`` for ``Backend.read_bytes`` (negative start = suffix)."""

@@ -83,6 +83,8 @@ def compare(
     *,
     include_same: bool = True,
     cancel: Callable[[], bool] | None = None,
+    inventory_a: Any = None,
+    inventory_b: Any = None,
 ) -> Iterator[CompareEntry]:
     """Compare the files below ``a_uri`` with those below ``b_uri`` (any two backends).
 
@@ -91,7 +93,17 @@ def compare(
     (``only_b``).  A missing ``b_uri`` makes everything ``only_a``; a missing
     ``a_uri`` raises :class:`~storecore.errors.NotFound`.  Two files can be
     compared directly.  ``cancel()`` returning True raises ``Cancelled``.
+
+    ``inventory_a`` / ``inventory_b`` list a side from its bucket's S3 Inventory
+    instead (see :mod:`storecore.search.inventory`): no listing request to that
+    bucket; pairs are joined in polars.
     """
+    if inventory_a is not None or inventory_b is not None:
+        from .inventory import compare_with_inventories
+
+        return compare_with_inventories(a_uri, b_uri, deep, include_same=include_same, cancel=cancel,
+                                        inventory_a=inventory_a, inventory_b=inventory_b, make_entry=CompareEntry,
+                                        same_content=same_content, list_files=_files)
     ab, al = backend_for(a_uri)
     bb, bl = backend_for(b_uri)
     for loc in (al, bl):

@@ -84,6 +84,8 @@ class FindStats(ReadStats):
 
     matches: int = 0
     cancelled: bool = False
+    #: when the listing came from an S3 Inventory: the snapshot's date (results are "as of" it)
+    inventory_date: Any = None
 
 
 def find(
@@ -104,6 +106,9 @@ def find(
     stats: FindStats | None = None,
     use_cache: bool = True,
     workers: int | None = None,
+    inventory: Any = None,
+    etag: str | list[str] | None = None,
+    storage_class: str | list[str] | None = None,
 ) -> Iterator[Match]:
     """Search below ``uri`` and yield a :class:`Match` for everything that fits all criteria.
 
@@ -131,6 +136,12 @@ def find(
       receives listing, byte and error counts; unreadable containers are
       skipped and noted there.  ``use_cache``: reuse a fresh listing.
       ``workers``: containers read at once (default 2 locally, 8 remote).
+    * ``inventory``: an S3 Inventory of the bucket (``s3://inv-bucket/prefix/``,
+      ``…/<source-bucket>/<config-id>/`` or one dated folder; the newest
+      manifest is used): files are found from it, sending no request to the
+      bucket itself; ``stats.inventory_date`` tells its date.  It answers
+      name, path, size, date, ``etag`` and ``storage_class`` (these two need
+      an inventory), not container nodes.  See :mod:`storecore.search.inventory`.
 
     Bad criteria raise :class:`~storecore.errors.InvalidArgument` at once; a
     missing ``uri`` raises :class:`~storecore.errors.NotFound` on the first ``next()``.
@@ -148,6 +159,13 @@ def find(
     )
     if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
         raise InvalidArgument(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    if inventory is not None:
+        from .inventory import find_in_inventory
+
+        return find_in_inventory(inventory, Location.parse(uri), crit, etag=etag, storage_class=storage_class,
+                                 max_depth=max_depth, cancel=cancel, stats=stats, make_match=Match)
+    if etag is not None or storage_class is not None:
+        raise InvalidArgument("etag and storage_class criteria are answered from an S3 Inventory: pass inventory=")
     backend, loc = backend_for(uri)
     walker = _Walker(backend, loc, crit, into_containers, max_depth, cancel, stats or FindStats(), use_cache, workers)
     return walker.run()

@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import itertools
+import logging
 import os
 import random
 import stat as stat_mod
@@ -47,6 +48,7 @@ from .verify import (
     parts_of,
 )
 
+log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 #: S3 allows at most this many parts per upload
 MAX_PARTS = 10_000
@@ -321,7 +323,9 @@ def _error(exc: BaseException, uri: str) -> BaseException:
         return exc
     from ..backends.s3 import translate
 
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    # botocore's HTTPClientError (a connection lost mid-request) has ``response = None``
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
     if code in ("BadDigest", "InvalidDigest"):
         return ChecksumMismatch(f"{uri}: the server received different bytes than were sent ({code})", path=uri)
     return translate(exc, uri)
@@ -453,8 +457,12 @@ def upload(
     executor: Executor,
     state: UploadState | None,
     on_state: Callable[[UploadState | None], None],
+    check_source: Callable[[], None] | None = None,
 ) -> tuple[str, str]:
     """Upload ``size`` bytes from ``read`` to ``db`` (an S3Backend) at ``dkey``; return (source, dest) checksums.
+
+    ``check_source()``, when given, runs once every byte was read and before the object is created: it raises
+    when the source changed meanwhile (the upload is then aborted: its parts mix two versions).
 
     Objects up to ``part_size`` go in one PUT; larger ones as a multipart
     upload whose state is handed to ``on_state`` (so the job can resume or
@@ -468,6 +476,8 @@ def upload(
         data = read(0, size) if size else b""
         if len(data) != size:
             raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes, expected {size}", path=uri)
+        if check_source is not None:
+            check_source()
         # One PUT goes through the fast path (a presigned URL: payload signing does not apply).
         client = transfer_client(db)
         _fast_get(db)
@@ -568,9 +578,17 @@ def upload(
             state.abort()
             on_state(None)
         raise
+    if check_source is not None:
+        try:
+            check_source()
+        except BaseException:
+            state.abort()  # its parts hold two versions of the source: none of them may be resumed
+            on_state(None)
+            raise
     done = [state.done[n] for n in sorted(state.done)]
     parts = [{"PartNumber": n, "ETag": f'"{etag}"', **({"ChecksumCRC32": crc32_b64(crc)} if crc is not None else {})}
              for n, (etag, _md5, crc) in zip(sorted(state.done), done, strict=True)]
+    stale = _older_uploads(client, db.bucket, dkey, upload_id)
     resp = retrying(
         ctx, uri,
         lambda: client.complete_multipart_upload(
@@ -578,12 +596,42 @@ def upload(
         ),
     )
     on_state(None)
+    _abort_uploads(client, db.bucket, dkey, stale)
     if done and all(crc is not None for _e, _m, crc in done):
         # each part's CRC32 was checked as it landed; the object's composite one closes the loop
         return crc32_composite(crc for _e, _m, crc in done), from_s3_crc32(resp.get("ChecksumCRC32"))
     etag = resp.get("ETag", "").strip('"')
     expected = composite_etag(md5 for _e, md5, _c in done) if all(md5 for _e, md5, _c in done) else None
     return expected, etag
+
+
+def _older_uploads(client: Any, bucket: str, key: str, mine: str) -> list[str]:
+    """The ids of the open multipart uploads of ``key`` begun before the upload ``mine`` (still open).
+
+    A process killed mid-upload, or a create whose reply was lost with the connection, leaves an upload open
+    that no one will continue: once a newer upload of the same key completes, it can only hold stale bytes.
+    Uploads begun after ours (another writer) are not listed.
+    """
+    try:
+        resp = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+    except Exception as e:  # noqa: BLE001 - only clean-up depends on it
+        log.info("could not list the multipart uploads of %s: %s", key, e)
+        return []
+    uploads = [u for u in resp.get("Uploads", []) or [] if u.get("Key") == key]
+    started = next((u.get("Initiated") for u in uploads if u.get("UploadId") == mine), None)
+    if started is None:
+        return []
+    return [u["UploadId"] for u in uploads
+            if u.get("UploadId") != mine and u.get("Initiated") is not None and u["Initiated"] <= started]
+
+
+def _abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) -> None:
+    for upload_id in upload_ids:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            log.info("aborted the stale multipart upload %s of %s", upload_id, key)
+        except Exception as e:  # noqa: BLE001 - the object is complete; a leftover upload is only clutter
+            log.warning("could not abort the stale multipart upload %s of %s: %s", upload_id, key, e)
 
 
 def _list_parts(client: Any, bucket: str, key: str, upload_id: str) -> dict[int, str]:

@@ -15,7 +15,9 @@ import contextlib
 import enum
 import hashlib
 import logging
+import os
 import posixpath
+import stat as stat_mod
 import threading
 import time
 import uuid
@@ -39,7 +41,7 @@ from ..errors import (
     PermissionDenied,
     StorecoreError,
 )
-from ..location import Location
+from ..location import Location, normalize_key
 from . import multipart, resume, verify
 from .history import TransferHistory
 from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
@@ -145,6 +147,8 @@ class _FileCtx:
         self.backoff = job.queue.backoff
         self.verify = job.queue.verify
         self.checksum = job.queue.checksum
+        #: raises when a local source changed while it was read (see :func:`_source_guard`)
+        self.check_source: Callable[[], None] | None = None
 
     def check(self) -> None:
         """Raise Cancelled when the job stops, :class:`_Paused` while it is paused."""
@@ -496,8 +500,21 @@ class TransferJob:
         if route is not None:
             self._run_container(route)
             return
+        if Location.parse(self.destination).inner is not None:
+            # Only what containers.route imports can go inside a container: anything else would be written
+            # over the whole container file (the inner path dropped).
+            self._refuse(InvalidArgument(
+                f"{self.source}: cannot be written into the container node {self.destination} (only .npy and "
+                ".parquet files can be imported into a container); nothing was changed", path=self.destination))
         sb, sl = backend_for(self.source)
         db, dl = backend_for(self.destination)
+        from ..backends.local import LocalBackend
+
+        if isinstance(sb, LocalBackend) and isinstance(db, LocalBackend) and os.path.islink(sb.full(sl.path)):
+            with self._lock:
+                self._files_seen, self._listed = 1, True
+            self._do_link(sb, sl.path, db, dl.path, single=True)  # a link stays a link (see _tree)
+            return
         sentry = sb.stat(sl.path)
         if not sentry.is_dir:
             with self._lock:
@@ -511,6 +528,174 @@ class TransferJob:
                 except _Paused:
                     self._check()  # this job's own thread waits; the part workers are free meanwhile
         self._run_tree(sb, sl, sentry, db, dl)
+
+    def _refuse(self, error: StorecoreError) -> None:
+        """Fail the job's only file with ``error`` before anything is touched."""
+        record = FileRecord(source=self.source, destination=self.destination, status=FAILED, error=str(error))
+        with self._lock:
+            self._records[self.source] = record
+            self._files_seen, self._listed = 1, True
+        self._file_finished(FAILED)
+        log.info("transfer %s -> %s refused: %s", self.source, self.destination, error)
+        raise error
+
+    def _skip_entry(self, src_uri: str, dst_uri: str, reason: str) -> None:
+        """Record a tree entry that is not transferred, with the reason (a link, a name the destination cannot
+        hold): the report says why, a move leaves it (and its folder) in place, and the job goes on."""
+        record = FileRecord(source=src_uri, destination=dst_uri, status=SKIPPED, error=reason)
+        with self._lock:
+            self._records[src_uri] = record
+            self._files_seen += 1
+        log.info("transfer of %s skipped: %s", src_uri, reason)
+        self._file_finished(SKIPPED)
+
+    def _tree(self, sb: Backend, sl: Location, db: Backend) -> Any:
+        """The entries below a source folder as ``(entry, kind, reason)``: kind ``file`` (copy it), ``link``
+        (recreate the symbolic link, local to local) or ``skip`` (``reason`` says why).
+
+        Keys are data, never paths to normalise: an object key with ``.``, ``..`` or empty segments is skipped
+        (normalising it would read another object, or write outside the destination).  Local symbolic links:
+        local to local they stay links; elsewhere a link to a file inside the tree is followed and any other
+        link (to a folder, out of the tree, broken) skipped.  Names the destination cannot hold are skipped.
+        """
+        from ..backends.local import LocalBackend
+
+        if isinstance(sb, LocalBackend):
+            yield from self._local_tree(sb, sl, db)
+            return
+        skey = sb.key(sl.path)
+        for entry in sb.ls(sl.path, recursive=True):
+            raw = entry.path
+            try:
+                canonical = normalize_key(raw) == raw
+            except StorecoreError:
+                canonical = False
+            if not canonical or (skey and not raw.startswith(skey + "/")):
+                yield entry, "skip", f"the key {raw!r} has '.', '..' or empty segments: it is not a path to copy"
+                continue
+            reason = _unrepresentable(db, raw[len(skey):].lstrip("/"))
+            yield entry, ("skip" if reason else "file"), reason
+
+    def _local_tree(self, sb: Any, sl: Location, db: Backend) -> Any:
+        from ..backends.local import TMP_SUFFIX, LocalBackend
+
+        top = sb.full(sl.path)
+        real_top = os.path.realpath(top)
+        to_local = isinstance(db, LocalBackend)
+        pending = deque([top])
+        while pending:
+            directory = pending.popleft()
+            try:
+                with os.scandir(directory) as it:
+                    items = list(it)  # directory order, as the backend's own listing
+            except OSError as e:
+                yield Entry(sb.entry_path(_rel_key(sb, directory)), os.path.basename(directory), None, None, None,
+                            True), "skip", f"the folder cannot be read ({e.strerror or e})"
+                continue
+            for de in items:
+                key = _rel_key(sb, de.path)
+                rel = os.path.relpath(de.path, top).replace(os.sep, "/")
+                try:
+                    lst = de.stat(follow_symlinks=False)
+                except OSError as e:
+                    yield _plain_entry(sb, key, de.name), "skip", f"vanished or unreadable ({e.strerror or e})"
+                    continue
+                if stat_mod.S_ISLNK(lst.st_mode):
+                    entry = _plain_entry(sb, key, de.name, lst)
+                    if to_local:
+                        yield entry, "link", None
+                        continue
+                    target = os.path.realpath(de.path)
+                    try:
+                        st = os.stat(de.path)
+                    except OSError:
+                        yield entry, "skip", "a broken symbolic link"
+                        continue
+                    if stat_mod.S_ISDIR(st.st_mode):
+                        yield entry, "skip", "a symbolic link to a folder (links are not followed into folders)"
+                        continue
+                    if not target.startswith(real_top + os.sep) or not stat_mod.S_ISREG(st.st_mode):
+                        yield entry, "skip", "a symbolic link to a file outside the tree"
+                        continue
+                    reason = _unrepresentable(db, rel)
+                    yield sb._entry(de.path, st, de.name), ("skip" if reason else "file"), reason
+                    continue
+                if stat_mod.S_ISDIR(lst.st_mode):
+                    pending.append(de.path)
+                    continue
+                if not stat_mod.S_ISREG(lst.st_mode):
+                    yield _plain_entry(sb, key, de.name, lst), "skip", "not a regular file (a fifo, socket or device)"
+                    continue
+                if de.name.endswith(TMP_SUFFIX):
+                    yield _plain_entry(sb, key, de.name, lst), "skip", \
+                        f"names ending in {TMP_SUFFIX} are storecore's temporary files"
+                    continue
+                reason = _unrepresentable(db, rel)
+                yield sb._entry(de.path, lst, de.name), ("skip" if reason else "file"), reason
+
+    def _do_link(self, sb: Any, spath: str, db: Any, dpath: str, *, single: bool = False) -> None:
+        """Recreate the symbolic link ``spath`` at ``dpath`` (both local) with the same target text, verify it,
+        and for a move remove the source link (a rename when both sides are one file system)."""
+        sfull, dfull = sb.full(spath), db.full(dpath)
+        src_uri = sb.uri(spath)
+        record = FileRecord(source=src_uri, destination=db.uri(dpath), size=0, checksum_kind="symlink")
+        with self._lock:
+            self._records[src_uri] = record
+        t0 = time.monotonic()
+        try:
+            self._check()
+            if src_uri in self._completed:
+                record.status, record.verified = VERIFIED, True
+                return
+            text = os.readlink(sfull)
+            record.source_checksum = text
+            if os.path.lexists(dfull):
+                there = os.path.islink(dfull) and os.readlink(dfull) == text
+                here = Entry(spath, posixpath.basename(spath), 0, None, None, False)
+                dentry = _plain_entry(db, dpath, posixpath.basename(dpath), os.lstat(dfull))
+                decision = self._decide(src_uri, record.destination, here, dentry)
+                if decision == "skip" or (decision == "skip-if-same" and there):
+                    record.status, record.verified = SKIPPED, decision != "skip"
+                    self._completed.add(src_uri)
+                    return
+                if decision == "rename":
+                    dpath = _unique_path(db, dpath, set())
+                    dfull, record.destination = db.full(dpath), db.uri(dpath)
+                elif os.path.isdir(dfull) and not os.path.islink(dfull):
+                    raise IsADirectory(f"{record.destination}: a folder is there; cannot replace it with the link "
+                                       f"{src_uri}", path=record.destination)
+            os.makedirs(os.path.dirname(dfull), exist_ok=True)
+            moved = False
+            if self.op == "move":
+                try:
+                    os.replace(sfull, dfull)  # renames the link itself, never its target
+                    moved = True
+                except OSError:
+                    moved = False
+            if not moved:
+                tmp = f"{dfull}.{uuid.uuid4().hex[:8]}.storecore-tmp"
+                os.symlink(text, tmp)
+                os.replace(tmp, dfull)
+            got = os.readlink(dfull)
+            record.destination_checksum = got
+            if got != text:
+                raise ChecksumMismatch(f"{record.destination}: link points at {got!r}, the source at {text!r}",
+                                       path=record.destination)
+            record.verified, record.status = True, VERIFIED
+            if self.op == "move" and not moved:
+                os.unlink(sfull)
+            self._completed.add(src_uri)
+        except Cancelled:
+            record.status, record.error = CANCELLED, "cancelled"
+            raise
+        except Exception as e:
+            record.status, record.error = FAILED, str(e) or type(e).__name__
+            log.info("transfer of the link %s failed: %s", src_uri, e)
+            if single:
+                raise
+        finally:
+            record.seconds = round(time.monotonic() - t0, 6)
+            self._file_finished(record.status)
 
     def _run_tree(self, sb: Backend, sl: Location, sentry: Entry, db: Backend, dl: Location) -> None:
         droot = dl.path
@@ -530,6 +715,7 @@ class TransferJob:
         elif dentry is not None:
             # Merging into an existing folder: one listing answers every "does it exist?" question.
             existing = {db.key(e.path): e for e in db.ls(droot, recursive=True)}
+        from ..backends.local import LocalBackend
         from ..backends.s3 import S3Backend
 
         if not isinstance(db, S3Backend):  # on S3 a folder exists through its keys: no marker object
@@ -539,11 +725,14 @@ class TransferJob:
         outstanding = [0]  # files submitted and not finished (set-aside ones included)
         idle = threading.Condition()
 
-        def task(entry: Entry, target: str, dexisting: Entry | None) -> None:
+        def task(entry: Entry, target: str, dexisting: Entry | None, link: bool = False) -> None:
             try:
-                self._do_file(sb, entry, db, target, dexisting, existing=existing)
+                if link:
+                    self._do_link(sb, entry.path, db, target)
+                else:
+                    self._do_file(sb, entry, db, target, dexisting, existing=existing)
             except _Paused:
-                self._park(lambda: task(entry, target, dexisting))
+                self._park(lambda: task(entry, target, dexisting, link))
                 return
             except BaseException:  # noqa: BLE001 - recorded on the file; fatal ones in self._fatal
                 pass
@@ -553,17 +742,21 @@ class TransferJob:
                 idle.notify_all()
 
         try:
-            for entry in sb.ls(sl.path, recursive=True):
+            for entry, kind, reason in self._tree(sb, sl, db):
                 self._check()
-                rel = sb.key(entry.path)[len(skey) :].lstrip("/")
+                raw = sb.key(entry.path) if isinstance(sb, LocalBackend) else entry.path  # keys are data
+                rel = raw[len(skey) :].lstrip("/") if raw.startswith(skey) else raw
                 target = posixpath.join(droot, rel) if droot else rel
+                if kind == "skip":
+                    self._skip_entry(sb.uri(entry.path), "", reason or "skipped")
+                    continue
                 with self._lock:
                     self._files_seen += 1
                     self._bytes_total += entry.size or 0
                 limit.acquire()
                 with idle:
                     outstanding[0] += 1
-                self.queue._files.submit(task, entry, target, existing.get(db.key(target)))
+                self.queue._files.submit(task, entry, target, existing.get(db.key(target)), kind == "link")
             with self._lock:
                 self._listed = True
             self._add_bytes(0)
@@ -675,7 +868,10 @@ class TransferJob:
                         f"{record.destination}: a folder is there; cannot overwrite it with the file {src_uri}",
                         path=record.destination,
                     )
+            ctx.check_source = _source_guard(sb, sentry.path)
             src_sum, dst_sum, src_gone, dsize = self._move_bytes(ctx, sb, sentry, db, dpath)
+            if ctx.check_source is not None and not src_gone:
+                ctx.check_source()  # every route: the bytes sent must be one version of the file
             if dsize is None:
                 dsize = db.stat(dpath).size
             verify.check(src_uri, record.destination, sentry.size, dsize, src_sum, dst_sum)
@@ -768,6 +964,7 @@ class TransferJob:
                 src_sum, dst_sum = multipart.upload(
                     ctx, read, size, db, dkey, part_size=q.part_size, executor=q._parts,
                     state=self._uploads.get(duri), on_state=lambda s: _keep(self._uploads, duri, s),
+                    check_source=ctx.check_source,
                 )
             if src_etag and verify.checksum_kind(src_etag) == verify.checksum_kind(src_sum) and \
                     verify.parts_of(src_etag) == verify.parts_of(src_sum) and src_etag != src_sum:
@@ -835,11 +1032,83 @@ def _stat_or_none(backend: Backend, path: str) -> Entry | None:
 
 
 def _remove_if_empty(backend: Backend, path: str) -> None:
-    """Delete a moved folder once no file is left in it (a file added meanwhile keeps it)."""
+    """Delete a moved folder once no file is left in it (a file added meanwhile keeps it).
+
+    Locally only empty folders go, bottom-up (``rmdir``): what the listing does not show (a link, a file the
+    move skipped) is never deleted with them."""
+    from ..backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        top = backend.full(path)
+        for directory, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):  # not empty: something stays, and so do its parents
+                os.rmdir(directory)
+        return
     with contextlib.suppress(NotFound):
         for _ in backend.ls(path, recursive=True):
             return
         backend.delete(path, recursive=True)
+
+
+def _source_guard(backend: Backend, path: str) -> Callable[[], None] | None:
+    """For a local source: a check that raises :class:`ChecksumMismatch` when the file is no longer the one that
+    was there now (size, mtime_ns, inode), e.g. rewritten in place while it was read.  None for other backends."""
+    from ..backends.local import LocalBackend
+
+    if not isinstance(backend, LocalBackend):
+        return None
+    full = backend.full(path)
+    try:
+        st = os.stat(full)
+    except OSError:
+        return None  # reading it fails with its own error
+    before = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def check() -> None:
+        try:
+            now = os.stat(full)
+            after: tuple[int, int, int] | None = (now.st_size, now.st_mtime_ns, now.st_ino)
+        except OSError:
+            after = None
+        if after != before:
+            raise ChecksumMismatch(f"{full}: the file changed while it was copied (size, time or inode differ); "
+                                   "the copy matches no version of it", path=full)
+
+    return check
+
+
+def _rel_key(backend: Any, full: str) -> str:
+    rel = os.path.relpath(full, backend.root)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _plain_entry(backend: Any, key: str, name: str, st: os.stat_result | None = None) -> Entry:
+    """An entry for something that is not a regular file (a link, a fifo): no size is moved for it."""
+    return Entry(backend.entry_path(key) if not key.startswith("/") else key, name, 0, st.st_mtime if st else None,
+                 None, False)
+
+
+#: the longest file name (bytes) a local file system takes
+NAME_MAX = 255
+
+
+def _unrepresentable(db: Backend, rel: str) -> str | None:
+    """Why ``rel`` (a relative ``/`` path) cannot exist at the destination ``db``, or None when it can."""
+    from ..backends.local import LocalBackend
+
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the name is not valid UTF-8: an object store cannot hold it"
+    if "\x00" in rel:
+        return "the name holds a NUL byte"
+    if isinstance(db, LocalBackend):
+        for part in rel.split("/"):
+            if part in (".", ".."):
+                return f"a name segment {part!r} cannot exist as a file name"
+            if len(part.encode("utf-8")) > NAME_MAX:
+                return f"a name segment is longer than {NAME_MAX} bytes (the file system limit)"
+    return None
 
 
 def _unique_path(backend: Backend, path: str, taken: set[str]) -> str:

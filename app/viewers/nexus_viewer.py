@@ -1,0 +1,315 @@
+"""NeXus default plots: a file, NXentry or NXdata shows the plot it declares (as silx view and h5web do).
+
+The ``@default`` chain is followed on a worker by :mod:`storecore.containers.nexus`;
+this viewer shows the signal in the slice plot with axis titles from
+``@long_name``/``@units``, coordinates from the axis datasets (curve x values,
+image ticks where an axis is uniform), ``*_errors`` as error bars on curves,
+``@auxiliary_signals`` in a selector and ``@interpretation`` for the first view.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from .budget import KEEPER, Budget
+from .registry import Target, Viewer
+from .widgets import FlowLayout, alive, button, cancel_on_destroy, fill_kv, kv_table, row_of
+
+
+@dataclass
+class SignalView:
+    """One plottable signal (the main one or an auxiliary one) with what the plot needs."""
+
+    name: str
+    source: Any
+    label: str
+    errors: Any = None  # a storecore node with the signal's shape, or None
+
+
+@dataclass
+class NexusPayload:
+    """The resolved default plot, ready for the GUI thread."""
+
+    target: Target
+    spec: Any
+    signals: list[SignalView] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    coords: dict[int, np.ndarray] = field(default_factory=dict)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    title: str = ""
+    budget: Budget = field(default_factory=Budget)
+
+
+def has_default_plot(target: Target) -> bool:
+    """True for a container group (file, NXentry, NXdata) that leads to a NeXus plot (worker: may list groups)."""
+    if target.kind != "group" or target.node is None:
+        return False
+    try:
+        from storecore.containers import nexus
+
+        return nexus.has_default_plot(target.node)
+    except Exception:  # noqa: BLE001 - no plot, then
+        return False
+
+
+def resolve(target: Target, budget: Budget) -> NexusPayload:
+    """Follow ``@default`` from ``target`` and open the signal (worker)."""
+    from storecore.containers import nexus
+    from storecore.errors import NotFound
+
+    from ..plot.source import NodeSource
+
+    spec = nexus.default_plot(target.node)
+    if spec is None:
+        raise NotFound(f"{target.uri}: no NeXus default plot (no @default, @signal or signal=1 found)", path=target.uri)
+    shape = tuple(spec.signal.shape or ())
+    coords: dict[int, np.ndarray] = {}
+    notes = list(spec.notes)
+    for ax in spec.axes:
+        if ax is None:
+            continue
+        centers = ax.centers(shape[ax.dim])
+        if centers is not None:
+            coords[ax.dim] = centers.astype(float)
+        elif ax.values is None and len(ax.dims) == 1:
+            notes.append(f"axis {ax.name}: values not read (too large or not numeric)")
+    for ax in spec.axes:
+        if ax is not None and ax.dim in coords and len(shape) >= 2 and ax.linear(shape[ax.dim]) is None:
+            notes.append(f"axis {ax.label} is not uniform: image ticks show indices, the cursor readout its values")
+    signals = [SignalView(spec.signal.name, NodeSource(spec.signal), spec.signal_label, spec.errors)]
+    for node in spec.auxiliary:
+        attrs = node.attrs or {}
+        label = nexus.axis_label(node.name, str(attrs.get("long_name") or ""), str(attrs.get("units") or ""))
+        errors = None
+        try:
+            errors = node.parent().get(f"{node.name}_errors")
+        except Exception:  # noqa: BLE001 - no errors for this one
+            errors = None
+        signals.append(SignalView(node.name, NodeSource(node), label, errors))
+    chain = " → ".join(p if p != "/" else target.name for p in spec.chain)
+    facts = [
+        ("Signal", f"{spec.signal.path}  ({' × '.join(map(str, shape)) or 'scalar'}, {spec.signal.dtype})"),
+        ("Default chain", chain),
+    ]
+    if spec.title:
+        facts.insert(0, ("Title", spec.title))
+    for ax in spec.axes:
+        if ax is not None:
+            facts.append((f"Axis {ax.dim}", f"{ax.label}  ← {ax.node.path if ax.node is not None else ax.name}"))
+    if spec.errors is not None:
+        facts.append(("Errors", spec.errors.path))
+    if spec.auxiliary:
+        facts.append(("Auxiliary signals", ", ".join(n.name for n in spec.auxiliary)))
+    if spec.interpretation:
+        facts.append(("Interpretation", spec.interpretation))
+    for note in notes:
+        facts.append(("Note", note))
+    names = [a.name if a is not None else "" for a in spec.axes] if spec.axes else []
+    labels = [a.label if a is not None else "" for a in spec.axes] if spec.axes else []
+    return NexusPayload(target, spec, signals, names, labels, coords, facts, notes, spec.title, budget)
+
+
+def _read_errors(node: Any, selection: tuple) -> np.ndarray | None:
+    if node is None:
+        return None
+    data = np.asarray(node.read_slice(selection))
+    return data.astype(float).ravel() if data.dtype.kind in "iuf" else None
+
+
+class NexusViewer(Viewer):
+    """The plot a NeXus file declares, with a "Default plot" action and a signal selector."""
+
+    title = "NeXus plot"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from ..plot.slice_plot import SlicePlot
+        from ..workers import LatestOnly
+
+        self.payload: NexusPayload | None = None
+        self.current_signal = 0
+        self._errors_slot = LatestOnly()
+        self._aux_slot = LatestOnly()
+        self._aux_items: list[Any] = []
+        cancel_on_destroy(self, self._errors_slot, self._aux_slot)
+        self.heading = QLabel()
+        self.heading.setStyleSheet("font-weight: bold; font-size: 11pt;")
+        self.heading.setWordWrap(True)
+        self.signal_box = QComboBox()
+        self.signal_box.setToolTip("Signal (with @auxiliary_signals)")
+        self.signal_box.activated.connect(self.show_signal)
+        self.default_button = button("Default plot", self.show_default, "Show the plot this file declares (@default)")
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #8a5a00;")
+        self.note.hide()
+        bar = QWidget()
+        flow = FlowLayout(bar)
+        flow.addWidget(self.default_button)
+        flow.addWidget(row_of(QLabel("Signal"), self.signal_box))
+        self.facts = kv_table([])
+        self.attrs = kv_table([])
+        self.meta = QTabWidget()
+        self.meta.addTab(self.facts, "NeXus")
+        self.meta.addTab(self.attrs, "Signal attributes")
+        self.plot = SlicePlot()
+        self.plot.painted.connect(self.ready)
+        self.plot.status.connect(self.status)
+        self.plot.slice_loaded.connect(self._on_slice)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.heading)
+        tl.addWidget(bar)
+        tl.addWidget(self.note)
+        tl.addWidget(self.meta)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.plot)
+        split.setStretchFactor(1, 1)
+        split.setSizes([150, 520])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    @classmethod
+    def priority(cls, target: Target) -> int:
+        """Above the summary (and an OME-Zarr array view) for groups that declare a NeXus plot."""
+        return 50 if has_default_plot(target) else 0
+
+    @classmethod
+    def prepare(cls, target: Target, budget: Budget, token: Any) -> NexusPayload:
+        """Resolve the default plot (pyqtgraph is imported here, off the GUI thread)."""
+        import pyqtgraph  # noqa: F401
+
+        return resolve(target, budget)
+
+    def display(self, payload: NexusPayload) -> None:
+        """Show the default plot (``ready`` follows its first paint)."""
+        self.payload = payload
+        spec = payload.spec
+        self.heading.setText(
+            f"{spec.signal_label}  ·  {spec.signal.path}" if spec.signal_label != spec.signal.name else spec.signal.path
+        )
+        self.heading.setToolTip(spec.signal.uri)
+        fill_kv(self.facts, payload.facts)
+        self.signal_box.blockSignals(True)
+        self.signal_box.clear()
+        self.signal_box.addItems([s.name for s in payload.signals])
+        self.signal_box.blockSignals(False)
+        self.signal_box.setEnabled(len(payload.signals) > 1)
+        self.note.setText("\n".join(payload.notes))
+        self.note.setVisible(bool(payload.notes))
+        self.plot.budget = payload.budget
+        self.show_signal(0)
+
+    def show_default(self) -> None:
+        """Back to the declared plot: the main signal, its interpretation, fresh view."""
+        if self.payload is not None:
+            self.show_signal(0)
+
+    def show_signal(self, index: int) -> None:
+        """Plot signal ``index`` (0 = the ``@signal``, then ``@auxiliary_signals``)."""
+        payload = self.payload
+        if payload is None or not 0 <= index < len(payload.signals):
+            return
+        self.current_signal = index
+        if self.signal_box.currentIndex() != index:
+            self.signal_box.setCurrentIndex(index)
+        view = payload.signals[index]
+        fill_kv(
+            self.attrs,
+            [(k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in view.source.attrs.items()],
+        )
+        fill = view.source.attrs.get("_FillValue", view.source.attrs.get("missing_value"))
+        if isinstance(fill, list):
+            fill = fill[0] if fill else None
+        self.plot.set_source(view.source, payload.coords, payload.names, fill, [])
+        nd = len(view.source.shape)
+        interp = payload.spec.interpretation
+        if nd >= 2 and interp == "spectrum":
+            self.plot.set_axes((nd - 1,))
+        elif nd >= 3 and interp in ("image", "rgba-image", "rgb-image"):
+            self.plot.set_axes((nd - 2, nd - 1))
+        self.plot.set_labels(payload.labels, view.label, payload.title)
+
+    def _on_slice(self, result: Any) -> None:
+        """Read the error bars (and auxiliary signals) of a freshly shown curve (worker), then draw them."""
+        payload = self.payload
+        self._clear_aux()
+        if payload is not None and self.plot.mode == "curve" and result.complete and self.current_signal == 0:
+            aux = payload.signals[1:]
+            if aux and all(tuple(a.source.shape) == tuple(self.plot.source.shape) for a in aux):
+                sel = result.request.selection(self.plot.source.shape)
+                source = self.plot.source
+                KEEPER.keep(self._aux_slot.submit(
+                    lambda: [np.asarray(a.source.read(sel), dtype=float).ravel() for a in aux],
+                    on_done=lambda arrays, s=source: alive(self) and self.plot.source is s and self._show_aux(
+                        [a.name for a in aux], arrays),
+                    on_error=lambda m, e: alive(self) and self.status.emit(f"auxiliary signals: {m}"),
+                ))  # fmt: skip
+        if payload is None or self.plot.mode != "curve" or not result.complete:
+            self.plot.set_curve_errors(None)
+            return
+        errors = payload.signals[self.current_signal].errors
+        if errors is None or tuple(errors.shape or ()) != tuple(self.plot.source.shape):
+            self.plot.set_curve_errors(None)
+            return
+        selection = result.request.selection(self.plot.source.shape)
+        source = self.plot.source
+        KEEPER.keep(self._errors_slot.submit(
+            _read_errors, errors, selection,
+            on_done=lambda e, s=source: alive(self) and self.plot.source is s and self.plot.set_curve_errors(e),
+            on_error=lambda m, e: alive(self) and self.status.emit(f"error bars: {m}"),
+        ))  # fmt: skip
+
+    def _clear_aux(self) -> None:
+        for item in self._aux_items:
+            self.plot.curve_plot.removeItem(item)
+        self._aux_items = []
+
+    def _show_aux(self, names: list[str], arrays: list[np.ndarray]) -> None:
+        """Overlay the auxiliary signals on the main curve, with a legend (as h5web does)."""
+        import pyqtgraph as pg
+
+        self._clear_aux()
+        x, _ = self.plot.curve.getData()
+        if x is None:
+            return
+        plot_item = self.plot.curve_plot.getPlotItem()
+        if plot_item.legend is None:
+            plot_item.addLegend(offset=(-10, 10))
+        colors = [(255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+        for i, (name, values) in enumerate(zip(names, arrays, strict=True)):
+            if len(values) != len(x):
+                continue
+            item = pg.PlotDataItem(x, values, pen=pg.mkPen(colors[i % len(colors)], width=1.2), name=name)
+            self.plot.curve_plot.addItem(item)
+            self._aux_items.append(item)
+
+    def stop(self) -> None:
+        """Drop the running reads."""
+        self._errors_slot.cancel()
+        self._aux_slot.cancel()
+        self.plot.stop()
+
+
+def show_default_plot(widget: QWidget) -> bool:
+    """Switch the preview pane holding ``widget`` to the NeXus plot of its selection (the "Default plot" action)."""
+    from .pane import PreviewPane
+
+    w = widget.parentWidget()
+    while w is not None and not isinstance(w, PreviewPane):
+        w = w.parentWidget()
+    return w is not None and w.view_as(NexusViewer.__name__)
+
+
+VIEWER = NexusViewer

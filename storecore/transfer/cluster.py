@@ -1,0 +1,211 @@
+"""Copies spread over a ``dask.distributed`` cluster: each worker copies and verifies its own batches of files.
+
+:func:`copy_on_cluster` lists the source once (or takes the list from the
+bucket's S3 Inventory: no LIST request at all), cuts it into batches of about
+``batch_bytes`` / ``batch_files``, and submits one task per batch.  On the
+worker each file goes by the fastest safe route (:func:`~storecore.transfer.copy_file`:
+server-side within one S3 endpoint, streamed otherwise) and is verified
+(size, then the ETag/MD5 or hashes where they are not comparable: the same
+check as the transfer queue's ``checksum="md5"``).  A failed batch is retried
+by dask (``retries``); a failed file is reported, not raised.  Registered
+schemes (``minio://``) travel with the tasks, with the options the backends
+hold, so workers in other processes reach the same endpoints.
+
+Needs the optional ``storescope[cluster]`` extra.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends.registry import backend_for
+from ..errors import InvalidArgument, NotFound, StorecoreError
+from ..location import Location
+
+#: a batch closes at this many bytes or files, whichever comes first
+BATCH_BYTES = 256 * 1024 * 1024
+BATCH_FILES = 500
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """One file of a cluster copy: ``status`` is ``copied``, ``skipped`` or ``failed``."""
+
+    path: str  #: relative to the source root
+    source: str
+    destination: str
+    size: int | None
+    status: str
+    verified: bool = False
+    error: str | None = None
+    worker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return dict(self.__dict__)
+
+
+def _scheme_payload(*locs: Location) -> list[tuple[str, str, dict[str, Any]]]:
+    from ..location import BASE_SCHEMES, scheme_info
+
+    out = []
+    for loc in locs:
+        if loc.scheme not in BASE_SCHEMES and all(p[0] != loc.scheme for p in out):
+            base, options = scheme_info(loc.scheme)
+            out.append((loc.scheme, base, options))
+    return out
+
+
+def _ensure_schemes(payload: list[tuple[str, str, dict[str, Any]]]) -> None:
+    from ..location import known_schemes, register_scheme
+
+    for name, base, options in payload:
+        if name not in known_schemes():
+            register_scheme(name, base, **options)
+
+
+def plan(src: Any, *, inventory: Any = None) -> list[tuple[str, int | None, str | None]]:
+    """``(rel, size, etag)`` of every file below ``src``: listed, or from ``inventory`` (no request to the bucket)."""
+    sloc = Location.parse(src)
+    if sloc.inner is not None:
+        raise InvalidArgument(f"{sloc}: cluster copies take files and folders, not container nodes")
+    if inventory is not None:
+        from ..search.inventory import open_inventory
+
+        inv = open_inventory(inventory, sloc.bucket)
+        df = inv.below(sloc.path.strip("/")).select("rel", "size", "etag").collect()
+        return [(r, s, e) for r, s, e in df.iter_rows() if r]
+    sb, sloc = backend_for(sloc)
+    entry = sb.stat(sloc.path)
+    if not entry.is_dir:
+        return [("", entry.size, entry.etag)]
+    root = sb.key(sloc.path) if not sloc.is_local else sloc.path.rstrip("/")
+    out = []
+    for e in sb.ls(sloc.path, recursive=True):
+        if e.is_dir:
+            continue
+        key = sb.key(e.path) if not sloc.is_local else e.path
+        out.append((key[len(root) :].lstrip("/"), e.size, e.etag))
+    return out
+
+
+def batches(items: list[tuple[str, int | None, str | None]], max_bytes: int, max_files: int) -> Iterator[list]:
+    """Consecutive runs of ``items`` of at most ``max_bytes`` (one larger file alone) and ``max_files``."""
+    batch: list = []
+    nbytes = 0
+    for item in items:
+        size = item[1] or 0
+        if batch and (nbytes + size > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, nbytes = [], 0
+        batch.append(item)
+        nbytes += size
+    if batch:
+        yield batch
+
+
+def _join(loc: Location, rel: str) -> Location:
+    return loc.join(rel) if rel else loc
+
+
+def copy_batch(
+    src: str, dst: str, items: list, verify: bool, skip_same: bool, schemes: list[tuple[str, str, dict[str, Any]]]
+) -> list[ClusterRecord]:
+    """Run on a worker: copy (and verify) one batch of ``(rel, size, etag)`` files from ``src`` to ``dst``."""
+    import socket
+
+    from ..transfer.copy import copy_file
+    from ..transfer.verify import same_content
+
+    _ensure_schemes(schemes)
+    sloc, dloc = Location.parse(src), Location.parse(dst)
+    sb, _ = backend_for(sloc)
+    db, _ = backend_for(dloc)
+    where = socket.gethostname()
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):
+        pass
+    out = []
+    for rel, size, _etag in items:
+        s, d = _join(sloc, rel), _join(dloc, rel)
+        try:
+            sentry = sb.stat(s.path)
+            if skip_same:
+                try:
+                    dentry = db.stat(d.path)
+                except NotFound:
+                    dentry = None
+                if dentry is not None and same_content(sb, sentry, db, dentry):
+                    out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "skipped", True, None, where))
+                    continue
+            parent = posixpath.dirname(d.path)
+            if dloc.is_local and parent:
+                db.mkdir(parent)
+            copy_file(sb, s.path, db, d.path, None, sentry.size)
+            ok = True
+            if verify:
+                dentry = db.stat(d.path)
+                ok = same_content(sb, sentry, db, dentry)
+            if not ok:
+                out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "failed", False, "checksum differs", where))
+            else:
+                out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "copied", verify, None, where))
+        except StorecoreError as e:
+            out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, str(e), where))
+        except Exception as e:  # noqa: BLE001 - one broken file must not lose the batch's report
+            out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, f"{type(e).__name__}: {e}", where))
+    return out
+
+
+def copy_on_cluster(
+    src: Any,
+    dst: Any,
+    client: Any = None,
+    *,
+    inventory: Any = None,
+    verify: bool = True,
+    skip_same: bool = False,
+    batch_bytes: int = BATCH_BYTES,
+    batch_files: int = BATCH_FILES,
+    retries: int = 2,
+    on_batch: Callable[[list[ClusterRecord]], None] | None = None,
+) -> list[ClusterRecord]:
+    """Copy the file or tree ``src`` to ``dst`` (``dst`` becomes the copy, as ``cp -r``) on a dask cluster.
+
+    ``client`` is a ``distributed.Client`` (default: the current one).
+    ``inventory`` takes the file list from the source bucket's S3 Inventory.
+    ``skip_same`` leaves files that are already there with the same content;
+    ``on_batch(records)`` is called as each batch finishes.  Returns every
+    file's :class:`ClusterRecord` (check ``status``; nothing is raised for a
+    file that failed).
+    """
+    from ..containers.dask_support import require
+
+    distributed = require("distributed", "dask[distributed]")
+    if client is None:
+        try:
+            client = distributed.get_client()
+        except ValueError:
+            raise InvalidArgument("copy_on_cluster needs a distributed.Client (none is running)") from None
+    sloc, dloc = Location.parse(src), Location.parse(dst)
+    if dloc.inner is not None:
+        raise InvalidArgument(f"{dloc}: cluster copies write files and folders, not container nodes")
+    items = plan(sloc, inventory=inventory)
+    schemes = _scheme_payload(sloc, dloc)
+    futures = [
+        client.submit(copy_batch, str(sloc), str(dloc), batch, verify, skip_same, schemes, retries=retries, pure=False)
+        for batch in batches(items, batch_bytes, batch_files)
+    ]
+    records: list[ClusterRecord] = []
+    for future in distributed.as_completed(futures):
+        got = future.result()
+        records.extend(got)
+        if on_batch is not None:
+            on_batch(got)
+    return records

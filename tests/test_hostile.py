@@ -1,0 +1,546 @@
+"""Hostile inputs: names, keys, links, paths and timings chosen to make a copy, a move or a delete do harm.
+
+Every test here failed before its fix (issue 15, "Data safety").  Real files in temporary folders, the real
+S3 server, real processes; no mocks.  The hypothesis tests fuzz the parsers every path goes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import string
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from transfer_helpers import keys, pending_uploads, when_bytes, write
+
+import storecore
+from storecore import cli
+from storecore.errors import BackendUnavailable, InvalidLocation, NotFound, PermissionDenied
+from storecore.location import Location, normalize_inner, normalize_key
+from storecore.transfer import JobState, TransferQueue
+
+MiB = 1024 * 1024
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "no error line"
+    return lines[-1]
+
+
+@pytest.fixture
+def h5file(tmp_path):
+    import h5py
+
+    path = tmp_path / "real.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("g/data", data=np.arange(10))
+    return path
+
+
+# -- 1. a file sent to a container node --------------------------------------------------------------
+@pytest.mark.parametrize("dst", ["real.h5::/g/new", "real.h5::/"])
+@pytest.mark.parametrize("op", ["mv", "cp"])
+def test_a_file_sent_into_a_container_node_fails_and_touches_nothing(capsys, tmp_path, h5file, op, dst):
+    csv = tmp_path / "t.csv"
+    csv.write_bytes(b"a,b\n1,2\n")
+    before = h5file.read_bytes()
+    code, _, err = run(capsys, op, str(csv), str(tmp_path / dst))
+    assert code == 1
+    assert "container" in one_line(err) and "t.csv" in one_line(err)
+    assert h5file.read_bytes() == before  # the container is untouched
+    assert csv.read_bytes() == b"a,b\n1,2\n"  # and a move kept its source
+
+
+def test_the_queue_refuses_a_text_file_dropped_on_a_group_with_overwrite(tmp_path, h5file):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("notes")
+    before = h5file.read_bytes()
+    with TransferQueue(history=False) as q:
+        job = q.submit(str(txt), f"{h5file}::/g/notes", op="move", conflict="overwrite")
+        assert job.wait(30) is JobState.FAILED
+    assert "\n" not in job.error and "notes.txt" in job.error
+    assert [r.status for r in job.report()] == ["failed"]
+    assert h5file.read_bytes() == before and txt.read_text() == "notes"
+
+
+def test_npy_files_still_import_into_a_container(tmp_path, h5file):
+    np.save(tmp_path / "a.npy", np.arange(4))
+    with TransferQueue(history=False) as q:
+        assert q.submit(str(tmp_path / "a.npy"), f"{h5file}::/g/a").wait(30) is JobState.DONE
+    with storecore.open_container(f"{h5file}::/g/a") as node:
+        assert node.read_slice(()).tolist() == [0, 1, 2, 3]
+
+
+# -- 4. a source rewritten while it is uploaded --------------------------------------------------------
+@pytest.mark.s3
+def test_a_source_rewritten_during_an_upload_fails_the_file(s3_server, s3_bucket, s3_scheme, tmp_path):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(20 * MiB))
+    rewritten = []
+
+    def rewrite(job):
+        if not rewritten and job.progress.bytes_done >= 5 * MiB:
+            rewritten.append(True)
+            with open(src, "r+b") as f:  # same size, other bytes, in place (same inode)
+                f.write(os.urandom(20 * MiB))
+
+    with TransferQueue(part_size=5 * MiB, part_concurrency=1, history=False, progress_interval=0) as q:
+        job = q.submit(str(src), f"{s3_scheme}://{s3_bucket}/big.bin", on_progress=rewrite)
+        assert job.wait(120) is JobState.FAILED
+    assert rewritten
+    (record,) = job.report()
+    assert not record.verified and record.status == "failed"
+    assert "changed while it was copied" in record.error
+    assert "big.bin" not in keys(s3_server, s3_bucket)
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+def test_a_source_rewritten_during_a_local_copy_fails_the_file(tmp_path, memory_root):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(24 * MiB))
+    rewritten = []
+
+    def rewrite(job):
+        if not rewritten and 0 < job.progress.bytes_done < 24 * MiB:
+            rewritten.append(True)
+            tmp = tmp_path / "new.bin"
+            tmp.write_bytes(os.urandom(24 * MiB))
+            os.replace(tmp, src)  # same size, a new inode
+
+    with TransferQueue(history=False, progress_interval=0) as q:
+        job = q.submit(str(src), f"{memory_root}/big.bin", on_progress=rewrite)
+        assert job.wait(60) is JobState.FAILED
+    assert rewritten and not job.report()[0].verified
+
+
+# -- 5. rm with '.' and '..' segments ----------------------------------------------------------------
+@pytest.mark.parametrize("suffix", ["..", ".", "../dir", "sub/../.."])
+def test_rm_refuses_dot_segments(capsys, tmp_path, suffix):
+    d = tmp_path / "parent" / "dir"
+    (d / "sub").mkdir(parents=True)
+    (d / "f.txt").write_text("x")
+    (tmp_path / "parent" / "keep.txt").write_text("k")
+    code, _, err = run(capsys, "rm", "-r", f"{d}/{suffix}")
+    assert code == 1
+    assert "'.' or '..'" in one_line(err)
+    assert (d / "f.txt").exists() and (tmp_path / "parent" / "keep.txt").exists()
+
+
+# -- 6 and 14. links, temporary-looking names, moves -------------------------------------------------
+@pytest.fixture
+def linky(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("a")
+    (src / "user.storecore-tmp").write_text("a user's file")
+    (src / "sub" / "b.txt").write_text("b")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    os.symlink("sub", src / "dirlink")
+    os.symlink("nowhere", src / "broken")
+    os.symlink(str(outside / "secret.txt"), src / "out.txt")
+    os.symlink("a.txt", src / "inlink.txt")
+    return src
+
+
+def test_a_tree_move_to_s3_deletes_only_what_it_copied(s3_server, s3_bucket, s3_scheme, linky):
+    with TransferQueue(history=False) as q:
+        job = q.submit(str(linky), f"{s3_scheme}://{s3_bucket}/t", op="move")
+        job.wait(60)
+    reasons = {os.path.basename(r.source): r.error for r in job.report() if r.status == "skipped"}
+    assert set(reasons) == {"user.storecore-tmp", "dirlink", "broken", "out.txt"}
+    assert "folder" in reasons["dirlink"] and "broken" in reasons["broken"] and "outside" in reasons["out.txt"]
+    assert keys(s3_server, s3_bucket) == ["t/a.txt", "t/inlink.txt", "t/sub/b.txt"]
+    got = s3_server.client().get_object(Bucket=s3_bucket, Key="t/inlink.txt")["Body"].read()
+    assert got == b"a"  # a link to a file inside the tree is followed
+    # what was not copied is still there, links included
+    assert (linky / "user.storecore-tmp").read_text() == "a user's file"
+    assert os.path.islink(linky / "dirlink") and os.path.islink(linky / "broken") and os.path.islink(linky / "out.txt")
+    assert not (linky / "a.txt").exists()
+
+
+def test_cp_r_local_keeps_links_as_links_and_follows_nothing_out_of_the_tree(capsys, tmp_path, linky):
+    dst = tmp_path / "dst"
+    code, _, err = run(capsys, "cp", "-r", str(linky), str(dst))
+    assert code == 0, err
+    for name in ("dirlink", "broken", "out.txt", "inlink.txt"):
+        assert os.path.islink(dst / name) and os.readlink(dst / name) == os.readlink(linky / name), name
+    assert (dst / "a.txt").read_text() == "a" and (dst / "sub" / "b.txt").read_text() == "b"
+    assert "skipped" in err and "storecore-tmp" in err  # the skip is reported with its reason
+
+
+def test_a_local_tree_move_moves_relative_links_as_links(tmp_path, linky):
+    dst = tmp_path / "moved"
+    with TransferQueue(history=False) as q:
+        job = q.submit(str(linky), str(dst), op="move")
+        assert job.wait(60) is JobState.DONE or job.summary()["failed"] == 0, job.error
+    assert job.summary()["failed"] == 0
+    assert os.readlink(dst / "inlink.txt") == "a.txt" and (dst / "inlink.txt").read_text() == "a"
+    assert os.path.islink(dst / "broken")
+    assert (linky / "user.storecore-tmp").exists()  # skipped, so kept
+
+
+def test_a_single_relative_link_mv_is_verified_not_failed(capsys, tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    os.symlink("a.txt", tmp_path / "rel")
+    (tmp_path / "d").mkdir()
+    code, _, err = run(capsys, "mv", str(tmp_path / "rel"), str(tmp_path / "d") + "/")
+    assert code == 0, err
+    assert os.readlink(tmp_path / "d" / "rel") == "a.txt" and not os.path.lexists(tmp_path / "rel")
+
+
+# -- 7. object keys with '.' and '..' segments ----------------------------------------------------------
+@pytest.fixture
+def dotted(memory_root):
+    """A store holding keys with '.', '..' and empty segments, as an AWS bucket can (SeaweedFS refuses them, so
+    the memory backend, which keeps keys as given, stands in for the bucket)."""
+    from storecore.backends.memory import InMemoryBackend
+
+    store = InMemoryBackend.named(memory_root.split("://", 1)[1])
+    store.write_bytes("rootsecret.txt", b"secret")
+    for key, body in {
+        "pfx/ok.txt": b"ok",
+        "pfx/../rootsecret.txt": b"dotdot",
+        "pfx/./dot.txt": b"dot",
+        "pfx/a//b.txt": b"double",
+        "pfx/z.txt": b"z",
+    }.items():
+        store.data[key] = (body, 0.0)
+    return memory_root
+
+
+def test_keys_with_dot_segments_are_skipped_with_a_reason_and_the_job_goes_on(dotted, tmp_path):
+    out = tmp_path / "out"
+    with TransferQueue(history=False) as q:
+        job = q.submit(f"{dotted}/pfx", str(out))
+        job.wait(60)
+    assert job.summary()["failed"] == 0, job.error
+    assert sorted(os.listdir(out)) == ["ok.txt", "z.txt"]
+    assert not (tmp_path / "rootsecret.txt").exists()
+    skipped = {r.source.split("/", 3)[3]: r.error for r in job.report() if r.status == "skipped"}
+    assert set(skipped) == {"pfx/../rootsecret.txt", "pfx/./dot.txt", "pfx/a//b.txt"}
+    assert all("segments" in why for why in skipped.values())
+
+
+def test_a_move_of_a_prefix_keeps_the_keys_it_skipped(dotted, memory_root):
+    with TransferQueue(history=False) as q:
+        job = q.submit(f"{dotted}/pfx", f"{memory_root}/moved", op="move")
+        job.wait(60)
+    store = storecore.backend_for(memory_root)[0]
+    assert store.data["pfx/../rootsecret.txt"][0] == b"dotdot" and store.read_bytes("rootsecret.txt") == b"secret"
+    assert store.read_bytes("moved/ok.txt") == b"ok" and "pfx/ok.txt" not in store.data
+
+
+def test_ls_r_lists_keys_with_dot_segments_as_they_are(capsys, dotted):
+    code, out, err = run(capsys, "ls", "-r", f"{dotted}/pfx")
+    assert code == 0, err
+    names = sorted(line.split()[-1] for line in out.splitlines())
+    assert names == sorted(["ok.txt", "../rootsecret.txt", "./dot.txt", "a//b.txt", "z.txt"])
+
+
+# -- 8 and 9. the server dies mid-upload ---------------------------------------------------------------
+def test_a_lost_connection_is_a_clear_error():
+    from botocore.exceptions import HTTPClientError
+
+    from storecore.transfer.multipart import _error
+
+    err = _error(HTTPClientError(error="Connection reset by peer"), "s3://b/k")
+    assert isinstance(err, BackendUnavailable) and "NoneType" not in str(err) and "s3://b/k" in str(err)
+
+
+KILLED_UPLOAD = """
+import os, sys
+import storecore
+from storecore.transfer import TransferQueue
+
+endpoint, key, secret, src, dst = sys.argv[1:]
+storecore.register_scheme("tests3", "s3", endpoint_url=endpoint, aws_access_key_id=key,
+                          aws_secret_access_key=secret, region_name="us-east-1")
+
+
+def die(job):
+    if job.progress.bytes_done >= 10 * 1024 * 1024:
+        os._exit(9)  # killed mid-upload: no clean-up runs
+
+
+q = TransferQueue(part_size=5 * 1024 * 1024, part_concurrency=1, history=False, progress_interval=0)
+q.submit(src, dst, on_progress=die).wait(120)
+sys.exit(3)  # not reached when the upload got under way
+"""
+
+
+@pytest.mark.s3
+def test_a_killed_upload_then_a_successful_retry_leaves_no_open_upload(s3_server, s3_bucket, s3_scheme, tmp_path):
+    import sys
+
+    data = os.urandom(30 * MiB)
+    write(str(tmp_path / "big.bin"), data)
+    dst = f"{s3_scheme}://{s3_bucket}/big.bin"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_UPLOAD,
+            s3_server.endpoint,
+            s3_server.access_key,
+            s3_server.secret_key,
+            str(tmp_path / "big.bin"),
+            dst,
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr.decode()
+    assert len(pending_uploads(s3_server, s3_bucket)) == 1  # what the killed process left
+    with TransferQueue(part_size=5 * MiB, history=False) as q:  # the retry, in a new process or session
+        job = q.submit(str(tmp_path / "big.bin"), dst)
+        assert job.wait(120) is JobState.DONE, job.error
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="big.bin")["Body"].read() == data
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+@pytest.mark.s3
+def test_server_killed_mid_upload_gives_a_clear_error_and_retry_completes(s3_server, s3_bucket, s3_scheme, tmp_path):
+    if s3_server.external:
+        pytest.skip("the S3 endpoint is external: it cannot be killed from here")
+    data = os.urandom(30 * MiB)
+    write(str(tmp_path / "big.bin"), data)
+    on_progress, reached = when_bytes(10 * MiB)
+    q = TransferQueue(
+        part_size=5 * MiB, part_concurrency=2, backoff=0.05, max_retries=1, history=False, progress_interval=0
+    )
+    try:
+        job = q.submit(str(tmp_path / "big.bin"), f"{s3_scheme}://{s3_bucket}/big.bin", on_progress=on_progress)
+        assert reached.wait(60)
+        s3_server.stop()
+        assert job.wait(120) is JobState.FAILED
+        assert isinstance(job.exception, BackendUnavailable), job.error
+        assert "NoneType" not in job.error and "\n" not in job.error
+        s3_server.start()
+        job.retry()
+        assert job.wait(120) is JobState.DONE, job.error
+    finally:
+        if s3_server.proc is None:
+            s3_server.start()
+        q.close()
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key="big.bin")["Body"].read() == data
+    assert pending_uploads(s3_server, s3_bucket) == []
+
+
+# -- 11. a copy to a disk that refuses it --------------------------------------------------------------
+@pytest.fixture
+def readonly_dir(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        yield d
+        d.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(d)], capture_output=True).returncode:
+        pytest.skip("root without mount rights: no read-only file system to write to")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=False)
+
+
+def test_a_failed_copy_is_reported_as_failed(capsys, tmp_path, readonly_dir):
+    (tmp_path / "notes.txt").write_text("notes")
+    code, _, err = run(capsys, "cp", str(tmp_path / "notes.txt"), str(readonly_dir) + "/")
+    assert code == 1
+    assert "copied 1 file" not in err and "copied 0 file(s)" in err and "FAILED" in err
+    assert "notes.txt" in one_line(err)
+
+
+# -- 12. names that drive the terminal -----------------------------------------------------------------
+def test_ls_and_find_escape_control_characters_but_json_stays_exact(capsys, tmp_path):
+    evil = "evil\x1b[2J\x1b]0;pwned\x07\nname.txt"
+    (tmp_path / evil).write_text("x")
+    for argv in (
+        ["ls", str(tmp_path)],
+        ["ls", "-r", str(tmp_path)],
+        ["find", str(tmp_path), "--name", "evil*"],
+        ["find", "-l", str(tmp_path), "--name", "evil*"],
+    ):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        assert "\x1b" not in out and "\x07" not in out, argv
+        assert "evil\\x1b[2J" in out and "\\n" in out, argv
+        assert len(out.strip().splitlines()) == 1, argv
+    code, out, _ = run(capsys, "ls", "--json", str(tmp_path))
+    import json
+
+    assert json.loads(out)["name"] == evil
+
+
+# -- 13. the access key id and a missing keyring -------------------------------------------------------
+def test_the_access_key_id_is_not_saved_without_a_keyring(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.mounts import MountSpec, MountStore, keyring_available
+
+    if keyring_available():
+        pytest.skip("a keyring is installed here: the key id legitimately goes with it")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    spec = MountSpec(
+        name="b", uri="s3://bkt", kind="s3", access_key="AKIAHOSTILE", secret_key="s3cr3t", use_keyring=True
+    )
+    MountStore(settings).save([spec])
+    text = (tmp_path / "s.ini").read_text()
+    assert "AKIAHOSTILE" not in text and "s3cr3t" not in text
+
+
+def test_the_mount_dialog_does_not_opt_in_without_a_keyring(qtbot):
+    from app.dialogs.mount_dialog import MountDialog
+    from app.mounts import MountSpec, keyring_available
+
+    if keyring_available():
+        pytest.skip("a keyring is installed here")
+    dialog = MountDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_spec(
+        MountSpec(name="b", uri="s3://bkt", kind="s3", access_key="AKIAHOSTILE", secret_key="x", use_keyring=True)
+    )
+    spec = dialog.spec()
+    assert spec.use_keyring is False
+    assert "access_key" not in spec.to_settings()
+
+
+# -- 15. two processes appending -----------------------------------------------------------------------
+def _append_rows(path: str, start: int, n: int) -> None:
+    from storecore import NumpySaver
+
+    saver = NumpySaver(path, approach="append")
+    for i in range(start, start + n):
+        saver.save(np.full((1, 4), i, dtype="i8"))
+
+
+def test_two_processes_appending_lose_no_rows(tmp_path):
+    path = str(tmp_path / "rows.npy")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_rows, args=(path, k * 1000, 150)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    got = np.load(path)
+    assert got.shape == (300, 4)
+    assert sorted(got[:, 0].tolist()) == sorted([*range(0, 150), *range(1000, 1150)])
+
+
+# -- 16. errors of the right type ----------------------------------------------------------------------
+@pytest.mark.s3
+def test_an_upload_with_a_wrong_secret_is_permission_denied(s3_server, s3_bucket, tmp_path):
+    from storecore.backends.s3 import S3Backend
+
+    (tmp_path / "f.bin").write_bytes(os.urandom(9 * MiB))  # above the multipart threshold too
+    b = S3Backend(s3_bucket, **s3_server.options(aws_secret_access_key="wrong-secret", max_attempts=1))
+    with pytest.raises(PermissionDenied):
+        b.upload_file(str(tmp_path / "f.bin"), "f.bin")
+    with pytest.raises(PermissionDenied):
+        b.write_bytes("g.bin", os.urandom(9 * MiB))
+
+
+def test_zarr_update_on_a_missing_store_is_file_not_found(tmp_path):
+    from storecore import ZarrSaver
+
+    with pytest.raises(FileNotFoundError):
+        ZarrSaver(str(tmp_path / "missing.zarr"), approach="update").save(np.zeros(3))
+    with pytest.raises(FileNotFoundError):
+        ZarrSaver(str(tmp_path / "missing.zarr"), approach="update").save(np.zeros(3), indices=[0, 1, 2])
+
+
+# -- fuzzing the parsers ---------------------------------------------------------------------------------
+segment = st.one_of(
+    st.sampled_from([".", "..", "", "a", "b.h5", "x y", "é"]),
+    st.text(alphabet=string.ascii_letters + string.digits + "._-~ ", min_size=1, max_size=8),
+)
+keys_st = st.lists(segment, max_size=8).map("/".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys_st)
+def test_normalize_key_is_idempotent_and_never_escapes(key):
+    try:
+        norm = normalize_key(key)
+    except InvalidLocation:
+        return
+    assert normalize_key(norm) == norm
+    parts = norm.split("/") if norm else []
+    assert all(p not in ("", ".", "..") for p in parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys_st)
+def test_normalize_inner_gives_an_absolute_clean_path(inner):
+    norm = normalize_inner(inner)
+    assert norm.startswith("/") and normalize_inner(norm) == norm
+    # empty and '.' segments go; every other one (even '..', a legal HDF5 member name) stays, in order, unresolved
+    assert norm.split("/")[1:] == ([p for p in inner.split("/") if p not in ("", ".")] or [""])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["s3://bkt/", "memory://m/", "/data/", "file:///data/"]), keys_st, st.one_of(st.none(), keys_st))
+def test_location_parse_round_trips_and_stays_under_its_root(prefix, key, inner):
+    text = prefix + key + ("" if inner is None else "::" + inner)
+    try:
+        loc = Location.parse(text)
+    except InvalidLocation:
+        return
+    assert Location.parse(str(loc)) == loc
+    if not loc.is_local:  # a key never climbs out of its bucket
+        assert all(p not in ("", ".", "..") for p in loc.path.split("/")) or loc.path == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=20),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_key_to_local_name_mapping_never_escapes_the_destination(parts):
+    """A key's local name is the destination joined with its segments: either it stays below, or the key is
+    skipped with a reason (never normalised into another place)."""
+    from storecore.backends.local import LocalBackend
+    from storecore.transfer.queue import _unrepresentable
+
+    rel = "/".join(parts)
+    reason = _unrepresentable(LocalBackend("/"), rel)
+    canonical = False
+    with contextlib.suppress(InvalidLocation):
+        canonical = normalize_key(rel) == rel
+    if reason is None and canonical:
+        dest = "/dst"
+        full = os.path.normpath(os.path.join(dest, *rel.split("/")))
+        assert full.startswith(dest + "/")
+    elif ".." in parts or "." in parts:
+        assert reason is not None or not canonical
+
+
+def test_rm_of_a_missing_dot_path_names_it(capsys, tmp_path):
+    code, _, err = run(capsys, "rm", str(tmp_path / "nope" / ".."))
+    assert code == 1 and "nope/.." in one_line(err)
+
+
+def test_a_missing_source_is_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "cp", str(tmp_path / "no\nsuch"), str(tmp_path / "x"))
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "no\\nsuch" in err
+    with pytest.raises(NotFound):
+        storecore.backend_for(str(tmp_path))[0].stat(str(tmp_path / "no\nsuch"))
