@@ -35,6 +35,10 @@ def main() -> None:
         shoot("table", f"{demo}/tables/events.parquet", env, [demo])
         shoot("image", f"{demo}/images/frame.png", env, [demo])
         shoot("hdf5", f"{demo}/arrays/scan.h5", env, [demo])
+        # A real NeXus file (APS areaDetector, from the shared corpus beside the checkout): its default plot.
+        corpus = HERE.parents[1] / "shared" / "corpus" / "hdf5" / "APS_areaDetector_AgBehenate_228.hdf5"
+        if corpus.exists():
+            shoot("nexus", str(corpus), env, [str(corpus)])
 
         import numpy as np
 
