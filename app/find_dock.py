@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import time
 from typing import Any
 
@@ -38,10 +39,10 @@ from . import workers
 from .formatting import human_size
 from .models.batch_model import BatchTableModel
 
+log = logging.getLogger(__name__)
+
 URI_MIME = "application/x-storescope-uris"
 COLUMNS = ("URI", "Kind", "Size", "Shape / dtype", "Matching attributes")
-BATCH_SIZE = 200
-BATCH_SECONDS = 0.1
 KIND_CHOICES = ("any", "file", "dir", "group", "array")
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -80,9 +81,11 @@ class FindResultsModel(BatchTableModel):
         m = self.matches[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (m.uri, m.kind, human_size(m.size), shape_text(m), attrs_text(m.attrs))[col]
+            return (m.uri, m.kind, human_size(m.size, unknown=""), shape_text(m), attrs_text(m.attrs))[col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return m.uri
+            # results are cut off in their columns: the full URI always, and the full cell when it is longer
+            cell = (m.uri, m.kind, human_size(m.size, unknown=""), shape_text(m), attrs_text(m.attrs))[col]
+            return m.uri if col == 0 or not cell else f"{cell}\n{m.uri}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
@@ -114,7 +117,7 @@ class FindResultsModel(BatchTableModel):
         return Qt.DropAction.CopyAction
 
 
-class FindDock(QDockWidget):
+class FindDock(workers.StreamedRows, QDockWidget):
     """Searches below a location; ``reveal_requested(uri)`` asks the window to show a result.
 
     ``search_finished(count)`` is emitted when a search ends (also when stopped).
@@ -221,6 +224,7 @@ class FindDock(QDockWidget):
         self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a URI's bucket and name both stay visible
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_double_click)
         outer.addWidget(self.table, 1)
@@ -241,11 +245,6 @@ class FindDock(QDockWidget):
         self.show()
         self.raise_()
         self.name_edit.setFocus()
-
-    @property
-    def busy(self) -> bool:
-        """True while a search is running."""
-        return self.task is not None
 
     def criteria(self) -> dict[str, Any]:
         """The keyword arguments for ``storecore.find`` from the fields (raises ``InvalidArgument``)."""
@@ -284,6 +283,7 @@ class FindDock(QDockWidget):
         try:
             kwargs = self.criteria()
         except Exception as e:  # InvalidArgument from any field: say which, start nothing
+            log.debug("find criteria rejected: %s", e)
             self._show_error(workers.describe_error(e))
             return
         self.model.clear()
@@ -297,23 +297,7 @@ class FindDock(QDockWidget):
 
             return find(root, cancel=token, stats=stats, **kwargs)
 
-        self._started = time.monotonic()
-        task = workers.stream(matches, on_batch=self._on_batch, on_done=self._on_done, on_error=self._on_error,
-                              batch_size=BATCH_SIZE, batch_seconds=BATCH_SECONDS)
-        self.task = task
-        self._set_busy(True)
-        self._update_count()
-
-    def stop(self, quiet: bool = False) -> None:
-        """Cancel the running search; the rows found so far stay."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        self.task = None
-        self._set_busy(False)
-        if not quiet:
-            self._update_count(stopped=True)
-            self.search_finished.emit(self.model.rowCount())
+        self._run_stream(matches)
 
     def uris(self) -> list[str]:
         """The URIs of every result, in table order."""
@@ -340,21 +324,7 @@ class FindDock(QDockWidget):
         return len(self.model.matches)
 
     # slots ---------------------------------------------------------------------------------
-    def _on_batch(self, batch: list[Any]) -> None:
-        self.model.append(batch)
-        self._update_count()
-
-    def _on_done(self, last_batch: list[Any]) -> None:
-        self.model.append(last_batch)
-        self.task = None
-        self._set_busy(False)
-        self._update_count(done=True)
-        self.search_finished.emit(self.model.rowCount())
-
-    def _on_error(self, message: str, _exc: BaseException) -> None:
-        self.task = None
-        self._set_busy(False)
-        self._show_error(message)
+    def _finished(self) -> None:
         self.search_finished.emit(self.model.rowCount())
 
     def _on_double_click(self, index: QModelIndex) -> None:
@@ -367,6 +337,7 @@ class FindDock(QDockWidget):
             try:
                 n = self.export_csv(path)
             except Exception as e:  # noqa: BLE001 - shown to the user, never raised into Qt
+                log.warning("CSV export to %s failed: %s", path, e)
                 self._show_error(workers.describe_error(e))
                 return
             self.count_label.setText(f"{n} results exported to {path}")
@@ -382,7 +353,7 @@ class FindDock(QDockWidget):
         self.count_label.setText(message)
         self.count_label.setStyleSheet("color: #b00020;")
 
-    def _update_count(self, done: bool = False, stopped: bool = False) -> None:
+    def _show_progress(self, done: bool = False, stopped: bool = False) -> None:
         self.count_label.setStyleSheet("")
         n = self.model.rowCount()
         elapsed = time.monotonic() - self._started

@@ -1,10 +1,16 @@
-"""Human-readable sizes for the views."""
+"""Human-readable sizes: the one formatter of the app (binary units, as file sizes and budgets are counted).
+
+``storecore.cli.human`` is the command line's own; every view of the app uses :func:`human_size`.
+"""
 
 from __future__ import annotations
 
 
-def human_size(n: int | float | None, unknown: str = "") -> str:
-    """``1536`` → ``"1.5 KiB"``, ``2469606195`` → ``"2.3 GiB"``; ``None`` → ``unknown``."""
+def human_size(n: int | float | None, unknown: str = "?") -> str:
+    """``1536`` → ``"1.5 KiB"``, ``2469606195`` → ``"2.3 GiB"``; ``None`` → ``unknown`` (``"?"``).
+
+    Tables and trees pass ``unknown=""`` so that folders show an empty size cell.
+    """
     if n is None:
         return unknown
     size = float(n)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import re
 import sys
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window once loaded, then exit")
     parser.add_argument("--quit-after-show", action="store_true", help="exit as soon as the window is shown")
     parser.add_argument("--settings", metavar="INI", help="use this settings file instead of the user's")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error", "critical"), default=None,
+                        help="log at this level and above to the log file (and to stderr); default: warning, file only")
     return parser
 
 
@@ -87,7 +90,24 @@ def main(argv: list[str] | None = None) -> int:
         if code is not None:
             return code
     args = build_parser().parse_args(argv)
+    from .logs import setup_logging
+
+    path = setup_logging(args.log_level or "warning", stderr=args.log_level is not None)
+    logging.getLogger(__name__).info("storescope starting (log file %s)", path)
     return run_window(args)
+
+
+def configure_high_dpi() -> None:
+    """Fractional scale factors as the screen asks (150 % stays 150 %, not 200 %); before the QApplication exists.
+
+    The icons are SVG drawings (``resources/icons``) rendered by Qt's SVG icon engine at the size and
+    device pixel ratio asked for, so they stay crisp at any factor.
+    """
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
 
 
 def run_window(args: argparse.Namespace) -> int:
@@ -102,6 +122,7 @@ def run_window(args: argparse.Namespace) -> int:
     from .window import MainWindow
 
     protect_singletons()
+    configure_high_dpi()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "storescope"])
     app.setApplicationName("Storescope")
     app.setOrganizationName("storescope")
@@ -130,8 +151,7 @@ def run_window(args: argparse.Namespace) -> int:
         return app.exec()
     finally:
         pool = workers.pool()
-        for task in list(workers.Task._live):
-            task.cancel()
+        workers.cancel_all()
         pool.clear()
         pool.waitForDone(3000)
 
@@ -145,7 +165,8 @@ def _arm_screenshot(app, window, path: str, select: str | None, QTimer) -> None:
 
         try:
             target = str(storecore.Location.parse(select))
-        except Exception:  # noqa: BLE001 - a bad --select just means "nothing to wait for"
+        except Exception as e:  # noqa: BLE001 - a bad --select just means "nothing to wait for"
+            logging.getLogger(__name__).debug("--select %r not parsed: %s", select, e)
             target = None
     started = time.monotonic()
     state = {"stable": 0, "hooked": False}

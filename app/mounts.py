@@ -14,6 +14,7 @@ system keyring (when the ``keyring`` module is importable).
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ from PySide6.QtCore import QSettings
 # names that open as containers without looking inside: one list, in storecore.detect
 from storecore.detect import CONTAINER_EXTENSIONS  # noqa: F401 - re-exported for the tree model
 
+log = logging.getLogger(__name__)
+
 KINDS = ("local", "s3", "zarr", "hdf5")
 KEYRING_SERVICE = "storescope"
 SETTINGS_GROUP = "mounts"
@@ -33,7 +36,8 @@ def keyring_available() -> bool:
     """True when the optional ``keyring`` module can be imported."""
     try:
         import keyring  # noqa: F401
-    except Exception:  # noqa: BLE001 - any import failure means "not available"
+    except Exception as e:  # noqa: BLE001 - any import failure means "not available"
+        log.debug("keyring unavailable: %s", e)
         return False
     return True
 
@@ -159,7 +163,8 @@ def save_secret(spec: MountSpec) -> bool:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, _keyring_user(spec), f"{spec.access_key}\n{spec.secret_key}")
-    except Exception:  # noqa: BLE001 - a broken keyring backend must not break mounting
+    except Exception as e:  # noqa: BLE001 - a broken keyring backend must not break mounting
+        log.warning("could not store keys in the keyring: %s", e)
         return False
     return True
 
@@ -172,7 +177,8 @@ def load_secret(spec: MountSpec) -> bool:
         import keyring
 
         value = keyring.get_password(KEYRING_SERVICE, _keyring_user(spec))
-    except Exception:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not read keys from the keyring: %s", e)
         return False
     if not value or "\n" not in value:
         return False
@@ -184,10 +190,12 @@ def load_secret(spec: MountSpec) -> bool:
 def delete_secret(spec: MountSpec) -> None:
     """Forget the spec's keys in the keyring (if any)."""
     if keyring_available():
-        with contextlib.suppress(Exception):
+        try:
             import keyring
 
             keyring.delete_password(KEYRING_SERVICE, _keyring_user(spec))
+        except Exception as e:  # noqa: BLE001 - nothing stored, or a broken keyring: nothing to delete
+            log.debug("no keys deleted from the keyring: %s", e)
 
 
 def open_settings(path: str | None = None) -> QSettings:

@@ -9,6 +9,7 @@ asks the user (its "apply to all" answers the job's later conflicts too).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -35,6 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from .models.queue_model import NAME, PROGRESS, ROUTE, STATE, FractionRole, QueueModel, QueueRow
+
+log = logging.getLogger(__name__)
 
 #: how often (ms) rows of running jobs are repainted at most
 REFRESH_MS = 150
@@ -103,6 +106,8 @@ class TransferQueueDock(QDockWidget):
         self.history = history
         self.conflict = conflict
         self._queue: Any = None
+        #: a dask scheduler address: new jobs run on that cluster's workers ("Run on cluster")
+        self.cluster: str | None = None
         self._folders: dict[str, str] = {}
         # "apply to all" covers every job of one drop: job id -> drop id -> the remembered answer
         self._batch_of: dict[str, str] = {}
@@ -155,6 +160,13 @@ class TransferQueueDock(QDockWidget):
             button.clicked.connect(slot)
             bar.addWidget(button)
             self.buttons[key] = button
+        self.cluster_button = QToolButton()
+        self.cluster_button.setObjectName("cluster")
+        self.cluster_button.setText("Run on cluster…")
+        self.cluster_button.setCheckable(True)
+        self.cluster_button.setToolTip("Run new transfers on a dask cluster's workers (needs storescope[cluster])")
+        self.cluster_button.clicked.connect(self._on_cluster_clicked)
+        bar.addWidget(self.cluster_button)
         bar.addStretch(1)
         self.summary_label = QLabel("No transfers.")
         self.summary_label.setObjectName("TransferSummary")
@@ -182,12 +194,40 @@ class TransferQueueDock(QDockWidget):
 
             self._queue = TransferQueue(
                 concurrency=self.concurrency,
+                cluster=self.cluster,
                 history=self._history_target(),
                 ask=self._ask_from_worker,
                 on_progress=lambda job: self._bridge.changed.emit(job.id),
                 on_state=self._on_state_from_worker,
             )
         return self._queue
+
+    def set_cluster(self, address: str | None) -> bool:
+        """Run new transfers on the dask cluster at ``address`` (None: on this machine); False while jobs run."""
+        address = (address or "").strip() or None
+        if self._queue is not None and any(not j.state.finished for j in self._queue.jobs):
+            self.summary_label.setText("Finish or cancel the running transfers before switching where they run.")
+            self.cluster_button.setChecked(self.cluster is not None)
+            return False
+        if self._queue is not None:
+            self._queue.close(timeout=10)
+            self._queue = None
+        self.cluster = address
+        self.cluster_button.setChecked(address is not None)
+        self.cluster_button.setText(f"On cluster {address}" if address else "Run on cluster…")
+        self._update_summary()
+        return True
+
+    def _on_cluster_clicked(self, checked: bool) -> None:
+        if not checked:
+            self.set_cluster(None)
+            return
+        from PySide6.QtWidgets import QInputDialog
+
+        address, ok = QInputDialog.getText(self, "Run on cluster", "Dask scheduler address:",
+                                           text=self.cluster or "tcp://127.0.0.1:8786")  # fmt: skip
+        if not (ok and address.strip() and self.set_cluster(address)):
+            self.cluster_button.setChecked(self.cluster is not None)
 
     def _history_target(self) -> Any:
         """Where the history lives: beside the window's settings file when that is not the user's default
@@ -220,7 +260,8 @@ class TransferQueueDock(QDockWidget):
             return
         try:
             entries = self.queue.history.entries() if self.queue.history is not None else []
-        except Exception:  # noqa: BLE001 - a broken history must not break the dock
+        except Exception as e:  # noqa: BLE001 - a broken history must not break the dock
+            log.warning("transfer history not loaded: %s", e)
             return
         for entry in entries:
             self.model.add_history(entry)
@@ -346,7 +387,8 @@ class TransferQueueDock(QDockWidget):
     def _reveal_connected(self) -> bool:
         try:
             return self.receivers(SIGNAL("reveal_requested(QString)")) > 0
-        except Exception:  # noqa: BLE001 - bindings without receivers(): assume someone listens
+        except Exception as e:  # noqa: BLE001 - bindings without receivers(): assume someone listens
+            log.debug("receivers() unavailable: %s", e)
             return True
 
     def export_selected_report(self) -> None:

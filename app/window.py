@@ -1,177 +1,46 @@
 """The Storescope main window: mounts tree, preview, transfer queue and find docks, path bar, menus.
 
-Everything that touches storage goes through :mod:`app.workers`; the window
-only wires views together.  Panels whose modules may be heavy (preview,
-transfer queue, find) are built right after the first paint, so the window is
-on screen fast (``MainWindow(lazy=True)`` + :meth:`MainWindow.finish_startup`).
+The window builds and lays out the widgets; what it does lives in controllers
+(:mod:`app.controllers`): navigation, file operations, clipboard and drag, and
+the session (mounts and layout in the settings).  Its public methods delegate
+to them.  Everything that touches storage goes through :mod:`app.workers`.
+Panels whose modules may be heavy (preview, transfer queue, find) are built
+right after the first paint, so the window is on screen fast
+(``MainWindow(lazy=True)`` + :meth:`MainWindow.finish_startup`).
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QAction,
-    QDesktopServices,
-    QDrag,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
-    QKeyEvent,
-    QKeySequence,
-    QShowEvent,
-)
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDockWidget,
-    QFileDialog,
-    QHeaderView,
-    QInputDialog,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QToolBar,
-    QTreeView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QMainWindow, QMenu, QToolBar, QVBoxLayout, QWidget
 
 from . import workers
+from .controllers.clipboard import ClipboardController, _release_clipboard, clipboard_uris, set_clipboard
+from .controllers.file_ops import FileOperations
+from .controllers.navigation import Navigation, folder_of
+from .controllers.places import Places
+from .controllers.session import Session
 from .icons import app_icon, icon
-from .models.mounts_model import (
-    DROP_KINDS,
-    IDLE,
-    LOADING,
-    URI_MIME,
-    MountsModel,
-    TreeNode,
-    human_size,
-    is_ancestor_uri,
-    is_local_uri,
-    name_matches,
-    uri_mime_data,
-)
-from .mounts import MountSpec, MountStore, default_name, guess_kind, register
+from .models.mounts_model import DROP_KINDS, MountsModel, TreeNode
+from .mounts import MountSpec, MountStore
+from .mounts_tree import MountsTree
 from .pathbar import PathBar
 from .qtcompat import add_action
+from .theme import THEME_KEY, THEMES, ThemeManager, saved_theme
+
+__all__ = ["DRAG_DOWNLOAD_MAX", "MainWindow", "MountsTree", "STATUS_TIMEOUT_MS", "_release_clipboard", "set_clipboard"]
 
 STATUS_TIMEOUT_MS = 12_000
+#: the transfer dock never restores lower than this (its buttons, header and three rows)
+QUEUE_DOCK_MIN_HEIGHT = 150
+#: ... nor taller than this share of the window (the plot above needs the room)
+QUEUE_DOCK_MAX_SHARE = 0.45
 #: remote files dragged out to other applications are downloaded first when together at most this big
 DRAG_DOWNLOAD_MAX = 512 * 1024 * 1024
-
-
-_clipboard_guarded = False
-
-
-def _release_clipboard() -> None:
-    """Drop our mime data from the clipboard before Qt shuts down.
-
-    PySide6 crashes at exit (segmentation fault) when the clipboard still holds
-    a QMimeData created from Python; plain text is unaffected.
-    """
-    app = QGuiApplication.instance()
-    if app is None:
-        return
-    clipboard = QGuiApplication.clipboard()
-    data = clipboard.mimeData()
-    if data is not None and data.hasFormat(URI_MIME):
-        text = data.text()
-        clipboard.setText(text)  # the URIs stay available as text
-
-
-def set_clipboard(mime: Any) -> None:
-    """Put ``mime`` on the clipboard (with the exit guard above armed once)."""
-    global _clipboard_guarded
-    QGuiApplication.clipboard().setMimeData(mime)
-    if not _clipboard_guarded:
-        _clipboard_guarded = True
-        app = QGuiApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(_release_clipboard)
-        atexit.register(_release_clipboard)
-
-
-class MountsTree(QTreeView):
-    """The tree view: uniform rows (fast with 100k rows), sorting, drag out and drop in.
-
-    Ctrl+C / Ctrl+V become ``copy_requested`` / ``paste_requested`` (handled here,
-    not as window shortcuts, so text fields and the preview keep their own copy).
-    """
-
-    copy_requested = Signal()
-    paste_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        #: called instead of Qt's drag start (the window downloads remote items before the drag)
-        self.drag_handler: Callable[[], None] | None = None
-        self.setUniformRowHeights(True)
-        self.setAnimated(False)
-        self.setSortingEnabled(True)
-        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
-        self.setDragEnabled(True)
-        self.setAcceptDrops(True)
-        self.setDropIndicatorShown(True)
-        self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-
-    def configure_header(self) -> None:
-        """Readable default column widths (interactive: resize-to-contents is too slow for big folders)."""
-        header = self.header()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((205, 68, 116, 110)):
-            self.setColumnWidth(col, width)
-
-    def startDrag(self, supported_actions: Qt.DropAction) -> None:
-        if self.drag_handler is not None:
-            self.drag_handler()
-        else:
-            super().startDrag(supported_actions)
-
-    def exec_drag(self, mime: Any) -> None:
-        """Run a copy drag carrying ``mime`` (blocks in Qt's drag loop until the drop)."""
-        drag = QDrag(self)
-        drag.setMimeData(mime)
-        index = self.currentIndex()
-        if index.isValid():
-            pixmap_icon = index.siblingAtColumn(0).data(Qt.ItemDataRole.DecorationRole)
-            if pixmap_icon is not None:
-                drag.setPixmap(pixmap_icon.pixmap(24, 24))
-        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.matches(QKeySequence.StandardKey.Copy):
-            self.copy_requested.emit()
-            event.accept()
-        elif event.matches(QKeySequence.StandardKey.Paste):
-            self.paste_requested.emit()
-            event.accept()
-        else:
-            super().keyPressEvent(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        super().dragMoveEvent(event)
-        if event.isAccepted():
-            # The transfer queue does moves itself; the drag source must never delete anything.
-            event.setDropAction(Qt.DropAction.CopyAction)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        event.setDropAction(Qt.DropAction.CopyAction)
-        super().dropEvent(event)
 
 
 class MainWindow(QMainWindow):
@@ -201,22 +70,37 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._started = False
         self._pending: set[workers.Task] = set()
-        self._reveal_target: str | None = None
-        self._deferred_select: str | None = None
-        self._filter_node: TreeNode | None = None
-        self._filter_text = ""
-        self._hidden = 0
-        self._filtered_upto = 0
-        self._current_folder: TreeNode | None = None
-        self._drag_dir: str | None = None
-        self._drag_copies: dict[str, tuple[tuple, str]] = {}  # uri → ((size, mtime), local copy)
-        self._drag_task: workers.Task | None = None
 
         self.setWindowTitle("Storescope")
         self.setWindowIcon(app_icon())
         self.resize(1500, 920)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._build_tree_dock()
+        self._placeholder: QLabel | None = QLabel("Loading…")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(self._placeholder)
+        self.path_bar = PathBar()
+        self.count_label = QLabel("")
+        self.activity_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.activity_label)
+        self.statusBar().addPermanentWidget(self.count_label)
 
+        self.nav = Navigation(self)
+        self.files = FileOperations(self)
+        self.clipboard = ClipboardController(self)
+        self.session = Session(self)
+        self.places = Places(self)
+        self.theme = ThemeManager()
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+        self._connect()
+        self._set_tab_order()
+        if not lazy:
+            self._build_panels()
+
+    # -- construction -------------------------------------------------------------
+    def _build_tree_dock(self) -> None:
         self.model = MountsModel(self)
         self.tree = MountsTree()
         self.tree.setModel(self.model)
@@ -239,24 +123,6 @@ class MainWindow(QMainWindow):
         self.mounts_dock.setWidget(left)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.mounts_dock)
 
-        self._placeholder = QLabel("Loading…")
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(self._placeholder)
-
-        self.path_bar = PathBar()
-        self.count_label = QLabel("")
-        self.activity_label = QLabel("")
-        self.statusBar().addPermanentWidget(self.activity_label)
-        self.statusBar().addPermanentWidget(self.count_label)
-
-        self._build_actions()
-        self._build_toolbar()
-        self._build_menus()
-        self._connect()
-        if not lazy:
-            self._build_panels()
-
-    # -- construction -------------------------------------------------------------
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -282,7 +148,23 @@ class MainWindow(QMainWindow):
         self.act_about = self._action("&About Storescope", self.show_about)
         self.act_copy_uri = self._action("Copy &URI", self.copy_uri, "Ctrl+Shift+C")
         self.act_compare = self._action("&Compare selected…", self.compare_selected, "Ctrl+D", None, "Compare two selected folders or files")
-        for a in (self.act_refresh, self.act_up, self.act_find, self.act_copy_uri):
+        self.act_bookmark = self._action("&Bookmark this location", self.places.toggle_current_bookmark, "Ctrl+B", None,
+                                         "Bookmark the selected location (again: remove the bookmark)")
+        self.act_clear_recent = self._action("&Clear recent", self.places.clear_recent)
+        self.act_next_pane = self._action("Next &pane", lambda: self.cycle_focus(1), "F6", None,
+                                          "Move the keyboard focus: tree → preview → path bar")
+        self.act_prev_pane = self._action("Previous pane", lambda: self.cycle_focus(-1), "Shift+F6")
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self.theme_actions: dict[str, QAction] = {}
+        self.theme_group = QActionGroup(self)
+        for name in THEMES:
+            action = QAction({"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}[name], self)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(action)
+            self.theme_actions[name] = action
+        for a in (self.act_refresh, self.act_up, self.act_find, self.act_copy_uri, self.act_open, self.act_bookmark,
+                  self.act_next_pane, self.act_prev_pane, self.act_shortcuts):
             self.addAction(a)
 
     def _build_toolbar(self) -> None:
@@ -290,10 +172,11 @@ class MainWindow(QMainWindow):
         bar.setObjectName("NavigationToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        style = self.style()
-        self.act_refresh.setIcon(style.standardIcon(style.StandardPixmap.SP_BrowserReload))
-        self.act_up.setIcon(style.standardIcon(style.StandardPixmap.SP_FileDialogToParent))
-        self.act_find.setIcon(style.standardIcon(style.StandardPixmap.SP_FileDialogContentsView))
+        # SVG drawings (resources/icons): crisp at any scale factor, unlike the style's bitmaps
+        self.act_refresh.setIcon(icon("refresh"))
+        self.act_up.setIcon(icon("up"))
+        self.act_find.setIcon(icon("find"))
+        self.act_bookmark.setIcon(icon("bookmark"))
         bar.addAction(self.act_add)
         bar.addAction(self.act_up)
         bar.addAction(self.act_refresh)
@@ -307,8 +190,14 @@ class MainWindow(QMainWindow):
         m = menu.addMenu("&File")
         m.addAction(self.act_open)
         m.addAction(self.act_add)
+        self.recent_menu = m.addMenu("&Recent")
+        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
         m.addSeparator()
         m.addAction(self.act_quit)
+        self.bookmarks_menu = menu.addMenu("&Bookmarks")
+        self.bookmarks_menu.aboutToShow.connect(self.rebuild_bookmarks_menu)
+        self.rebuild_recent_menu()
+        self.rebuild_bookmarks_menu()
         m = menu.addMenu("&Mounts")
         for a in (self.act_add, self.act_edit_mount, self.act_rename_mount, self.act_unmount):
             m.addAction(a)
@@ -319,23 +208,20 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.mounts_dock.toggleViewAction())
         self.view_menu.addAction(self.act_find)
         self.view_menu.addAction(self.act_compare)
+        self.theme_menu = self.view_menu.addMenu("&Theme")
+        for action in self.theme_actions.values():
+            self.theme_menu.addAction(action)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.act_next_pane)
         m = menu.addMenu("&Help")
+        m.addAction(self.act_shortcuts)
         m.addAction(self.act_about)
 
     def _connect(self) -> None:
-        self.selection.currentChanged.connect(self._on_current)
+        self.nav.connect()
+        self.clipboard.connect()
         self.tree.customContextMenuRequested.connect(self._context_menu)
-        self.tree.activated.connect(self._on_activated)
-        self.tree.copy_requested.connect(self.copy_selection)
-        self.tree.drag_handler = self.start_drag
-        self._drag_progress.connect(self.status)
-        self.tree.paste_requested.connect(self.paste_into_current)
-        self.path_bar.navigate.connect(self.navigate)
-        self.filter_box.textChanged.connect(self._apply_filter)
-        self.model.error.connect(self._on_model_error)
-        self.model.busy_changed.connect(self._update_activity)
-        self.model.page_loaded.connect(self._on_page_loaded)
-        self.model.fetch_finished.connect(self._on_fetch_finished)
+        self.model.error.connect(lambda _uri, message: self.status(message))
         self.model.transfer_requested.connect(self.submit_transfer)
         self.model.mount_requested.connect(lambda uris: [self.open_uri(u) for u in uris])
 
@@ -350,14 +236,14 @@ class MainWindow(QMainWindow):
         self.preview = PreviewPane(self)
         self.setCentralWidget(self.preview)
         self._placeholder = None
-        if hasattr(self.preview, "message"):
-            self.preview.message.connect(lambda text: self.statusBar().showMessage(text, STATUS_TIMEOUT_MS))
+        self.preview.message.connect(self.status)
+        self.preview.loaded.connect(self._on_preview_loaded)
+        self.preview.widget_created.connect(lambda _w: self.theme.style_plots(self.preview))
         self.queue_dock = TransferQueueDock(self)
         self.queue_dock.setObjectName("TransferQueueDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
-        self.queue_dock.job_finished.connect(self.model.refresh_uri)
-        if hasattr(self.queue_dock, "reveal_requested"):
-            self.queue_dock.reveal_requested.connect(self.reveal)
+        self.queue_dock.job_finished.connect(self._on_transfer_landed)
+        self.queue_dock.reveal_requested.connect(self.reveal)
         self.find_dock = FindDock(self)
         self.find_dock.setObjectName("FindDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.find_dock)
@@ -367,16 +253,174 @@ class MainWindow(QMainWindow):
         self.find_dock.reveal_requested.connect(self.reveal)
         self.view_menu.addAction(self.queue_dock.toggleViewAction())
         self.view_menu.addAction(self.find_dock.toggleViewAction())
-        if not self._restore_state():
+        self._set_tab_order()
+        self.apply_theme(saved_theme(self.settings))
+        if not self.session.restore_window_state():
             # Docks only take sizes once laid out: apply the default proportions on the next turn.
             QTimer.singleShot(0, self._default_dock_sizes)
+        else:
+            QTimer.singleShot(0, self.fit_queue_dock)
+        warning = getattr(self.preview.budget, "warning", "")
+        if warning:
+            self.status(warning)
 
     def _default_dock_sizes(self) -> None:
         self.layout().activate()  # docks added after the first show need a laid-out window to take sizes
         # the tree's four columns need ~520 px; the preview wraps its controls and is fine narrower
         self.resizeDocks([self.mounts_dock], [max(380, int(self.width() * 0.36))], Qt.Orientation.Horizontal)
         # an empty queue needs its buttons, header and a couple of rows; it grows when dragged
-        self.resizeDocks([self.queue_dock], [120], Qt.Orientation.Vertical)
+        self.resizeDocks([self.queue_dock], [QUEUE_DOCK_MIN_HEIGHT], Qt.Orientation.Vertical)
+
+    def fit_queue_dock(self) -> None:
+        """Keep a restored transfer dock between its minimum and a share of the window (never two rows high)."""
+        dock = self.queue_dock
+        if dock is None or not dock.isVisible() or dock.isFloating():
+            return
+        self.layout().activate()
+        top = max(QUEUE_DOCK_MIN_HEIGHT, int(self.height() * QUEUE_DOCK_MAX_SHARE))
+        height = dock.height()
+        if height < QUEUE_DOCK_MIN_HEIGHT or height > top:
+            self.resizeDocks([dock], [min(max(height, QUEUE_DOCK_MIN_HEIGHT), top)], Qt.Orientation.Vertical)
+
+    # -- places, theme, keyboard ---------------------------------------------------------------
+    def _menu_action(self, menu: QMenu, text: str, slot: Callable[[], None], tip: str = "") -> QAction:
+        action = add_action(menu, text, slot)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        menu.action_list.append(action)
+        return action
+
+    def rebuild_recent_menu(self) -> None:
+        """Fill File ▸ Recent from the settings (newest first)."""
+        menu = self.recent_menu
+        menu.clear()
+        menu.action_list = []
+        recent = self.places.recent()
+        for number, uri in enumerate(recent, 1):
+            self._menu_action(menu, f"&{number % 10} {uri.replace('&', '&&')}", lambda u=uri: self.places.jump(u), uri)
+        if not recent:
+            empty = self._menu_action(menu, "(nothing opened yet)", lambda: None)
+            empty.setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.act_clear_recent)
+        self.act_clear_recent.setEnabled(bool(recent))
+
+    def rebuild_bookmarks_menu(self) -> None:
+        """Fill the Bookmarks menu: add/remove for the selection, then one entry per bookmark."""
+        menu = self.bookmarks_menu
+        menu.clear()
+        menu.action_list = []
+        node = self.current_node()
+        marked = node is not None and self.places.is_bookmarked(node.uri)
+        self.act_bookmark.setText("&Remove this bookmark" if marked else "&Bookmark this location")
+        self.act_bookmark.setEnabled(node is not None)
+        menu.addAction(self.act_bookmark)
+        menu.addSeparator()
+        marks = self.places.bookmarks()
+        for uri in marks:
+            self._menu_action(menu, uri.replace("&", "&&"), lambda u=uri: self.places.jump(u), uri)
+        if not marks:
+            empty = self._menu_action(menu, "(no bookmarks: Ctrl+B adds the selection)", lambda: None)
+            empty.setEnabled(False)
+
+    def _on_preview_loaded(self, uri: str) -> None:
+        """Files, arrays and groups shown in the preview go to File ▸ Recent (folders do not)."""
+        target = self.preview.target if self.preview is not None else None
+        if target is not None and target.uri == uri and target.kind not in ("folder", "bucket"):
+            self.places.add_recent(uri)
+
+    def _on_transfer_landed(self, folder_uri: str) -> None:
+        """A transfer ended in ``folder_uri``: list it again, and refresh its summary when it is on show."""
+        self.model.refresh_uri(folder_uri)
+        preview = self.preview
+        shown = getattr(preview, "_uri", None) if preview is not None else None
+        target = getattr(preview, "target", None)
+        if shown and target is not None and target.kind in ("folder", "bucket", "dataset", "group"):
+            if shown.rstrip("/") == folder_uri.rstrip("/") or folder_uri.rstrip("/").startswith(shown.rstrip("/") + "/"):
+                preview.show_location(shown)
+
+    def apply_theme(self, choice: str) -> str:
+        """Use ``choice`` (system/light/dark) without saving it; returns the scheme in effect."""
+        if choice not in THEMES:
+            choice = "system"
+        self.theme_actions[choice].setChecked(True)
+        return self.theme.apply(choice, self)
+
+    def set_theme(self, choice: str) -> str:
+        """View ▸ Theme: use ``choice`` and remember it."""
+        scheme = self.apply_theme(choice)
+        if self.persist:
+            self.settings.setValue(THEME_KEY, self.theme.choice)
+            self.settings.sync()
+        return scheme
+
+    def focus_panes(self) -> list[QWidget]:
+        """What F6 cycles through: the tree, the preview, the path bar."""
+        panes: list[QWidget] = [self.tree]
+        if self.preview is not None:
+            panes.append(self.preview)
+        panes.append(self.path_bar)
+        return panes
+
+    def cycle_focus(self, step: int = 1) -> QWidget:
+        """F6 / Shift+F6: move the focus to the next (previous) pane; returns the widget focused."""
+        from PySide6.QtWidgets import QApplication
+
+        panes = self.focus_panes()
+        focused = QApplication.focusWidget()
+        current = -1
+        for i, pane in enumerate(panes):
+            if focused is not None and (focused is pane or pane.isAncestorOf(focused)):
+                current = i
+                break
+        pane = panes[(current + step) % len(panes)] if current >= 0 else panes[0]
+        if pane is self.preview:
+            target = self.preview.focus_target()
+        else:
+            target = pane
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if target is self.path_bar:
+            self.path_bar.selectAll()
+        return target
+
+    def _set_tab_order(self) -> None:
+        """Tab: path bar → filter → tree → preview (its controls, then the plot)."""
+        QWidget.setTabOrder(self.path_bar, self.filter_box)
+        QWidget.setTabOrder(self.filter_box, self.tree)
+        if self.preview is not None:
+            QWidget.setTabOrder(self.tree, self.preview)
+
+    def shortcut_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What Help ▸ Keyboard shortcuts lists: the window's actions, the tree's keys, the plot's."""
+        from .dialogs.shortcuts_dialog import plot_shortcuts
+
+        def keys(action: QAction) -> str:
+            return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+
+        window: list[tuple[str, str]] = []
+        for action in (self.act_open, self.act_add, self.act_find, self.act_compare, self.act_refresh, self.act_up,
+                       self.act_copy_uri, self.act_bookmark, self.act_next_pane, self.act_prev_pane,
+                       self.act_shortcuts, self.act_quit):
+            if keys(action):
+                window.append((keys(action), action.text().replace("&", "").rstrip("…")))
+        tree = [("Ctrl+C", "Copy the selected rows (their URIs, or the files to other applications)"),
+                ("Ctrl+V", "Paste (transfer) into the selected folder"), ("Enter", "Open / expand"),
+                ("Tab", "Path bar → filter → tree → preview"), ("Escape (path bar)", "Restore the shown location")]
+        sections = [("Window", window), ("Tree", tree)]
+        plot = plot_shortcuts()
+        if plot:
+            sections.append(("Slice plot", plot))
+        return sections
+
+    def shortcuts_dialog(self) -> Any:
+        """The Help ▸ Keyboard shortcuts dialog (not shown)."""
+        from .dialogs.shortcuts_dialog import ShortcutsDialog
+
+        return ShortcutsDialog(self.shortcut_sections(), self)
+
+    def show_shortcuts(self) -> None:
+        self.shortcuts_dialog().exec()
 
     # -- start-up ----------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -393,579 +437,52 @@ class MainWindow(QMainWindow):
             return
         self._started = True
         self._build_panels()
-        for spec in self.store.load() if restore else []:
-            self.add_mount(spec, save=False, expand=False)
+        if restore:
+            self.session.restore_mounts()
         for uri in uris or []:
             self.open_uri(uri)
         if demo and not uris and not self.model.mount_nodes():
-            self._mount_demo()
+            self.session.mount_demo()
         if select:
             self.select_when_mounted(select)
-        self._expand_first_mount()
-        self.tree.setFocus()
-
-    def select_when_mounted(self, uri: str) -> None:
-        """Reveal ``uri`` now, or as soon as a mount that contains it appears (start-up mounts are async).
-
-        When nothing pending can provide it, the URI is opened (mounted) itself.
-        """
-        self._deferred_select = uri
-        self._try_deferred_select()
-
-    def _try_deferred_select(self) -> None:
-        uri = self._deferred_select
-        if uri is None:
-            return
-        try:
-            import storecore
-
-            norm = str(storecore.Location.parse(uri))
-        except Exception as e:  # noqa: BLE001
-            self._deferred_select = None
-            self.status(workers.describe_error(e))
-            return
-        if self.model.locate(norm)[0] is not None:
-            self._deferred_select = None
-            self.reveal(norm)
-        elif not self._pending:
-            self._deferred_select = None
-            self.open_uri(norm)
-
-    @property
-    def selecting(self) -> bool:
-        """True while a ``--select``/reveal target is still being looked for."""
-        return self._deferred_select is not None or self._reveal_target is not None
-
-    def _mount_demo(self) -> None:
-        def built(path: str) -> None:
-            self.add_mount(MountSpec("Demo data", path, "local"), expand=True)
-            self.add_mount(MountSpec("Home", os.path.expanduser("~"), "local"), expand=False)
-
-        def failed(message: str, _exc: BaseException) -> None:
-            self.status(f"Could not build the demo data: {message}")
-            self.add_mount(MountSpec("Home", os.path.expanduser("~"), "local"), expand=True)
-
-        from resources.demo_data import ensure_demo_data
-
-        self.activity_label.setText("Preparing demo data…")
-        self._track(workers.submit(ensure_demo_data, on_done=built, on_error=failed))
-
-    def _expand_first_mount(self) -> None:
         nodes = self.model.mount_nodes()
         if nodes and not self.tree.isExpanded(self.model.index_of(nodes[0])):
             self.tree.expand(self.model.index_of(nodes[0]))
+        self.tree.setFocus()
 
-    def _track(self, task: workers.Task) -> workers.Task:
+    @property
+    def pending_tasks(self) -> set[workers.Task]:
+        """Start-up and mount tasks not finished yet (``idle`` waits for them)."""
+        return self._pending
+
+    def track(self, task: workers.Task) -> workers.Task:
         """Remember a pending start-up/mount task (``idle`` waits for them)."""
         self._pending.add(task)
-        task.signals.done.connect(lambda *_: self._untrack(task))
-        task.signals.failed.connect(lambda *_: self._untrack(task))
+        # ``released`` always comes (after done/failed, and for a cancelled task too).  A quick task (a local
+        # stat from the path bar) can be over before this connects: then its signals went by and it is
+        # untracked here, or the status bar would say "Working…" forever.
+        task.signals.released.connect(lambda *_: self._untrack(task))
+        if task.finished.is_set():
+            QTimer.singleShot(0, lambda: self._untrack(task))
         return task
 
     def _untrack(self, task: workers.Task) -> None:
+        if task not in self._pending:
+            return
         self._pending.discard(task)
-        self._update_activity()
+        self.nav.update_activity()
         # Deliver after the task's own callbacks (which may add the mount) have run.
-        QTimer.singleShot(0, self._try_deferred_select)
+        QTimer.singleShot(0, self.nav.try_deferred_select)
 
     def idle(self) -> bool:
         """True when nothing is loading: no listing, no pending mount, no reveal in progress."""
         return self._started and not self.model.busy and not self._pending and not self.selecting
 
-    # -- mounts ----------------------------------------------------------------------
-    def add_mount(self, spec: MountSpec, *, save: bool = True, expand: bool = True) -> QModelIndex:
-        """Mount ``spec`` (registering its S3 scheme when needed) and show it in the tree."""
-        try:
-            uri = register(spec)
-        except Exception as e:  # noqa: BLE001 - a bad spec becomes a message
-            self.status(f"Cannot mount {spec.name}: {workers.describe_error(e)}")
-            return QModelIndex()
-        index = self.model.add_mount(spec, uri)
-        if save:
-            self.save_mounts()
-        if expand and self.model.node(index).state == IDLE:
-            self.tree.expand(index)
-        self.status(f"Mounted {spec.name} ({uri})")
-        self.mounted.emit(uri)
-        return index
-
-    def save_mounts(self) -> None:
-        """Write the current mounts to the settings (secrets excluded)."""
-        if self.persist:
-            self.store.save(self.model.mounts())
-
-    def open_uri(self, text: str) -> None:
-        """Show ``text`` in the tree: reveal it under an existing mount, or mount it (folder, bucket, container)."""
-        import storecore
-
-        try:
-            loc = storecore.Location.parse(text)
-        except Exception as e:  # noqa: BLE001
-            self.status(workers.describe_error(e))
-            return
-        uri = str(loc)
-        node, _exact = self.model.locate(uri)
-        if node is not None:
-            self.reveal(uri)
-            return
-
-        def probe() -> tuple[str, str, str]:
-            """(kind, mount uri, target) for ``uri``: containers mount whole, files mount their folder."""
-            outer = str(loc.outer)
-            kind = guess_kind(outer)
-            if kind in ("zarr", "hdf5"):
-                backend, l2 = storecore.backend_for(outer)
-                backend.stat(l2.path)
-                return kind, outer, uri
-            backend, l2 = storecore.backend_for(uri)
-            entry = backend.stat(l2.path)
-            if entry.is_dir:
-                return kind, uri, uri
-            return kind, str(loc.parent), uri
-
-        def done(result: tuple[str, str, str]) -> None:
-            kind, root, target = result
-            if self.model.locate(root)[0] is None:
-                spec = MountSpec(default_name(root) or root, root, kind)
-                self.add_mount(spec, save=self.persist, expand=True)
-            if target != root:
-                self.reveal(target)
-            else:
-                node = self.model.find_loaded(root)
-                if node is not None:
-                    self.tree.setCurrentIndex(self.model.index_of(node))
-
-        self.status(f"Opening {uri}…")
-        self._track(workers.submit(probe, on_done=done, on_error=lambda m, _e: self.status(m)))
-
-    def current_index(self) -> QModelIndex:
-        """The tree's current index (column 0)."""
-        index = self.tree.currentIndex()
-        return index.siblingAtColumn(0) if index.isValid() else index
-
-    def current_node(self) -> TreeNode | None:
-        """The node of the current row."""
-        return self.model.node(self.current_index())
-
-    def _mount_index(self, index: QModelIndex) -> QModelIndex:
-        node = self.model.node(index)
-        while node is not None and node.kind != "mount":
-            node = node.parent
-        return self.model.index_of(node) if node is not None else QModelIndex()
-
-    def unmount_current(self) -> None:
-        """Remove the mount of the current row."""
-        index = self._mount_index(self.current_index())
-        if index.isValid():
-            spec = self.model.remove_mount(index)
-            self.save_mounts()
-            if spec is not None:
-                self.status(f"Unmounted {spec.name}")
-
-    def rename_mount_current(self) -> None:
-        """Ask for a new display name for the current mount."""
-        index = self._mount_index(self.current_index())
-        node = self.model.node(index)
-        if node is None:
-            return
-        name, ok = QInputDialog.getText(self, "Rename mount", "Name:", text=node.name)
-        if ok and name.strip():
-            self.model.rename_mount(index, name)
-            self.save_mounts()
-
-    def edit_mount_current(self) -> None:
-        """Re-open the mount dialog for the current mount (e.g. to enter keys again)."""
-        index = self._mount_index(self.current_index())
-        node = self.model.node(index)
-        if node is None or node.spec is None:
-            return
-        from .dialogs.mount_dialog import MountDialog
-
-        dialog = MountDialog(self, node.spec)
-        if dialog.exec():
-            self.model.remove_mount(index)
-            self.add_mount(dialog.spec())
-
-    def add_mount_dialog(self) -> None:
-        """Open the "Add mount" dialog and mount what it returns."""
-        from .dialogs.mount_dialog import MountDialog
-
-        dialog = MountDialog(self)
-        if dialog.exec():
-            self.add_mount(dialog.spec())
-
-    # -- navigation ---------------------------------------------------------------------
-    def navigate(self, text: str) -> None:
-        """Path bar Enter: go to ``text`` (mounting it when no mount contains it)."""
-        self.open_uri(text)
-
-    def focus_path_bar(self) -> None:
-        """Put the cursor in the path bar."""
-        self.path_bar.setFocus()
-        self.path_bar.selectAll()
-
-    def reveal(self, uri: str) -> None:
-        """Expand the tree down to ``uri`` (listing levels as needed) and select it; ``revealed`` when done."""
-        try:
-            import storecore
-
-            uri = str(storecore.Location.parse(uri))
-        except Exception as e:  # noqa: BLE001
-            self.status(workers.describe_error(e))
-            return
-        self._reveal_target = uri
-        self._continue_reveal()
-
-    def _continue_reveal(self) -> None:
-        target = self._reveal_target
-        if target is None:
-            return
-        node, exact = self.model.locate(target)
-        if node is None:
-            self._reveal_target = None
-            self.status(f"{target} is not under any mount")
-            return
-        index = self.model.index_of(node)
-        if exact:
-            self._reveal_target = None
-            self.tree.scrollTo(index)
-            self.tree.setCurrentIndex(index)
-            self.revealed.emit(target)
-            return
-        self.tree.expand(index)
-        if node.state == IDLE and node.expandable:
-            self.model.fetchMore(index)
-        elif node.state != LOADING or not node.expandable:
-            self._reveal_target = None
-            self.tree.setCurrentIndex(index)
-            self.status(f"{target} was not found" + (f": {node.error}" if node.error else ""))
-        # else: still loading; page_loaded / fetch_finished call back here
-
-    def go_up(self) -> None:
-        """Select the parent of the current row."""
-        index = self.current_index()
-        if index.isValid() and index.parent().isValid():
-            self.tree.setCurrentIndex(index.parent())
-
-    def refresh_current(self) -> None:
-        """List the current folder (or the current file's folder) again."""
-        index = self.current_index()
-        if index.isValid():
-            self.model.refresh(index)
-        else:
-            self.model.refresh(QModelIndex())
-
-    def compare_selected(self) -> None:
-        """Compare the two selected locations (rclone-check style) in a dialog that can copy what is missing."""
-        uris = self.selected_uris()
-        if len(uris) != 2:
-            self.status("Select two folders or files to compare (Ctrl+click)")
-            return
-        from .dialogs.compare_dialog import CompareDialog
-
-        submit = self.queue_dock.submit if self.queue_dock is not None else None
-        dialog = CompareDialog(uris[0], uris[1], copy_callback=submit, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        self.compare_dialog = dialog
-
-    def find_here(self) -> None:
-        """Ctrl+F: start a search below the current folder."""
-        if self.find_dock is None:
-            return
-        folder = self._folder_of(self.current_node())
-        self.find_dock.show()
-        self.find_dock.raise_()
-        self.find_dock.start_search(folder.uri if folder is not None else "")
-
-    def copy_selection(self) -> None:
-        """Ctrl+C: put the selected rows on the clipboard (URI list, text, file URLs of local files)."""
-        uris = self.selected_uris()
-        if uris:
-            set_clipboard(uri_mime_data(uris))
-            self.status(f"Copied {len(uris)} item{'s' if len(uris) > 1 else ''}: {uris[0]}{' …' if len(uris) > 1 else ''}")
-
-    def copy_uri(self) -> None:
-        """Copy the selected rows' URIs to the clipboard (the same as Ctrl+C)."""
-        self.copy_selection()
-
-    def copy_as_python(self, node: TreeNode | None = None) -> None:
-        """Copy the few lines of Python that open ``node`` (the current row) with storecore and slice it."""
-        from storecore.snippets import python_snippet
-
-        node = node or self.current_node()
-        if node is None or not node.uri:
-            return
-        QGuiApplication.clipboard().setText(python_snippet(node.uri, node.kind))
-        self.status(f"Copied Python for {node.uri}")
-
-    @staticmethod
-    def clipboard_uris() -> list[str]:
-        """URIs on the clipboard: ours, local file URLs (OS file manager), or text lines that are all URIs/paths."""
-        data = QGuiApplication.clipboard().mimeData()
-        if data is None:
-            return []
-        uris = MountsModel.uris_from_mime(data)
-        if not uris and data.hasText():
-            lines = [line.strip() for line in data.text().splitlines() if line.strip()]
-            if lines and all(line.startswith("/") or "://" in line for line in lines):
-                uris = lines
-        return uris
-
-    def paste_target(self) -> TreeNode | None:
-        """Where Ctrl+V copies to: the current folder/bucket/group row, or the folder of the current file."""
-        node = self.current_node()
-        if node is not None and node.kind not in DROP_KINDS:
-            node = node.parent
-        return node if node is not None and node.kind in DROP_KINDS else None
-
-    def paste_into_current(self) -> None:
-        """Ctrl+V: copy the clipboard's URIs into the current folder through the transfer queue."""
-        uris = self.clipboard_uris()
-        if not uris:
-            self.status("Nothing to paste: copy files or folders first")
-            return
-        target = self.paste_target()
-        if target is None:
-            self.status("Select a folder, bucket or group to paste into")
-            return
-        sources = [u for u in uris if not is_ancestor_uri(u, target.uri)]
-        if not sources:
-            self.status(f"Cannot paste {uris[0]} into itself")
-            return
-        self.submit_transfer(sources, target.uri, "copy")
-
-    def selected_uris(self) -> list[str]:
-        """URIs of the selected rows (the current row when nothing is selected)."""
-        rows = self.selection.selectedRows(0)
-        if not rows and self.current_index().isValid():
-            rows = [self.current_index()]
-        return [self.model.uri(i) for i in rows]
-
-    # -- drag out to other applications ------------------------------------------------------
-    def _drag_stamp(self, uri: str) -> tuple | None:
-        """(size, mtime) of a remote file row that can be downloaded for a drag; None otherwise."""
-        node = self.model.find_loaded(uri)
-        if node is None or node.kind != "file" or "::" in uri or node.size is None:
-            return None
-        return (node.size, node.mtime)
-
-    def drag_local_copy(self, uri: str) -> str | None:
-        """The downloaded copy of remote ``uri`` when it is still current (local paths are their own copy)."""
-        if is_local_uri(uri):
-            return uri
-        cached = self._drag_copies.get(uri)
-        if cached is None or cached[0] != self._drag_stamp(uri) or not os.path.isfile(cached[1]):
-            return None
-        return cached[1]
-
-    def drag_mime(self, uris: list[str]) -> Any:
-        """Mime data for dragging ``uris``: our URI list (in-app drops) plus file URLs of local copies."""
-        copies = {u: p for u in uris if not is_local_uri(u) and (p := self.drag_local_copy(u))}
-        return uri_mime_data(uris, copies)
-
-    def prepare_drag_copies(self, uris: list[str], then: Callable[[list[str]], None] | None = None) -> workers.Task:
-        """Download remote files into a private temporary folder on a worker; ``drag_copies_ready`` when done."""
-        if self._drag_dir is None:
-            self._drag_dir = tempfile.mkdtemp(prefix="storescope-drag-")
-        jobs = []
-        for uri in uris:
-            stamp = self._drag_stamp(uri)
-            # one folder per version, so the file keeps its own name for the drop target
-            sub = hashlib.sha256(repr((uri, stamp)).encode()).hexdigest()[:20]
-            jobs.append((uri, stamp, os.path.join(self._drag_dir, sub, uri.rstrip("/").rsplit("/", 1)[-1])))
-        total = sum(stamp[0] for _u, stamp, _p in jobs if stamp) or None
-        emit = self._drag_progress.emit
-
-        def download(token: workers.CancelToken) -> list[tuple[str, tuple, str]]:
-            import storecore.transfer
-
-            done_before = 0
-            for uri, _stamp, path in jobs:
-                if token.cancelled:
-                    break
-                if not os.path.isfile(path):
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    storecore.transfer.copy(uri, path, progress=lambda d, _t, base=done_before: emit(
-                        f"Downloading for the drag… {human_size(base + d)}" + (f" of {human_size(total)}" if total else "")
-                    ), cancel=token)
-                done_before += os.path.getsize(path)
-            return jobs
-
-        def ready(result: list[tuple[str, tuple, str]]) -> None:
-            self._drag_task = None
-            for uri, stamp, path in result:
-                self._drag_copies[uri] = (stamp, path)
-            done = [u for u, _s, _p in result]
-            if then is not None:
-                then(done)
-            self.drag_copies_ready.emit(done)
-
-        def failed(message: str, _exc: BaseException) -> None:
-            self._drag_task = None
-            self.status(f"Could not download for the drag: {message}")
-
-        if self._drag_task is not None:
-            self._drag_task.cancel()
-        self.status(f"Downloading {len(uris)} item{'s' if len(uris) > 1 else ''} for the drag…")
-        self._drag_task = workers.submit(download, with_token=True, on_done=ready, on_error=failed)
-        return self._drag_task
-
-    def start_drag(self) -> None:
-        """Drag the selected rows; remote files are downloaded first so other applications get local files.
-
-        The drag starts at once when every item is local or already downloaded.
-        Otherwise the download runs on a worker; the drag starts when it ends if
-        the mouse button is still held, else a message asks to drag again.
-        In-app drops always use the original URIs (never the downloaded copies).
-        """
-        uris = self.selected_uris()
-        if not uris:
-            return
-        missing = [u for u in uris if self.drag_local_copy(u) is None]
-        wanted = [u for u in missing if self._drag_stamp(u) is not None]
-        size = sum(self._drag_stamp(u)[0] for u in wanted)
-        if not wanted or size > DRAG_DOWNLOAD_MAX:
-            if missing:
-                self.status("Remote folders, container members and large files are offered to other applications "
-                            "as URIs only; use Download to… for local copies")  # fmt: skip
-            self.tree.exec_drag(self.drag_mime(uris))
-            return
-        def go(done: list[str]) -> None:
-            if QGuiApplication.mouseButtons() & Qt.MouseButton.LeftButton:
-                self.status("")
-                self.tree.exec_drag(self.drag_mime(uris))
-            else:
-                self.status(f"Downloaded {len(done)} item{'s' if len(done) > 1 else ''}: drag again to drop them "
-                            "outside Storescope")  # fmt: skip
-
-        self.prepare_drag_copies(wanted, then=go)
-
-    # -- selection, filter, status --------------------------------------------------------
-    @staticmethod
-    def _folder_of(node: TreeNode | None) -> TreeNode | None:
-        while node is not None and not node.expandable:
-            node = node.parent
-        return node
-
-    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        node = self.model.node(current)
-        if node is None:
-            return
-        self.path_bar.set_uri(node.uri)
-        folder = self._folder_of(node)
-        if folder is not self._current_folder:
-            self._current_folder = folder
-            if self._filter_node is not None and self._filter_node is not folder:
-                self.filter_folder(None, "")
-                self.filter_box.blockSignals(True)
-                self.filter_box.clear()
-                self.filter_box.blockSignals(False)
-        self._update_counts()
-        if self.preview is not None:
-            self.preview.show_location(node.uri)
-
-    def _apply_filter(self, text: str) -> None:
-        folder = self._current_folder
-        if folder is None or folder.parent is None:
-            return
-        self.filter_folder(folder, text)
-        index = self.model.index_of(folder)
-        if folder.state == IDLE:
-            self.model.fetchMore(index)
-        self.tree.expand(index)
-
-    def filter_folder(self, folder: TreeNode | None, text: str) -> None:
-        """Hide the rows of ``folder`` whose names do not match ``text`` (``None``/empty: clear the filter)."""
-        old = self._filter_node
-        if old is not None and old is not folder and not old.removed:
-            self._filter_rows(old, "", 0)
-        self._filter_node = folder if folder is not None and text else None
-        self._filter_text = text
-        self._hidden = 0
-        self._filtered_upto = 0
-        if folder is not None:
-            self._filter_rows(folder, text, 0)
-        self._update_counts()
-
-    def _filter_rows(self, folder: TreeNode, text: str, start: int) -> None:
-        """Apply ``text`` to ``folder.children[start:]`` (rows arriving while a filter is set go through here)."""
-        parent = self.model.index_of(folder)
-        children = folder.children
-        for child in children[start:]:
-            if child.item is None or child.removed:
-                continue
-            hide = bool(text) and not name_matches(child.name, text)
-            self.tree.setRowHidden(child.item.row(), parent, hide)
-            self._hidden += hide
-        self._filtered_upto = len(children)
-
-    def _update_counts(self) -> None:
-        folder = self._current_folder
-        if folder is None or folder.parent is None or folder.removed:
-            self.count_label.setText(f"{len(self.model.mount_nodes())} mounts")
-            return
-        total = len(folder.children)
-        if folder.state == IDLE and not total:
-            self.count_label.setText(f"{folder.name}: not listed yet")
-            return
-        hidden = self._hidden if folder is self._filter_node else 0
-        text = f"{total:,} items" if not hidden else f"{total - hidden:,} of {total:,} items"
-        if folder.state == LOADING:
-            text += " (loading…)"
-        self.count_label.setText(f"{folder.name}: {text}")
-
-    def _update_activity(self, *_args: Any) -> None:
-        if self.model.busy:
-            loading = self.model.loading_count
-            self.activity_label.setText(f"Listing {loading} folder{'s' if loading > 1 else ''}…")
-        elif self._pending:
-            self.activity_label.setText("Working…")
-        else:
-            self.activity_label.setText("")
-
-    def _on_page_loaded(self, uri: str, _count: int) -> None:
-        folder = self._filter_node
-        if folder is not None and folder.uri == uri:
-            if self._filtered_upto > len(folder.children):  # refreshed: start over
-                self._hidden, self._filtered_upto = 0, 0
-            self._filter_rows(folder, self._filter_text, self._filtered_upto)
-        self._update_counts()
-        self._update_activity()
-        if self._reveal_target is not None:
-            self._continue_reveal()
-
-    def _on_fetch_finished(self, _uri: str) -> None:
-        self._update_counts()
-        self._update_activity()
-        if self._reveal_target is not None:
-            self._continue_reveal()
-
-    def _on_model_error(self, uri: str, message: str) -> None:
-        self.status(message)
-
     def status(self, text: str) -> None:
         """Show a message in the status bar for a while."""
         self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
 
-    # -- actions on items -------------------------------------------------------------------
-    def _on_activated(self, index: QModelIndex) -> None:
-        node = self.model.node(index)
-        if node is not None and not node.expandable and self.preview is not None:
-            self.preview.show_location(node.uri)
-
-    def open_item(self, index: QModelIndex) -> None:
-        """Open: toggle a folder, open a local file with the system, preview anything else."""
-        node = self.model.node(index)
-        if node is None:
-            return
-        if node.expandable:
-            self.tree.setExpanded(index, not self.tree.isExpanded(index))
-        elif node.uri.startswith("/") and "::" not in node.uri:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(node.uri))
-        elif self.preview is not None:
-            self.preview.show_location(node.uri)
-
+    # -- context menu ------------------------------------------------------------------------
     def build_context_menu(self, index: QModelIndex) -> QMenu:
         """The context menu for the row at ``index`` (empty space: mount actions only)."""
         menu = QMenu(self)
@@ -1016,9 +533,8 @@ class MainWindow(QMainWindow):
             add("Compare…", self.compare_selected)
         if node.kind == "mount":
             separator()
-            add_existing(self.act_edit_mount)
-            add_existing(self.act_rename_mount)
-            add_existing(self.act_unmount)
+            for action in (self.act_edit_mount, self.act_rename_mount, self.act_unmount):
+                add_existing(action)
         return menu
 
     def _context_menu(self, pos: Any) -> None:
@@ -1029,137 +545,158 @@ class MainWindow(QMainWindow):
             self.tree.viewport().mapToGlobal(pos)
         )
 
-    def _run(self, what: str, fn: Any, *args: Any, then: Any = None) -> workers.Task:
-        """Run a storage operation on a worker; report success or the error in the status bar."""
-        self.status(f"{what}…")
-
-        def ok(_result: Any) -> None:
-            self.status(f"{what}: done")
-            if then is not None:
-                then()
-
-        return self._track(workers.submit(fn, *args, on_done=ok, on_error=lambda m, _e: self.status(f"{what} failed: {m}")))
-
-    def new_folder(self, folder: TreeNode, name: str) -> workers.Task:
-        """Create the folder ``name`` inside ``folder`` (on a worker), then refresh it."""
-        import storecore
-
-        def make() -> None:
-            backend, loc = storecore.backend_for(folder.uri)
-            backend.mkdir(loc.join(name).path)
-
-        return self._run(f"New folder {name}", make, then=lambda: self.model.refresh_uri(folder.uri))
-
-    def new_folder_dialog(self, folder: TreeNode) -> None:
-        """Ask for a name and create the folder."""
-        name, ok = QInputDialog.getText(self, "New folder", f"Name of the new folder in {folder.name}:")
-        if ok and name.strip():
-            self.new_folder(folder, name.strip())
-
-    def rename_item(self, node: TreeNode, new_name: str) -> workers.Task:
-        """Rename a file or folder in place (on a worker), then refresh its folder."""
-        import storecore
-
-        parent_uri = node.parent.uri if node.parent is not None else ""
-
-        def move() -> None:
-            backend, loc = storecore.backend_for(node.uri)
-            backend.move(loc.path, loc.parent.join(new_name).path)
-
-        return self._run(f"Rename {node.name} → {new_name}", move, then=lambda: self.model.refresh_uri(parent_uri))
-
-    def rename_item_dialog(self, node: TreeNode) -> None:
-        """Ask for the new name and rename."""
-        name, ok = QInputDialog.getText(self, "Rename", "New name:", text=node.name)
-        if ok and name.strip() and name.strip() != node.name:
-            self.rename_item(node, name.strip())
-
-    def delete_uris(self, uris: list[str]) -> workers.Task:
-        """Delete ``uris`` (files or whole folders) on a worker, then refresh their folders."""
-        import storecore
-
-        def delete() -> int:
-            for uri in uris:
-                backend, loc = storecore.backend_for(uri)
-                backend.delete(loc.path, recursive=True)
-            return len(uris)
-
-        parents = {str(storecore.Location.parse(u).parent) for u in uris}
-        what = f"Delete {len(uris)} item{'s' if len(uris) > 1 else ''}"
-        return self._run(what, delete, then=lambda: [self.model.refresh_uri(p) for p in parents])
-
-    def delete_selected(self, *, confirm: bool = True) -> None:
-        """Delete the selected rows after a confirmation."""
-        uris = [u for u in self.selected_uris() if "::" not in u and self.model.find_loaded(u) is not None
-                and self.model.find_loaded(u).kind != "mount"]
-        if not uris:
-            return
-        if confirm:
-            listing = "\n".join(uris[:10]) + ("\n…" if len(uris) > 10 else "")
-            answer = QMessageBox.question(
-                self, "Delete", f"Delete {len(uris)} item(s) permanently?\n\n{listing}",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.delete_uris(uris)
-
-    def download_dialog(self) -> None:
-        """Copy the selected rows into a local folder chosen by the user (through the transfer queue)."""
-        uris = self.selected_uris()
-        if not uris:
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Download to")
-        if folder:
-            self.submit_transfer(uris, folder, "copy")
-
-    def upload_dialog(self, node: TreeNode) -> None:
-        """Copy local files chosen by the user into ``node`` (through the transfer queue)."""
-        files, _ = QFileDialog.getOpenFileNames(self, f"Upload to {node.name}")
-        if files:
-            self.submit_transfer(files, node.uri, "copy")
-
-    def submit_transfer(self, src_uris: list[str], dst_uri: str, op: str = "copy") -> None:
-        """Hand a copy/move to the transfer queue dock."""
-        if self.queue_dock is None:
-            self.status("The transfer queue is not ready yet")
-            return
-        self.queue_dock.submit(list(src_uris), dst_uri, op)
-        self.queue_dock.show()
-        self.queue_dock.raise_()
-        verb = "Moving" if op == "move" else "Copying"
-        self.status(f"{verb} {len(src_uris)} item{'s' if len(src_uris) > 1 else ''} to {dst_uri}")
-
     def show_about(self) -> None:
         """The About dialog."""
         from .dialogs.about_dialog import AboutDialog
 
         AboutDialog(self).exec()
 
-    # -- window state ----------------------------------------------------------------------
-    def _restore_state(self) -> bool:
-        """Restore the saved geometry and dock layout; False when there was none."""
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        return state is not None and bool(self.restoreState(state))
-
     def closeEvent(self, event: Any) -> None:
-        if self.persist:
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/state", self.saveState())
-            self.settings.sync()
+        self.session.save_window_state()
         for node in self.model.mount_nodes():
             self.model._cancel_below(node)
         if self.preview is not None:
             self.preview.clear()  # cancels its load: no late result may reach a closed window
         if self.queue_dock is not None and hasattr(self.queue_dock, "shutdown"):
             self.queue_dock.shutdown()
-        if self._drag_task is not None:
-            self._drag_task.cancel()
-        if self._drag_dir is not None:
-            shutil.rmtree(self._drag_dir, ignore_errors=True)
-            self._drag_dir = None
-            self._drag_copies.clear()
+        self.clipboard.shutdown()
         super().closeEvent(event)
+
+    # -- the public API, delegated to the controllers ----------------------------------------
+    # mounts and settings (Session)
+    def add_mount(self, spec: MountSpec, *, save: bool = True, expand: bool = True) -> QModelIndex:
+        """Mount ``spec`` and show it in the tree (see :meth:`Session.add_mount`)."""
+        return self.session.add_mount(spec, save=save, expand=expand)
+
+    def save_mounts(self) -> None:
+        self.session.save_mounts()
+
+    def unmount_current(self) -> None:
+        self.session.unmount_current()
+
+    def rename_mount_current(self) -> None:
+        self.session.rename_mount_current()
+
+    def edit_mount_current(self) -> None:
+        self.session.edit_mount_current()
+
+    def add_mount_dialog(self) -> None:
+        self.session.add_mount_dialog()
+
+    # navigation
+    def open_uri(self, text: str) -> None:
+        """Reveal ``text`` under an existing mount, or mount it (see :meth:`Navigation.open_uri`)."""
+        self.nav.open_uri(text)
+
+    def navigate(self, text: str) -> None:
+        """Path bar Enter: go to ``text`` (mounting it when no mount contains it); it joins File ▸ Recent."""
+        self.places.add_recent(text.strip())
+        self.nav.open_uri(text)
+
+    def reveal(self, uri: str) -> None:
+        """Expand the tree down to ``uri`` and select it; ``revealed`` when done."""
+        self.nav.reveal(uri)
+
+    def select_when_mounted(self, uri: str) -> None:
+        self.nav.select_when_mounted(uri)
+
+    @property
+    def selecting(self) -> bool:
+        """True while a ``--select``/reveal target is still being looked for."""
+        return self.nav.selecting
+
+    def current_index(self) -> QModelIndex:
+        return self.nav.current_index()
+
+    def current_node(self) -> TreeNode | None:
+        return self.nav.current_node()
+
+    def selected_uris(self) -> list[str]:
+        return self.nav.selected_uris()
+
+    def focus_path_bar(self) -> None:
+        self.nav.focus_path_bar()
+
+    def go_up(self) -> None:
+        self.nav.go_up()
+
+    def refresh_current(self) -> None:
+        self.nav.refresh_current()
+
+    def find_here(self) -> None:
+        self.nav.find_here()
+
+    def open_item(self, index: QModelIndex) -> None:
+        self.nav.open_item(index)
+
+    def filter_folder(self, folder: TreeNode | None, text: str) -> None:
+        self.nav.filter_folder(folder, text)
+
+    _folder_of = staticmethod(folder_of)
+
+    # file operations
+    def new_folder(self, folder: TreeNode, name: str) -> workers.Task:
+        return self.files.new_folder(folder, name)
+
+    def new_folder_dialog(self, folder: TreeNode) -> None:
+        self.files.new_folder_dialog(folder)
+
+    def rename_item(self, node: TreeNode, new_name: str) -> workers.Task:
+        return self.files.rename_item(node, new_name)
+
+    def rename_item_dialog(self, node: TreeNode) -> None:
+        self.files.rename_item_dialog(node)
+
+    def delete_uris(self, uris: list[str]) -> workers.Task:
+        return self.files.delete_uris(uris)
+
+    def delete_selected(self, *, confirm: bool = True) -> None:
+        self.files.delete_selected(confirm=confirm)
+
+    def download_dialog(self) -> None:
+        self.files.download_dialog()
+
+    def upload_dialog(self, node: TreeNode) -> None:
+        self.files.upload_dialog(node)
+
+    def submit_transfer(self, src_uris: list[str], dst_uri: str, op: str = "copy") -> None:
+        self.files.submit_transfer(src_uris, dst_uri, op)
+
+    def compare_selected(self) -> None:
+        self.files.compare_selected()
+
+    # clipboard and drag
+    def copy_selection(self) -> None:
+        self.clipboard.copy_selection()
+
+    def copy_uri(self) -> None:
+        """Copy the selected rows' URIs to the clipboard (the same as Ctrl+C)."""
+        self.clipboard.copy_selection()
+
+    def copy_as_python(self, node: TreeNode | None = None) -> None:
+        self.clipboard.copy_as_python(node)
+
+    clipboard_uris = staticmethod(clipboard_uris)
+
+    def paste_target(self) -> TreeNode | None:
+        return self.clipboard.paste_target()
+
+    def paste_into_current(self) -> None:
+        self.clipboard.paste_into_current()
+
+    def drag_local_copy(self, uri: str) -> str | None:
+        return self.clipboard.drag_local_copy(uri)
+
+    def drag_mime(self, uris: list[str]) -> Any:
+        return self.clipboard.drag_mime(uris)
+
+    def prepare_drag_copies(self, uris: list[str], then: Callable[[list[str]], None] | None = None) -> workers.Task:
+        return self.clipboard.prepare_drag_copies(uris, then)
+
+    def start_drag(self) -> None:
+        """Drag the selected rows out (remote files at most ``DRAG_DOWNLOAD_MAX`` bytes are downloaded first)."""
+        self.clipboard.start_drag(DRAG_DOWNLOAD_MAX)
+
+    @property
+    def _drag_dir(self) -> str | None:
+        return self.clipboard.drag_dir

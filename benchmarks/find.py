@@ -22,7 +22,6 @@ the naive/storecore ratios.  Needs the benchmark environment for s3fs:
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import os
 import shutil
 import sys
@@ -63,22 +62,10 @@ def build_tree(root: str, side: int) -> None:
 
 
 def upload(local: str, dest: str) -> None:
-    import storecore
+    """Copy the local tree to ``dest`` (S3/memory): ``dest`` becomes the copy, as ``cp -r``."""
+    import storecore.transfer
 
-    backend, loc = storecore.backend_for(dest)
-    jobs = []
-    for dirpath, _dirs, files in os.walk(local):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, local).replace(os.sep, "/")
-            jobs.append((f"{loc.path}/{rel}".lstrip("/"), full))
-
-    def put(job: tuple[str, str]) -> None:
-        with open(job[1], "rb") as f:
-            backend.write_bytes(job[0], f.read())
-
-    with cf.ThreadPoolExecutor(8) as pool:
-        list(pool.map(put, jobs))
+    storecore.transfer.copy(local, dest)
 
 
 def rchar() -> int:

@@ -21,7 +21,9 @@ To keep building and uploading fast, the volume repeats 16 distinct smooth,
 quantised chunks (every chunk is still stored, fetched and decoded on its own);
 it compresses about 12×, and the stored sizes are printed.
 
-    .venv-bench/bin/python benchmarks/slice.py [--quick] [--repeat 3]
+    .venv-bench/bin/python benchmarks/slice.py [--quick] [--repeat 3] [--serial]
+
+``--serial`` turns off storecore's parallel HDF5 chunk decoding (h5py decodes, as before it).
 """
 
 from __future__ import annotations
@@ -248,7 +250,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 128 MiB volume instead of 2 GiB")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per case (median reported)")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="storecore reads HDF5 chunks through h5py only (no parallel decode): the 'before' figures",
+    )
     args = parser.parse_args()
+    if args.serial:
+        from storecore.containers import h5chunks
+
+        h5chunks.plan = lambda *a, **k: h5chunks.Plan(False, "disabled by --serial")
     shape = (128, 512, 512) if args.quick else (512, 1024, 1024)
     chunks = (16, 256, 256)
     mid = (shape[0] // 2,)

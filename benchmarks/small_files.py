@@ -77,16 +77,20 @@ def run_storecore_fm(root: str, objs: list[tuple[str, object]], durable: bool = 
     from storecore import BackendRegistry, FileManager
     from storecore.backends import DiskBackend
 
-    fm = FileManager(BackendRegistry(disk=DiskBackend(durable=durable)))
+    return _run_file_manager(FileManager(BackendRegistry(disk=DiskBackend(durable=durable))), root, objs)
+
+
+def _run_file_manager(fm: object, root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
+    """Save then load every object one by one through a polystore-style ``FileManager`` (both have that API)."""
     for d in ("arrays", "dicts"):
-        fm.ensure_directory(os.path.join(root, d), "disk")
+        fm.ensure_directory(os.path.join(root, d), "disk")  # type: ignore[attr-defined]
     paths = [os.path.join(root, key + ext_of(obj)) for key, obj in objs]
     t0 = time.perf_counter()
     for (_, obj), path in zip(objs, paths, strict=True):
-        fm.save(obj, path, "disk")
+        fm.save(obj, path, "disk")  # type: ignore[attr-defined]
     t1 = time.perf_counter()
     for path in paths:
-        fm.load(path, "disk")
+        fm.load(path, "disk")  # type: ignore[attr-defined]
     return t1 - t0, time.perf_counter() - t1
 
 
@@ -105,10 +109,8 @@ def run_storecore_fm_batch(root: str, objs: list[tuple[str, object]]) -> tuple[f
     return t1 - t0, time.perf_counter() - t1
 
 
-def run_storecore_autostore(root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
-    from storecore import AutoStore
-
-    store = AutoStore(root)
+def _run_autostore_class(store_class: type, root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
+    store = store_class(root)
     keys = [key + ext_of(obj) for key, obj in objs]  # the published autostore needs the extension in the key
     t0 = time.perf_counter()
     for key, (_, obj) in zip(keys, objs, strict=True):
@@ -117,37 +119,25 @@ def run_storecore_autostore(root: str, objs: list[tuple[str, object]]) -> tuple[
     for key in keys:
         store[key]
     return t1 - t0, time.perf_counter() - t1
+
+
+def run_storecore_autostore(root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
+    from storecore import AutoStore
+
+    return _run_autostore_class(AutoStore, root, objs)
 
 
 def run_polystore(root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
     from polystore import FileManager
     from polystore.disk import DiskBackend
 
-    fm = FileManager({"disk": DiskBackend()})
-    for d in ("arrays", "dicts"):
-        fm.ensure_directory(os.path.join(root, d), "disk")
-    paths = [os.path.join(root, key + ext_of(obj)) for key, obj in objs]
-    t0 = time.perf_counter()
-    for (_, obj), path in zip(objs, paths, strict=True):
-        fm.save(obj, path, "disk")
-    t1 = time.perf_counter()
-    for path in paths:
-        fm.load(path, "disk")
-    return t1 - t0, time.perf_counter() - t1
+    return _run_file_manager(FileManager({"disk": DiskBackend()}), root, objs)
 
 
 def run_autostore(root: str, objs: list[tuple[str, object]]) -> tuple[float, float]:
     from autostore import AutoStore
 
-    store = AutoStore(root)
-    keys = [key + ext_of(obj) for key, obj in objs]  # the published autostore needs the extension in the key
-    t0 = time.perf_counter()
-    for key, (_, obj) in zip(keys, objs, strict=True):
-        store[key] = obj
-    t1 = time.perf_counter()
-    for key in keys:
-        store[key]
-    return t1 - t0, time.perf_counter() - t1
+    return _run_autostore_class(AutoStore, root, objs)
 
 
 CONTENDERS: list[tuple[str, Callable[[str, list[tuple[str, object]]], tuple[float, float]]]] = [

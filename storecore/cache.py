@@ -91,7 +91,7 @@ class _TransferSource:
         from concurrent.futures import ThreadPoolExecutor
 
         part = part_size(self.backend)
-        workers = max(1, int(self.backend.tuning["max_concurrency"]))
+        workers = max(1, int(self.backend.tuning.max_concurrency))
         fd = out.fileno()
         os.ftruncate(fd, self.size)
         ranges = [(s, min(self.size, s + part)) for s in range(self.first_len, self.size, part)]
@@ -107,8 +107,8 @@ class _TransferSource:
 
 
 def part_size(backend: Any) -> int:
-    """Bytes per ranged GET when filling the cache from S3."""
-    return max(1024 * 1024, int(backend.tuning["multipart_chunksize"]))
+    """Bytes per ranged GET when filling the cache from S3 (the backend's ``Tuning.multipart_chunksize``)."""
+    return max(1024 * 1024, int(backend.tuning.multipart_chunksize))
 
 
 def _digest(text: str) -> str:
@@ -153,10 +153,9 @@ class RemoteCache:
         cached copy and fetches the object again.
         """
         backend, loc = backend_for(uri)
-        from .backends.local import LocalBackend
-
-        if isinstance(backend, LocalBackend):
-            return backend.full(loc.path)
+        local = backend.local_path(loc.path)
+        if local is not None:
+            return local
         key = str(loc.outer)
         entry = None if refresh else self._read_meta(key)
         if entry is not None and self._expired(entry):
@@ -272,9 +271,8 @@ class RemoteCache:
             os.utime(path)  # mtime of the data file is the LRU clock
 
     def _validate_or_fetch(self, backend: Backend, path: str, key: str, entry: CacheEntry | None) -> str:
-        from .backends.s3 import S3Backend
-
-        if isinstance(backend, S3Backend):
+        if backend.supports_s3_api:
+            # an S3-compatible service: a conditional, ranged GET validates and starts the fill at once
             return self._s3_conditional_get(backend, path, key, entry)
         if entry is not None:
             self.validations += 1

@@ -11,12 +11,17 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import logging
 import os
 import re
 import sys
 import time
 from collections.abc import Callable
 from typing import IO, Any
+
+from .logs import describe
+
+logger = logging.getLogger(__name__)
 
 COMMANDS: set[str] = {"ls", "info", "cat", "cp", "mv", "rm", "find", "compare"}
 
@@ -83,8 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
-    p = add("cat", "write a file's bytes to stdout", "Write the bytes of a file/object to standard output.")
+    p = add("cat", "write a file's bytes, or a dataset's values, to stdout",
+            "Write the bytes of a file/object to standard output; for a dataset inside a container "
+            "(FILE::/path) print its values as text: a scalar as its value, an array as rows (the last axis "
+            "across), at most --limit rows (the count left out goes to stderr).")
     p.add_argument("uri")
+    p.add_argument("--format", choices=("text", "npy", "csv"), default="text",
+                   help="for datasets: text rows (default), .npy bytes or CSV")
+    p.add_argument("--limit", type=int, default=None, metavar="ROWS",
+                   help=f"rows printed (text: {CAT_TEXT_ROWS} by default; 0 = all; npy/csv: all by default)")
     p.set_defaults(func=cmd_cat)
 
     for name, verb in (("cp", "copy"), ("mv", "move")):
@@ -101,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-n", "--no-clobber", action="store_true", help="do not overwrite existing files")
         p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+        p.add_argument("--cluster", metavar="ADDRESS",
+                       help="run on a dask cluster (scheduler address, e.g. tcp://scheduler:8786; storescope[cluster])")
         p.set_defaults(func=cmd_transfer, op=verb)
 
     p = add("rm", "delete files (and folders with -r)", "Delete files; folders/prefixes need -r.")
@@ -316,15 +330,96 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+#: rows ``storescope cat FILE::/dataset`` prints as text unless --limit says otherwise
+CAT_TEXT_ROWS = 1000
+
+
+def _cat_rows(node: Any, limit: int | None) -> tuple[Any, int]:
+    """The first ``limit`` rows of ``node`` (a 2-d view: the last axis across) and how many rows it has in all.
+
+    Only the leading slabs holding those rows are read.
+    """
+    import math
+
+    import numpy as np
+
+    shape = tuple(node.shape)
+    if len(shape) <= 1:
+        total = shape[0] if shape else 1
+        take = total if limit is None else min(limit, total)
+        data = np.asarray(node.read_slice((slice(0, take),)) if shape else node.read_slice(()))
+        return data.reshape(-1, 1), total
+    per_slab = math.prod(shape[1:-1])
+    total = shape[0] * per_slab
+    take = total if limit is None else min(limit, total)
+    slabs = math.ceil(take / per_slab) if per_slab else 0
+    data = np.asarray(node.read_slice((slice(0, slabs),)))
+    return data.reshape(-1, shape[-1])[:take], total
+
+
+def _cat_node(loc: Any, args: argparse.Namespace) -> int:
+    """``cat FILE::/dataset``: the values as text rows, CSV or .npy bytes."""
+    import csv
+
+    import numpy as np
+
+    from .containers import open_container
+    from .containers.values import format_value
+    from .errors import InvalidArgument
+
+    node = open_container(str(loc))
+    if node.kind == "link":
+        if node.broken:
+            raise InvalidArgument(f"{loc}: a broken link (to {node.link_target})")
+        node = node.target()
+    if node.kind != "array":
+        raise InvalidArgument(f"{loc}: a group has no values; use 'storescope ls' or 'storescope info'")
+    labels = node.enum_labels
+    if args.format == "npy":
+        data = np.asarray(node.read_slice(()) if not node.shape else
+                          (node.read_slice((slice(0, args.limit),)) if args.limit else node.read_slice()))
+        np.save(sys.stdout.buffer, data, allow_pickle=False)
+        sys.stdout.buffer.flush()
+        return 0
+    limit = args.limit if args.limit is not None else (None if args.format == "csv" else CAT_TEXT_ROWS)
+    limit = None if limit == 0 else limit
+    if node.shape is not None and 0 in tuple(node.shape):
+        print(f"{loc}: empty ({'×'.join(map(str, node.shape))})", file=sys.stderr)
+        return 0
+    if not node.shape:  # a scalar: its value
+        value = node.read_slice(())
+        print(format_value(value, enum_labels=labels))
+        return 0
+    rows, total = _cat_rows(node, limit)
+    names = rows.dtype.names
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        if names:
+            writer.writerow(names)
+        for row in rows:
+            cells = [v[n] for v in row for n in names] if names else list(row)
+            writer.writerow([format_value(c, enum_labels=labels) for c in cells])
+    else:
+        for row in rows:
+            print("\t".join(format_value(v, enum_labels=labels) for v in row))
+    left = total - len(rows)
+    if left > 0:
+        print(f"… {left:,} more row{'s' if left != 1 else ''} left out (of {total:,}); "
+              f"--limit 0 prints all, --format npy writes the whole array", file=sys.stderr)
+    return 0
+
+
 def cmd_cat(args: argparse.Namespace) -> int:
-    """Stream a file's bytes to stdout."""
+    """Stream a file's bytes to stdout; print a container dataset's values."""
     import storecore
 
     from .errors import InvalidArgument
 
     backend, loc = storecore.backend_for(args.uri)
     if loc.inner is not None:
-        raise InvalidArgument(f"{loc}: cat reads files; use 'storescope info' for container nodes")
+        return _cat_node(loc, args)
+    if args.format != "text":
+        raise InvalidArgument(f"{loc}: --format is for datasets inside containers (FILE::/path)")
     out = sys.stdout.buffer
     backend.read_to(loc.path, out)
     out.flush()
@@ -393,7 +488,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             raise IsADirectory(f"{src}: is a folder (use cp -r)", path=src)
         plans.append((str(sloc), _destination(sloc, args.dst, len(args.src) > 1)))
     bar = ProgressBar(sys.stderr, (sys.stderr.isatty() or args.progress) and not args.quiet)
-    queue = TransferQueue(history=False)
+    queue = TransferQueue(history=False, cluster=getattr(args, "cluster", None))
     started = time.monotonic()
     try:
         jobs = [queue.submit(s, d, op=args.op, conflict="skip" if args.no_clobber else "overwrite") for s, d in plans]
@@ -587,5 +682,6 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as e:  # noqa: BLE001 - every error is one readable line
+        logger.debug("main: caught %s", describe(e))
         print(f"{PROG} {args.command}: {_error_line(e)}", file=sys.stderr)
         return 1

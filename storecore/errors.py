@@ -22,6 +22,13 @@ class StorecoreError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def locate(self, path: str) -> None:
+        """Name ``path`` (in the message too) unless the error names a path already."""
+        if not self.path:
+            self.path = path
+            self.message = f"{path}: {self.message}"
+            self.args = (self.message,)
+
 
 class NotFound(StorecoreError, FileNotFoundError):
     """A path, key, bucket or inner container path does not exist."""

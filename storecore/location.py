@@ -12,6 +12,7 @@ import os
 import posixpath
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +51,7 @@ def register_scheme(name: str, base_scheme: str, **options: Any) -> None:
             raise InvalidLocation(f"cannot redefine the built-in scheme {name!r}")
         _schemes[name] = (root_base, {**base_options, **options})
     # Backends built for the old options must not be reused.
-    from .backends.registry import forget_scheme
-
-    forget_scheme(name)
+    _scheme_changed(name)
 
 
 def unregister_scheme(name: str) -> None:
@@ -62,9 +61,26 @@ def unregister_scheme(name: str) -> None:
         return
     with _lock:
         _schemes.pop(name, None)
-    from .backends.registry import forget_scheme
+    _scheme_changed(name)
 
-    forget_scheme(name)
+
+#: called with a scheme name when its options change or it is forgotten (the backend registry
+#: subscribes to drop the backends it built); location itself imports nothing above it
+_listeners: list[Callable[[str], None]] = []
+
+
+def on_scheme_change(callback: Callable[[str], None]) -> None:
+    """Call ``callback(scheme)`` whenever ``scheme`` is registered again or unregistered."""
+    with _lock:
+        if callback not in _listeners:
+            _listeners.append(callback)
+
+
+def _scheme_changed(name: str) -> None:
+    with _lock:
+        listeners = list(_listeners)
+    for callback in listeners:
+        callback(name)
 
 
 def scheme_info(scheme: str) -> tuple[str, dict[str, Any]]:

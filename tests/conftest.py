@@ -99,15 +99,18 @@ def settings_path(tmp_path):
 @pytest.fixture
 def window(qtbot, settings_path):
     """A shown main window with an isolated settings file, no saved mounts and no demo data."""
-    from PySide6.QtCore import QSettings
+    from window_helpers import close_window, make_window
 
-    from app import workers
-    from app.window import MainWindow
-
-    w = MainWindow(QSettings(settings_path, QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    w.finish_startup([], demo=False)
+    w = make_window(qtbot, settings_path)
     yield w
-    w.close()
-    qtbot.waitUntil(lambda: workers.pool().activeThreadCount() == 0, timeout=15_000)
+    close_window(qtbot, w)
+
+
+@pytest.fixture
+def pane(qtbot):
+    """A shown preview pane."""
+    from window_helpers import shown
+
+    from app.viewers.pane import PreviewPane
+
+    return shown(qtbot, PreviewPane(), 900, 650)

@@ -7,13 +7,12 @@ import os
 import h5py
 import numpy as np
 import pytest
-from window_helpers import wait_loaded
+from window_helpers import show, wait_loaded
 
 from app.models.mounts_model import NAME
 from app.mounts import MountSpec
 from app.viewers.array_viewer import ArrayViewer
 from app.viewers.nexus_viewer import NexusViewer
-from app.viewers.pane import PreviewPane
 from app.viewers.summary_viewer import SummaryViewer
 
 CORPUS = "/work/shared/corpus/hdf5"
@@ -53,21 +52,6 @@ def _write_nexus(path: str, *, curve: bool = False) -> str:
         c.attrs["long_name"] = "Intensity"
         c.attrs["units"] = "counts"
     return path
-
-
-@pytest.fixture
-def pane(qtbot):
-    p = PreviewPane()
-    qtbot.addWidget(p)
-    p.resize(900, 700)
-    p.show()
-    return p
-
-
-def show(qtbot, pane, uri, timeout=15000):
-    with qtbot.waitSignal(pane.loaded, timeout=timeout):
-        pane.show_location(str(uri))
-    return pane.current_viewer
 
 
 def test_selecting_a_nexus_file_in_the_window_shows_its_default_plot(qtbot, window, tmp_path):

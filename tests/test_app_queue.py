@@ -11,7 +11,8 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 import storecore
-from app.models.queue_model import FILES, STATE, QueueModel, human_bytes, human_eta
+from app.formatting import human_size
+from app.models.queue_model import FILES, STATE, QueueModel, human_eta
 from app.queue_dock import TransferQueueDock
 from storecore.backends.memory import InMemoryBackend
 from storecore.backends.registry import register_backend
@@ -257,7 +258,7 @@ def test_history_follows_an_isolated_settings_file(qtbot, tmp_path, monkeypatch)
 
 
 def test_model_formatting():
-    assert human_bytes(999) == "999 B" and human_bytes(1_500_000) == "1.5 MB"
+    assert human_size(999) == "999 B" and human_size(1_500_000) == "1.4 MiB"  # binary units, as every size in the app
     assert human_eta(None) == "" and human_eta(65) == "1:05" and human_eta(3725) == "1:02:05"
     m = QueueModel()
     assert m.rowCount() == 0 and m.columnCount() == 7 and m.headerData(0, Qt.Orientation.Horizontal) == "Name"

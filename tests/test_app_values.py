@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from instrument_files import write_all_dtypes, write_user_block
+from window_helpers import show
 
-from app.viewers.pane import PreviewPane
 from app.viewers.table_viewer import TableViewer
 from app.viewers.value_viewer import ValueViewer
 
@@ -19,21 +19,6 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "hdf5"
 @pytest.fixture(scope="module")
 def dtypes_file(tmp_path_factory) -> Path:
     return write_all_dtypes(tmp_path_factory.mktemp("values") / "all_dtypes.h5")
-
-
-@pytest.fixture
-def pane(qtbot):
-    p = PreviewPane()
-    qtbot.addWidget(p)
-    p.resize(900, 650)
-    p.show()
-    return p
-
-
-def show(qtbot, pane, uri):
-    with qtbot.waitSignal(pane.loaded, timeout=15000):
-        pane.show_location(str(uri))
-    return pane.current_viewer
 
 
 def table_cells(viewer: TableViewer) -> list[list[str]]:

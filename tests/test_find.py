@@ -63,17 +63,10 @@ def build_tree(root: str) -> None:
 
 
 def upload(local: str, dest: str) -> None:
-    """Copy the local tree to ``dest`` (S3/memory), many objects at once."""
-    backend, loc = storecore.backend_for(dest)
-    jobs = []
-    for dirpath, _dirs, files in os.walk(local):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, local).replace(os.sep, "/")
-            with open(full, "rb") as f:
-                jobs.append((f"{loc.path}/{rel}".lstrip("/"), f.read()))
-    with cf.ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda job: backend.write_bytes(*job), jobs))
+    """Copy the local tree to ``dest`` (S3/memory): ``dest`` becomes the copy, as ``cp -r``."""
+    import storecore.transfer
+
+    storecore.transfer.copy(local, dest)
 
 
 @pytest.fixture(scope="module")

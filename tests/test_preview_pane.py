@@ -7,8 +7,10 @@ import threading
 
 import numpy as np
 import pytest
+from window_helpers import show
 
-from app.viewers.budget import Budget, human_size, selection_cost, touched_chunks
+from app.formatting import human_size
+from app.viewers.budget import Budget, selection_cost, touched_chunks
 from app.viewers.pane import PreviewPane
 
 
@@ -21,22 +23,6 @@ def non_blank(widget, path) -> bool:
     img = img.convertToFormat(QImage.Format.Format_RGB32)
     arr = np.frombuffer(img.constBits(), np.uint32, img.width() * img.height())
     return len(np.unique(arr[:: max(1, arr.size // 200_000)])) > 1
-
-
-@pytest.fixture
-def pane(qtbot):
-    p = PreviewPane()
-    qtbot.addWidget(p)
-    p.resize(900, 650)
-    p.show()
-    return p
-
-
-def show(qtbot, pane, uri, timeout=15000):
-    with qtbot.waitSignal(pane.loaded, timeout=timeout) as blocker:
-        pane.show_location(uri)
-    assert blocker.args == [str(uri)]
-    return pane.current_viewer
 
 
 @pytest.fixture(scope="module")

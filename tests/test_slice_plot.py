@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from window_helpers import shown
 
 from app.plot.painter import CACHE, PlaneRequest, choose_level, plan_tiles, read_plane
 from app.plot.slice_plot import SlicePlot, auto_levels, to_display
@@ -29,11 +30,7 @@ def cube(tmp_path):
 
 @pytest.fixture
 def plot(qtbot):
-    p = SlicePlot()
-    qtbot.addWidget(p)
-    p.resize(800, 600)
-    p.show()
-    return p
+    return shown(qtbot, SlicePlot(), 800, 600)
 
 
 def chunk_file_bytes(root, keys):

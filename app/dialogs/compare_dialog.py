@@ -38,8 +38,6 @@ COLUMNS = ("Status", "Path", "Size in A", "Size in B", "Why")
 STATUS_LABELS = {"only_a": "only in A", "only_b": "only in B", "differ": "differs", "same": "same"}
 FILTERS = (("All", None), ("Only in A", "only_a"), ("Only in B", "only_b"), ("Different", "differ"), ("Same", "same"))
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
-BATCH_SIZE = 500
-BATCH_SECONDS = 0.1
 
 CopyCallback = Callable[[list[str], str], Any]
 _Index = QModelIndex | QPersistentModelIndex
@@ -71,13 +69,14 @@ class CompareModel(BatchTableModel):
         return None
 
 
-class CompareDialog(QDialog):
+class CompareDialog(workers.StreamedRows, QDialog):
     """Compares ``a_uri`` with ``b_uri``; ``copy_callback(src_uris, dst_folder)`` receives "Copy missing →".
 
     ``compare_finished(count)`` is emitted when the comparison ends.
     """
 
     compare_finished = Signal(int)
+    BATCH_SIZE = 500
 
     def __init__(
         self,
@@ -163,11 +162,6 @@ class CompareDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_missing)
 
     # public API -------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        """True while the comparison runs."""
-        return self.task is not None
-
     def start(self) -> None:
         """(Re)run the comparison of the A and B fields."""
         self.stop(quiet=True)
@@ -181,23 +175,7 @@ class CompareDialog(QDialog):
 
             return compare(a, b, deep, cancel=token)
 
-        self._started = time.monotonic()
-        task = workers.stream(entries, on_batch=self._on_batch, on_done=self._on_done, on_error=self._on_error,
-                              batch_size=BATCH_SIZE, batch_seconds=BATCH_SECONDS)
-        self.task = task
-        self._set_busy(True)
-        self._update_summary()
-
-    def stop(self, quiet: bool = False) -> None:
-        """Cancel a running comparison (rows so far stay)."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        self.task = None
-        self._set_busy(False)
-        if not quiet:
-            self._update_summary(stopped=True)
-            self.compare_finished.emit(self.model.rowCount())
+        self._run_stream(entries)
 
     def set_filter(self, status: str | None) -> None:
         """Show only entries with ``status`` (``None``: all)."""
@@ -226,21 +204,13 @@ class CompareDialog(QDialog):
     def _on_batch(self, batch: list[Any]) -> None:
         for e in batch:
             self.counts[e.status] = self.counts.get(e.status, 0) + 1
-        self.model.append(batch)
-        self._update_summary()
+        super()._on_batch(batch)
 
-    def _on_done(self, last_batch: list[Any]) -> None:
-        self._on_batch(last_batch)
-        self.task = None
-        self._set_busy(False)
-        self._update_summary(done=True)
-        self.compare_finished.emit(self.model.rowCount())
-
-    def _on_error(self, message: str, _exc: BaseException) -> None:
-        self.task = None
+    def _show_error(self, message: str) -> None:
         self.last_error = message
-        self._set_busy(False)
         self.summary_label.setText(message)
+
+    def _finished(self) -> None:
         self.compare_finished.emit(self.model.rowCount())
 
     def _set_busy(self, busy: bool) -> None:
@@ -249,7 +219,7 @@ class CompareDialog(QDialog):
         missing = self.counts.get("only_a", 0) + self.counts.get("differ", 0) if self.counts else 0
         self.copy_button.setEnabled(not busy and missing > 0)
 
-    def _update_summary(self, done: bool = False, stopped: bool = False) -> None:
+    def _show_progress(self, done: bool = False, stopped: bool = False) -> None:
         c = self.counts
         text = f"{c.get('only_a', 0)} only in A · {c.get('only_b', 0)} only in B · {c.get('differ', 0)} differ · {c.get('same', 0)} same"
         if stopped:

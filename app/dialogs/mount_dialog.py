@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import importlib
 import os
+import sys
 import uuid
 
+from PySide6.QtCore import QProcess, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +29,11 @@ from PySide6.QtWidgets import (
 
 from .. import workers
 from ..mounts import MountSpec, default_name, keyring_available
+
+#: what "Install keyring" runs (in this Python, so the app can use it right after)
+KEYRING_INSTALL = [sys.executable, "-m", "pip", "install", "keyring"]
+KEYRING_HINT = ("Keys are kept for this session only: the keyring package is not installed. "
+                "Install it to remember them: {command}")
 
 KIND_LABELS = [("local", "Local folder"), ("s3", "S3 bucket or prefix"), ("zarr", "Zarr store"), ("hdf5", "HDF5 file")]
 
@@ -60,12 +68,13 @@ def s3_uri_from(text: str) -> str:
 def check_connection(spec: MountSpec) -> str:
     """List the first page of ``spec``'s S3 root through a throw-away scheme; return a summary (runs on a worker)."""
     import storecore
+    from storecore.errors import StorecoreError
 
     scheme = f"storescope-test-{uuid.uuid4().hex[:8]}"
+    body = s3_uri_from(spec.uri).split("://", 1)[1]
     # Fail fast: a connection test should not sit through the full retry budget.
     storecore.register_scheme(scheme, "s3", **spec.s3_options(), max_attempts=2, connect_timeout=5)
     try:
-        body = s3_uri_from(spec.uri).split("://", 1)[1]
         backend, loc = storecore.backend_for(f"{scheme}://{body}")
         count = 0
         for page in backend.ls_pages(loc.path):
@@ -74,6 +83,10 @@ def check_connection(spec: MountSpec) -> str:
         else:
             backend.stat(loc.path)  # empty listing: make sure the bucket/prefix exists
         return f"Connected: {count} entr{'y' if count == 1 else 'ies'} in the first page."
+    except Exception as e:  # noqa: BLE001 - re-raised naming what the user typed, not the throw-away scheme
+        where = f"s3://{body}" + (f" at {spec.endpoint_url}" if spec.endpoint_url else " on AWS")
+        cause = workers.describe_error(e).replace(f"{scheme}://", "s3://").replace(scheme, "s3")
+        raise StorecoreError(f"{where}: {cause}", path=where) from None
     finally:
         storecore.unregister_scheme(scheme)
 
@@ -85,7 +98,7 @@ class MountDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Edit mount" if spec else "Add mount")
         self.setMinimumWidth(520)
-        self._test = workers.LatestOnly()
+        self._test = workers.LatestOnly(owner=self)
         self._edit_id = spec.id if spec else None
 
         self.kind = QComboBox()
@@ -94,62 +107,8 @@ class MountDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("shown in the tree (default: last part of the path)")
 
-        # local / container page
-        self.path = QLineEdit()
-        self.path.setPlaceholderText("/path/to/folder, store.zarr or file.h5")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        path_row = QHBoxLayout()
-        path_row.addWidget(self.path, 1)
-        path_row.addWidget(browse)
-        local_page = QWidget()
-        local_form = QFormLayout(local_page)
-        local_form.addRow("Path", path_row)
-
-        # S3 page
-        self.bucket = QLineEdit()
-        self.bucket.setPlaceholderText("bucket or bucket/prefix")
-        self.endpoint = QLineEdit()
-        self.endpoint.setPlaceholderText("empty for AWS, e.g. http://127.0.0.1:9000 for MinIO")
-        self.region = QLineEdit()
-        self.region.setPlaceholderText("e.g. us-east-1 (optional)")
-        self.use_profile = QRadioButton("AWS profile / default credentials")
-        self.use_keys = QRadioButton("Access keys")
-        self.use_profile.setChecked(True)
-        self.profile = QComboBox()
-        self.profile.setEditable(True)
-        self.profile.addItem("")
-        self.profile.addItems(aws_profiles())
-        self.access_key = QLineEdit()
-        self.secret_key = QLineEdit()
-        self.secret_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.remember = QCheckBox("Remember the keys in the system keyring")
-        if not keyring_available():
-            self.remember.setEnabled(False)
-            self.remember.setToolTip("No system keyring is available: keys are kept for this session only.")
-        creds = QGroupBox("Credentials")
-        cform = QFormLayout(creds)
-        cform.addRow(self.use_profile)
-        cform.addRow("Profile", self.profile)
-        cform.addRow(self.use_keys)
-        cform.addRow("Access key", self.access_key)
-        cform.addRow("Secret key", self.secret_key)
-        cform.addRow(self.remember)
-        self.test_button = QPushButton("Test connection")
-        self.test_button.clicked.connect(self.test_connection)
-        self.test_result = QLabel("")
-        self.test_result.setWordWrap(True)
-        s3_page = QWidget()
-        s3_form = QFormLayout(s3_page)
-        s3_form.addRow("Bucket/prefix", self.bucket)
-        s3_form.addRow("Endpoint URL", self.endpoint)
-        s3_form.addRow("Region", self.region)
-        s3_form.addRow(creds)
-        test_row = QHBoxLayout()
-        test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_result, 1)
-        s3_form.addRow(test_row)
-
+        local_page = self._local_page()
+        s3_page = self._s3_page()
         self.pages = QStackedWidget()
         self.pages.addWidget(local_page)
         self.pages.addWidget(s3_page)
@@ -175,6 +134,127 @@ class MountDialog(QDialog):
         self._kind_changed()
         self._creds_changed()
 
+    # -- construction ----------------------------------------------------------
+    def _local_page(self) -> QWidget:
+        """The page of local folders and containers: a path and a Browse button."""
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("/path/to/folder, store.zarr or file.h5")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(browse)
+        local_page = QWidget()
+        local_form = QFormLayout(local_page)
+        local_form.addRow("Path", path_row)
+        return local_page
+
+    def _s3_page(self) -> QWidget:
+        """The page of S3 mounts: bucket, endpoint, region, credentials and "Test connection"."""
+        self.bucket = QLineEdit()
+        self.bucket.setPlaceholderText("bucket or bucket/prefix")
+        self.endpoint = QLineEdit()
+        self.endpoint.setPlaceholderText("empty for AWS, e.g. http://127.0.0.1:9000 for MinIO")
+        self.region = QLineEdit()
+        self.region.setPlaceholderText("e.g. us-east-1 (optional)")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        s3_page = QWidget()
+        s3_form = QFormLayout(s3_page)
+        s3_form.addRow("Bucket/prefix", self.bucket)
+        s3_form.addRow("Endpoint URL", self.endpoint)
+        s3_form.addRow("Region", self.region)
+        s3_form.addRow(self._credentials_box())
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        s3_form.addRow(test_row)
+        return s3_page
+
+    def _credentials_box(self) -> QGroupBox:
+        """A profile or access keys (remembered in the keyring only when asked)."""
+        self.use_profile = QRadioButton("AWS profile / default credentials")
+        self.use_keys = QRadioButton("Access keys")
+        self.use_profile.setChecked(True)
+        self.profile = QComboBox()
+        self.profile.setEditable(True)
+        self.profile.addItem("")
+        self.profile.addItems(aws_profiles())
+        self.access_key = QLineEdit()
+        self.secret_key = QLineEdit()
+        self.secret_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox("Remember the keys in the system keyring")
+        self.keyring_hint = QLabel(KEYRING_HINT.format(command="pip install keyring"))
+        self.keyring_hint.setWordWrap(True)
+        self.keyring_hint.setTextInteractionFlags(self.keyring_hint.textInteractionFlags()
+                                                  | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.install_keyring_button = QPushButton("Install keyring")
+        self.install_keyring_button.setToolTip(" ".join(["python", *KEYRING_INSTALL[1:]]))
+        self.install_keyring_button.clicked.connect(self.install_keyring)
+        #: the command "Install keyring" runs (tests swap in a harmless one)
+        self.install_command = list(KEYRING_INSTALL)
+        self._install: QProcess | None = None
+        self.keyring_ready = keyring_available()
+        hint_row = QHBoxLayout()
+        hint_row.addWidget(self.keyring_hint, 1)
+        hint_row.addWidget(self.install_keyring_button)
+        self._show_keyring_state()
+        creds = QGroupBox("Credentials")
+        cform = QFormLayout(creds)
+        cform.addRow(self.use_profile)
+        cform.addRow("Profile", self.profile)
+        cform.addRow(self.use_keys)
+        cform.addRow("Access key", self.access_key)
+        cform.addRow("Secret key", self.secret_key)
+        cform.addRow(self.remember)
+        cform.addRow(hint_row)
+        return creds
+
+    # -- the optional keyring --------------------------------------------------------
+    def _show_keyring_state(self) -> None:
+        """Say why "Remember" is greyed (no keyring) and offer to install it; hide all that once it is there."""
+        missing = not self.keyring_ready
+        self.keyring_hint.setVisible(missing)
+        self.install_keyring_button.setVisible(missing)
+        if missing:
+            self.remember.setToolTip(KEYRING_HINT.format(command="pip install keyring"))
+        else:
+            self.remember.setToolTip("Keep the keys in the system keyring (never in the settings file)")
+        keys = getattr(self, "use_keys", None)
+        self.remember.setEnabled(self.keyring_ready and (keys is None or keys.isChecked()))
+
+    def install_keyring(self) -> QProcess:
+        """Run ``python -m pip install keyring`` in a QProcess, then check again whether keyring imports."""
+        self.install_keyring_button.setEnabled(False)
+        self.keyring_hint.setText("Installing keyring…")
+        process = QProcess(self)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.finished.connect(lambda code, _status: self._keyring_installed(process, code))
+        process.errorOccurred.connect(lambda _err: self._keyring_installed(process, -1))
+        self._install = process
+        process.start(self.install_command[0], self.install_command[1:])
+        return process
+
+    def _keyring_installed(self, process: QProcess, code: int) -> None:
+        if self._install is not process:
+            return
+        self._install = None
+        output = bytes(process.readAll().data()).decode("utf-8", "replace").strip()
+        importlib.invalidate_caches()
+        self.keyring_ready = keyring_available()
+        self.install_keyring_button.setEnabled(True)
+        if self.keyring_ready:
+            self.keyring_hint.setText("keyring is installed: the keys can be remembered.")
+        else:
+            last = output.splitlines()[-1] if output else (process.errorString() if code < 0 else f"exit code {code}")
+            self.keyring_hint.setText(f"Installing keyring did not work ({last}). "
+                                      + KEYRING_HINT.format(command="pip install keyring"))
+        self._show_keyring_state()
+        if self.keyring_ready:
+            self.keyring_hint.show()
+
     # -- state -----------------------------------------------------------------
     def _kind_changed(self) -> None:
         self.pages.setCurrentIndex(1 if self.kind.currentData() == "s3" else 0)
@@ -184,7 +264,7 @@ class MountDialog(QDialog):
         self.profile.setEnabled(not keys)
         for w in (self.access_key, self.secret_key):
             w.setEnabled(keys)
-        self.remember.setEnabled(keys and keyring_available())
+        self.remember.setEnabled(keys and self.keyring_ready)
 
     def _browse(self) -> None:
         kind = self.kind.currentData()
@@ -280,4 +360,7 @@ class MountDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._test.cancel()
+        if self._install is not None and self._install.state() != QProcess.ProcessState.NotRunning:
+            self._install.kill()
+            self._install.waitForFinished(3000)
         super().done(result)

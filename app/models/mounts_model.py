@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+import logging
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
 
@@ -32,6 +34,8 @@ from ..formatting import human_size
 from ..icons import icon
 from ..mounts import CONTAINER_EXTENSIONS, MountSpec
 from ..qtcompat import protect_singletons
+
+log = logging.getLogger(__name__)
 
 URI_MIME = "application/x-storescope-uris"
 URI_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -143,7 +147,7 @@ class TreeNode:
     @property
     def size_text(self) -> str:
         """The Size column's text."""
-        return human_size(self.size)
+        return human_size(self.size, unknown="")
 
     def __repr__(self) -> str:
         return f"<TreeNode {self.kind} {self.uri}>"
@@ -195,7 +199,7 @@ def make_items(node: TreeNode) -> list[QStandardItem]:
         font = name.font()
         font.setBold(True)
         name.setFont(font)
-    size = QStandardItem(human_size(node.size))
+    size = QStandardItem(human_size(node.size, unknown=""))
     size.setTextAlignment(_RIGHT)
     size.setData(node.size if node.size is not None else -1, SORT_ROLE)
     node.item = name
@@ -285,7 +289,8 @@ def _default_name(group: Any) -> str:
     """The first component of a group's NeXus ``@default`` (``""`` when none)."""
     try:
         value = (group.attrs or {}).get("default")
-    except Exception:  # noqa: BLE001 - unreadable attributes: no mark
+    except Exception as e:  # noqa: BLE001 - unreadable attributes: no mark
+        log.debug("unreadable @default: %s", e)
         return ""
     return value.strip("/").split("/")[0] if isinstance(value, str) else ""
 
@@ -586,12 +591,8 @@ class MountsModel(QStandardItemModel):
         self._show_state(node)
         uri, mode = node.uri, listing_mode(node)
         column, order = self._sort
-        box: list[workers.Task] = []
-        ready = threading.Event()
 
         def run(token: workers.CancelToken) -> tuple[tuple[int, Qt.SortOrder], bool]:
-            ready.wait(5)
-            task = box[0]
             keys: list[Any] = []
             for page in list_pages(uri, mode, token):
                 if token.cancelled:
@@ -606,7 +607,7 @@ class MountsModel(QStandardItemModel):
                 # Back-pressure: wait (without the GIL) until the GUI has inserted this page, so the
                 # GUI thread's many short calls into Qt never queue behind this thread for the GIL.
                 inserted = threading.Event()
-                task.report((page, rows, inserted))
+                token.report((page, rows, inserted))
                 while not inserted.wait(0.05):
                     if token.cancelled:
                         return (column, order), False
@@ -617,13 +618,12 @@ class MountsModel(QStandardItemModel):
         task = workers.submit(
             run,
             with_token=True,
+            owner=self,  # a model deleted mid-listing (a closed window) cancels it: no late rows
             on_progress=lambda value, n=node: self._on_page(n, *value),
             on_done=lambda result, n=node: self._on_done(n, *result),
             on_error=lambda msg, exc, n=node: self._on_error(n, msg, exc),
         )
         node.task = task
-        box.append(task)
-        ready.set()
         self.fetch_started.emit(uri)
         if not was_busy:
             self.busy_changed.emit(True)
@@ -635,6 +635,8 @@ class MountsModel(QStandardItemModel):
             if node.state != LOADING or node.removed or not page:
                 return
             item = node.item
+            if item is None or not shiboken6.isValid(item):  # its row was removed while the page was read
+                return
             for child, row in zip(page, rows, strict=True):
                 child.parent = node
                 item.appendRow(row)

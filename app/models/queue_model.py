@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from ..formatting import human_size
+
 NAME, ROUTE, PROGRESS, RATE, ETA, STATE, FILES = range(7)
 HEADERS = ["Name", "Source → Destination", "Progress", "Rate", "ETA", "State", "Verified / skipped / failed"]
 #: data role holding the done fraction (float in [0, 1], or None while unknown) of the Progress column
@@ -16,15 +18,6 @@ FractionRole = Qt.ItemDataRole.UserRole + 1
 JobIdRole = Qt.ItemDataRole.UserRole + 2
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-def human_bytes(n: float) -> str:
-    """``1.5 MB``-style text (decimal units, as transfer rates are usually quoted)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def human_eta(seconds: float | None) -> str:
@@ -110,12 +103,12 @@ class QueueModel(QAbstractTableModel):
         if col == ROUTE:
             return f"{row.source} → {row.destination}"
         if col == PROGRESS:
-            done = human_bytes(row.bytes_done)
+            done = human_size(row.bytes_done)
             if row.fraction is None:
                 return done
             return f"{row.fraction * 100:.0f}% · {done}"
         if col == RATE:
-            return f"{human_bytes(row.rate)}/s" if row.state == "running" and row.rate else ""
+            return f"{human_size(row.rate)}/s" if row.state == "running" and row.rate else ""
         if col == ETA:
             return human_eta(row.eta) if row.state == "running" else ""
         if col == STATE:
@@ -213,5 +206,5 @@ class QueueModel(QAbstractTableModel):
         return out
 
 
-__all__ = ["QueueModel", "QueueRow", "HEADERS", "FractionRole", "JobIdRole", "human_bytes", "human_eta",
+__all__ = ["QueueModel", "QueueRow", "HEADERS", "FractionRole", "JobIdRole", "human_eta",
            "NAME", "ROUTE", "PROGRESS", "RATE", "ETA", "STATE", "FILES"]

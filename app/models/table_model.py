@@ -16,7 +16,6 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from ..viewers.budget import KEEPER
 from ..workers import LatestOnly, submit
 
 WINDOW = 512
@@ -226,7 +225,7 @@ class LazyTableModel(QAbstractTableModel):
         self._windows: OrderedDict[int, list[tuple]] = OrderedDict()
         self._pending: set[int] = set()
         self._generation = 0
-        self._query = LatestOnly()
+        self._query = LatestOnly(owner=self)
 
     # -- query -------------------------------------------------------------------
     def set_state(self, base: Any, state: TableState) -> None:
@@ -247,11 +246,11 @@ class LazyTableModel(QAbstractTableModel):
         if self.base is None:
             return
         base = self.base
-        KEEPER.keep(self._query.submit(
+        self._query.submit(
             build_state, base, self.sort_key, self.filter_text, self.window,
             on_done=lambda st: self.set_state(base, st),
             on_error=lambda msg, exc: self.failed.emit(msg),
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def set_filter(self, text: str) -> None:
         """Filter rows by a simple expression (see :func:`parse_filter`); empty text clears it."""
@@ -282,11 +281,12 @@ class LazyTableModel(QAbstractTableModel):
             return
         self._pending.add(start)
         gen = self._generation
-        KEEPER.keep(submit(
+        submit(
             fetch_window, self.state.frame, start, self.window,
             on_done=lambda rows, s=start, g=gen: self._arrived(g, s, rows),
             on_error=lambda msg, exc, s=start: (self._pending.discard(s), self.failed.emit(msg)),
-        ))  # fmt: skip
+            owner=self,
+        )  # fmt: skip
 
     def _arrived(self, generation: int, start: int, rows: list[tuple]) -> None:
         if generation != self._generation:

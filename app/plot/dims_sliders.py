@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
 
@@ -21,11 +21,39 @@ class DimsSliders(QWidget):
         self._rows: dict[int, tuple[QLabel, QSlider, QSpinBox, QLabel]] = {}
         self._index: list[int] = []
         self._shape: tuple[int, ...] = ()
+        #: the axis the keyboard steps from the plot: the last slider or spin box focused (else the first)
+        self._current: int | None = None
 
     @property
     def index(self) -> tuple[int, ...]:
         """Current position on every axis (shown axes keep their last value)."""
         return tuple(self._index)
+
+    @property
+    def current_axis(self) -> int | None:
+        """The axis stepped by the plot's keys: the last one whose slider or spin box had focus, else the first."""
+        if self._current in self._rows:
+            return self._current
+        return min(self._rows) if self._rows else None
+
+    def step(self, delta: int, axis: int | None = None) -> None:
+        """Move ``axis`` (default :attr:`current_axis`) by ``delta``, clamped to its range."""
+        axis = self.current_axis if axis is None else axis
+        if axis is not None and axis in self._rows:
+            self.set_value(axis, self._index[axis] + int(delta))
+
+    def page(self, axis: int | None = None) -> int:
+        """The page step of ``axis`` (a tenth of its length, at least 1)."""
+        axis = self.current_axis if axis is None else axis
+        return max(1, self._shape[axis] // 10) if axis is not None and axis < len(self._shape) else 1
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Remember which axis's slider or spin box got the focus."""
+        if event.type() == QEvent.Type.FocusIn:
+            for ax, row in self._rows.items():
+                if obj is row[1] or obj is row[2]:
+                    self._current = ax
+        return False
 
     def sliders(self) -> dict[int, QSlider]:
         """Axis → slider, for the hidden axes."""
@@ -56,10 +84,14 @@ class DimsSliders(QWidget):
             slider.setRange(0, max(0, size - 1))
             slider.setValue(self._index[ax])
             slider.setPageStep(max(1, size // 10))
+            slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable by Tab; arrows and PageUp/Down step it
+            slider.setToolTip(f"{name}: arrow keys step by 1, PageUp/PageDown by {max(1, size // 10)}")
+            slider.installEventFilter(self)
             spin = QSpinBox()
             spin.setRange(0, max(0, size - 1))
             spin.setValue(self._index[ax])
             spin.setKeyboardTracking(False)
+            spin.installEventFilter(self)
             total = QLabel(f"/ {size - 1}")
             slider.valueChanged.connect(lambda v, a=ax: self.set_value(a, v))
             spin.valueChanged.connect(lambda v, a=ax: self.set_value(a, v))

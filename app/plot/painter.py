@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from storecore.lru import ByteLRU
 
 from .source import ArraySource
 
@@ -35,56 +35,8 @@ BLOCKS_PER_AXIS = 16
 MAX_READS = 1 << 16
 
 
-class ChunkCache:
-    """A thread-safe, byte-bounded LRU of decoded arrays."""
-
-    def __init__(self, max_bytes: int = CHUNK_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[Any, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Any) -> np.ndarray | None:
-        """The cached array or None."""
-        with self._lock:
-            value = self._items.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: np.ndarray) -> None:
-        """Keep ``value`` (dropping the least recently used beyond the byte bound)."""
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[key] = value
-            self._bytes += value.nbytes
-            while self._bytes > self.max_bytes and self._items:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held."""
-        return self._bytes
-
-
 #: the process-wide decoded-chunk cache
-CACHE = ChunkCache()
+CACHE = ByteLRU(CHUNK_CACHE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -274,7 +226,7 @@ def read_plane(
     budget: int,
     token: Callable[[], bool] | None = None,
     emit: Callable[[tuple, np.ndarray], None] | None = None,
-    cache: ChunkCache | None = CACHE,
+    cache: ByteLRU | None = CACHE,
     level: int = 0,
 ) -> PlaneResult:
     """Read a plane tile by tile; ``emit(out_slices, part)`` after each tile (worker).
@@ -328,7 +280,7 @@ def read_plane(
     return PlaneResult(req, out, complete, spent, needed, level, touched)
 
 
-def plane_cost(source: ArraySource, req: PlaneRequest, cache: ChunkCache | None = CACHE, level: int = 0) -> int:
+def plane_cost(source: ArraySource, req: PlaneRequest, cache: ByteLRU | None = CACHE, level: int = 0) -> int:
     """Bytes that reading ``req`` would decode now (chunks in the cache are free)."""
     if not source.chunks:
         return math.prod(req.out_shape(source.shape)) * source.dtype.itemsize
@@ -425,7 +377,7 @@ def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence
             break
         k = max(range(len(axes)), key=lambda i: per_axis[i])
         sides[k] = max(1, sides[k] // 2)
-    from ..viewers.budget import human_size
+    from ..formatting import human_size
 
     names = ["rows", "columns"] if len(axes) == 2 else ["items"]
     where = " × ".join(f"{name} 0–{n - 1:,}" for name, n in zip(names, sides, strict=False))

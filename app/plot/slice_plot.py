@@ -10,28 +10,45 @@ such steps are served on the GUI thread without a worker round trip.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QLabel,
     QMenu,
+    QSplitter,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from ..formatting import human_size
 from ..qtcompat import add_action
-from ..viewers.budget import KEEPER, Budget, human_size
+from ..viewers.budget import Budget
 from ..viewers.qt_compat import guard_none_refcount
-from ..viewers.widgets import FlowLayout, GuardBar, button, cancel_on_destroy, row_of
+from ..viewers.widgets import FlowLayout, GuardBar, button, row_of
 from ..workers import LatestOnly
+from .analysis import (
+    MAX_COPY_VALUES,
+    SCALES,
+    Stats,
+    apply_scale,
+    array_stats,
+    sample_line,
+    scale_label,
+    slice_text,
+    stats_of,
+)
 from .dims_sliders import DimsSliders
 from .painter import (
     CACHE,
@@ -46,12 +63,16 @@ from .painter import (
     request_cost,
 )
 from .source import ArraySource
+from .stats_panel import StatsPanel
+
+log = logging.getLogger(__name__)
 
 COLORMAPS = ["viridis", "gray", "inferno", "magma", "plasma", "cividis", "turbo", "CET-D1"]
 COMPLEX_MODES = ["magnitude", "phase", "real", "imag"]
 
 
-def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any = None) -> np.ndarray:
+def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any = None,
+               dtype: Any = np.float32) -> np.ndarray:  # fmt: skip
     """Float32 values for display: complex reduced by ``complex_mode``, bools as 0/1, fill values as NaN."""
     a = raw
     if np.iscomplexobj(a):
@@ -60,7 +81,7 @@ def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any
         a = a.astype(np.uint8)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"cannot plot values of type {raw.dtype}")
-    out = a.astype(np.float32, copy=True)
+    out = a.astype(dtype, copy=True)
     if fill_value is not None:
         try:
             out[a == fill_value] = np.nan
@@ -182,7 +203,7 @@ class SlicePlot(QWidget):
         self._plane: np.ndarray | None = None
         self._tiles: list[Any] = []
         self.detail_request: PlaneRequest | None = None
-        self._slot = LatestOnly()
+        self._slot = LatestOnly(owner=self)  # no late read reaches a deleted plot
         self._gen = 0
         self._first_pending = False
         self._painted_source = False
@@ -195,7 +216,6 @@ class SlicePlot(QWidget):
         self.plot_title = ""
         self._curve_x: np.ndarray | None = None
         self._build()
-        cancel_on_destroy(self, self._slot, self._detail_slot)  # no late read reaches a deleted plot
 
     # -- construction ------------------------------------------------------------
     def _build(self) -> None:
@@ -229,6 +249,46 @@ class SlicePlot(QWidget):
         self.log.toggled.connect(lambda on: self.curve_plot.setLogMode(False, on))
         self.markers = QCheckBox("Markers")
         self.markers.toggled.connect(lambda *_: self._redraw(relevel=False))
+        # colour scale of images (the curve's "Log" box is its own): reset to linear for each dataset
+        self.scale_box = QComboBox()
+        self.scale_box.addItems(SCALES)
+        self.scale_box.setToolTip("Colour scale: linear, log (values ≤ 0 not shown), sqrt, symlog (linear within ±threshold)")
+        self.scale_box.currentTextChanged.connect(lambda *_: self._scale_changed())
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setDecimals(6)
+        self.threshold.setRange(1e-12, 1e15)
+        self.threshold.setValue(1.0)
+        self.threshold.setPrefix("linear ±")
+        self.threshold.setToolTip("symlog: values within ±threshold are shown linearly")
+        self.threshold.valueChanged.connect(lambda *_: self._scale_changed())
+        self.threshold.hide()
+        self.scale_note = QLabel("")
+        self.scale_note.setStyleSheet("color: #775500;")
+        self.scale_note.hide()
+        self.profile_box = QCheckBox("Profile")
+        self.profile_box.setToolTip("A line on the image; the values along it in a plot below")
+        self.profile_box.toggled.connect(self.show_profile)
+        self.interp_box = QComboBox()
+        self.interp_box.addItems(["nearest", "bilinear"])
+        self.interp_box.setToolTip("How the profile samples the image between pixel centres")
+        self.interp_box.currentTextChanged.connect(lambda *_: self._update_profile())
+        self.interp_box.hide()
+        self.roi_box = QCheckBox("ROI")
+        self.roi_box.setToolTip("A rectangle on the image; statistics of the values inside it")
+        self.roi_box.toggled.connect(self.show_roi)
+        self.stats_box = QCheckBox("Statistics")
+        self.stats_box.setToolTip("min, max, mean, std, NaN/inf of the slice, the ROI and (on request) the whole array")
+        self.stats_box.toggled.connect(self.show_statistics)
+        self.copy_value_action = self._action("Copy value under cursor", "Ctrl+C", self.copy_value)
+        self.copy_tsv_action = self._action("Copy slice as TSV (spreadsheet)", "Ctrl+Shift+C", lambda: self.copy_slice("\t"))
+        self.copy_csv_action = self._action("Copy slice as CSV", "", lambda: self.copy_slice(","))
+        copy = QToolButton()
+        copy.setText("Copy")
+        copy.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        copy_menu = QMenu(copy)
+        for action in (self.copy_value_action, self.copy_tsv_action, self.copy_csv_action):
+            copy_menu.addAction(action)
+        copy.setMenu(copy_menu)
         export = QToolButton()
         export.setText("Export")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -244,8 +304,9 @@ class SlicePlot(QWidget):
         self.y_label = QLabel("Y")
         self.y_row = row_of(self.y_label, self.y_box)
         for w in (self.mode_box, self.y_row, row_of(QLabel("X"), self.x_box), self.complex_box, self.cmap_box,
-                  self.auto, self.aspect, self.transpose, self.flip_x, self.flip_y, self.log, self.markers,
-                  button("Reset view", self.reset_view), export):  # fmt: skip
+                  row_of(self.scale_box, self.threshold), self.scale_note, self.auto, self.aspect, self.transpose,
+                  self.flip_x, self.flip_y, self.log, self.markers, row_of(self.profile_box, self.interp_box),
+                  self.roi_box, self.stats_box, button("Reset view", self.reset_view), copy, export):  # fmt: skip
             flow.addWidget(w)
 
         # image page: plot + histogram/levels
@@ -265,7 +326,7 @@ class SlicePlot(QWidget):
         self.detail.setZValue(5)
         self.detail.hide()
         self.plot.addItem(self.detail)
-        self._detail_slot = LatestOnly()
+        self._detail_slot = LatestOnly(owner=self)
         self._refine_timer = QTimer(self)
         self._refine_timer.setSingleShot(True)
         self._refine_timer.setInterval(250)
@@ -284,6 +345,24 @@ class SlicePlot(QWidget):
             line.hide()
             self.plot.addItem(line, ignoreBounds=True)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse)
+        # analysis tools: pyqtgraph's own ROIs, shown on request
+        self.line_roi = pg.LineSegmentROI([[0, 0], [1, 1]], pen=pg.mkPen((255, 200, 0), width=2))
+        self.rect_roi = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen((0, 220, 255), width=2))
+        for roi in (self.line_roi, self.rect_roi):
+            roi.setZValue(20)
+            roi.hide()
+            self.plot.addItem(roi, ignoreBounds=True)
+        self.line_roi.sigRegionChanged.connect(lambda *_: self._update_profile())
+        self.rect_roi.sigRegionChanged.connect(lambda *_: self._update_roi_stats())
+        self._rois_placed: set[str] = set()
+        self.profile_plot = pg.PlotWidget(background="w")
+        self.profile_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.profile_plot.setLabel("bottom", "distance along the line (pixels)")
+        self.profile_curve = self.profile_plot.plot([], [], pen=pg.mkPen((200, 120, 0), width=1.5))
+        self.profile_plot.setMinimumHeight(90)
+        self.profile_plot.hide()
+        self.profile_x: np.ndarray = np.zeros(0)
+        self.profile_y: np.ndarray = np.zeros(0)
 
         # curve page
         self.curve_plot = pg.PlotWidget(background="w")
@@ -295,6 +374,14 @@ class SlicePlot(QWidget):
         self.curve_vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 80, 80, 160)))
         self.curve_plot.addItem(self.curve_vline, ignoreBounds=True)
         self.curve_plot.scene().sigMouseMoved.connect(self._on_curve_mouse)
+
+        for menu_owner in (self.plot.vb, self.curve_plot.getPlotItem().vb):  # the plots' right-click menus
+            menu_owner.menu.addSeparator()
+            for action in (self.copy_value_action, self.copy_tsv_action, self.copy_csv_action):
+                menu_owner.menu.addAction(action)
+        for view in (self.glw, self.curve_plot):
+            view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable by Tab: keys step the sliders
+            view.installEventFilter(self)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self.glw)
@@ -311,15 +398,32 @@ class SlicePlot(QWidget):
         self.sliders = DimsSliders()
         self.sliders.changed.connect(lambda *_: self.request_slice())
         self.set_colormap(COLORMAPS[0])
+        self.stats_panel = StatsPanel()
+        self.stats_panel.whole_requested.connect(self.compute_array_stats)
+        self.stats_panel.cancel_requested.connect(self.cancel_array_stats)
+        self.stats_panel.hide()
+        self._stats_slot = LatestOnly(owner=self)
+        self.array_stats: Stats | None = None
+        self.slice_stats: Stats | None = None
+        self.roi_stats: Stats | None = None
+        self._hover_index: tuple[int, ...] | None = None
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.pages)
+        self.split.addWidget(self.profile_plot)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 1)
+        self.split.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.guard)
-        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.split, 1)
+        layout.addWidget(self.stats_panel)
         layout.addWidget(self.readout)
         layout.addWidget(self.sliders)
+        self.setTabOrder(self.glw, self.curve_plot)
 
     # -- source ------------------------------------------------------------------
     def set_source(self, source: ArraySource, coords: dict[int, np.ndarray] | None = None,
@@ -331,13 +435,16 @@ class SlicePlot(QWidget):
         looked up with I/O otherwise, which belongs on a worker).
         """
         self._slot.cancel()
+        self._drop_detail()  # no late refinement of the previous array
+        self.cancel_array_stats(note="")
+        self.status.emit("")  # the previous array's "Reading slice …" / "slice … read" end with it
         self.source = source
         self.levels_src = [source, *(source.multiscales() if levels is None else levels)]
         self.coords = coords or {}
         self.axis_labels, self.value_label, self.plot_title = [], "", ""
         self.names = list(names or [])
         self.fill_value = fill_value
-        self.raw, self.result, self._display = None, None, None
+        self.raw, self.result, self._display, self._plane = None, None, None, None
         self._painted_source = False
         self.image.clear()  # never show the previous array's pixels under the new one's axes
         self._clear_tiles()
@@ -345,7 +452,19 @@ class SlicePlot(QWidget):
         self.error_bars.hide()
         self._curve_x = None
         self.readout.setText(" ")
+        self._hover_index = None
         self.guard.hide()
+        self.stats_panel.reset()
+        self.slice_stats = self.roi_stats = self.array_stats = None
+        self.profile_curve.setData([], [])
+        self.profile_x, self.profile_y = np.zeros(0), np.zeros(0)
+        self._rois_placed.clear()  # placed again over the new image
+        for box, value in ((self.log, False), (self.scale_box, None)):  # scales are per dataset
+            box.blockSignals(True)
+            box.setChecked(value) if value is not None else box.setCurrentText("linear")
+            box.blockSignals(False)
+        self.curve_plot.setLogMode(False, False)
+        self._scale_controls()
         nd = len(source.shape)
         self.complex_box.setVisible(np.issubdtype(source.dtype, np.complexfloating))
         labels = [self._axis_label(a) for a in range(nd)]
@@ -381,8 +500,10 @@ class SlicePlot(QWidget):
             self.x_box.setCurrentIndex(self.axes[-1])
         if image:
             self.y_box.setCurrentIndex(self.axes[0])
-        for w in (self.y_row, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto):
+        for w in (self.y_row, self.cmap_box, self.aspect, self.transpose, self.flip_x, self.flip_y, self.auto,
+                  self.scale_box.parentWidget(), self.profile_box.parentWidget(), self.roi_box):  # fmt: skip
             w.setVisible(image)
+        self._sync_rois()
         for w in (self.log, self.markers):
             w.setVisible(self.mode == "curve")
         self.pages.setCurrentIndex({"image": 0, "curve": 1}.get(self.mode, 2))
@@ -460,6 +581,7 @@ class SlicePlot(QWidget):
             try:
                 result = read_plane(src, req, budget=budget, level=level)
             except Exception as exc:  # noqa: BLE001 - shown, never raised
+                log.debug("slice read failed", exc_info=exc)
                 self._on_failed(gen, f"{type(exc).__name__}: {exc}")
                 return
             self._on_done(gen, result)
@@ -471,8 +593,8 @@ class SlicePlot(QWidget):
                               emit=lambda out, part: None if token.cancelled else sink.put(gen, out, part))  # fmt: skip
 
         self.status.emit("Reading slice …")
-        KEEPER.keep(self._slot.submit(work, with_token=True, on_done=lambda r, g=gen: self._on_done(g, r),
-                          on_error=lambda m, e, g=gen: self._on_failed(g, m)))  # fmt: skip
+        self._slot.submit(work, with_token=True, on_done=lambda r, g=gen: self._on_done(g, r),
+                          on_error=lambda m, e, g=gen: self._on_failed(g, m))  # fmt: skip
 
     def load_full_plane(self) -> None:
         """Read the whole current plane even past the budget (the user asked)."""
@@ -512,7 +634,7 @@ class SlicePlot(QWidget):
             self.image.clear()
             self._plane = np.full(self._tile_raw.shape, np.nan, np.float32)
             if self.auto.isChecked():
-                self.hist.setLevels(*auto_levels(np.concatenate([v.ravel() for _, v in converted])))
+                self.hist.setLevels(*auto_levels(self._scaled(np.concatenate([v.ravel() for _, v in converted]))))
             if self._autorange:
                 (oy, sy), (ox, sx) = geometry
                 h, w = self._plane.shape[0] * sy, self._plane.shape[1] * sx
@@ -521,6 +643,7 @@ class SlicePlot(QWidget):
         levels = self.hist.getLevels()
         for out, values in converted:
             self._plane[out] = values
+            values = self._scaled(values)
             (oy, sy), (ox, sx) = geometry
             y0, x0 = oy + (out[0].start or 0) * sy, ox + (out[1].start or 0) * sx
             h, w = values.shape[0] * sy, values.shape[1] * sx
@@ -552,7 +675,7 @@ class SlicePlot(QWidget):
         """Give the histogram a small copy of the plane under the tiles (it draws from the main image)."""
         plane = self._plane
         k = max(1, max(plane.shape) // 256)
-        small = plane[::k, ::k].copy()
+        small = self._scaled(plane[::k, ::k]).copy()
         small[~np.isfinite(small)] = self.hist.getLevels()[0]
         geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
         (oy, sy), (ox, sx) = geometry
@@ -593,11 +716,12 @@ class SlicePlot(QWidget):
         tiles_shown = not first and self.mode == "image" and bool(self._tiles) and getattr(self, "_tile_gen", None) == gen
         if tiles_shown:
             if self.auto.isChecked():  # the tiles are on screen: only the levels may change, if they moved
-                lo, hi = auto_levels(self._plane)
+                lo, hi = auto_levels(self._scaled(self._plane))
                 old_lo, old_hi = self.hist.getLevels()
                 if max(abs(lo - old_lo), abs(hi - old_hi)) > 0.02 * max(hi - lo, 1e-12):
                     self.hist.setLevels(lo, hi)
             self._backdrop()
+            self._update_analysis()
         else:
             self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip
@@ -616,6 +740,7 @@ class SlicePlot(QWidget):
                 f"Load full plane ({human_size(result.needed_bytes)})",
             )
         self._mark_painted()
+        self._update_analysis()
         self.slice_loaded.emit(result)
 
     def _on_failed(self, gen: int, message: str) -> None:
@@ -629,7 +754,8 @@ class SlicePlot(QWidget):
         try:
             value = self.source.read(())
             self.scalar.setText(_value_text(value))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown in the view
+            log.debug("scalar read failed", exc_info=exc)
             self.scalar.setText(f"Cannot read: {exc}")
         self.raw = None
         self._mark_painted()
@@ -660,14 +786,14 @@ class SlicePlot(QWidget):
                 values = values.T
                 geometry = geometry[::-1]
             self._display = values
-            image = values
-            if relevel and np.isfinite(values).any():
-                lo, hi = auto_levels(values)
+            image = self._scaled(values)
+            if relevel and np.isfinite(image).any():
+                lo, hi = auto_levels(image)
                 self.hist.setLevels(lo, hi)
             lo = self.hist.getLevels()[0]
             if unread is not None:
                 # paint unread tiles at the lowest level: NaN-free images render several times faster
-                image = values.copy()
+                image = image.copy()
                 image[unread.T if self.transpose.isChecked() else unread] = lo
             self.image.setImage(image, autoLevels=False, levels=self.hist.getLevels())
             self._sync_detail()
@@ -688,6 +814,8 @@ class SlicePlot(QWidget):
             self._apply_labels()
             if autorange:
                 self.curve_plot.autoRange()
+        if mask is None:
+            self._update_analysis()
 
     # -- labels, coordinates and error bars ---------------------------------------------
     def set_labels(self, axis_labels: list[str] | None = None, value_label: str = "", title: str = "") -> None:
@@ -720,7 +848,8 @@ class SlicePlot(QWidget):
                 item = self.plot.getAxis(side)
                 if hasattr(item, "set_scale_map"):  # ticks in coordinates where they are uniform
                     item.set_scale_map(linear_scale(self.coords.get(ax), self.source.shape[ax]))
-            self.hist.axis.setLabel(self.value_label or None)
+            label = scale_label(self.scale_box.currentText(), self.value_label, self.threshold.value())
+            self.hist.axis.setLabel(label or None)
             self.plot.setTitle(self.plot_title or None)
 
     def non_uniform_axes(self) -> list[int]:
@@ -823,8 +952,8 @@ class SlicePlot(QWidget):
                 self.status.emit(f"Zoom in to read this part: it touches {count:,} chunks ({human_size(nbytes)})")
                 return
         self._detail_slot.cancel()
-        KEEPER.keep(self._detail_slot.submit(read_plane, src, req, budget=budget,
-                                             on_done=lambda r, q=req: self._show_detail(q, r)))  # fmt: skip
+        self._detail_slot.submit(read_plane, src, req, budget=budget,
+                                             on_done=lambda r, q=req: self._show_detail(q, r))  # fmt: skip
 
     def _show_detail(self, req: PlaneRequest, result: PlaneResult) -> None:
         if not result.complete or self.mode != "image" or tuple(self.sliders.index) != req.index:
@@ -838,7 +967,7 @@ class SlicePlot(QWidget):
         self.detail_request = req
         self.detail_values = values
         self.detail_raw = result.data
-        self.detail.setImage(values, autoLevels=False, levels=self.hist.getLevels())
+        self.detail.setImage(self._scaled(values), autoLevels=False, levels=self.hist.getLevels())
         self.detail.setRect(rect)
         self.detail.show()
         self._sync_detail()
@@ -895,6 +1024,7 @@ class SlicePlot(QWidget):
         self.hline.setPos(p.y())
         self.vline.show()
         self.hline.show()
+        self._hover_index = index
         value = _value_text(self.value_at(index))
         self.readout.setText(f"[{', '.join(map(str, index))}] = {value}{self._coord_text(index)}")
 
@@ -911,7 +1041,332 @@ class SlicePlot(QWidget):
         self.curve_vline.setPos(x[i] if x is not None and len(x) == len(self.raw) else i)
         index = list(self.sliders.index)
         index[ax] = i
+        self._hover_index = tuple(index)
         self.readout.setText(f"[{', '.join(map(str, index))}] = {_value_text(self.raw[i])}{self._coord_text(index)}")
+
+    # -- colour scale ---------------------------------------------------------------
+    def _action(self, text: str, shortcut: str, slot: Any) -> QAction:
+        action = QAction(text, self)
+        if shortcut:  # shown in the menus; the keys themselves are handled by eventFilter (plot focused)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(lambda *_: slot())
+        return action
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        """``values`` as the image shows them under the chosen colour scale."""
+        return apply_scale(values, self.scale_box.currentText(), self.threshold.value())[0]
+
+    def set_scale(self, scale: str, threshold: float | None = None) -> None:
+        """Colour scale of images: ``linear``, ``log``, ``sqrt`` or ``symlog`` (with its linear ``threshold``)."""
+        if scale not in SCALES:
+            raise ValueError(f"unknown colour scale {scale!r}")
+        if threshold is not None:
+            self.threshold.setValue(threshold)
+        self.scale_box.setCurrentText(scale)
+
+    def _scale_changed(self) -> None:
+        self._scale_controls()
+        self._redraw(relevel=True)  # levels in the old scale's units mean nothing in the new one
+        self._apply_labels()
+        if self.mode == "image" and self._tiles and self._plane is not None:  # tiles on screen: repaint them
+            self._clear_tiles()
+            self._redraw(relevel=True)
+
+    def _scale_controls(self) -> None:
+        scale = self.scale_box.currentText()
+        self.threshold.setVisible(scale == "symlog")
+        self._update_scale_note()
+
+    def _update_scale_note(self) -> None:
+        """Say how many finite values the colour scale cannot show (≤ 0 under log, < 0 under sqrt)."""
+        scale = self.scale_box.currentText()
+        plane = self._plane if self.mode == "image" else None
+        hidden = 0
+        if plane is not None and scale in ("log", "sqrt"):
+            finite = plane[np.isfinite(plane)]
+            hidden = int(np.count_nonzero(finite <= 0 if scale == "log" else finite < 0))
+        self.hidden_by_scale = hidden
+        if hidden:
+            what = "value" if hidden == 1 else "values"
+            self.scale_note.setText(f"{scale}: {hidden:,} {what} {'≤' if scale == 'log' else '<'} 0 not shown")
+        self.scale_note.setVisible(bool(hidden))
+
+    # -- analysis: profile, ROI, statistics ---------------------------------------------------
+    def show_profile(self, on: bool = True) -> None:
+        """Show (or hide) the line profile: a segment on the image and its values in a plot below."""
+        if self.profile_box.isChecked() != on:
+            self.profile_box.setChecked(on)  # comes back here through toggled
+            return
+        self.interp_box.setVisible(on)
+        self._sync_rois()
+
+    def show_roi(self, on: bool = True) -> None:
+        """Show (or hide) the rectangular ROI; its statistics appear in the statistics panel."""
+        if self.roi_box.isChecked() != on:
+            self.roi_box.setChecked(on)
+            return
+        if on and not self.stats_box.isChecked():
+            self.stats_box.setChecked(True)
+        self._sync_rois()
+
+    def show_statistics(self, on: bool = True) -> None:
+        """Show (or hide) the statistics panel."""
+        if self.stats_box.isChecked() != on:
+            self.stats_box.setChecked(on)
+            return
+        self.stats_panel.setVisible(on)
+        if on:
+            self._update_analysis()
+
+    def _sync_rois(self) -> None:
+        image = self.mode == "image"
+        for key, roi, box in (("line", self.line_roi, self.profile_box), ("rect", self.rect_roi, self.roi_box)):
+            visible = image and box.isChecked()
+            if visible and key not in self._rois_placed and self._plane is not None:
+                self._place_roi(key)
+            roi.setVisible(visible)
+        self.profile_plot.setVisible(image and self.profile_box.isChecked())
+        self._update_profile()
+        self._update_roi_stats()
+
+    def _image_rect(self) -> QRectF | None:
+        """The shown slice's extent in view coordinates (array indices)."""
+        if self._plane is None or len(self.axes) != 2:
+            return None
+        (oy, sy), (ox, sx) = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
+        h, w = self._plane.shape[0] * sy, self._plane.shape[1] * sx
+        return QRectF(oy, ox, h, w) if self.transpose.isChecked() else QRectF(ox, oy, w, h)
+
+    def _place_roi(self, key: str) -> None:
+        rect = self._image_rect()
+        if rect is None:
+            return
+        self._rois_placed.add(key)
+        x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
+        if key == "line":  # across the middle, a tenth from each side
+            self.line_roi.blockSignals(True)
+            self.line_roi.movePoint(self.line_roi.getHandles()[0], QPointF(x + 0.1 * w, y + 0.5 * h), finish=False)
+            self.line_roi.blockSignals(False)
+            self.line_roi.movePoint(self.line_roi.getHandles()[1], QPointF(x + 0.9 * w, y + 0.5 * h))
+        else:  # the middle half
+            self.rect_roi.setPos((x + 0.25 * w, y + 0.25 * h), update=False)
+            self.rect_roi.setSize((0.5 * w, 0.5 * h))
+
+    def line_endpoints(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The profile line's two ends in view coordinates ``(x, y)`` (array indices of the shown axes)."""
+        pts = [self.line_roi.mapToParent(h.pos()) for h in self.line_roi.getHandles()]
+        return (pts[0].x(), pts[0].y()), (pts[1].x(), pts[1].y())
+
+    def set_line(self, p0: tuple[float, float], p1: tuple[float, float]) -> None:
+        """Put the profile line from ``p0`` to ``p1`` (view coordinates ``(x, y)``) and show it."""
+        self._rois_placed.add("line")
+        self.show_profile(True)
+        handles = self.line_roi.getHandles()
+        self.line_roi.movePoint(handles[0], QPointF(*p0), finish=False)
+        self.line_roi.movePoint(handles[1], QPointF(*p1))
+
+    def set_roi(self, x: float, y: float, w: float, h: float) -> None:
+        """Put the rectangular ROI at ``(x, y)`` with size ``(w, h)`` (view coordinates) and show it."""
+        self._rois_placed.add("rect")
+        self.show_roi(True)
+        self.rect_roi.setPos((x, y), update=False)
+        self.rect_roi.setSize((w, h))
+
+    def _to_plane(self, x: float, y: float) -> tuple[float, float]:
+        """View coordinates → fractional index ``(row, col)`` into the shown plane (array axis order)."""
+        coords = [x, y] if self.transpose.isChecked() else [y, x]
+        (o0, s0), (o1, s1) = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
+        return (coords[0] - o0) / s0, (coords[1] - o1) / s1
+
+    def _update_profile(self) -> None:
+        if not (self.profile_box.isChecked() and self.mode == "image") or self._plane is None:
+            return
+        (x0, y0), (x1, y1) = self.line_endpoints()
+        a, b = self._to_plane(x0, y0), self._to_plane(x1, y1)
+        n = int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]))) + 1
+        _, values = sample_line(self._plane, (a[0] - 0.5, a[1] - 0.5), (b[0] - 0.5, b[1] - 0.5), n,
+                                self.interp_box.currentText())  # fmt: skip
+        self.profile_x = np.linspace(0.0, math.hypot(x1 - x0, y1 - y0), len(values))
+        self.profile_y = values
+        self.profile_plot.setLogMode(False, self.scale_box.currentText() == "log")
+        self.profile_curve.setData(self.profile_x, values, connect="finite")
+        self.profile_plot.setLabel("left", self.value_label or None)
+
+    def _stat_values(self) -> np.ndarray | None:
+        """The shown slice as real values for statistics (integers kept exact), in array axis order."""
+        if self.raw is None:
+            return None
+        raw = self.raw
+        if raw.dtype.kind in "iu" and self.fill_value is None:
+            return raw
+        try:
+            return to_display(raw, self.complex_box.currentText(), self.fill_value, dtype=np.float64)
+        except TypeError:
+            return None
+
+    def _update_slice_stats(self) -> None:
+        values = self._stat_values()
+        self.slice_stats = None if values is None else stats_of(values)
+        self.stats_panel.set_column("Slice", self.slice_stats)
+
+    def _update_roi_stats(self) -> None:
+        if not self.roi_box.isChecked() or self.mode != "image" or self.raw is None or self.raw.ndim != 2:
+            self.roi_stats = None
+            self.stats_panel.set_column("ROI", None)
+            return
+        values = self._stat_values()
+        if values is None:
+            return
+        pos, size = self.rect_roi.pos(), self.rect_roi.size()
+        a = self._to_plane(pos.x(), pos.y())
+        b = self._to_plane(pos.x() + size.x(), pos.y() + size.y())
+        sel = []
+        for k in range(2):  # the pixels whose centres lie inside the rectangle
+            lo, hi = sorted((a[k], b[k]))
+            sel.append(slice(max(0, math.ceil(lo - 0.5)), max(0, min(values.shape[k], math.ceil(hi - 0.5)))))
+        self.roi_stats = stats_of(values[tuple(sel)])
+        self.stats_panel.set_column("ROI", self.roi_stats)
+
+    def _update_analysis(self) -> None:
+        """The shown slice changed: the scale note, the profile and the statistics follow it."""
+        if self.mode == "image" and self._plane is not None:
+            for key in ("line", "rect"):
+                box = self.profile_box if key == "line" else self.roi_box
+                if box.isChecked() and key not in self._rois_placed:
+                    self._sync_rois()
+                    break
+        self._update_scale_note()
+        self._update_profile()
+        if self.stats_panel.isVisibleTo(self):
+            self._update_slice_stats()
+            self._update_roi_stats()
+        note = []
+        if self.geometry and any(spacing > 1 for _, spacing in self.geometry):
+            note.append("slice and ROI statistics are over the shown samples of a strided or coarser view")
+        if self.result is not None and not self.result.complete:
+            note.append("part of the slice is read: unread values count as 0")
+        if self.array_stats is None and not self._stats_slot.busy:
+            self.stats_panel.note.setText("; ".join(note))
+
+    def compute_array_stats(self) -> None:
+        """Statistics of the whole array, chunk by chunk on a worker within the budget (cancellable)."""
+        if self.source is None or self.mode == "scalar":
+            return
+        src, mode, fill = self.source, self.complex_box.currentText(), self.fill_value
+        plain = src.dtype.kind in "iu" and fill is None
+
+        def convert(block: np.ndarray) -> np.ndarray:
+            return block if plain else to_display(block, mode, fill, dtype=np.float64)
+
+        self.show_statistics(True)
+        self.stats_panel.set_running(True)
+        self.stats_panel.note.setText(f"reading {human_size(src.nbytes)} chunk by chunk …")
+        self._stats_slot.submit(array_stats, src, self.budget.max_bytes, convert, with_token=True,
+                                on_progress=lambda p: self.stats_panel.set_progress(*p),
+                                on_done=self._on_array_stats,
+                                on_error=lambda m, e: self._on_array_stats_failed(m))  # fmt: skip
+
+    def _on_array_stats(self, stats: Stats) -> None:
+        self.array_stats = stats
+        self.stats_panel.set_running(False)
+        self.stats_panel.set_column("Whole array", stats)
+        if stats.bounded:
+            pct = 100.0 * stats.read / stats.total
+            self.stats_panel.note.setText(
+                f"Whole array: bounded by the preview budget ({human_size(self.budget.max_bytes)}): "
+                f"the first {stats.read:,} of {stats.total:,} values ({pct:.1f} %)")  # fmt: skip
+        else:
+            self.stats_panel.note.setText(f"Whole array: all {stats.total:,} values")
+        self.status.emit("whole-array statistics done" + (" (bounded by the budget)" if stats.bounded else ""))
+
+    def _on_array_stats_failed(self, message: str) -> None:
+        self.stats_panel.set_running(False)
+        self.stats_panel.note.setText(f"Whole array: {message}")
+
+    def cancel_array_stats(self, note: str = "Whole array: cancelled") -> None:
+        """Stop the whole-array statistics (nothing late is shown)."""
+        running = self._stats_slot.busy
+        self._stats_slot.cancel()
+        self.stats_panel.set_running(False)
+        if running or not note:
+            self.stats_panel.note.setText(note)
+
+    # -- copy and keyboard ---------------------------------------------------------------
+    def _to_clipboard(self, text: str, what: str) -> None:
+        QApplication.clipboard().setText(text)
+        self.status.emit(f"copied {what}")
+
+    def copy_value(self) -> str | None:
+        """Copy the value under the cursor (as read: ``65535``); returns the text, None when no value is hovered."""
+        if self._hover_index is None or self.raw is None:
+            self.status.emit("no value under the cursor to copy")
+            return None
+        if self.mode == "image":
+            value = self.value_at(self._hover_index)
+        else:
+            value = self.raw[self._hover_index[self.axes[0]]]
+        text = _value_text(value)
+        self._to_clipboard(text, f"{text}")
+        return text
+
+    def copy_slice(self, sep: str = "\t") -> str | None:
+        """Copy the shown slice as text (``\\t``: TSV for a spreadsheet, ``,``: CSV), rows as displayed."""
+        if self.raw is None:
+            return None
+        if self.raw.size > MAX_COPY_VALUES:
+            self.status.emit(f"slice too large to copy ({self.raw.size:,} values): use Export ▸ Slice as CSV")
+            return None
+        data = self.raw.T if self.mode == "image" and self.transpose.isChecked() else self.raw
+        text = slice_text(data, sep)
+        self._to_clipboard(text, f"slice {data.shape} as {'TSV' if sep == chr(9) else 'CSV'}")
+        return text
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Keys on the focused plot: copy, and step the slider of the current axis."""
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) and obj in (self.glw, self.curve_plot):
+            handler = self._key_handler(event)
+            if handler is not None:
+                if kind == QEvent.Type.ShortcutOverride:
+                    event.accept()  # ours, not the window's shortcut
+                    return False
+                handler()
+                return True
+        return super().eventFilter(obj, event)
+
+    def _key_handler(self, event: Any) -> Any:
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        k = Qt.Key
+        if ctrl and key == k.Key_C:
+            return (lambda: self.copy_slice("\t")) if shift else self.copy_value
+        if ctrl or mods & Qt.KeyboardModifier.AltModifier or self.sliders.current_axis is None:
+            return None
+        steps = {k.Key_Right: 1, k.Key_Up: 1, k.Key_Left: -1, k.Key_Down: -1,
+                 k.Key_PageUp: self.sliders.page(), k.Key_PageDown: -self.sliders.page()}  # fmt: skip
+        if key in steps:
+            return lambda: self.sliders.step(steps[key])
+        if key == k.Key_Home:
+            return lambda: self.sliders.set_value(self.sliders.current_axis, 0)
+        if key == k.Key_End:
+            return lambda: self.sliders.set_value(self.sliders.current_axis, 1 << 62)
+        return None
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """The plot's keys, for Help ▸ Shortcuts: ``(key, what it does)``."""
+        return [
+            ("Tab", "Move the focus to the plot and to each axis slider"),
+            ("Right / Up", "Next index on the current axis (the last slider focused, else the first)"),
+            ("Left / Down", "Previous index on the current axis"),
+            ("PageUp / PageDown", "Step the current axis by a tenth of its length"),
+            ("Home / End", "First / last index on the current axis"),
+            ("Ctrl+C", "Copy the value under the cursor (as text, e.g. 65535)"),
+            ("Ctrl+Shift+C", "Copy the shown slice as TSV (for a spreadsheet)"),
+            ("Right click", "Plot menu: copy value, slice as TSV or CSV; view and export options"),
+            ("Mouse wheel / drag", "Zoom / pan; the cursor's value and coordinates in the line below"),
+        ]
 
     # -- export ------------------------------------------------------------------
     def export_png(self, path: str) -> None:
@@ -949,7 +1404,8 @@ class SlicePlot(QWidget):
         try:
             self.export_png(path) if fmt == "png" else self.export_slice(path, fmt)
             self.status.emit(f"saved {path}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown in the status line
+            log.warning("export to %s failed: %s", path, exc)
             self.status.emit(f"export failed: {exc}")
 
     def stop(self) -> None:

@@ -8,11 +8,14 @@ through the backend otherwise, so a slice never pulls the whole file.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
 
@@ -146,7 +149,8 @@ class NodeSource(ArraySource):
                 if parent is not None:
                     found = list(parent.multiscales() or [])
                     levels = found if any(n.path == self.node.path for n in found) else []
-            except Exception:  # noqa: BLE001 - a broken pyramid just means no pyramid
+            except Exception as e:  # noqa: BLE001 - a broken pyramid just means no pyramid
+                log.debug("no pyramid for %s: %s", self.node.path, e)
                 return []
         out = []
         for n in levels:
@@ -162,8 +166,8 @@ class NodeSource(ArraySource):
         if close is not None:
             try:
                 close()
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as e:  # noqa: BLE001
+                log.debug("closing a pyramid level failed: %s", e)
 
 
 def open_npy(backend: Any, location: Any, size: int | None) -> ArraySource:

@@ -7,6 +7,7 @@ so importing this module costs nothing at start-up.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import posixpath
 from dataclasses import dataclass, field
@@ -14,12 +15,15 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QPushButton, QTabWidget
 
+from ..formatting import human_size
 from ..plot.source import ArraySource
-from .budget import KEEPER, Budget, human_size
-from .registry import Target, Viewer
-from .widgets import alive, cancel_on_destroy, fill_kv, kv_table
+from .base import Target, Viewer
+from .budget import Budget
+from .widgets import alive, fill_kv, kv_table, stack_over_plot
+
+log = logging.getLogger(__name__)
 
 #: coordinate arrays (named by ``_ARRAY_DIMENSIONS``) are read when at most this big
 COORD_MAX_BYTES = 8 * 1024 * 1024
@@ -118,7 +122,8 @@ def _dims_and_coords(target: Target, source: Any, attrs: dict) -> tuple[list[str
             if node.kind != "array" or tuple(node.shape or ()) != (source.shape[ax],) or node.nbytes > COORD_MAX_BYTES:
                 continue
             values = np.asarray(node.read_slice((slice(None),)))
-        except Exception:  # noqa: BLE001 - no coordinate array is fine
+        except Exception as e:  # noqa: BLE001 - no coordinate array is fine
+            log.debug("no coordinates from axis %s: %s", ax, e)
             continue
         if values.dtype.kind in "iuf":
             coords[ax] = values.astype(float)
@@ -234,7 +239,8 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
         node = getattr(source, "node", None)
         try:
             c_names, c_coords, labels, extra = _conventions(target, node, tuple(source.shape))
-        except Exception:  # noqa: BLE001 - conventions only add labels: never fail the preview
+        except Exception as e:  # noqa: BLE001 - conventions only add labels: never fail the preview
+            log.debug("conventions of %s not applied: %s", target.uri, e)
             c_names, c_coords, labels, extra = [], {}, [], []
         if c_names:
             names, coords = c_names, {**coords, **c_coords}
@@ -267,7 +273,8 @@ def _nexus_root(target: Target) -> str:
         if not (nexus.nx_class(parent) or (root.attrs or {}).get("default")):
             return ""  # not a NeXus file: no search
         return root.uri if nexus.has_default_plot(root) else ""
-    except Exception:  # noqa: BLE001 - no action then
+    except Exception as e:  # noqa: BLE001 - no action then
+        log.debug("no NeXus default plot above %s: %s", target.uri, e)
         return ""
 
 
@@ -282,8 +289,7 @@ class ArrayViewer(Viewer):
         from ..workers import LatestOnly
 
         self.payload: ArrayPayload | None = None
-        self._slot = LatestOnly()  # .npz member switches
-        cancel_on_destroy(self, self._slot)
+        self._slot = LatestOnly(owner=self)  # .npz member switches
         self.facts = kv_table([])
         self.attrs = kv_table([])
         self.meta = QTabWidget()
@@ -300,20 +306,8 @@ class ArrayViewer(Viewer):
         self.plot = SlicePlot()
         self.plot.painted.connect(self.ready)
         self.plot.status.connect(self.status)
-        top = QWidget()
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.member)
-        tl.addWidget(self.default_button, 0, Qt.AlignmentFlag.AlignLeft)
-        tl.addWidget(self.meta)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.plot)
-        split.setStretchFactor(1, 1)
-        split.setSizes([120, 520])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        top = [self.member, (self.default_button, Qt.AlignmentFlag.AlignLeft), self.meta]
+        stack_over_plot(self, top, self.plot, 120)
 
     @classmethod
     def priority(cls, target: Target) -> int:
@@ -363,9 +357,9 @@ class ArrayViewer(Viewer):
         if self.payload is None:
             return
         target, name = self.payload.target, self.member.itemText(index)
-        KEEPER.keep(self._slot.submit(open_array, target, self.payload.budget, name,
+        self._slot.submit(open_array, target, self.payload.budget, name,
                                       on_done=lambda p: alive(self) and self.display(p),
-                                      on_error=lambda m, e: alive(self) and self.status.emit(m)))  # fmt: skip
+                                      on_error=lambda m, e: alive(self) and self.status.emit(m))  # fmt: skip
 
     def _show_default_plot(self) -> None:
         """Select the NeXus file in the window (its preview is the default plot), or show it here."""
@@ -375,13 +369,7 @@ class ArrayViewer(Viewer):
         if reveal is not None:
             reveal(self.payload.nexus_root)
             return
-        from .pane import PreviewPane
-
-        w = self.parentWidget()
-        while w is not None and not isinstance(w, PreviewPane):
-            w = w.parentWidget()
-        if w is not None:
-            w.show_location(self.payload.nexus_root)
+        self.show_requested.emit(self.payload.nexus_root)
 
     def stop(self) -> None:
         """Drop the plot's running read."""

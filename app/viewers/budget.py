@@ -2,36 +2,74 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..formatting import human_size as _human_size
+log = logging.getLogger(__name__)
 
-#: Default byte budget of one preview (overridable with ``STORESCOPE_PREVIEW_BUDGET`` in bytes).
+#: Default byte budget of one preview (overridable with ``STORESCOPE_PREVIEW_BUDGET``: ``1GiB``, ``500MB``, bytes).
 DEFAULT_BUDGET = 64 * 1024 * 1024
+#: the smallest budget taken from the environment
+MIN_BUDGET = 4096
+BUDGET_ENV = "STORESCOPE_PREVIEW_BUDGET"
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3, "t": 1024**4, "tib": 1024**4,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+}  # fmt: skip
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*")
 
 
-def human_size(n: int | float | None) -> str:
-    """``2469606195`` → ``"2.3 GiB"``; ``None`` → ``"?"``."""
-    return _human_size(n, unknown="?")
+def parse_size(text: str) -> int:
+    """Bytes from ``"64MiB"``, ``"1.5 GB"``, ``"500k"`` or ``"1048576"`` (KiB/MiB/GiB are 1024-based, KB/MB/GB 1000).
+
+    Raises ValueError naming what was not understood.
+    """
+    match = _SIZE.fullmatch(text or "")
+    if match is None:
+        raise ValueError(f"{text!r} is not a size (write e.g. 64MiB, 1GB or 1048576)")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"{text!r}: unknown unit {unit!r} (use KiB, MiB, GiB, KB, MB, GB or plain bytes)")
+    return int(float(number) * factor)
 
 
 @dataclass
 class Budget:
-    """A byte budget shared by every viewer (text, tables, images, arrays)."""
+    """A byte budget shared by every viewer (text, tables, images, arrays).
+
+    ``warning`` says why a value from the environment was not used (empty when it was, or none was set).
+    """
 
     max_bytes: int = DEFAULT_BUDGET
+    warning: str = ""
 
     @classmethod
     def from_env(cls) -> Budget:
-        """The budget from ``STORESCOPE_PREVIEW_BUDGET`` (bytes), else the default."""
-        raw = os.environ.get("STORESCOPE_PREVIEW_BUDGET", "")
-        try:
-            return cls(max(4096, int(raw)))
-        except ValueError:
+        """The budget from ``STORESCOPE_PREVIEW_BUDGET`` (``1GiB``, ``500MB``, bytes), else the default.
+
+        An unreadable value is not silently dropped: it is logged and kept in ``warning`` (the window
+        shows it in the status bar).
+        """
+        raw = os.environ.get(BUDGET_ENV, "").strip()
+        if not raw:
             return cls()
+        try:
+            wanted = parse_size(raw)
+        except ValueError as e:
+            warning = f"{BUDGET_ENV} ignored: {e}; using {DEFAULT_BUDGET // 1024**2} MiB"
+            log.warning("%s", warning)
+            return cls(DEFAULT_BUDGET, warning)
+        if wanted < MIN_BUDGET:
+            warning = f"{BUDGET_ENV}={raw} is below the minimum: using {MIN_BUDGET} bytes"
+            log.warning("%s", warning)
+            return cls(MIN_BUDGET, warning)
+        return cls(wanted)
 
     def fits(self, cost: int | None) -> bool:
         """True when a load of ``cost`` bytes may run without asking (unknown cost never fits)."""
@@ -101,26 +139,3 @@ def selection_cost(shape: Sequence[int], chunks: Sequence[int] | None, itemsize:
         sizes.append(len(range(*sel.indices(dim))) if isinstance(sel, slice) else 1)
     sizes.extend(shape[len(selection) :])
     return array_bytes(sizes, itemsize)
-
-
-class TaskKeeper:
-    """Holds worker tasks until they have finished, and releases them on the GUI thread.
-
-    A task whose last reference goes away on its worker thread would delete its
-    Qt signal object there, while queued deliveries may still point at it;
-    keeping the reference here makes the release happen on the GUI thread, at
-    the next submit after the task finished.
-    """
-
-    def __init__(self) -> None:
-        self._tasks: list = []
-
-    def keep(self, task: object) -> object:
-        """Hold ``task`` (returned) and drop the finished ones held before."""
-        self._tasks = [t for t in self._tasks if not t.finished.is_set()]  # type: ignore[attr-defined]
-        self._tasks.append(task)
-        return task
-
-
-#: the keeper the preview's viewers share
-KEEPER = TaskKeeper()

@@ -10,8 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout
 
-from .budget import Budget, human_size
-from .registry import Target, Viewer
+from ..formatting import human_size
+from .base import Target, Viewer
+from .budget import Budget
 from .widgets import fill_kv, kv_table
 
 HEX_BYTES = 4096

@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QVBoxLayout
 
-from .budget import Budget, human_size
-from .registry import IMAGE_EXTS, Target, Viewer
+from ..formatting import human_size
+from .base import IMAGE_EXTS, Target, Viewer
+from .budget import Budget
 from .widgets import GuardBar, button
 
 #: longest side of the displayed image; larger ones are downsampled on the worker

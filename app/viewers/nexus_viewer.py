@@ -10,16 +10,18 @@ image ticks where an axis is uniform), ``*_errors`` as error bars on curves,
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QTabWidget, QWidget
 
-from .budget import KEEPER, Budget
-from .registry import Target, Viewer
-from .widgets import FlowLayout, alive, button, cancel_on_destroy, fill_kv, kv_table, row_of
+from .base import Target, Viewer, has_default_plot
+from .budget import Budget
+from .widgets import FlowLayout, alive, button, fill_kv, kv_table, row_of, stack_over_plot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,18 +48,6 @@ class NexusPayload:
     notes: list[str] = field(default_factory=list)
     title: str = ""
     budget: Budget = field(default_factory=Budget)
-
-
-def has_default_plot(target: Target) -> bool:
-    """True for a container group (file, NXentry, NXdata) that leads to a NeXus plot (worker: may list groups)."""
-    if target.kind != "group" or target.node is None:
-        return False
-    try:
-        from storecore.containers import nexus
-
-        return nexus.has_default_plot(target.node)
-    except Exception:  # noqa: BLE001 - no plot, then
-        return False
 
 
 def resolve(target: Target, budget: Budget) -> NexusPayload:
@@ -91,7 +81,8 @@ def resolve(target: Target, budget: Budget) -> NexusPayload:
         errors = None
         try:
             errors = node.parent().get(f"{node.name}_errors")
-        except Exception:  # noqa: BLE001 - no errors for this one
+        except Exception as e:  # noqa: BLE001 - no errors for this one
+            log.debug("no error bars for %s: %s", node.name, e)
             errors = None
         signals.append(SignalView(node.name, NodeSource(node), label, errors))
     chain = " → ".join(p if p != "/" else target.name for p in spec.chain)
@@ -136,10 +127,9 @@ class NexusViewer(Viewer):
 
         self.payload: NexusPayload | None = None
         self.current_signal = 0
-        self._errors_slot = LatestOnly()
-        self._aux_slot = LatestOnly()
+        self._errors_slot = LatestOnly(owner=self)
+        self._aux_slot = LatestOnly(owner=self)
         self._aux_items: list[Any] = []
-        cancel_on_destroy(self, self._errors_slot, self._aux_slot)
         self.heading = QLabel()
         self.heading.setStyleSheet("font-weight: bold; font-size: 11pt;")
         self.heading.setWordWrap(True)
@@ -164,21 +154,7 @@ class NexusViewer(Viewer):
         self.plot.painted.connect(self.ready)
         self.plot.status.connect(self.status)
         self.plot.slice_loaded.connect(self._on_slice)
-        top = QWidget()
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.heading)
-        tl.addWidget(bar)
-        tl.addWidget(self.note)
-        tl.addWidget(self.meta)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.plot)
-        split.setStretchFactor(1, 1)
-        split.setSizes([150, 520])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        stack_over_plot(self, [self.heading, bar, self.note, self.meta], self.plot, 150)
 
     @classmethod
     def priority(cls, target: Target) -> int:
@@ -250,12 +226,12 @@ class NexusViewer(Viewer):
             if aux and all(tuple(a.source.shape) == tuple(self.plot.source.shape) for a in aux):
                 sel = result.request.selection(self.plot.source.shape)
                 source = self.plot.source
-                KEEPER.keep(self._aux_slot.submit(
+                self._aux_slot.submit(
                     lambda: [np.asarray(a.source.read(sel), dtype=float).ravel() for a in aux],
                     on_done=lambda arrays, s=source: alive(self) and self.plot.source is s and self._show_aux(
                         [a.name for a in aux], arrays),
                     on_error=lambda m, e: alive(self) and self.status.emit(f"auxiliary signals: {m}"),
-                ))  # fmt: skip
+                )  # fmt: skip
         if payload is None or self.plot.mode != "curve" or not result.complete:
             self.plot.set_curve_errors(None)
             return
@@ -265,11 +241,11 @@ class NexusViewer(Viewer):
             return
         selection = result.request.selection(self.plot.source.shape)
         source = self.plot.source
-        KEEPER.keep(self._errors_slot.submit(
+        self._errors_slot.submit(
             _read_errors, errors, selection,
             on_done=lambda e, s=source: alive(self) and self.plot.source is s and self.plot.set_curve_errors(e),
             on_error=lambda m, e: alive(self) and self.status.emit(f"error bars: {m}"),
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def _clear_aux(self) -> None:
         for item in self._aux_items:
@@ -300,16 +276,6 @@ class NexusViewer(Viewer):
         self._errors_slot.cancel()
         self._aux_slot.cancel()
         self.plot.stop()
-
-
-def show_default_plot(widget: QWidget) -> bool:
-    """Switch the preview pane holding ``widget`` to the NeXus plot of its selection (the "Default plot" action)."""
-    from .pane import PreviewPane
-
-    w = widget.parentWidget()
-    while w is not None and not isinstance(w, PreviewPane):
-        w = w.parentWidget()
-    return w is not None and w.view_as(NexusViewer.__name__)
 
 
 VIEWER = NexusViewer

@@ -9,15 +9,18 @@ the preview (or the error message) is on screen.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from ..workers import LatestOnly
-from .budget import KEEPER, Budget
+from .budget import Budget
 from .qt_compat import guard_none_refcount
-from .widgets import LoadingPage, alive, cancel_on_destroy
+from .widgets import LoadingPage, alive
+
+log = logging.getLogger(__name__)
 
 #: a load shows the busy page only after this long (quick loads swap previews directly)
 SPINNER_DELAY_MS = 150
@@ -40,8 +43,8 @@ def _close_target(old: Any, new: Any) -> None:
         return
     try:
         node.close()
-    except Exception:  # noqa: BLE001 - closing is best effort
-        pass
+    except Exception as e:  # noqa: BLE001 - closing is best effort
+        log.debug("closing %s failed: %s", getattr(node, 'path', node), e)
 
 
 class PreviewPane(QWidget):
@@ -49,13 +52,14 @@ class PreviewPane(QWidget):
 
     loaded = Signal(str)
     message = Signal(str)
+    #: a viewer widget was built (the window styles new plots for the theme in effect)
+    widget_created = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
         guard_none_refcount()
         self.budget = budget or Budget.from_env()
-        self._slot = LatestOnly()
-        cancel_on_destroy(self, self._slot)  # a load finishing after the pane is gone delivers nothing
+        self._slot = LatestOnly(owner=self)  # a load finishing after the pane is gone delivers nothing
         self._uri: str | None = None
         self._awaiting = False  # a selection is being prepared
         self._pending: str | None = None
@@ -121,6 +125,19 @@ class PreviewPane(QWidget):
             return None
         return self._current
 
+    def focus_target(self) -> QWidget:
+        """What takes the keyboard focus when the pane does (F6): the viewer's first focusable control."""
+        root = self._current if self._current is not None and self._stack.currentWidget() is self._current else None
+        if root is not None:
+            if root.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                return root
+            for child in root.findChildren(QWidget):
+                if child.isVisibleTo(root) and child.isEnabled() and child.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                    return child
+        if not self.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # an empty pane still takes the focus (F6 goes on)
+        return self
+
     @property
     def busy(self) -> bool:
         """True while a selection is being prepared."""
@@ -137,11 +154,11 @@ class PreviewPane(QWidget):
         # preview to the next without tearing the viewer down and laying it out again.
         self._spinner.start()
         self._awaiting = True
-        KEEPER.keep(self._slot.submit(
+        self._slot.submit(
             _prepare, uri, forced, budget, with_token=True,
             on_done=lambda r, u=uri: alive(self) and self._on_prepared(u, r),
             on_error=lambda m, e, u=uri: alive(self) and self._on_failed(u, m),
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def _stop_current(self) -> None:
         if self._current is not None:
@@ -153,11 +170,14 @@ class PreviewPane(QWidget):
             widget = cls()
             widget.ready.connect(lambda w=widget: self._on_ready(w))
             widget.status.connect(self.message)
+            widget.view_as_requested.connect(self.view_as)
+            widget.show_requested.connect(self.show_location)
             load_full = getattr(widget, "load_full", None)
             if load_full is not None:
                 load_full.connect(lambda c=cls: self._uri and self._load(self._uri, c.__name__, self.budget.unlimited()))
             self._widgets[cls] = widget
             self._stack.addWidget(widget)
+            self.widget_created.emit(widget)
         return widget
 
     def _on_prepared(self, uri: str, result: tuple) -> None:
@@ -182,6 +202,7 @@ class PreviewPane(QWidget):
             self._stack.setCurrentWidget(widget)
             widget.display(payload)
         except Exception as exc:  # noqa: BLE001 - a viewer bug must not take the window down
+            log.warning("%s could not display %s", cls.__name__, uri, exc_info=exc)
             from ..workers import describe_error
 
             self._on_failed(uri, describe_error(exc))

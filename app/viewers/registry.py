@@ -1,260 +1,74 @@
 """Choosing a viewer for what is selected, by priority (as silx's ``DataViewer`` does).
 
-:func:`classify` runs on a worker: it resolves a URI into a :class:`Target`
-(folder, bucket, table dataset, file, container group or array) with the
-little metadata viewers need to rank themselves.  Each viewer class answers
-:meth:`Viewer.priority` (0 = cannot show it) and the highest wins; the pane
-also offers the others ("view as").
+Viewers are registered by dotted path (``"package.module:Class"``, as argos and
+fsspec register plugins) and imported on first use: this module imports no
+viewer at start-up, and no viewer imports this module (they share
+:mod:`.base`), so there is no import cycle.  Each viewer class answers
+:meth:`~.base.Viewer.priority` (0 = cannot show it) and the highest wins; the
+pane also offers the others ("view as").
 """
 
 from __future__ import annotations
 
-import posixpath
-from dataclasses import dataclass, field
-from typing import Any
+import importlib
+import threading
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from .base import Target, Viewer, classify
 
-from storecore.detect import ZARR_MARKERS
+__all__ = ["BUILTIN_VIEWERS", "Target", "Viewer", "candidates", "choose", "classify", "register_viewer", "viewers"]
 
-from .budget import Budget
+#: the built-in viewers, in tie-break order (the first registered wins a tie)
+BUILTIN_VIEWERS = (
+    "app.viewers.nexus_viewer:NexusViewer",
+    "app.viewers.value_viewer:ValueViewer",
+    "app.viewers.array_viewer:ArrayViewer",
+    "app.viewers.table_viewer:TableViewer",
+    "app.viewers.image_viewer:ImageViewer",
+    "app.viewers.text_viewer:TextViewer",
+    "app.viewers.summary_viewer:SummaryViewer",
+    "app.viewers.hex_viewer:HexViewer",
+)
+#: the viewer that accepts anything
+FALLBACK_VIEWER = "app.viewers.hex_viewer:HexViewer"
 
-TABLE_EXTS = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc"}
-TEXT_EXTS = {
-    ".txt", ".md", ".rst", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".csv", ".tsv", ".html", ".htm",
-    ".xml", ".log", ".ini", ".toml", ".cfg", ".py", ".sh", ".js", ".css", ".c", ".h", ".cpp", ".rs", ".go",
-}  # fmt: skip
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
-ARRAY_FILE_EXTS = {".npy", ".npz"}
-
-
-@dataclass
-class Target:
-    """A resolved selection: where it is, what kind it is, and cheap metadata for ranking viewers.
-
-    ``kind`` is one of ``bucket``, ``folder``, ``dataset`` (a folder of table
-    files), ``file``, ``group`` or ``array`` (container nodes).
-    """
-
-    uri: str
-    location: Any
-    backend: Any
-    kind: str
-    entry: Any = None
-    node: Any = None
-    ext: str = ""
-    first_page: list = field(default_factory=list)
-    note: str = ""
-    #: dtype of a ``.npy`` file (from its header), for ranking viewers
-    npy_dtype: Any = None
-
-    @property
-    def size(self) -> int | None:
-        """Object size in bytes (files), else None."""
-        return getattr(self.entry, "size", None)
-
-    @property
-    def name(self) -> str:
-        """Display name (inner node name for container paths)."""
-        if self.location.inner:
-            return posixpath.basename(self.location.inner.rstrip("/")) or "/"
-        return self.location.name or self.location.bucket or "/"
-
-    @property
-    def value_kind(self) -> str:
-        """What an array's values are (``numeric``, ``string``, ``compound``…; see storecore.containers.values)."""
-        if self.npy_dtype is not None:
-            from storecore.containers.values import value_kind_of_dtype
-
-            return value_kind_of_dtype(self.npy_dtype)
-        return getattr(self.node, "value_kind", "") if self.kind == "array" else ""
-
-    @property
-    def is_plottable(self) -> bool:
-        """True for arrays whose values a plot can show (numbers, booleans, enums)."""
-        from storecore.containers.values import is_plottable
-
-        return is_plottable(self.value_kind) if self.kind == "array" or self.npy_dtype is not None else False
-
-    @property
-    def is_structured(self) -> bool:
-        """True for arrays read better as rows of text: records, strings, references, sequences."""
-        if self.npy_dtype is not None:
-            return self.npy_dtype.names is not None
-        node = self.node
-        if self.kind != "array" or node is None or node.shape in (None, ()):
-            return False
-        return node.dtype is not None and (node.dtype.names is not None or not self.is_plottable)
+_entries: list[str | type[Viewer]] = list(BUILTIN_VIEWERS)
+_loaded: dict[str, type[Viewer]] = {}
+_lock = threading.Lock()
 
 
-def _containers() -> Any:
-    """The containers module, or None while it has not landed."""
-    try:
-        from storecore import containers
-    except ImportError:
-        return None
-    return containers if hasattr(containers, "open_container") else None
-
-
-def classify(uri: str) -> Target:
-    """Resolve ``uri`` into a :class:`Target` (runs on a worker; raises storecore errors)."""
-    from storecore import backend_for
-
-    backend, loc = backend_for(uri)
-    uri = str(loc)
-    if loc.inner:
-        containers = _containers()
-        if containers is None:
-            from storecore.errors import MissingDependency
-
-            raise MissingDependency(f"{uri}: container support is not available", path=uri)
-        node = containers.open_container(uri)
-        note = ""
-        if node.kind == "link":
-            note = f"link → {node.link_target}" + (" (broken)" if node.broken else "")
-            if not node.broken:
-                node = node.target()
-        kind = "array" if node.kind == "array" else "group"
-        return Target(uri, loc, backend, kind, node=node, ext=posixpath.splitext(loc.path)[1].lower(), note=note)
-    if not loc.path.strip("/"):
-        entry = backend.stat(loc.path)
-        return Target(uri, loc, backend, "bucket" if loc.bucket else "folder", entry=entry, first_page=_first_page(backend, loc))
-    entry = backend.stat(loc.path)
-    ext = posixpath.splitext(loc.path.rstrip("/"))[1].lower()
-    if entry.is_dir:
-        page = _first_page(backend, loc)
-        if ext == ".zarr" or any(e.name in ZARR_MARKERS for e in page):  # a Zarr store, whatever its name
-            target = _open_container_target(uri, loc, backend, entry, ext)
-            if target is not None:
-                return target
-        files = [e for e in page if not e.is_dir and not e.name.startswith(("_", "."))]
-        dirs = [e for e in page if e.is_dir]
-        is_dataset = bool(files) and not dirs and all(posixpath.splitext(e.name)[1].lower() in TABLE_EXTS - {".csv", ".tsv"} for e in files)
-        return Target(uri, loc, backend, "dataset" if is_dataset else "folder", entry=entry, ext=ext, first_page=page)
-    if _looks_like_container(uri, ext):
-        target = _open_container_target(uri, loc, backend, entry, ext)
-        if target is not None:
-            return target
-    target = Target(uri, loc, backend, "file", entry=entry, ext=ext)
-    if ext == ".npy":
-        target.npy_dtype = _npy_dtype(backend, loc.path)
-    return target
-
-
-def _looks_like_container(uri: str, ext: str) -> bool:
-    """True for files storecore.detect names as HDF5, or whose first bytes say HDF5 (any extension)."""
-    from storecore.detect import detect_format, format_by_name
-
-    if format_by_name(uri) is not None:
-        return True
-    if ext in TABLE_EXTS or ext in TEXT_EXTS or ext in IMAGE_EXTS or ext in ARRAY_FILE_EXTS:
-        return False
-    try:
-        return detect_format(uri) == "hdf5"
-    except Exception:  # noqa: BLE001 - HDF4 and the like: the container open below says why
-        return True
-
-
-def _npy_dtype(backend: Any, path: str) -> Any:
-    """The dtype in a ``.npy`` header (one small read), or None when it cannot be parsed."""
-    from numpy.lib import format as npformat
-
-    try:
-        with backend.open(path, "rb") as f:
-            version = npformat.read_magic(f)
-            header = npformat.read_array_header_1_0(f) if version == (1, 0) else npformat.read_array_header_2_0(f)
-        return header[2]
-    except Exception:  # noqa: BLE001 - the array viewer reports a broken file properly
-        return None
-
-
-def _open_container_target(uri: str, loc: Any, backend: Any, entry: Any, ext: str) -> Target | None:
-    containers = _containers()
-    if containers is None:
-        return None
-    try:
-        node = containers.open_container(uri)
-    except Exception as e:  # noqa: BLE001 - a broken container is still a file/folder to look at
-        kind = "folder" if entry.is_dir else "file"
-        return Target(uri, loc, backend, kind, entry=entry, ext=ext, note=f"not readable as a container: {e}",
-                      first_page=_first_page(backend, loc) if entry.is_dir else [])  # fmt: skip
-    kind = "array" if node.kind == "array" else "group"
-    return Target(uri, loc, backend, kind, entry=entry, node=node, ext=ext)
-
-
-def _first_page(backend: Any, loc: Any, limit: int = 1000) -> list:
-    """The first listing page of a folder (one request on S3): enough for a summary and a dataset check."""
-    for page in backend.ls_pages(loc.path):
-        return list(page[:limit])
-    return []
-
-
-class Viewer(QWidget):
-    """Base of the pane's viewers.
-
-    ``prepare`` runs on a worker (no Qt there) and returns a payload that
-    ``display`` puts on screen; ``ready`` is emitted once the first pixels are
-    shown (viewers that load more afterwards emit it after their first paint).
-    """
-
-    #: emitted once the preview is on screen (also after an error message)
-    ready = Signal()
-    #: status text for the pane's status line
-    status = Signal(str)
-    #: the user asked to load past the size guard (the pane re-prepares with no budget)
-    load_full = Signal()
-    title = "Viewer"
-
-    @classmethod
-    def priority(cls, target: Target) -> int:
-        """How well this viewer fits ``target``: 0 = cannot show it; the highest wins."""
-        return 0
-
-    @classmethod
-    def prepare(cls, target: Target, budget: Budget, token: Any) -> Any:
-        """Read what ``display`` needs, within ``budget`` (worker thread)."""
-        return target
-
-    def display(self, payload: Any) -> None:
-        """Show ``payload`` (GUI thread); emit ``ready`` once on screen."""
-        self.ready.emit()
-
-    def stop(self) -> None:
-        """Cancel in-flight work (another selection is coming)."""
-
-
-_VIEWERS: list[type[Viewer]] = []
-
-
-def register_viewer(cls: type[Viewer]) -> type[Viewer]:
-    """Add a viewer class to the registry (usable as a decorator)."""
-    if cls not in _VIEWERS:
-        _VIEWERS.append(cls)
+def _load(entry: str | type[Viewer]) -> type[Viewer]:
+    """The class an entry names (imported once; ``classify`` and ``prepare`` run on workers, hence the lock)."""
+    if not isinstance(entry, str):
+        return entry
+    with _lock:
+        cls = _loaded.get(entry)
+        if cls is None:
+            module, _, name = entry.partition(":")
+            cls = _loaded[entry] = getattr(importlib.import_module(module), name)
     return cls
 
 
-def viewers() -> list[type[Viewer]]:
-    """All registered viewer classes (the built-in ones are registered on first call)."""
-    if not _VIEWERS:
-        from . import (
-            array_viewer,
-            hex_viewer,
-            image_viewer,
-            nexus_viewer,
-            summary_viewer,
-            table_viewer,
-            text_viewer,
-            value_viewer,
-        )
+def register_viewer(entry: str | type[Viewer]) -> str | type[Viewer]:
+    """Add a viewer: a class, or its dotted path ``"package.module:Class"`` (imported on first use).
 
-        modules = (
-            nexus_viewer, value_viewer, array_viewer, table_viewer, image_viewer, text_viewer, summary_viewer,
-            hex_viewer,
-        )  # fmt: skip
-        for module in modules:
-            register_viewer(module.VIEWER)
-    return list(_VIEWERS)
+    Returns ``entry``, so a class can use it as a decorator.
+    """
+    with _lock:
+        if entry not in _entries:
+            _entries.append(entry)
+    return entry
+
+
+def viewers() -> list[type[Viewer]]:
+    """All registered viewer classes (imported now if they were not yet)."""
+    with _lock:
+        entries = list(_entries)
+    found: list[type[Viewer]] = []
+    for entry in entries:
+        cls = _load(entry)
+        if cls not in found:
+            found.append(cls)
+    return found
 
 
 def candidates(target: Target) -> list[type[Viewer]]:
@@ -266,8 +80,4 @@ def candidates(target: Target) -> list[type[Viewer]]:
 def choose(target: Target) -> type[Viewer]:
     """The best viewer for ``target`` (the hex viewer accepts anything)."""
     found = candidates(target)
-    if not found:
-        from .hex_viewer import HexViewer
-
-        return HexViewer
-    return found[0]
+    return found[0] if found else _load(FALLBACK_VIEWER)

@@ -9,8 +9,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
-from .budget import Budget, human_size
-from .registry import Target, Viewer
+from ..formatting import human_size
+from .base import Target, Viewer, has_default_plot
+from .budget import Budget
 from .widgets import fill_kv, kv_table
 
 #: children listed for a group (more are counted but not shown)
@@ -47,12 +48,55 @@ def _folder(target: Target) -> Summary:
     if target.note:
         facts.append(("Note", target.note))
     ordered = sorted(page, key=lambda e: (not e.is_dir, e.name.lower()))
-    rows = [(e.name + ("/" if e.is_dir else ""), "folder" if e.is_dir else "file", "" if e.is_dir else human_size(e.size), "") for e in ordered]
+    rows = [(e.name + ("/" if e.is_dir else ""), _entry_kind(e), "" if e.is_dir else human_size(e.size), "") for e in ordered]
     return Summary(target, rows, facts)
+
+
+def _entry_kind(entry: Any) -> str:
+    """``folder``/``file``, or what storecore.detect names a container by its name (``Zarr store``, ``HDF5 file``)."""
+    from storecore.detect import format_by_name, kind_label
+
+    fmt = format_by_name(entry.name)
+    if fmt == "zarr" and not entry.is_dir and not entry.name.lower().endswith(".zip"):
+        fmt = None  # a file called x.zarr is no store
+    label = kind_label(fmt, entry.name) if fmt is not None else ""
+    return label or ("folder" if entry.is_dir else "file")
+
+
+def _container_kind(target: Target) -> str:
+    """What the root of a container is: ``Zarr store``, ``NeXus file``, ``HDF5 file``… (storecore.detect)."""
+    from storecore.detect import detect_format, format_by_name, kind_label
+
+    name = target.location.name or target.uri
+    fmt = format_by_name(name)
+    if fmt is None:
+        try:
+            fmt = detect_format(str(target.location.outer))
+        except Exception:  # noqa: BLE001 - undetectable: a plain "Group"
+            fmt = None
+    return kind_label(fmt, name) or "Group"
+
+
+def _broken_link(target: Target) -> Summary:
+    """A soft/external link whose target does not exist: say so, and to what."""
+    node = target.node
+    to = getattr(node, "link_target", None) or "an unknown target"
+    facts = [
+        ("Kind", "Broken link"),
+        ("Path", getattr(node, "path", "")),
+        ("Points to", str(to)),
+        ("Problem", f"nothing exists at {to}: the link is broken (not an empty group)"),
+        ("URI", target.uri),
+    ]
+    if target.note:
+        facts.insert(1, ("Link", target.note))
+    return Summary(target, [], facts)
 
 
 def _group(target: Target) -> Summary:
     node = target.node
+    if getattr(node, "kind", "") == "link" and getattr(node, "broken", False):
+        return _broken_link(target)
     rows = []
     count = 0
     for child in node.children():
@@ -63,8 +107,9 @@ def _group(target: Target) -> Summary:
             kind = child.kind + (" (broken)" if getattr(child, "broken", False) else "")
             rows.append((child.name, kind, shape, dtype))
     groups = sum(1 for r in rows if r[1] == "group")
+    root = not target.location.inner or target.location.inner.strip("/") == ""
     facts = [
-        ("Kind", "Group"),
+        ("Kind", _container_kind(target) if root else "Group"),
         ("Path", node.path),
         ("Members", f"{count} ({groups} groups, {count - groups} others)"),
         ("URI", target.uri),
@@ -73,9 +118,7 @@ def _group(target: Target) -> Summary:
         facts.insert(1, ("Link", target.note))
     attrs = dict(node.attrs or {})
     if attrs.get("NX_class"):
-        facts[0] = ("Kind", f"Group ({attrs['NX_class']})")
-    from .nexus_viewer import has_default_plot
-
+        facts[0] = ("Kind", f"{facts[0][1]} ({attrs['NX_class']})")
     return Summary(target, rows, facts, attrs, has_default_plot(target))
 
 
@@ -123,7 +166,18 @@ class SummaryViewer(Viewer):
         rows_height = sum(self.facts.rowHeight(r) for r in range(self.facts.rowCount()))
         self.facts.setMaximumHeight(rows_height + self.facts.horizontalHeader().height() + 6)
         self.children.clear()
-        self.children.addTopLevelItems([QTreeWidgetItem(list(r)) for r in payload.rows])
+        items = []
+        base = payload.target.uri.rstrip("/")
+        if payload.target.kind == "group" and "::" not in base:
+            base += "::"  # the root of a container: its members are "file.h5::/name"
+        for r in payload.rows:
+            item = QTreeWidgetItem(list(r))
+            name = r[0].rstrip("/")
+            # the full name and where it is: deep names are cut off in the column
+            full = f"{base}/{name}"
+            item.setToolTip(0, f"{r[0]}\n{full}")
+            items.append(item)
+        self.children.addTopLevelItems(items)
         for col in range(3):
             self.children.resizeColumnToContents(col)
         fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in payload.attrs.items()])
@@ -131,9 +185,8 @@ class SummaryViewer(Viewer):
         self.ready.emit()
 
     def _show_default_plot(self) -> None:
-        from .nexus_viewer import show_default_plot
-
-        show_default_plot(self)
+        """Ask the pane to show this selection's NeXus plot (the nexus viewer, by name: no import)."""
+        self.view_as_requested.emit("NexusViewer")
 
 
 VIEWER = SummaryViewer

@@ -10,9 +10,10 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout
 
+from ..formatting import human_size
 from ..models.table_model import LazyTableModel, TableState, build_state
-from .budget import Budget, human_size
-from .registry import TABLE_EXTS, Target, Viewer
+from .base import TABLE_EXTS, Target, Viewer
+from .budget import Budget
 from .widgets import GuardBar
 
 #: rows shown from a CSV larger than the budget (polars stops reading after them)
@@ -210,6 +211,19 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
     return frame, ""
 
 
+def table_error(target: Target, exc: BaseException) -> Exception:
+    """One line for a table polars cannot read: the file and the cause (never a raw ``ComputeError``)."""
+    from storecore.errors import CorruptData
+
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    cause = lines[0] if lines else type(exc).__name__
+    for prefix in ("parquet: ", "parquet error: "):
+        if cause.lower().startswith(prefix):
+            cause = cause[len(prefix):]
+    what = {".parquet": "parquet", ".pq": "parquet", ".csv": "CSV", ".tsv": "TSV"}.get(target.ext, "table")
+    return CorruptData(f"{target.name}: not a readable {what} file: {cause}", path=target.uri)
+
+
 class TableViewer(Viewer):
     """A lazily loaded table: sortable columns, a filter line, row count, dtypes in headers."""
 
@@ -264,12 +278,17 @@ class TableViewer(Viewer):
         """Open the query lazily and fetch its schema, count and first window."""
         import polars as pl
 
-        base, guard = open_table(target, budget)
-        full = target.size
-        if base is None:  # over budget and nothing cheap to show
-            empty = pl.DataFrame().lazy()
-            return TablePayload(empty, build_state(empty), guard, full)
-        state = build_state(base)
+        try:
+            base, guard = open_table(target, budget)
+            full = target.size
+            if base is None:  # over budget and nothing cheap to show
+                empty = pl.DataFrame().lazy()
+                return TablePayload(empty, build_state(empty), guard, full)
+            state = build_state(base)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] != "polars":
+                raise
+            raise table_error(target, exc) from exc
         if state.total_columns > len(state.columns):  # wider than the model shows: say so
             guard = " ".join(t for t in (guard, state.note) if t)
         return TablePayload(base, state, guard, full, loadable=WIDE_NOTE not in guard)

@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..formatting import human_size
 from ..workers import LatestOnly
-from .budget import KEEPER, Budget, human_size
-from .registry import TEXT_EXTS, Target, Viewer
+from .base import TEXT_EXTS, Target, Viewer
+from .budget import Budget
 from .widgets import GuardBar, button
 
 #: how much a text preview reads at first, and how much each "load more" adds
@@ -137,7 +138,7 @@ class TextViewer(Viewer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._slot = LatestOnly()
+        self._slot = LatestOnly(owner=self)
         self._chunk: TextChunk | None = None
         self.budget = Budget()
         self.edit = QPlainTextEdit()
@@ -226,7 +227,7 @@ class TextViewer(Viewer):
         limit = min(max(c.loaded * 4, FIRST_READ), self.budget.max_bytes)
         self.more.setEnabled(False)
         self.info.setText("Loading …")
-        KEEPER.keep(self._slot.submit(read_text, c.target, limit, on_done=self._on_more, on_error=self._on_error))
+        self._slot.submit(read_text, c.target, limit, on_done=self._on_more, on_error=self._on_error)
 
     def _on_more(self, chunk: TextChunk) -> None:
         self.more.setEnabled(True)

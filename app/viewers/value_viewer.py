@@ -12,8 +12,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout
 
-from .budget import Budget, human_size
-from .registry import Target, Viewer
+from ..formatting import human_size
+from .base import Target, Viewer
+from .budget import Budget
 from .widgets import fill_kv, kv_table
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLayoutItem,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -195,25 +196,36 @@ def fill_kv(table: QTableWidget, rows: Iterable[tuple[str, Any]]) -> None:
     table.resizeRowsToContents()
 
 
+def stack_over_plot(
+    owner: QWidget, top: Iterable[QWidget | tuple[QWidget, Qt.AlignmentFlag]], plot: QWidget, top_height: int
+) -> None:
+    """Lay ``owner`` out as the ``top`` widgets (stacked; a widget may come with its alignment) above ``plot``.
+
+    The two parts share a vertical splitter, ``top_height`` pixels to the top at first; the plot takes any growth.
+    """
+    box = QWidget()
+    tl = QVBoxLayout(box)
+    tl.setContentsMargins(0, 0, 0, 0)
+    for item in top:
+        if isinstance(item, tuple):
+            tl.addWidget(item[0], 0, item[1])
+        else:
+            tl.addWidget(item)
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.addWidget(box)
+    split.addWidget(plot)
+    split.setStretchFactor(1, 1)
+    split.setSizes([top_height, 520])
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(split)
+
+
 def alive(obj: Any) -> bool:
     """True while the C++ side of a Qt object still exists (late worker results check this)."""
     import shiboken6
 
     return shiboken6.isValid(obj)
-
-
-def cancel_on_destroy(widget: QWidget, *slots: Any) -> None:
-    """Cancel the worker ``slots`` (objects with ``cancel()``) when ``widget`` is destroyed.
-
-    The connected function holds the slots, not the widget: it must not touch a
-    half-destroyed widget.
-    """
-
-    def cancel(*_args: Any) -> None:
-        for slot in slots:
-            slot.cancel()
-
-    widget.destroyed.connect(cancel)
 
 
 def button(text: str, slot: Callable[[], Any], tip: str = "") -> QPushButton:

@@ -55,7 +55,9 @@ from ..errors import (
 )
 from ..formats import REGISTRY, Handler, Registry
 from ..formats import api as fmt
+from ..formats.registry import DataHandlerAdapter as _DataHandlerAdapter
 from ..location import Location, known_schemes, scheme_info
+from .options import Options, S3Options
 
 if TYPE_CHECKING:
     from ..cache import RemoteCache
@@ -67,36 +69,11 @@ class KeyNotFound(NotFound, KeyError):
     """A store key or path does not exist (a ``FileNotFoundError`` and a ``KeyError``)."""
 
 
-# -- options ---------------------------------------------------------------------------
-@dataclass
-class Options:
-    """Settings shared by every backend.
-
-    ``cache_enabled`` keeps copies of remote objects in ``cache_dir`` (default:
-    the per-user cache folder), refetched after ``cache_expiry_hours`` (0 =
-    never expire) and always validated by ETag.  ``timeout`` (seconds) and
-    ``max_retries`` tune the remote connections; ``retry_delay`` is accepted
-    for compatibility (boto3 backs off by itself).  ``scheme`` names the URI
-    scheme the options apply to (``None``: the store's own).
-    """
-
-    cache_enabled: bool = False
-    cache_dir: str | None = None
-    cache_expiry_hours: float = 24
-    timeout: int = 30
-    max_retries: int = 3
-    retry_delay: float = 1.0
-    scheme: str | None = None
-
-    def backend_options(self) -> dict[str, Any]:
-        """The storecore backend options these settings map onto."""
-        return {}
+# -- options: Options and S3Options live in storecore.apis.options -------------------------
 
 
 def _options_class_for(base_scheme: str) -> type[Options]:
     if base_scheme == "s3":
-        from ..s3 import S3Options
-
         return S3Options
     return Options
 
@@ -168,45 +145,6 @@ class DataHandler(ABC):
     @abstractmethod
     def priority(self) -> int:
         """Higher wins when several handlers accept the same data or extension."""
-
-
-class _DataHandlerAdapter(Handler):
-    """Runs a :class:`DataHandler` on storecore file objects via local temporary files."""
-
-    wants_extension = True
-
-    def __init__(self, user: DataHandler, tempdir: str) -> None:
-        self.user = user
-        self.tempdir = tempdir
-        super().__init__(type(user).__name__, list(user.extensions), [], int(user.priority))
-
-    def accepts(self, obj: Any) -> bool:
-        return bool(self.user.can_handle_data(obj))
-
-    def read(self, fileobj: IO[bytes], *, extension: str = "", **_kw: Any) -> Any:
-        name = getattr(fileobj, "name", None)
-        if isinstance(name, str) and os.path.isfile(name):
-            return self.user.read_from_file(Path(name), extension)  # a real local file: use it in place
-        os.makedirs(self.tempdir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=extension, dir=self.tempdir)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(fileobj, out)
-            return self.user.read_from_file(Path(tmp), extension)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-    def write(self, obj: Any, fileobj: IO[bytes], *, extension: str = "", **_kw: Any) -> None:
-        os.makedirs(self.tempdir, exist_ok=True)
-        folder = tempfile.mkdtemp(dir=self.tempdir)
-        try:
-            path = Path(folder) / ("data" + extension)
-            self.user.write_to_file(obj, path, extension)
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, fileobj)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- lazy datasets -----------------------------------------------------------------------
@@ -782,8 +720,7 @@ def _write_local_fast(handler: Handler, data: Any, backend: Backend, path: str, 
     directory = os.path.dirname(full)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(full) + ".", suffix=TMP_SUFFIX, dir=directory)
-    if handler.wants_extension:
-        kw.setdefault("extension", REGISTRY.extension_of(path) or posixpath.splitext(path)[1])
+    fmt.add_extension(handler, path, kw)
     try:
         with os.fdopen(fd, "wb") as f:
             handler.write(data, f, **kw)
@@ -792,9 +729,8 @@ def _write_local_fast(handler: Handler, data: Any, backend: Backend, path: str, 
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, StorecoreError) and not e.path:
-            e.path, e.message = full, f"{full}: {e.message}"
-            e.args = (e.message,)
+        if isinstance(e, StorecoreError):
+            e.locate(full)
         if isinstance(e, StorecoreError) or not isinstance(e, Exception):
             raise
         raise FormatError(f"{full}: cannot write a {type(data).__name__} as {handler.name}: {e}", path=full) from e

@@ -37,6 +37,7 @@ import fnmatch
 import io
 import itertools
 import json
+import logging
 import os
 import posixpath
 import re
@@ -56,6 +57,9 @@ from ..errors import (
     NotFound,
     StorecoreError,
 )
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 META_SUFFIX = ".meta.json"
@@ -765,7 +769,8 @@ class MemoryBackend(StorageBackend):
             if getattr(obj, "is_cuda", False) is True:
                 return True
             return "cupy" in type(obj).__module__
-        except Exception:
+        except Exception as exc:
+            logger.debug("_is_gpu_object: caught %s", describe(exc))
             return False
 
     def _explicit_gpu_delete(self, obj: Any, key: str) -> None:

@@ -43,6 +43,9 @@ import numpy as np
 
 from ..backends.local import AtomicLocalFile
 from ..errors import InvalidArgument, NotFound, ShapeMismatch
+from ..logs import suppress_logged
+
+logger = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +334,7 @@ class HDF5Saver(Saver):
             if arr.size:
                 dset[...] = arr
         except BaseException:
-            with contextlib.suppress(Exception):
+            with suppress_logged(logger, "_replace"):
                 del h5[tmp]
             raise
         if exists:
@@ -353,16 +356,21 @@ class HDF5Saver(Saver):
 
     def _update(self, dset: Any, arr: np.ndarray, idx: Any) -> None:
         idx, arr = _sorted_indices(idx, arr, dset.shape[0] if dset.shape else 0)
-        before = dset[idx]
-        try:
-            value = np.broadcast_to(arr, before.shape)
-        except ValueError as e:
-            raise ShapeMismatch(f"{self.file_path}::{self.dataset_name}: cannot write data of shape {arr.shape} into a selection of shape {before.shape}") from e
-        try:
-            dset[idx] = value
-        except BaseException:
-            dset[idx] = before
-            raise
+        _write_restoring(dset, idx, arr, f"{self.file_path}::{self.dataset_name}")
+
+
+def _write_restoring(target: Any, idx: Any, arr: np.ndarray, where: str, dtype: Any = None) -> None:
+    """``target[idx] = arr`` (broadcast, cast to ``dtype`` if given); what was there is put back on failure."""
+    before = target[idx]
+    try:
+        value = np.broadcast_to(arr if dtype is None else arr.astype(dtype, copy=False), before.shape)
+    except ValueError as e:
+        raise ShapeMismatch(f"{where}: cannot write data of shape {arr.shape} into a selection of shape {before.shape}") from e
+    try:
+        target[idx] = value
+    except BaseException:
+        target[idx] = before
+        raise
 
 
 # --------------------------------------------------------------------------- zarr
@@ -488,16 +496,7 @@ class ZarrSaver(Saver):
 
     def _update(self, z: Any, arr: np.ndarray, idx: Any, where: str) -> None:
         sel = z.oindex if not isinstance(idx, slice) else z
-        before = sel[idx]
-        try:
-            value = np.broadcast_to(arr.astype(z.dtype, copy=False), before.shape)
-        except ValueError as e:
-            raise ShapeMismatch(f"{where}: cannot write data of shape {arr.shape} into a selection of shape {before.shape}") from e
-        try:
-            sel[idx] = value
-        except BaseException:
-            sel[idx] = before
-            raise
+        _write_restoring(sel, idx, arr, where, dtype=z.dtype)
 
 
 __all__ = ["Saver", "NumpySaver", "HDF5Saver", "ZarrSaver", "ConversionError", "MissingDataset", "check_approach"]

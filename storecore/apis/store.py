@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import shutil
 import uuid
@@ -52,6 +53,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import AlreadyExists, InvalidArgument, ModeError, NotFound, ShapeMismatch, StorecoreError
+from ..logs import suppress_logged
+
+logger = logging.getLogger(__name__)
 
 MODES = ("r", "r+", "a", "w", "w-")
 
@@ -237,7 +241,10 @@ class _MemoryArrays:
 
 
 class _ChunkedArrays(_MemoryArrays):
-    """read / get / append shared by the Zarr and HDF5 stores; subclasses say how to find and resize a node."""
+    """read / get / write / append shared by the Zarr and HDF5 stores; subclasses say how to find, store and resize a node."""
+
+    #: what a node is called in messages
+    _noun = "array"
 
     def _node(self, name: str) -> Any:
         """The lazy array called ``name`` (``None`` when missing)."""
@@ -249,6 +256,30 @@ class _ChunkedArrays(_MemoryArrays):
 
     def _check_growable(self, node: Any, name: str) -> None:
         """Raise when ``node`` cannot grow along axis 0 (default: it always can)."""
+
+    def _replace(self, node: Any, name: str, arr: np.ndarray, kwargs: dict[str, Any]) -> None:
+        """Store ``arr`` as the whole of ``name`` (``node``: the array there now, or ``None``)."""
+        raise NotImplementedError
+
+    def write(self, path: Path | str, data: Any, view: SliceSpec = None, **kwargs: Any) -> None:
+        """Create/replace an array, or write ``data`` into its ``view`` slice.
+
+        kwargs go to the format: Zarr's ``chunks``, ``compressors``...; HDF5 datasets are resizable along axis 0.
+        """
+        self._check_writable("write")  # type: ignore[attr-defined]
+        arr = _as_array(data)
+        name = _norm_name(path)
+        if self.in_memory:  # type: ignore[attr-defined]
+            self._mem_write(name, arr, view)
+            return
+        node = self._node(name)
+        if view is not None:
+            if node is None:
+                where = f"{self.path}::{name}"  # type: ignore[attr-defined]
+                raise NotFound(f"{where}: no such {self._noun} to write a slice into", path=name)
+            node[view] = arr
+            return
+        self._replace(node, name, arr, kwargs)
 
     def read(self, path: Path | str, view: SliceSpec = None, **kwargs: Any) -> np.ndarray | None:
         """Only ``view`` is read from disk; ``None`` when missing."""
@@ -561,20 +592,8 @@ class ZarrArrayStore(_ChunkedArrays, Store):
             return None
         return node if isinstance(node, zarr.Array) else None
 
-    def write(self, path: Path | str, data: Any, view: SliceSpec = None, **kwargs: Any) -> None:
-        """Create/replace an array, or write ``data`` into its ``view`` slice (kwargs: ``chunks``, ``compressors``...)."""
-        self._check_writable("write")
-        arr = _as_array(data)
-        name = _norm_name(path)
-        if self.in_memory:
-            self._mem_write(name, arr, view)
-            return
-        z = self._array(name)
-        if view is not None:
-            if z is None:
-                raise NotFound(f"{self.path}::{name}: no such array to write a slice into", path=name)
-            z[view] = arr
-            return
+    def _replace(self, z: Any, name: str, arr: np.ndarray, kwargs: dict[str, Any]) -> None:
+        """Create/replace the array (kwargs: ``chunks``, ``compressors``...)."""
         if z is not None and z.shape == arr.shape and z.dtype == arr.dtype and not kwargs:
             z[...] = arr
             return
@@ -601,6 +620,7 @@ class HDF5ArrayStore(_ChunkedArrays, Store):
 
     kind = StoreKind.ARRAY
     _what = "HDF5 file"
+    _noun = "dataset"
 
     def __init__(self, path: Path | str = "", mode: str = "r", disk_format: DiskFormat = DiskFormat.HDF5, **kwargs: Any) -> None:
         self._file: Any = None
@@ -645,20 +665,8 @@ class HDF5ArrayStore(_ChunkedArrays, Store):
         node = self._file.get(name)
         return node if isinstance(node, h5py.Dataset) else None
 
-    def write(self, path: Path | str, data: Any, view: SliceSpec = None, **kwargs: Any) -> None:
-        """Create/replace a dataset (resizable along axis 0), or write ``data`` into its ``view`` slice."""
-        self._check_writable("write")
-        arr = _as_array(data)
-        name = _norm_name(path)
-        if self.in_memory:
-            self._mem_write(name, arr, view)
-            return
-        d = self._dataset(name)
-        if view is not None:
-            if d is None:
-                raise NotFound(f"{self.path}::{name}: no such dataset to write a slice into", path=name)
-            d[view] = arr
-            return
+    def _replace(self, d: Any, name: str, arr: np.ndarray, kwargs: dict[str, Any]) -> None:
+        """Create/replace the dataset (resizable along axis 0)."""
         opts = dict(kwargs)
         if arr.ndim:
             opts.setdefault("chunks", True)
@@ -671,7 +679,7 @@ class HDF5ArrayStore(_ChunkedArrays, Store):
         try:
             self._file.create_dataset(tmp, data=arr, **opts)
         except BaseException:
-            with contextlib.suppress(Exception):
+            with suppress_logged(logger, "write"):
                 del self._file[tmp]
             raise
         del self._file[name]
@@ -704,7 +712,7 @@ class HDF5ArrayStore(_ChunkedArrays, Store):
     def close(self) -> None:
         """Close the HDF5 file (lazy datasets from ``get`` become invalid)."""
         if self._file is not None:
-            with contextlib.suppress(Exception):
+            with suppress_logged(logger, "close"):
                 self._file.close()
             self._file = None
 

@@ -24,7 +24,7 @@ from ..errors import (
     StorecoreError,
 )
 from ..location import normalize_key
-from .base import Backend, Entry, Progress, ProgressCallback, copy_stream
+from .base import Backend, DiscardOnError, Entry, Progress, ProgressCallback, copy_stream
 
 PAGE_SIZE = 1000
 #: Temporary files of in-flight atomic writes carry this suffix and are hidden from listings.
@@ -54,7 +54,7 @@ def os_errors(uri: str) -> Iterator[None]:
         raise BackendUnavailable(f"{uri}: {e.strerror or e}", path=uri) from e
 
 
-class AtomicLocalFile(io.FileIO):
+class AtomicLocalFile(DiscardOnError, io.FileIO):
     """A temporary file beside ``target`` that replaces it on a clean close (fsync + rename).
 
     If the writer raises inside ``with``, or the process dies, the target is
@@ -68,16 +68,6 @@ class AtomicLocalFile(io.FileIO):
         super().__init__(fd, "wb", closefd=True)
         self.target = target
         self._discarded = False
-
-    def discard(self) -> None:
-        """Close and drop the temporary file; the target is not touched."""
-        self._discarded = True
-        self.close()
-
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
-        if exc_type is not None:
-            self._discarded = True
-        self.close()
 
     def close(self) -> None:
         if self.closed:
@@ -114,10 +104,23 @@ class LocalBackend(Backend):
     """Files under ``root`` (``/`` by default, in which case keys are absolute paths)."""
 
     scheme = "file"
+    is_local = True
+    strict_names = True
 
     def __init__(self, root: str = "/", **_options: Any) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
         self.bucket = ""
+
+    def local_path(self, path: str) -> str | None:
+        """The absolute file system path of ``path``."""
+        return self.full(path)
+
+    def find_prefixed(self, key: str, suffixes: Any = ()) -> list[tuple[str, str]]:
+        """One ``stat`` per suffix: cheap on a local disk, whatever the folder holds."""
+        key = self.key(key)
+        full = self.full(key)
+        base = key.rsplit("/", 1)[-1]
+        return [(base + ext, self.entry_path(key + ext)) for ext in suffixes if os.path.isfile(full + ext)]
 
     # naming ------------------------------------------------------------------
     def full(self, path: str) -> str:

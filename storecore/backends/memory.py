@@ -9,7 +9,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import IO, Any
 
 from ..errors import AlreadyExists, InvalidArgument, IsADirectory, NotADirectory, NotFound
-from .base import Backend, Entry, Progress, ProgressCallback
+from .base import COPY_BUFSIZE, Backend, Entry, Progress, ProgressCallback
 
 PAGE_SIZE = 1000
 
@@ -26,6 +26,8 @@ class InMemoryBackend(Backend):
     """
 
     scheme = "memory"
+    #: the ETag of an object is the MD5 of its content
+    supports_checksums = True
 
     def __init__(self, name: str = "", mapping: MutableMapping[str, Any] | None = None, **_options: Any) -> None:
         self.bucket = name
@@ -134,7 +136,7 @@ class InMemoryBackend(Backend):
         tracker = Progress(progress, size)
         chunks = []
         while True:
-            chunk = fileobj.read(8 * 1024 * 1024)
+            chunk = fileobj.read(COPY_BUFSIZE)
             if not chunk:
                 break
             chunks.append(chunk)

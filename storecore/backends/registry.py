@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..location import Location, scheme_info
+from ..location import Location, on_scheme_change, scheme_info
 from .base import Backend
 
 #: base scheme -> factory(bucket, scheme=..., **options) -> Backend
@@ -65,6 +65,9 @@ def forget_scheme(scheme: str) -> None:
     with _lock:
         for key in [k for k in _live if k[0] == scheme.lower()]:
             _live.pop(key).close()
+
+
+on_scheme_change(forget_scheme)
 
 
 def backend_for(uri: str | os.PathLike[str] | Location) -> tuple[Backend, Location]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import threading
 from collections.abc import Iterator
 from typing import IO, Any
@@ -24,7 +25,10 @@ from ..errors import (
     PermissionDenied,
     StorecoreError,
 )
+from ..tuning import Tuning, tuning_for
 from .base import Backend, Entry, Progress, ProgressCallback
+
+logger = logging.getLogger(__name__)
 
 S3_OPTION_NAMES = (
     "endpoint_url",
@@ -34,52 +38,100 @@ S3_OPTION_NAMES = (
     "aws_secret_access_key",
     "aws_session_token",
 )
-TUNING_DEFAULTS: dict[str, Any] = {
-    "multipart_threshold": 8 * 1024 * 1024,
-    "multipart_chunksize": 8 * 1024 * 1024,
-    "max_concurrency": 10,
-    "max_attempts": 5,
-    "connect_timeout": 10,
-    "read_timeout": 60,
-}
+#: S3 options that tune transfers; their defaults are the scheme's :class:`~storecore.tuning.Tuning` fields
+TUNING_OPTION_NAMES = (
+    "multipart_threshold",
+    "multipart_chunksize",
+    "max_concurrency",
+    "max_attempts",
+    "connect_timeout",
+    "read_timeout",
+)
+TUNING_DEFAULTS: dict[str, Any] = {k: getattr(tuning_for("s3"), k) for k in TUNING_OPTION_NAMES}
+_CREDENTIAL_NAMES = ("profile_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
 _clients: dict[tuple, Any] = {}
+_sessions: dict[tuple, Any] = {}
+_making: dict[tuple, threading.Lock] = {}
 _clients_lock = threading.Lock()
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"}
 _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken", "InvalidToken"}
 
 
-def _client(options: dict[str, Any]) -> Any:
-    """One boto3 client per distinct set of connection options (clients are thread-safe)."""
-    key = tuple(sorted((k, str(v)) for k, v in options.items()))
+def _session(options: dict[str, Any]) -> Any:
+    """One boto3 session per set of credentials (named, a profile, or the default chain)."""
+    creds = {k: options[k] for k in _CREDENTIAL_NAMES if options.get(k)}
+    key = tuple(sorted((k, str(v)) for k, v in creds.items()))
+    with _clients_lock:
+        if key in _sessions:
+            return _sessions[key]
+    import boto3
+
+    session = boto3.session.Session(**creds)
+    with _clients_lock:
+        return _sessions.setdefault(key, session)
+
+
+def _client(options: dict[str, Any], tuning: Tuning | None = None, *, purpose: str = "default",
+            sign_payload: bool = False) -> Any:
+    """The boto3 client factory: one client per (endpoint, credentials, options, purpose); clients are thread-safe.
+
+    ``purpose="default"`` is the backend's client (botocore retries, a pool of
+    twice ``max_concurrency``); ``"transfer"`` is the transfer engine's (a
+    large pool, no botocore retries (the engine retries parts itself), no extra
+    CRC checksums, payload signing only with ``sign_payload``).
+    """
+    tuning = tuning or tuning_for("s3")
+    key = (purpose, sign_payload, tuning, *sorted((k, str(v)) for k, v in options.items()))
     with _clients_lock:
         if key in _clients:
             return _clients[key]
-    import boto3
+        making = _making.setdefault(key, threading.Lock())
+    with making:  # many workers start at once: one of them builds the client, the others wait for it
+        with _clients_lock:
+            if key in _clients:
+                return _clients[key]
+        client = _new_client(options, tuning, purpose, sign_payload)
+        with _clients_lock:
+            return _clients.setdefault(key, client)
+
+
+def _new_client(options: dict[str, Any], tuning: Tuning, purpose: str, sign_payload: bool) -> Any:
     from botocore.config import Config
 
-    session_kwargs = {k: options[k] for k in ("profile_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token") if options.get(k)}
-    try:
-        session = boto3.session.Session(**session_kwargs)
-    except Exception as e:  # ProfileNotFound and friends
-        raise InvalidArgument(f"cannot set up S3 credentials: {type(e).__name__}: {e}") from e
-    config = Config(
-        retries={"max_attempts": int(options.get("max_attempts", TUNING_DEFAULTS["max_attempts"])), "mode": "standard"},
-        connect_timeout=options.get("connect_timeout", TUNING_DEFAULTS["connect_timeout"]),
-        read_timeout=options.get("read_timeout", TUNING_DEFAULTS["read_timeout"]),
-        max_pool_connections=max(16, 2 * int(options.get("max_concurrency", TUNING_DEFAULTS["max_concurrency"]))),
-        s3={"addressing_style": "path"} if options.get("endpoint_url") else {},
-        signature_version="s3v4",
-    )
-    client = session.client(
+    addressing = {"addressing_style": "path"} if options.get("endpoint_url") else {}
+    if purpose == "transfer":
+        session = _session(options)
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=options.get("connect_timeout", tuning.connect_timeout),
+            read_timeout=options.get("read_timeout", tuning.read_timeout),
+            max_pool_connections=tuning.transfer_pool_size,
+            s3={"payload_signing_enabled": sign_payload, **addressing},
+            signature_version="s3v4",
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+    else:
+        try:
+            session = _session(options)
+        except Exception as e:  # ProfileNotFound and friends
+            raise InvalidArgument(f"cannot set up S3 credentials: {type(e).__name__}: {e}") from e
+        config = Config(
+            retries={"max_attempts": int(options.get("max_attempts", tuning.max_attempts)), "mode": "standard"},
+            connect_timeout=options.get("connect_timeout", tuning.connect_timeout),
+            read_timeout=options.get("read_timeout", tuning.read_timeout),
+            max_pool_connections=max(tuning.pool_size, 2 * int(options.get("max_concurrency", tuning.max_concurrency))),
+            s3=addressing,
+            signature_version="s3v4",
+        )
+    return session.client(
         "s3",
         endpoint_url=options.get("endpoint_url") or None,
         region_name=options.get("region_name") or ("us-east-1" if options.get("endpoint_url") else None),
         config=config,
     )
-    with _clients_lock:
-        return _clients.setdefault(key, client)
 
 
 def translate(exc: BaseException, uri: str) -> StorecoreError:
@@ -142,23 +194,71 @@ class S3Backend(Backend):
     """
 
     scheme = "s3"
-    block_size = 512 * 1024
+    block_size = tuning_for("s3").read_block_size
+    is_remote = True
+    supports_server_side_copy = True
+    supports_multipart = True
+    supports_checksums = True
+    supports_prefix_listing = True
+    implicit_folders = True
+    supports_s3_api = True
 
     def __init__(self, bucket: str, *, scheme: str = "s3", **options: Any) -> None:
-        unknown = set(options) - set(S3_OPTION_NAMES) - set(TUNING_DEFAULTS)
+        unknown = set(options) - set(S3_OPTION_NAMES) - set(TUNING_OPTION_NAMES)
         if unknown:
             raise InvalidArgument(f"unknown S3 options: {', '.join(sorted(unknown))}")
         self.bucket = bucket
         self.scheme = scheme
         self._options = options
-        self.tuning = {k: options.get(k, v) for k, v in TUNING_DEFAULTS.items()}
+        #: the scheme's :class:`~storecore.tuning.Tuning`, with this backend's tuning options applied
+        self._tuning = tuning_for(scheme).replace(**{k: options[k] for k in TUNING_OPTION_NAMES if k in options})
         self.endpoint_url = options.get("endpoint_url")
+
+    @property
+    def tuning(self) -> Tuning:
+        """The tuning this backend uses (``tuning["max_concurrency"]`` works as well)."""
+        return self._tuning
 
     # connection -----------------------------------------------------------------
     @property
     def client(self) -> Any:
         """The boto3 S3 client (created on first use, shared by backends with the same options)."""
-        return _client(self._options)
+        return _client(self._options, self._tuning)
+
+    def transfer_client(self, *, sign_payload: bool = False) -> Any:
+        """The transfer engine's client for this endpoint (see :func:`_client`, ``purpose="transfer"``)."""
+        return _client(self._options, self._tuning, purpose="transfer", sign_payload=sign_payload)
+
+    def credentials(self) -> Any:
+        """The botocore credentials this backend signs with (None when the chain finds none)."""
+        return _session(self._options).get_credentials()
+
+    @property
+    def connection_options(self) -> dict[str, Any]:
+        """The connection options as given (boto3 names, credentials included: never log them)."""
+        return {k: v for k, v in self._options.items() if k in S3_OPTION_NAMES}
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """Endpoint, region and credentials (boto3 names), the credentials resolved as the backend resolves them."""
+        opts = self.connection_options
+        out: dict[str, Any] = {}
+        key, secret, token = opts.get("aws_access_key_id"), opts.get("aws_secret_access_key"), opts.get("aws_session_token")
+        if not key:
+            # Profiles and the default chain: resolved by the backend's own session.
+            creds = _session(opts).get_credentials()
+            if creds is not None:
+                frozen = creds.get_frozen_credentials()
+                key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+        if key:
+            out["aws_access_key_id"] = key
+            out["aws_secret_access_key"] = secret or ""
+        if token:
+            out["aws_session_token"] = token
+        if opts.get("endpoint_url"):
+            out["endpoint_url"] = opts["endpoint_url"]
+        out["region_name"] = opts.get("region_name") or self.client.meta.region_name or "us-east-1"
+        return out
 
     def transfer_config(self) -> Any:
         """The TransferConfig used for managed uploads, downloads and copies."""
@@ -173,9 +273,7 @@ class S3Backend(Backend):
 
     def same_service(self, other: Backend) -> bool:
         """True when ``other`` reaches the same endpoint with the same credentials (server-side copy works)."""
-        return isinstance(other, S3Backend) and {
-            k: v for k, v in self._options.items() if k in S3_OPTION_NAMES
-        } == {k: v for k, v in other._options.items() if k in S3_OPTION_NAMES}
+        return isinstance(other, S3Backend) and self.connection_options == other.connection_options
 
     @contextlib.contextmanager
     def _errors(self, key: str) -> Iterator[None]:
@@ -336,7 +434,7 @@ class S3Backend(Backend):
     def abort_uploads(self, key: str, since: _dt.datetime | None = None) -> int:
         """Abort pending multipart uploads of ``key`` (started after ``since``); return how many."""
         n = 0
-        with contextlib.suppress(Exception):
+        try:
             resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
             for up in resp.get("Uploads", []) or []:
                 if up.get("Key") != key:
@@ -346,6 +444,8 @@ class S3Backend(Backend):
                     continue
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
                 n += 1
+        except Exception as e:  # noqa: BLE001 - best effort: a failed upload is reported by its caller
+            logger.warning("could not abort pending uploads of %s: %s", self.uri(key), type(e).__name__)
         return n
 
     def mkdir(self, path: str, exist_ok: bool = True) -> None:
@@ -395,6 +495,58 @@ class S3Backend(Backend):
         if errors:
             first = errors[0]
             raise StorecoreError(f"{self.uri(first.get('Key', ''))}: delete failed: {first.get('Code')}")
+
+    def find_prefixed(self, key: str, suffixes: Any = ()) -> list[tuple[str, str]]:
+        """One prefix listing (``key.``): the objects beside ``key`` whose name starts with its name and a dot."""
+        key = self.key(key)
+        parent = key.rsplit("/", 1)[0] if "/" in key else ""
+        found: list[tuple[str, str]] = []
+        with self._errors(key):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=key + ".")
+            for page in pages:
+                for obj in page.get("Contents", []) or []:
+                    rest = obj["Key"][len(parent) + 1 :] if parent else obj["Key"]
+                    if "/" not in rest:
+                        found.append((rest, obj["Key"]))
+        return found
+
+    def ls_pages_ramped(self, prefix: str, first: int, page: int) -> Iterator[list[Entry]]:
+        """A recursive listing whose first page holds ``first`` keys, the next ones ``page``.
+
+        Some S3 servers take time in proportion to the keys a page returns
+        (SeaweedFS: about 0.5 ms a key): a small first page brings the first entries sooner.
+        """
+        key = self.key(prefix)
+        kwargs: dict = {"Bucket": self.bucket, "Prefix": key + "/" if key else "", "MaxKeys": first}
+        seen_any = False
+        with self._errors(key):
+            while True:
+                resp = self.client.list_objects_v2(**kwargs)
+                contents = resp.get("Contents") or []
+                seen_any = seen_any or bool(contents)
+                out = [
+                    self._file_entry(o["Key"], o["Size"], o.get("LastModified"), o.get("ETag"))
+                    for o in contents
+                    if not o["Key"].endswith("/")  # folder marker objects
+                ]
+                if out:
+                    yield out
+                if not resp.get("IsTruncated") or not resp.get("NextContinuationToken"):
+                    break
+                kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+                kwargs["MaxKeys"] = page
+        if not seen_any and key and not self.stat(key).is_dir:  # stat raises NotFound when nothing is there
+            raise NotADirectory(f"{self.uri(key)}: not a directory", path=self.uri(key))
+
+    def part_size_of(self, path: str) -> int | None:
+        """The size of part 1 of a multipart object (what its composite ETag was built with), else None."""
+        key = self.key(path)
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, PartNumber=1)
+        except Exception as e:  # noqa: BLE001 - servers without PartNumber support: no composite checksum
+            logger.debug("no part size for %s: %s", self.uri(key), type(e).__name__)
+            return None
+        return int(head["ContentLength"]) if head.get("PartsCount") else None
 
     # server-side copies ----------------------------------------------------------------
     def copy_object_from(self, source: S3Backend, src: str, dst: str, *, progress: ProgressCallback | None = None) -> None:

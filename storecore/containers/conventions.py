@@ -17,13 +17,17 @@ for HDF5 dimension scales and Zarr v3 metadata).  No Qt here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .node import Node
+from ..logs import describe, suppress_logged
+from .node import Node, attr_text
+
+logger = logging.getLogger(__name__)
 
 #: coordinate arrays are read when at most this big
 COORD_MAX_BYTES = 8 * 1024 * 1024
@@ -49,14 +53,6 @@ class Dim:
         return f"{base} ({self.units})" if self.units and self.units not in base else base
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else ("" if value is None else str(value))
-
-
 def _read_coord(node: Node | None, n: int) -> np.ndarray | None:
     if node is None or node.kind != "array" or tuple(node.shape or ()) != (n,):
         return None
@@ -64,7 +60,8 @@ def _read_coord(node: Node | None, n: int) -> np.ndarray | None:
         if node.nbytes > COORD_MAX_BYTES:
             return None
         values = np.asarray(node.read_slice((slice(None),)))
-    except Exception:  # noqa: BLE001 - no coordinate values is fine
+    except Exception as exc:  # noqa: BLE001 - no coordinate values is fine
+        logger.debug("_read_coord: caught %s", describe(exc))
         return None
     if values.dtype.kind not in "iuf":
         return None
@@ -78,13 +75,13 @@ def dimension_names(node: Node) -> list[str]:
     attrs = node.attrs or {}
     names = attrs.get("_ARRAY_DIMENSIONS")
     if isinstance(names, list) and len(names) == nd:
-        return [_text(n) for n in names]
+        return [attr_text(n) for n in names]
     lazy = None
-    with contextlib.suppress(Exception):
+    with suppress_logged(logger, "dimension_names"):
         lazy = node.lazy()
     meta_names = getattr(getattr(lazy, "metadata", None), "dimension_names", None)
     if meta_names is not None and len(meta_names) == nd:
-        return [_text(n) if n is not None else "" for n in meta_names]
+        return [attr_text(n) if n is not None else "" for n in meta_names]
     if "DIMENSION_LIST" in attrs and lazy is not None and hasattr(lazy, "dims"):
         out = []
         try:
@@ -92,7 +89,8 @@ def dimension_names(node: Node) -> list[str]:
                 scales = list(dim.values()) if len(dim) else []
                 name = posixpath.basename(scales[0].name) if scales else (dim.label or "")
                 out.append(name)
-        except Exception:  # noqa: BLE001 - unreadable scales: no names
+        except Exception as exc:  # noqa: BLE001 - unreadable scales: no names
+            logger.debug("dimension_names: caught %s", describe(exc))
             return []
         if any(out):
             return out
@@ -105,7 +103,7 @@ def dimensions(node: Node, *, read_values: bool = True) -> list[Dim]:
     nd = len(shape)
     attrs = node.attrs or {}
     lazy = None
-    with contextlib.suppress(Exception):
+    with suppress_logged(logger, "dimensions"):
         lazy = node.lazy()
     if "DIMENSION_LIST" in attrs and lazy is not None and hasattr(lazy, "dims"):
         try:
@@ -119,13 +117,14 @@ def dimensions(node: Node, *, read_values: bool = True) -> list[Dim]:
                 d = Dim(posixpath.basename(path), path=path)
                 coord = _get(node, path)
                 cattrs = (coord.attrs or {}) if coord is not None else {}
-                d.units, d.long_name = _text(cattrs.get("units")), _text(cattrs.get("long_name"))
-                if read_values and not _text(cattrs.get("NAME")).startswith(NETCDF_DIM_ONLY):
+                d.units, d.long_name = attr_text(cattrs.get("units")), attr_text(cattrs.get("long_name"))
+                if read_values and not attr_text(cattrs.get("NAME")).startswith(NETCDF_DIM_ONLY):
                     d.values = _read_coord(coord, shape[ax])
                 dims.append(d)
             if any(d.name for d in dims):
                 return dims
-        except Exception:  # noqa: BLE001 - fall through to names from attributes
+        except Exception as exc:  # noqa: BLE001 - fall through to names from attributes
+            logger.debug("dimensions: caught %s", describe(exc))
             pass
     names = dimension_names(node)
     if not names:
@@ -139,7 +138,7 @@ def dimensions(node: Node, *, read_values: bool = True) -> list[Dim]:
             if coord is not None and coord.kind == "array" and tuple(coord.shape or ()) == (shape[ax],):
                 cattrs = coord.attrs or {}
                 d.path = coord.path
-                d.units, d.long_name = _text(cattrs.get("units")), _text(cattrs.get("long_name"))
+                d.units, d.long_name = attr_text(cattrs.get("units")), attr_text(cattrs.get("long_name"))
                 if read_values:
                     d.values = _read_coord(coord, shape[ax])
         dims.append(d)
@@ -150,7 +149,8 @@ def _get(node: Node, path: str) -> Node | None:
     try:
         found = node.get(path)
         return found.target() if found.kind == "link" else found
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("_get: caught %s", describe(exc))
         return None
 
 
@@ -204,8 +204,8 @@ def cf_info(attrs: dict[str, Any], dtype: Any = None) -> CFInfo:
     info = CFInfo(
         scale_factor=_number(attrs.get("scale_factor")),
         add_offset=_number(attrs.get("add_offset")),
-        units=_text(attrs.get("units")),
-        long_name=_text(attrs.get("long_name")),
+        units=attr_text(attrs.get("units")),
+        long_name=attr_text(attrs.get("long_name")),
     )
     for key in ("_FillValue", "missing_value"):
         value = attrs.get(key)
@@ -335,7 +335,7 @@ def _transform(transforms: Any, kind: str) -> list[float]:
 def _ome_attrs(attrs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     ome = attrs.get("ome")
     if isinstance(ome, dict):  # OME-Zarr 0.5 (Zarr v3): everything under "ome"
-        return ome, _text(ome.get("version"))
+        return ome, attr_text(ome.get("version"))
     return attrs, ""
 
 
@@ -348,10 +348,10 @@ def ome_info(group: Node) -> OmeInfo | None:
     if not isinstance(ms, list) or not ms or not isinstance(ms[0], dict):
         return None
     m = ms[0]
-    info = OmeInfo(name=_text(m.get("name")), version=version or _text(m.get("version")))
+    info = OmeInfo(name=attr_text(m.get("name")), version=version or attr_text(m.get("version")))
     for a in m.get("axes") or []:
         if isinstance(a, dict):
-            info.axes.append({k: _text(a.get(k)) for k in ("name", "type", "unit") if a.get(k) is not None})
+            info.axes.append({k: attr_text(a.get(k)) for k in ("name", "type", "unit") if a.get(k) is not None})
         elif isinstance(a, str):  # OME-Zarr 0.3: axes are names
             info.axes.append({"name": a})
     datasets = m.get("datasets") or []
@@ -369,7 +369,7 @@ def ome_info(group: Node) -> OmeInfo | None:
                 continue
             window = ch.get("window") if isinstance(ch.get("window"), dict) else {}
             lo, hi = _number(window.get("start")), _number(window.get("end"))
-            info.channels.append(Channel(_text(ch.get("label")) or f"channel {i}", _text(ch.get("color")),
+            info.channels.append(Channel(attr_text(ch.get("label")) or f"channel {i}", attr_text(ch.get("color")),
                                          (lo, hi) if lo is not None and hi is not None else None,
                                          bool(ch.get("active", True))))  # fmt: skip
     info.labels = ome_labels(group)
@@ -384,8 +384,8 @@ def ome_labels(group: Node) -> list[str]:
     attrs, _ = _ome_attrs(labels.attrs or {})
     names = attrs.get("labels")
     if isinstance(names, list):
-        return [_text(n) for n in names]
-    with contextlib.suppress(Exception):
+        return [attr_text(n) for n in names]
+    with suppress_logged(logger, "ome_labels"):
         return sorted(c.name for c in labels.children() if c.kind == "group")
     return []
 
@@ -395,7 +395,7 @@ def ome_image_of(node: Node) -> Node | None:
     if node.kind == "group":
         return node if ome_info(node) is not None else None
     parent = None
-    with contextlib.suppress(Exception):
+    with suppress_logged(logger, "ome_image_of"):
         parent = node.parent()
     if parent is not None and ome_info(parent) is not None:
         return parent

@@ -15,11 +15,15 @@ Dask and xarray are the optional ``storescope[cluster]`` extra, imported only he
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptData, InvalidArgument, MissingDependency, StorecoreError
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .node import Node
@@ -58,7 +62,8 @@ def store_chunks(node: Node) -> tuple[int, ...]:
     lazy = None
     try:
         lazy = node.lazy()
-    except Exception:  # noqa: BLE001 - no library object: use the node's metadata
+    except Exception as exc:  # noqa: BLE001 - no library object: use the node's metadata
+        logger.debug("store_chunks: caught %s", describe(exc))
         lazy = None
     shards = getattr(lazy, "shards", None) if node.container.format == "zarr" else None
     chunks = tuple(shards) if shards else node.chunks

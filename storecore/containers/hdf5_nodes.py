@@ -26,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..backends.base import RangeFile
+from ..backends.base import RangeFile, ReadOnlyFile
 from ..errors import CorruptData, FormatError, InvalidArgument, MissingFilter, NotFound, StorecoreError
 from ..location import Location
+from ..logs import suppress_logged
 from .node import BrokenNode, Container, Node, json_safe
 
 if TYPE_CHECKING:
@@ -55,12 +56,22 @@ PREFETCH_MAX_CHUNKS = 4096
 # h5py crashes the interpreter at exit when a file opened on a Python file object is still
 # open; remote containers left open by their user are closed first.
 _open_remote: weakref.WeakSet[HDF5Container] = weakref.WeakSet()
+#: every dataset node: their h5py datasets' creation property lists are closed at exit (below)
+_dataset_nodes: weakref.WeakSet[H5Node] = weakref.WeakSet()
 
 
 @atexit.register
 def _close_remote_files() -> None:
+    # HDF5 closes the property lists still open when its library ends, after Python is gone; one of a
+    # virtual dataset (VDS) whose file is closed crashes it there (exit code 139 on quitting).  A node kept
+    # alive to the end (by a widget Qt never deletes, say) must not leave one behind.
+    for node in list(_dataset_nodes):
+        dcpl = getattr(node._obj, "_dcpl", None)
+        with suppress_logged(logger, "closing a dataset's property list at exit"):
+            if dcpl is not None and dcpl.valid:
+                dcpl.close()
     for container in list(_open_remote):
-        with contextlib.suppress(Exception):
+        with suppress_logged(logger, f"closing {container.uri} at exit"):
             container.close()
 
 
@@ -111,7 +122,7 @@ def missing_filters(dset: Any) -> list[tuple[int, str]]:
     return out
 
 
-class RemoteReader(io.RawIOBase):
+class RemoteReader(ReadOnlyFile):
     """A read-only seekable file over a backend object, shaped for HDF5's access pattern.
 
     ``bytes_read`` and ``requests`` count what was fetched from storage.  The
@@ -156,18 +167,8 @@ class RemoteReader(io.RawIOBase):
         """Ranged requests made so far."""
         return self._blocks.requests + self._direct_requests
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        self._pos = max(0, base + offset)
+        self._pos = max(0, self.seek_target(offset, whence))  # clamped: h5py never means a negative position
         return self._pos
 
     def prefetch(self, ranges: list[tuple[int, int]], raw_chunk_bytes: int) -> None:
@@ -268,6 +269,7 @@ class HDF5Container(Container):
                 if mode == "r":
                     self._check_file()
                 self.file = _open_local(self.location.path, h5mode, cache)
+                _open_remote.add(self)  # closed at exit too (see _close_remote_files)
             else:
                 if mode != "r":
                     raise InvalidArgument(
@@ -428,6 +430,7 @@ class H5Node(Node):
         self._obj = obj
         if isinstance(obj, h5py.Dataset):
             self.kind = "array"
+            _dataset_nodes.add(self)
         elif isinstance(obj, h5py.Datatype):
             self.kind = "datatype"
         else:
@@ -568,6 +571,13 @@ class H5Node(Node):
         if self.kind != "array":
             return super()._read(selection)
         reader = self.container.reader
+        if self._obj.chunks and self._value_kind not in ("string", "reference"):
+            from . import h5chunks  # chunks fetched and decoded on a thread pool, outside h5py's lock
+
+            with self.container.errors(self.uri):
+                plan = h5chunks.plan(self._obj, selection, reader=reader)
+                if plan.parallel:
+                    return plan.read()
         if reader is not None and self._obj.chunks:
             with self.container.errors(self.uri):
                 self._prefetch(reader, selection)

@@ -18,13 +18,17 @@ HDF5 files and Zarr stores written with NeXus attributes work alike.  No Qt here
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .node import Node
+from ..logs import describe, suppress_logged
+from .node import Node, attr_text
+
+logger = logging.getLogger(__name__)
 
 #: axis datasets are read when at most this big
 AXIS_MAX_BYTES = 16 * 1024 * 1024
@@ -122,14 +126,6 @@ class PlotSpec:
 
 
 # -- small helpers -------------------------------------------------------------------------------------
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else ("" if value is None else str(value))
-
-
 def axis_label(name: str, long_name: str = "", units: str = "") -> str:
     """``long_name`` when given (units appended unless they are in it already), else ``name (units)``."""
     base = long_name or name
@@ -143,13 +139,14 @@ def _attrs(node: Node | None) -> dict[str, Any]:
         return {}
     try:
         return node.attrs or {}
-    except Exception:  # noqa: BLE001 - unreadable attributes: no NeXus metadata
+    except Exception as exc:  # noqa: BLE001 - unreadable attributes: no NeXus metadata
+        logger.debug("_attrs: caught %s", describe(exc))
         return {}
 
 
 def nx_class(node: Node | None) -> str:
     """The ``NX_class`` attribute of ``node`` (``""`` when it has none)."""
-    return _text(_attrs(node).get("NX_class"))
+    return attr_text(_attrs(node).get("NX_class"))
 
 
 def _get(node: Node, path: str) -> Node | None:
@@ -161,7 +158,8 @@ def _get(node: Node, path: str) -> Node | None:
         if found.kind == "link":
             found = found.target()
         return found
-    except Exception:  # noqa: BLE001 - a missing/broken member just is not there
+    except Exception as exc:  # noqa: BLE001 - a missing/broken member just is not there
+        logger.debug("_get: caught %s", describe(exc))
         return None
 
 
@@ -169,15 +167,16 @@ def _child_names(group: Node) -> list[str]:
     """Names of a group's members (falls back to the underlying library when one member breaks listing)."""
     try:
         return [c.name for c in group.children()]
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("_child_names: caught %s", describe(exc))
         pass
     lazy = None
-    with contextlib.suppress(Exception):
+    with suppress_logged(logger, "_child_names"):
         lazy = group.lazy()
     for attr in ("keys", "array_keys"):
         fn = getattr(lazy, attr, None)
         if fn is not None:
-            with contextlib.suppress(Exception):
+            with suppress_logged(logger, "_child_names"):
                 names = [str(k) for k in fn()]
                 if attr == "array_keys":
                     names += [str(k) for k in lazy.group_keys()]
@@ -201,9 +200,9 @@ def _name_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         out: list[str] = []
         for v in value:
-            out.extend(_name_list(v) if isinstance(v, list | tuple) else [_text(v).strip()])
+            out.extend(_name_list(v) if isinstance(v, list | tuple) else [attr_text(v).strip()])
         return out
-    text = _text(value).strip()
+    text = attr_text(value).strip()
     if text.startswith("[") and text.endswith("]"):  # a list written as its repr
         text = text[1:-1].replace("'", "").replace('"', "")
     return [t for t in re.split(r"[:,\s]+", text) if t]
@@ -226,7 +225,7 @@ def _indices(value: Any) -> tuple[int, ...] | None:
 
 
 def _truthy_signal(value: Any) -> bool:
-    text = _text(value).strip()
+    text = attr_text(value).strip()
     return text in ("1", "true", "True")
 
 
@@ -238,7 +237,8 @@ def read_small(node: Node | None, max_bytes: int = AXIS_MAX_BYTES) -> np.ndarray
         if node.nbytes > max_bytes:
             return None
         data = np.asarray(node.read_slice(()))
-    except Exception:  # noqa: BLE001 - an unreadable axis is just not shown
+    except Exception as exc:  # noqa: BLE001 - an unreadable axis is just not shown
+        logger.debug("read_small: caught %s", describe(exc))
         return None
     if data.dtype.kind not in "iufb":
         return None
@@ -253,7 +253,8 @@ def read_text(node: Node | None) -> str:
         if node.size > 16:
             return ""
         value = np.asarray(node.read_slice(())).ravel()
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("read_text: caught %s", describe(exc))
         return ""
     if not value.size:
         return ""
@@ -269,7 +270,7 @@ def is_nxdata_with_signal(node: Node | None) -> bool:
     if node is None or node.kind != "group":
         return False
     attrs = _attrs(node)
-    if attrs.get("signal") is not None and _get(node, _text(attrs["signal"])) is not None:
+    if attrs.get("signal") is not None and _get(node, attr_text(attrs["signal"])) is not None:
         return True
     if nx_class(node) == "NXdata":
         return _old_style_signal(node) is not None
@@ -286,7 +287,7 @@ def _old_style_signal(group: Node) -> Node | None:
 def default_entry(root: Node) -> Node | None:
     """The entry a file's ``@default`` names, else its first NXentry (alphabetically); None when none."""
     attrs = _attrs(root)
-    name = _text(attrs.get("default")).strip()
+    name = attr_text(attrs.get("default")).strip()
     if name:
         first = name.strip("/").split("/")[0]
         entry = _get(root, first)
@@ -305,7 +306,7 @@ def find_default(node: Node) -> tuple[Node | None, list[str]]:
     for _ in range(MAX_HOPS):
         if current.kind != "group":
             break
-        name = _text(_attrs(current).get("default")).strip()
+        name = attr_text(_attrs(current).get("default")).strip()
         nxt = _get(current, name) if name else None
         if nxt is None or nxt.path in chain:
             break
@@ -335,7 +336,7 @@ def _search(group: Node) -> Node | None:
         if g is not group:
             if is_nxdata_with_signal(g):
                 return g
-            name = _text(_attrs(g).get("default")).strip()
+            name = attr_text(_attrs(g).get("default")).strip()
             if name and nx_class(g) in ENTRY_CLASSES:
                 target = _get(g, name)
                 if is_nxdata_with_signal(target):
@@ -362,7 +363,8 @@ def has_default_plot(node: Node) -> bool:
             return False  # a Zarr store without NeXus marks: never list a (possibly huge, remote) root for this
     try:
         return find_default(node)[0] is not None
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("has_default_plot: caught %s", describe(exc))
         return False
 
 
@@ -403,7 +405,8 @@ def _entry_title(group: Node) -> str:
             break
         try:
             node = node.parent()
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
+            logger.debug("_entry_title: caught %s", describe(exc))
             break
     return ""
 
@@ -413,7 +416,7 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
     attrs = _attrs(group)
     notes: list[str] = []
     if signal is None:
-        name = _text(attrs.get("signal")).strip()
+        name = attr_text(attrs.get("signal")).strip()
         signal = _get(group, name) if name else None
         if signal is None:
             signal = _old_style_signal(group)
@@ -440,7 +443,7 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
             a = _attrs(child)
             if child.kind == "array" and a.get("axis") is not None:
                 idx = _indices(a.get("axis"))
-                if idx and 1 <= idx[0] <= nd and _text(a.get("primary", "1")) in ("1", "True", "true"):
+                if idx and 1 <= idx[0] <= nd and attr_text(a.get("primary", "1")) in ("1", "True", "true"):
                     assigned.setdefault(child.name, (idx[0] - 1,))
     for name, idx in assigned.items() if nd else ():
         if not idx or any(not 0 <= i < nd for i in idx):
@@ -451,8 +454,8 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
             notes.append(f"axis {name}: no such dataset")
             continue
         a = _attrs(node)
-        spec = AxisSpec(name, idx[-1] if len(idx) > 1 else idx[0], node, None, _text(a.get("units")),
-                        _text(a.get("long_name")), _get(group, f"{name}_errors"), tuple(idx))  # fmt: skip
+        spec = AxisSpec(name, idx[-1] if len(idx) > 1 else idx[0], node, None, attr_text(a.get("units")),
+                        attr_text(a.get("long_name")), _get(group, f"{name}_errors"), tuple(idx))  # fmt: skip
         if len(idx) == 1:
             if read_axes:
                 spec.values = read_small(node)
@@ -474,10 +477,10 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
         node = _get(group, name)
         if node is not None and node.kind == "array" and tuple(node.shape or ()) == shape:
             auxiliary.append(node)
-    interpretation = _text(sattrs.get("interpretation") or attrs.get("interpretation")).strip().lower()
-    title = _text(attrs.get("title")).strip() or read_text(_get(group, "title"))
-    units = _text(sattrs.get("units"))
-    label = axis_label(signal.name, _text(sattrs.get("long_name")), units)
+    interpretation = attr_text(sattrs.get("interpretation") or attrs.get("interpretation")).strip().lower()
+    title = attr_text(attrs.get("title")).strip() or read_text(_get(group, "title"))
+    units = attr_text(sattrs.get("units"))
+    label = axis_label(signal.name, attr_text(sattrs.get("long_name")), units)
     return PlotSpec(signal, group, axes, errors, auxiliary, interpretation, title, label, units, [group.path], notes)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import math
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound
 from ..location import Location, normalize_inner
+from ..logs import suppress_logged
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +28,15 @@ if TYPE_CHECKING:
 
 #: what a node is; ``datatype`` is an HDF5 named (committed) datatype
 KINDS = ("group", "array", "link", "datatype")
+
+
+def attr_text(value: Any) -> str:
+    """An attribute value as text: a one-element list unwrapped, bytes decoded, None as ``""``."""
+    if isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
 def json_safe(value: Any, *, strict: bool = False) -> Any:
@@ -112,7 +125,7 @@ class Container:
                 return
             self.closed = True
             for other in self._linked:
-                with contextlib.suppress(Exception):
+                with suppress_logged(logger, "close"):
                     other.close()
             self._linked.clear()
             self._close()

@@ -129,23 +129,31 @@ def _zarr_existing(root: Any, key: str) -> Any:
 
 # -- hdf5 ------------------------------------------------------------------------------------
 @contextlib.contextmanager
+def _h5_opened(path: str, mode: str, uri: str) -> Iterator[Any]:
+    """``h5py.File(path, mode)``, closed on exit; a failure to open names ``uri``."""
+    import h5py
+
+    try:
+        f = h5py.File(path, mode)
+    except Exception as e:
+        raise _h5_error(uri, e) from e
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+@contextlib.contextmanager
 def _h5_file(backend: Any, loc: Location) -> Iterator[Any]:
     """An h5py file open for writing; remote files are edited in a temp copy and uploaded on success."""
-    import h5py
 
     uri = str(loc.outer)
     exists = backend.exists(loc.path)
     if exists and backend.is_dir(loc.path):
         raise FormatError(f"{uri}: is a folder, not an HDF5 file", path=uri)
     if loc.is_local and exists:
-        try:
-            f = h5py.File(loc.path, "a")
-        except Exception as e:
-            raise _h5_error(uri, e) from e
-        try:
+        with _h5_opened(loc.path, "a", uri) as f:
             yield f
-        finally:
-            f.close()
         return
     directory = os.path.dirname(loc.path) if loc.is_local else None
     if directory:
@@ -156,14 +164,8 @@ def _h5_file(backend: Any, loc: Location) -> Iterator[Any]:
         if exists:
             with open(tmp, "wb") as out:
                 backend.read_to(loc.path, out)
-        try:
-            f = h5py.File(tmp, "a" if exists else "w")
-        except Exception as e:
-            raise _h5_error(uri, e) from e
-        try:
+        with _h5_opened(tmp, "a" if exists else "w", uri) as f:
             yield f
-        finally:
-            f.close()
         if loc.is_local:
             os.replace(tmp, loc.path)
         else:

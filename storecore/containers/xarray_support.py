@@ -11,10 +11,14 @@ xarray is the optional ``storescope[cluster]`` extra, imported only here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from ..logs import describe
 from .dask_support import require, to_dask
 from .node import Node
+
+logger = logging.getLogger(__name__)
 
 #: attributes that describe HDF5/NetCDF4/Zarr internals, not the data
 _INTERNAL_ATTRS = frozenset(
@@ -69,7 +73,8 @@ def _group_dataset(xr: Any, group: Node, chunks: Any) -> Any:
     for child in group.children():
         try:
             node = child.target()
-        except Exception:  # noqa: BLE001 - a broken link is no variable
+        except Exception as exc:  # noqa: BLE001 - a broken link is no variable
+            logger.debug("_group_dataset: caught %s", describe(exc))
             continue
         if node.kind == "array" and node.shape is not None and not _is_dim_only(node):
             arrays.append((child.name, node))
@@ -174,7 +179,8 @@ def _coords_beside(xr: Any, node: Node, dims: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         found = dimensions(node, read_values=False)
-    except Exception:  # noqa: BLE001 - no coordinates is fine
+    except Exception as exc:  # noqa: BLE001 - no coordinates is fine
+        logger.debug("_coords_beside: caught %s", describe(exc))
         return out
     for d, dim in zip(found, dims, strict=False):
         if not d.path or d.name != dim:
@@ -184,7 +190,8 @@ def _coords_beside(xr: Any, node: Node, dims: list[str]) -> dict[str, Any]:
             if _is_dim_only(coord):
                 continue
             out[dim] = xr.Variable((dim,), coord.read_slice(()), attrs=_attrs(coord))
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
+            logger.debug("_coords_beside: caught %s", describe(exc))
             continue
     return out
 
@@ -194,5 +201,6 @@ def _decode(xr: Any, ds: Any, decode_cf: bool) -> Any:
         return ds
     try:
         return xr.decode_cf(ds)
-    except Exception:  # noqa: BLE001 - attributes xarray cannot decode: the raw values
+    except Exception as exc:  # noqa: BLE001 - attributes xarray cannot decode: the raw values
+        logger.debug("_decode: caught %s", describe(exc))
         return ds

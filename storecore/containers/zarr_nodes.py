@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections import OrderedDict
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptData, FormatError, NotFound, StorecoreError
+from ..logs import suppress_logged
+from ..lru import ByteLRU
 from .node import BrokenNode, Container, Node, json_safe
 from .zarr_store import BackendStore, ByteCounter, CountingStore
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,8 +73,8 @@ class ZarrContainer(Container):
         import zarr
 
         self.counter = ByteCounter()
-        self._slices: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._slice_bytes = 0
+        #: recent read-only slices (a slice over a quarter of the bound is not kept)
+        self._slices = ByteLRU(SLICE_CACHE_BYTES, max_item_bytes=SLICE_CACHE_BYTES // 4)
         read_only = mode == "r"
         if self.location.is_local:
             from zarr.storage import LocalStore
@@ -103,19 +107,12 @@ class ZarrContainer(Container):
         if self.mode != "r":
             return read()
         key = (path, repr(selection))
-        with self._lock:
-            hit = self._slices.get(key)
-            if hit is not None:
-                self._slices.move_to_end(key)
-                return hit.copy()
+        hit = self._slices.get(key)
+        if hit is not None:
+            return hit.copy()
         data = read()
-        if data.dtype.kind != "O" and data.nbytes <= SLICE_CACHE_BYTES // 4:
-            with self._lock:
-                self._slices[key] = data.copy()
-                self._slice_bytes += data.nbytes
-                while self._slice_bytes > SLICE_CACHE_BYTES:
-                    _, old = self._slices.popitem(last=False)
-                    self._slice_bytes -= old.nbytes
+        if data.dtype.kind != "O" and data.nbytes <= self._slices.max_item_bytes:
+            self._slices.put(key, data.copy())
         return data
 
     def node(self, path: str) -> Node:
@@ -130,7 +127,7 @@ class ZarrContainer(Container):
         return ZarrNode(self, path, obj)
 
     def _close(self) -> None:
-        with contextlib.suppress(Exception):
+        with suppress_logged(logger, "_close"):
             self.store.close()
 
 

@@ -9,7 +9,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from ..backends.registry import backend_for
-from ..errors import CorruptData, FormatError, IsADirectory, NotADirectory, NotFound, StorecoreError
+from ..errors import CorruptData, FormatError, IsADirectory, NotFound, StorecoreError
 from ..location import Location
 from .registry import REGISTRY, Handler, Registry
 
@@ -24,9 +24,7 @@ WHOLE_READ_LIMIT = 32 * 1024 * 1024
 
 
 def _is_local(backend: Backend) -> bool:
-    from ..backends.local import LocalBackend
-
-    return isinstance(backend, LocalBackend)
+    return backend.is_local
 
 
 def siblings(backend: Backend, path: str, registry: Registry | None = None) -> list[tuple[int, str, str]]:
@@ -35,31 +33,10 @@ def siblings(backend: Backend, path: str, registry: Registry | None = None) -> l
     Cheap on every backend: a few ``stat`` calls on local disk, one prefix
     listing (``key.``) on S3, a filtered listing elsewhere.
     """
-    from ..backends.local import LocalBackend
-    from ..backends.s3 import S3Backend
-
     reg = registry or REGISTRY
     key = backend.key(path)
-    parent, base = posixpath.split(key)
-    found: list[tuple[str, str]] = []
-    if isinstance(backend, LocalBackend):
-        full = backend.full(key)
-        for ext in reg.extensions():
-            if os.path.isfile(full + ext):
-                found.append((base + ext, backend.entry_path(key + ext)))
-    elif isinstance(backend, S3Backend):
-        with backend._errors(key):
-            pages = backend.client.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=key + ".")
-            for page in pages:
-                for obj in page.get("Contents", []) or []:
-                    rest = obj["Key"][len(parent) + 1 :] if parent else obj["Key"]
-                    if "/" not in rest:
-                        found.append((rest, obj["Key"]))
-    else:
-        try:
-            found = [(e.name, e.path) for e in backend.ls(backend.entry_path(parent), pattern=base + ".*") if not e.is_dir]
-        except (NotFound, NotADirectory):
-            found = []
+    base = posixpath.basename(key)
+    found = backend.find_prefixed(key, reg.extensions())
     out = []
     for name, entry_path in found:
         ext = reg.extension_of(name)
@@ -79,13 +56,11 @@ def resolve_key(backend: Backend, path: str, registry: Registry | None = None, *
     object only wins when no ``path.<ext>`` exists.  ``folder=True`` (a key
     written with a trailing ``/``) names the folder only.  Raises ``NotFound``.
     """
-    from ..backends.s3 import S3Backend
-
     reg = registry or REGISTRY
     if folder or reg.extension_of(path) or not backend.key(path):
         return backend.stat(path).path
     exact = None
-    if not isinstance(backend, S3Backend):
+    if not backend.supports_prefix_listing:
         with contextlib.suppress(NotFound):
             exact = backend.stat(path)
         if exact is not None and not exact.is_dir:
@@ -93,7 +68,7 @@ def resolve_key(backend: Backend, path: str, registry: Registry | None = None, *
     found = siblings(backend, path, reg)
     if found:
         return found[0][2]
-    if exact is None and isinstance(backend, S3Backend):
+    if exact is None and backend.supports_prefix_listing:
         with contextlib.suppress(NotFound):
             exact = backend.stat(path)
     if exact is not None:
@@ -101,17 +76,19 @@ def resolve_key(backend: Backend, path: str, registry: Registry | None = None, *
     raise NotFound(f"{backend.uri(path)}: no such file (with or without a known extension)", path=backend.uri(path))
 
 
+def add_extension(handler: Handler, key: str, kw: dict[str, Any]) -> None:
+    """Tell a handler that wants it the extension of ``key`` (``kw["extension"]``, unless given)."""
+    if handler.wants_extension:
+        kw.setdefault("extension", REGISTRY.extension_of(key) or posixpath.splitext(key)[1])
+
+
 def read_with(handler: Handler, fileobj: Any, key: str, *, allow_pickle: bool = False, **kw: Any) -> Any:
     """Run ``handler.read`` and turn decoding failures into :class:`CorruptData` naming ``key``."""
-    if handler.wants_extension:
-        kw.setdefault("extension", (REGISTRY.extension_of(key) or posixpath.splitext(key)[1]))
+    add_extension(handler, key, kw)
     try:
         return handler.read(fileobj, allow_pickle=allow_pickle, **kw)
     except StorecoreError as e:
-        if not e.path:
-            e.path = key
-            e.message = f"{key}: {e.message}"
-            e.args = (e.message,)
+        e.locate(key)
         raise
     except (TypeError, ImportError) as e:
         raise FormatError(f"{key}: cannot read as {handler.name}: {type(e).__name__}: {e}", path=key) from e
@@ -179,17 +156,13 @@ def target_for(obj: Any, key: str, format: str | None = None, registry: Registry
 
 def write_with(handler: Handler, obj: Any, backend: Backend, path: str, **kw: Any) -> None:
     """Encode ``obj`` with ``handler`` into ``path``; nothing is stored if encoding fails."""
-    if handler.wants_extension:
-        kw.setdefault("extension", REGISTRY.extension_of(path) or posixpath.splitext(path)[1])
+    add_extension(handler, path, kw)
     where = backend.uri(path)
     try:
         with backend.open(path, "wb") as f:
             handler.write(obj, f, **kw)
     except StorecoreError as e:
-        if not e.path:
-            e.path = where
-            e.message = f"{where}: {e.message}"
-            e.args = (e.message,)
+        e.locate(where)
         raise
     except Exception as e:
         raise FormatError(

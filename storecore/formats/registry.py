@@ -14,12 +14,21 @@ imports numpy, polars or torch by itself.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import IO, Any
 
 from ..errors import FormatError, InvalidArgument
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 TypeSpec = type | str
 
@@ -207,7 +216,8 @@ class Registry:
         for i, h in enumerate(self._views()[0]):
             try:
                 ok = h.accepts(obj)
-            except Exception:
+            except Exception as exc:
+                logger.debug("for_object: caught %s", describe(exc))
                 ok = False  # a user's predicate must not break type inference
             if ok and (best is None or (h.priority, i) >= best):
                 best, chosen = (h.priority, i), h
@@ -243,6 +253,45 @@ class Registry:
         )
 
 
+class DataHandlerAdapter(Handler):
+    """Runs a :class:`DataHandler` on storecore file objects via local temporary files."""
+
+    wants_extension = True
+
+    def __init__(self, user: Any, tempdir: str) -> None:
+        self.user = user
+        self.tempdir = tempdir
+        super().__init__(type(user).__name__, list(user.extensions), [], int(user.priority))
+
+    def accepts(self, obj: Any) -> bool:
+        return bool(self.user.can_handle_data(obj))
+
+    def read(self, fileobj: IO[bytes], *, extension: str = "", **_kw: Any) -> Any:
+        name = getattr(fileobj, "name", None)
+        if isinstance(name, str) and os.path.isfile(name):
+            return self.user.read_from_file(Path(name), extension)  # a real local file: use it in place
+        os.makedirs(self.tempdir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=extension, dir=self.tempdir)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(fileobj, out)
+            return self.user.read_from_file(Path(tmp), extension)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def write(self, obj: Any, fileobj: IO[bytes], *, extension: str = "", **_kw: Any) -> None:
+        os.makedirs(self.tempdir, exist_ok=True)
+        folder = tempfile.mkdtemp(dir=self.tempdir)
+        try:
+            path = Path(folder) / ("data" + extension)
+            self.user.write_to_file(obj, path, extension)
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, fileobj)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 #: The process-wide registry holding the built-in handlers and the ones users register.
 REGISTRY = Registry()
 
@@ -254,11 +303,7 @@ def register_handler(handler: Any) -> Handler:
     on local paths) is accepted too and staged through temporary files.
     """
     if not isinstance(handler, Handler) and hasattr(handler, "read_from_file") and hasattr(handler, "write_to_file"):
-        import tempfile
-
-        from ..apis.autostore import _DataHandlerAdapter
-
-        handler = _DataHandlerAdapter(handler, tempfile.gettempdir())
+        handler = DataHandlerAdapter(handler, tempfile.gettempdir())
     return REGISTRY.register(handler)
 
 
@@ -267,4 +312,4 @@ def get_handler(key: str | None = None, obj: Any = None, format: str | None = No
     return REGISTRY.get(key, obj, format)
 
 
-__all__ = ["Handler", "Registry", "REGISTRY", "register_handler", "get_handler", "normalize_extension"]
+__all__ = ["DataHandlerAdapter", "Handler", "Registry", "REGISTRY", "register_handler", "get_handler", "normalize_extension"]

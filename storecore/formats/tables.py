@@ -95,30 +95,25 @@ HANDLERS = [
 
 # -- lazy scans ----------------------------------------------------------------------
 def polars_storage_options(backend: Backend) -> dict[str, str]:
-    """The polars/object_store options that reach ``backend``'s S3 endpoint with its credentials."""
-    opts: dict[str, Any] = dict(getattr(backend, "_options", {}))
-    out: dict[str, str] = {}
-    key, secret, token = opts.get("aws_access_key_id"), opts.get("aws_secret_access_key"), opts.get("aws_session_token")
-    if not key:
-        # Profiles and the default chain: let boto3 resolve them, as the backend itself does.
-        import boto3
+    """The polars/object_store options that reach ``backend``'s S3 endpoint with its credentials.
 
-        creds = boto3.session.Session(profile_name=opts.get("profile_name") or None).get_credentials()
-        if creds is not None:
-            frozen = creds.get_frozen_credentials()
-            key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
-    if key:
-        out["aws_access_key_id"] = key
-        out["aws_secret_access_key"] = secret or ""
-    if token:
-        out["aws_session_token"] = token
+    Built from :attr:`Backend.storage_options` (the backend resolves profiles and
+    the default chain with its own session).
+    """
+    opts: dict[str, Any] = dict(backend.storage_options)
+    out: dict[str, str] = {}
+    if opts.get("aws_access_key_id"):
+        out["aws_access_key_id"] = opts["aws_access_key_id"]
+        out["aws_secret_access_key"] = opts.get("aws_secret_access_key") or ""
+    if opts.get("aws_session_token"):
+        out["aws_session_token"] = opts["aws_session_token"]
     endpoint = opts.get("endpoint_url")
     if endpoint:
         out["aws_endpoint_url"] = endpoint
         if endpoint.startswith("http://"):
             out["aws_allow_http"] = "true"
         out["aws_virtual_hosted_style_request"] = "false"
-    out["aws_region"] = opts.get("region_name") or backend.client.meta.region_name or "us-east-1"
+    out["aws_region"] = opts.get("region_name") or "us-east-1"
     return out
 
 
@@ -154,9 +149,6 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
     (or from ``cache``, a :class:`~storecore.cache.RemoteCache`, when given),
     other backends (memory) from bytes read into memory.
     """
-    from ..backends.local import LocalBackend
-    from ..backends.s3 import S3Backend
-
     pl = _pl()
     entry = backend.stat(path)
     if entry.is_dir:
@@ -167,13 +159,13 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
             raise FormatError(f"{backend.uri(path)}: only parquet and CSV files can be scanned lazily")
         keys = [entry.path]
     scan = pl.scan_parquet if ext == ".parquet" else pl.scan_csv
-    if isinstance(backend, LocalBackend):
-        sources: list[Any] = [backend.full(k) for k in keys]
+    if backend.is_local:
+        sources: list[Any] = [backend.local_path(k) for k in keys]
         return scan(sources if len(sources) > 1 else sources[0], **kw)
-    if cache is not None and not isinstance(backend, LocalBackend):
+    if cache is not None:
         sources = [cache.local_path(backend.uri(k)) for k in keys]
         return scan(sources if len(sources) > 1 else sources[0], **kw)
-    if isinstance(backend, S3Backend):
+    if backend.supports_s3_api:
         uris = [f"s3://{backend.bucket}/{backend.key(k)}" for k in keys]
         return scan(uris if len(uris) > 1 else uris[0], storage_options=polars_storage_options(backend), **kw)
     read = pl.read_parquet if ext == ".parquet" else pl.read_csv

@@ -160,9 +160,7 @@ def _pair(ab: Backend, a: Entry, bb: Backend, b: Entry | None, rel: str, a_uri: 
 
 def _content_etag(backend: Backend, entry: Entry) -> str | None:
     """The entry's ETag when it is a content hash (S3/memory MD5 or multipart ETag), else None."""
-    from ..backends.local import LocalBackend
-
-    if isinstance(backend, LocalBackend) or not entry.etag:
+    if not backend.supports_checksums or not entry.etag:
         return None
     etag = entry.etag.strip('"').lower()
     return etag if _MD5_RE.match(etag) or _MULTIPART_RE.match(etag) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgument
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("file", "dir", "group", "array")
 NODE_KINDS = frozenset({"group", "array"})
@@ -129,7 +133,8 @@ def value_matches(want: Any, value: Any) -> bool:
     if callable(want):
         try:
             return bool(want(value))
-        except Exception:  # a predicate that cannot handle this value does not match
+        except Exception as exc:  # a predicate that cannot handle this value does not match
+            logger.debug("value_matches: caught %s", describe(exc))
             return False
     if isinstance(want, str):
         text = value if isinstance(value, str) else json.dumps(value) if not isinstance(value, float) else repr(value)

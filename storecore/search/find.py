@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import logging
 import os
 import posixpath
 import queue
@@ -25,9 +26,12 @@ from ..backends.base import Backend, Entry
 from ..backends.registry import backend_for
 from ..errors import InvalidArgument, StorecoreError
 from ..location import Location
+from ..logs import describe
 from .criteria import Criteria, json_safe
 from .listing import listing_cache
 from .metadata import ZARR_META_NAMES, NodeMeta, ReadStats, ZarrReader, container_type, hdf5_nodes
+
+logger = logging.getLogger(__name__)
 
 #: how many containers may be read ahead of the caller
 MAX_PENDING_PER_WORKER = 4
@@ -186,15 +190,13 @@ class _Walker:
         use_cache: bool,
         workers: int | None,
     ) -> None:
-        from ..backends.local import LocalBackend
-
         self.backend, self.loc, self.crit = backend, loc, crit
         self.into = into_containers and crit.wants_nodes
         self.max_depth = max_depth
         self.user_cancel = cancel
         self.stats = stats
         self.use_cache = use_cache
-        self.local = isinstance(backend, LocalBackend)
+        self.local = backend.is_local
         self.workers = workers or (2 if self.local else 8)
         self.stop = threading.Event()
         self.pending: deque[cf.Future] = deque()
@@ -459,6 +461,7 @@ class _Walker:
         except StorecoreError as exc:
             self.stats.add_error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a broken container must not end the search
+            logger.debug("_read_container: caught %s", describe(exc))
             self.stats.add_error(f"{self.uri_of(e.path)}: {type(exc).__name__}: {exc}")
         return out
 

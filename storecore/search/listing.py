@@ -45,10 +45,8 @@ class ListingCache:
 
     @staticmethod
     def cacheable(backend: Backend) -> bool:
-        """True for backends whose listings are worth keeping: S3 (local and memory listings are cheap)."""
-        from ..backends.s3 import S3Backend
-
-        return isinstance(backend, S3Backend)
+        """True for backends whose listings are worth keeping: remote ones (local and memory listings are cheap)."""
+        return backend.is_remote
 
     def _lookup(self, backend: Backend, key: str) -> list[list[Entry]] | None:
         now = time.monotonic()
@@ -109,40 +107,13 @@ class ListingCache:
 
 
 def _ramped_pages(backend: Backend, prefix: str) -> Iterator[list[Entry]]:
-    """A recursive listing whose first S3 page is small, so the first matches come sooner.
+    """A recursive listing whose first page is small on object stores, so the first matches come sooner.
 
     Some S3 servers take time in proportion to the keys a page returns
-    (SeaweedFS: about 0.5 ms a key), so 100 keys first, then 1,000 a page.
-    Other backends list as they always do.
+    (SeaweedFS: about 0.5 ms a key), so 100 keys first, then 1,000 a page
+    (:meth:`Backend.ls_pages_ramped`).  Other backends list as they always do.
     """
-    from ..backends.s3 import S3Backend
-
-    if not isinstance(backend, S3Backend) or not hasattr(backend, "_file_entry") or not hasattr(backend, "_errors"):
-        yield from backend.ls_pages(prefix, recursive=True)
-        return
-    from ..errors import NotADirectory
-
-    key = backend.key(prefix)
-    kwargs: dict = {"Bucket": backend.bucket, "Prefix": key + "/" if key else "", "MaxKeys": FIRST_PAGE}
-    seen_any = False
-    with backend._errors(key):
-        while True:
-            resp = backend.client.list_objects_v2(**kwargs)
-            contents = resp.get("Contents") or []
-            seen_any = seen_any or bool(contents)
-            page = [
-                backend._file_entry(o["Key"], o["Size"], o.get("LastModified"), o.get("ETag"))
-                for o in contents
-                if not o["Key"].endswith("/")  # folder marker objects
-            ]
-            if page:
-                yield page
-            if not resp.get("IsTruncated") or not resp.get("NextContinuationToken"):
-                break
-            kwargs["ContinuationToken"] = resp["NextContinuationToken"]
-            kwargs["MaxKeys"] = PAGE
-    if not seen_any and key and not backend.stat(key).is_dir:  # stat raises NotFound when nothing is there
-        raise NotADirectory(f"{backend.uri(key)}: not a directory", path=backend.uri(key))
+    return backend.ls_pages_ramped(prefix, FIRST_PAGE, PAGE)
 
 
 #: the process-wide listing cache used by :func:`storecore.find`

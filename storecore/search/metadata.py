@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends.base import Backend
+from ..backends.base import Backend, ReadCounter
 from ..errors import CorruptData, NotFound
 from .criteria import json_safe
 
@@ -275,13 +275,19 @@ class ZarrReader:
 
 # -- HDF5 ---------------------------------------------------------------------------------
 class CountingReader(io.RawIOBase):
-    """A read-only wrapper that reports every read to a :class:`ReadStats` (h5py reads through it)."""
+    """A read-only wrapper that reports every read to a :class:`ReadStats` (h5py reads through it).
+
+    Over a :class:`~storecore.backends.base.RangeFile` (``Backend.open_ranged``) the
+    physical cost comes from the file's :class:`~storecore.backends.base.ReadCounter`.
+    """
 
     def __init__(self, raw: Any, uri: str, stats: ReadStats) -> None:
         super().__init__()
         self.raw, self.uri, self.stats = raw, uri, stats
-        self._fetched = getattr(raw, "bytes_fetched", None)
-        self._requests = getattr(raw, "requests", None)
+        counter = getattr(raw, "stats", None)
+        self._counter: ReadCounter | None = counter if isinstance(counter, ReadCounter) else None
+        self._fetched = self._counter.bytes if self._counter is not None else None
+        self._requests = self._counter.requests if self._counter is not None else None
 
     def readable(self) -> bool:
         return True
@@ -297,8 +303,8 @@ class CountingReader(io.RawIOBase):
 
     def sync(self) -> None:
         """Account what the underlying ranged file fetched outside :meth:`readinto` (a prefetch)."""
-        if self._fetched is not None:
-            fetched, requests = self.raw.bytes_fetched, self.raw.requests
+        if self._counter is not None:
+            fetched, requests = self._counter.bytes, self._counter.requests
             self.stats.add_read(self.uri, 0, 0, physical=fetched - self._fetched, requests=requests - self._requests)
             self._fetched, self._requests = fetched, requests
 
@@ -308,11 +314,11 @@ class CountingReader(io.RawIOBase):
         data = self.raw.read(len(view))
         n = len(data)
         view[:n] = data
-        if self._fetched is None:
+        if self._counter is None:
             self.stats.add_read(self.uri, pos, n)
         else:
             # A RangeFile: count what really went over the wire (whole blocks).
-            fetched, requests = self.raw.bytes_fetched, self.raw.requests
+            fetched, requests = self._counter.bytes, self._counter.requests
             self.stats.add_read(self.uri, pos, n, physical=fetched - self._fetched, requests=requests - self._requests)
             self._fetched, self._requests = fetched, requests
         return n
@@ -342,21 +348,22 @@ def hdf5_nodes(
     """
     import h5py
 
-    from ..backends.local import LocalBackend, os_errors
+    from ..backends.local import os_errors
 
     uri = backend.uri(path)
     reader: CountingReader | None = None
-    if isinstance(backend, LocalBackend) and not stats.record:
+    local = backend.local_path(path)
+    if local is not None and not stats.record:
         # Local files: HDF5's own driver (no Python call per read) is twice as fast;
         # the bytes it reads are the same headers, so they are not counted one by one.
-        target: Any = backend.full(path)
-    elif isinstance(backend, LocalBackend):
+        target: Any = local
+    elif local is not None:
         # Unbuffered: a buffered reader would pull 8 KiB around every small header read.
         with os_errors(uri):
-            reader = CountingReader(open(backend.full(path), "rb", buffering=0), uri, stats)  # noqa: SIM115
+            reader = CountingReader(open(local, "rb", buffering=0), uri, stats)  # noqa: SIM115
         target = reader
     else:
-        raw = backend.open(path, "rb", block_size=HDF5_BLOCK_SIZE, cache_blocks=256)
+        raw = backend.open_ranged(path, block_size=HDF5_BLOCK_SIZE, cache_blocks=256)
         reader = CountingReader(raw, uri, stats)
         pread = getattr(raw, "pread", None)
         if pread is not None:

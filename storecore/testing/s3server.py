@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import shutil
 import signal
@@ -19,6 +20,10 @@ import tempfile
 import time
 import uuid
 from typing import Any
+
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 ACCESS_KEY = "storescope"
 SECRET_KEY = "storescope-secret"
@@ -146,6 +151,7 @@ class S3Server:
                 if client.get_object(Bucket=bucket, Key="probe")["Body"].read() == b"ok":
                     return
             except Exception as e:  # not ready yet
+                logger.debug("_wait_ready: caught %s", describe(e))
                 last = e
             time.sleep(0.25)
         self.stop()

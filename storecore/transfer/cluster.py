@@ -16,7 +16,11 @@ Needs the optional ``storescope[cluster]`` extra.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import posixpath
+import queue as queue_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,9 @@ from typing import Any
 from ..backends.registry import backend_for
 from ..errors import InvalidArgument, NotFound, StorecoreError
 from ..location import Location
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
 
 #: a batch closes at this many bytes or files, whichever comes first
 BATCH_BYTES = 256 * 1024 * 1024
@@ -159,6 +166,7 @@ def copy_batch(
         except StorecoreError as e:
             out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, str(e), where))
         except Exception as e:  # noqa: BLE001 - one broken file must not lose the batch's report
+            logger.debug("copy_batch: caught %s", describe(e))
             out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, f"{type(e).__name__}: {e}", where))
     return out
 
@@ -209,3 +217,123 @@ def copy_on_cluster(
         if on_batch is not None:
             on_batch(got)
     return records
+
+
+# -- TransferQueue(cluster=...): the queue's own verified copy, run by the workers -------------------------------------
+#: conflict policies a worker can apply without asking anybody ("ask" becomes "skip-if-same" on a cluster)
+_CLUSTER_POLICIES = ("overwrite", "skip", "skip-if-same", "rename")
+
+
+def connect(cluster: Any) -> tuple[Any, bool]:
+    """``(client, owned)`` for ``cluster``: a ``distributed.Client``, or a scheduler address to connect to."""
+    from ..containers.dask_support import require
+
+    distributed = require("distributed", "dask[distributed]")
+    if isinstance(cluster, distributed.Client):
+        return cluster, False
+    if isinstance(cluster, str):
+        return distributed.Client(cluster, set_as_default=False, timeout="30s"), True
+    raise InvalidArgument(f"cluster must be a scheduler address or a distributed.Client, not {type(cluster).__name__}")
+
+
+def queue_batch(
+    src: str, dst: str, items: list, conflict: str, options: dict[str, Any],
+    schemes: list[tuple[str, str, dict[str, Any]]], queue_class: Any,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Run on a worker: copy one batch of ``(rel, size, etag)`` files with a local :class:`TransferQueue`.
+
+    Every file is verified as on one machine (CRC32 or MD5, multipart with per-part retries).  A file whose
+    destination already holds the same content is skipped first, whatever ``conflict`` says, so a batch that
+    dask runs again (its worker died) neither sends nor renames anything twice.
+    """
+    _ensure_schemes(schemes)
+    sloc, dloc = Location.parse(src), Location.parse(dst)
+    records: list[dict[str, Any]] = []
+    with queue_class(history=None, **options) as queue:
+        jobs = []
+        for rel, _size, _etag in items:
+            s, d = str(_join(sloc, rel)), str(_join(dloc, rel))
+            jobs.append(queue.submit(s, d, "copy", "skip-if-same" if conflict == "rename" else conflict))
+        for job in jobs:
+            job.wait()
+            for record in job.report():
+                row = record.as_dict()
+                if conflict == "rename" and row["status"] == "skipped" and not row.get("error"):
+                    row["error"] = "already there with the same content"
+                records.append(row)
+    return records
+
+
+def run_job(job: Any, client: Any, *, batch_bytes: int = BATCH_BYTES, batch_files: int = BATCH_FILES,
+            retries: int = 3, poll: float = 0.25) -> None:  # fmt: skip
+    """Run the copy or move ``job`` (a :class:`~storecore.transfer.queue.TransferJob`) on the cluster of ``client``.
+
+    The source is listed once here; batches go to the workers; their records, bytes and counts fill the
+    job as batches finish; cancelling the job cancels the batches.  A move deletes each source file here,
+    only after its copy was verified on a worker.
+    """
+    from ..errors import Cancelled
+    from .report import FAILED, SKIPPED, VERIFIED, FileRecord
+
+    sloc, dloc = Location.parse(job.source), Location.parse(job.destination)
+    if sloc.inner is not None or dloc.inner is not None:
+        raise InvalidArgument(f"{job.source} -> {job.destination}: cluster jobs copy files and folders, not nodes")
+    items = plan(sloc)
+    with job._lock:
+        job._files_seen = len(items)
+        job._bytes_total = sum(size or 0 for _, size, _ in items)
+        job._listed = True
+    conflict = str(job.conflict.value)
+    conflict = conflict if conflict in _CLUSTER_POLICIES else "skip-if-same"
+    tq = job.queue
+    options = {"concurrency": tq.concurrency, "part_size": tq.part_size, "max_retries": tq.max_retries,
+               "verify": tq.verify, "checksum": tq.checksum, "durable": tq.durable}  # fmt: skip
+    schemes = _scheme_payload(sloc, dloc)
+    pending = {
+        client.submit(queue_batch, str(sloc), str(dloc), batch, conflict, options, schemes, type(tq),
+                      retries=retries, pure=False)  # fmt: skip
+        for batch in batches(items, batch_bytes, batch_files)
+    }
+    finished: queue_module.Queue[Any] = queue_module.Queue()
+    for future in pending:
+        future.add_done_callback(finished.put)
+    try:
+        while pending:
+            if job._cancel.is_set() or job._fatal is not None:
+                raise Cancelled(f"transfer {job.source} -> {job.destination} cancelled", path=job.destination)
+            try:
+                future = finished.get(timeout=poll)  # wakes up to notice a cancel between batches
+            except queue_module.Empty:
+                continue
+            pending.discard(future)
+            for row in future.result():
+                record = FileRecord(**row)
+                with job._lock:
+                    job._records[record.source] = record
+                if record.status == VERIFIED:
+                    job._add_bytes(record.size or 0)
+                job._file_finished(record.status)
+    except BaseException:
+        client.cancel(list(pending))
+        raise
+    if job.op == "move":
+        _delete_verified_sources(job, FAILED, SKIPPED, VERIFIED)
+
+
+def _delete_verified_sources(job: Any, failed: str, skipped: str, verified: str) -> None:
+    """After a cluster copy: delete each source whose copy was verified (a failed delete fails that file)."""
+    for src_uri, record in list(job._records.items()):
+        if record.status != verified:
+            continue
+        try:
+            backend, loc = backend_for(src_uri)
+            backend.delete(loc.path)
+        except StorecoreError as e:
+            record.status, record.error = failed, f"copied and verified, but the source was not deleted: {e}"
+    backend, loc = backend_for(job.source)
+    root = backend.local_path(loc.path)
+    if root is not None and os.path.isdir(root):
+        # folders emptied by the move go too (a folder still holding a skipped or failed file stays)
+        for folder, _dirs, _files in sorted(os.walk(root), key=lambda t: -len(t[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)

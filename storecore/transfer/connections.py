@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import ssl
+import struct
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -76,6 +78,27 @@ class Response:
         self.conn.close()
 
 
+def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Make ``sock`` blocking with ``seconds`` as the kernel's receive and send timeouts.
+
+    A Python socket with a timeout polls before every ``recv`` (two system calls, and the GIL taken twice, for
+    each piece of a body); a blocking one with ``SO_RCVTIMEO`` / ``SO_SNDTIMEO`` waits in ``recv`` itself and
+    still gives up after ``seconds`` (as ``OSError``: a broken connection).  Where the options are missing
+    (TLS sockets keep Python's own timeout: their reads buffer anyway), Python's timeout stays.
+    """
+    if isinstance(sock, ssl.SSLSocket) or not hasattr(socket, "SO_RCVTIMEO"):
+        sock.settimeout(seconds)
+        return
+    try:
+        whole = int(seconds)
+        tv = struct.pack("ll", whole, int((seconds - whole) * 1e6))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        sock.settimeout(None)
+    except (OSError, struct.error):
+        sock.settimeout(seconds)
+
+
 class Connections:
     """Per-thread keep-alive connections to one endpoint's host."""
 
@@ -84,6 +107,7 @@ class Connections:
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
         self.connect_timeout, self.read_timeout = float(connect_timeout), float(read_timeout)
         self._ssl: ssl.SSLContext | None = None
         if self.scheme == "https":
@@ -100,7 +124,7 @@ class Connections:
         else:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         conn.connect()
-        conn.sock.settimeout(self.read_timeout)
+        _kernel_timeouts(conn.sock, self.read_timeout)
         return conn
 
     def _keep(self, conn: http.client.HTTPConnection) -> None:
@@ -109,8 +133,12 @@ class Connections:
     def request(self, method: str, url: str, *, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Response:
         """Send a request for ``url`` (on this endpoint's host) and return its response, headers read."""
-        parts = urllib.parse.urlsplit(url)
-        target = parts.path + ("?" + parts.query if parts.query else "")
+        rest = url[len(self._origin):] if url.startswith(self._origin) else ""
+        if rest.startswith("/") and "#" not in rest:
+            target = rest  # a URL signed for this endpoint: its path and query as they are
+        else:
+            parts = urllib.parse.urlsplit(url)
+            target = parts.path + ("?" + parts.query if parts.query else "")
         kept = getattr(self._local, "conn", None)
         self._local.conn = None  # in use: a failure must not leave it for the next request
         for conn in (kept, None):

@@ -37,20 +37,17 @@ def copy_file(
     expected_size: int | None = None,
 ) -> int:
     """Copy one file between two backends by the fastest safe route; return its size."""
-    from ..backends.local import LocalBackend
-    from ..backends.s3 import S3Backend
-
     if expected_size is None:
         expected_size = sb._check_file(spath).size
     if sb is db:
         sb._copy_file(spath, dpath, progress)
-    elif isinstance(db, S3Backend) and db.same_service(sb):
-        db.copy_object_from(sb, spath, dpath, progress=progress)  # type: ignore[arg-type]
-    elif isinstance(db, LocalBackend):
+    elif db.supports_server_side_copy and db.same_service(sb):
+        db.copy_object_from(sb, spath, dpath, progress=progress)
+    elif db.is_local:
         with db.open(dpath, "wb") as out:
             sb.read_to(spath, out, progress=progress)
-    elif isinstance(db, S3Backend) and isinstance(sb, LocalBackend):
-        db.upload_file(sb.full(spath), dpath, progress=progress)
+    elif db.supports_multipart and sb.local_path(spath) is not None:
+        db.upload_file(sb.local_path(spath), dpath, progress=progress)  # type: ignore[arg-type]
     else:
         with contextlib.closing(sb.open_stream(spath)) as f:
             db.write_from(dpath, f, progress=progress, size=expected_size)

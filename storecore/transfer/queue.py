@@ -42,6 +42,8 @@ from ..errors import (
     StorecoreError,
 )
 from ..location import Location, normalize_key
+from ..logs import suppress_logged
+from ..tuning import DEFAULT as _TUNING
 from . import multipart, resume, verify
 from .history import TransferHistory
 from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
@@ -149,6 +151,10 @@ class _FileCtx:
         self.checksum = job.queue.checksum
         #: raises when a local source changed while it was read (see :func:`_source_guard`)
         self.check_source: Callable[[], None] | None = None
+        #: True when no file was at the destination when the job looked (a download then keeps no old mode)
+        self.fresh = False
+        #: the destination's URI (as the file's record shows it)
+        self.duri: str | None = None
 
     def check(self) -> None:
         """Raise Cancelled when the job stops, :class:`_Paused` while it is paused."""
@@ -454,11 +460,19 @@ class TransferJob:
         return self._bytes_done / elapsed if elapsed > 0 else 0.0
 
     def _file_finished(self, status: str) -> None:
-        with self._lock:
+        now = time.monotonic()
+        with self._lock:  # one lock for the counts and the progress notice (as _add_bytes(0) would)
             self._files_done += 1
             if status in self._status_counts:
                 self._status_counts[status] += 1
-        self._add_bytes(0)
+            due = now - self._last_notify >= self.queue.progress_interval
+            if due:
+                self._last_notify = now
+                self._samples.append((now, self._bytes_done))
+                while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
+                    self._samples.popleft()
+        if due:
+            self._emit(self._on_progress + self.queue._on_progress)
 
     # internals: running ------------------------------------------------------------------
     def _run(self) -> None:
@@ -496,6 +510,13 @@ class TransferJob:
     def _execute(self) -> None:
         from . import containers
 
+        if self.queue.cluster is not None:
+            from . import cluster
+
+            queue = self.queue
+            cluster.run_job(self, queue._cluster_client(), batch_bytes=queue.cluster_batch_bytes,
+                            batch_files=queue.cluster_batch_files)  # fmt: skip
+            return
         route = containers.route(self.source, self.destination)
         if route is not None:
             self._run_container(route)
@@ -508,9 +529,7 @@ class TransferJob:
                 ".parquet files can be imported into a container); nothing was changed", path=self.destination))
         sb, sl = backend_for(self.source)
         db, dl = backend_for(self.destination)
-        from ..backends.local import LocalBackend
-
-        if isinstance(sb, LocalBackend) and isinstance(db, LocalBackend) and os.path.islink(sb.full(sl.path)):
+        if sb.is_local and db.is_local and os.path.islink(sb.local_path(sl.path)):  # type: ignore[arg-type]
             with self._lock:
                 self._files_seen, self._listed = 1, True
             self._do_link(sb, sl.path, db, dl.path, single=True)  # a link stays a link (see _tree)
@@ -558,13 +577,13 @@ class TransferJob:
         local to local they stay links; elsewhere a link to a file inside the tree is followed and any other
         link (to a folder, out of the tree, broken) skipped.  Names the destination cannot hold are skipped.
         """
-        from ..backends.local import LocalBackend
-
-        if isinstance(sb, LocalBackend):
+        if sb.is_local:
             yield from self._local_tree(sb, sl, db)
             return
         skey = sb.key(sl.path)
-        for entry in sb.ls(sl.path, recursive=True):
+        # A small first page starts the workers early; the listing then runs on its own thread, a few pages
+        # ahead, so that the server's time per key overlaps the transfers instead of pausing them.
+        for entry in _prefetched(multipart.list_pages(sb, sl.path, LIST_FIRST_PAGE, LIST_PAGE)):
             raw = entry.path
             try:
                 canonical = normalize_key(raw) == raw
@@ -577,11 +596,11 @@ class TransferJob:
             yield entry, ("skip" if reason else "file"), reason
 
     def _local_tree(self, sb: Any, sl: Location, db: Backend) -> Any:
-        from ..backends.local import TMP_SUFFIX, LocalBackend
+        from ..backends.local import TMP_SUFFIX
 
         top = sb.full(sl.path)
         real_top = os.path.realpath(top)
-        to_local = isinstance(db, LocalBackend)
+        to_local = db.is_local
         pending = deque([top])
         while pending:
             directory = pending.popleft()
@@ -715,14 +734,14 @@ class TransferJob:
         elif dentry is not None:
             # Merging into an existing folder: one listing answers every "does it exist?" question.
             existing = {db.key(e.path): e for e in db.ls(droot, recursive=True)}
-        from ..backends.local import LocalBackend
-        from ..backends.s3 import S3Backend
-
-        if not isinstance(db, S3Backend):  # on S3 a folder exists through its keys: no marker object
+        if not db.implicit_folders:  # on S3 a folder exists through its keys: no marker object
             with contextlib.suppress(StorecoreError):
                 db.mkdir(droot)
-        limit = threading.BoundedSemaphore(2 * self.queue.concurrency)
-        outstanding = [0]  # files submitted and not finished (set-aside ones included)
+        # Files submitted and not finished (set-aside ones included), at most ``ahead`` at a time; one condition
+        # serves both waits, and a finishing file wakes the listing thread only when it is waiting.
+        ahead = 2 * self.queue.concurrency
+        outstanding = [0]
+        waiting = [False]
         idle = threading.Condition()
 
         def task(entry: Entry, target: str, dexisting: Entry | None, link: bool = False) -> None:
@@ -736,15 +755,15 @@ class TransferJob:
                 return
             except BaseException:  # noqa: BLE001 - recorded on the file; fatal ones in self._fatal
                 pass
-            limit.release()
             with idle:
                 outstanding[0] -= 1
-                idle.notify_all()
+                if waiting[0]:
+                    idle.notify_all()
 
         try:
             for entry, kind, reason in self._tree(sb, sl, db):
                 self._check()
-                raw = sb.key(entry.path) if isinstance(sb, LocalBackend) else entry.path  # keys are data
+                raw = sb.key(entry.path) if sb.is_local else entry.path  # keys are data
                 rel = raw[len(skey) :].lstrip("/") if raw.startswith(skey) else raw
                 target = posixpath.join(droot, rel) if droot else rel
                 if kind == "skip":
@@ -753,8 +772,11 @@ class TransferJob:
                 with self._lock:
                     self._files_seen += 1
                     self._bytes_total += entry.size or 0
-                limit.acquire()
                 with idle:
+                    while outstanding[0] >= ahead:
+                        waiting[0] = True
+                        idle.wait()
+                    waiting[0] = False
                     outstanding[0] += 1
                 self.queue._files.submit(task, entry, target, existing.get(db.key(target)), kind == "link")
             with self._lock:
@@ -764,6 +786,7 @@ class TransferJob:
             # Whatever happened, the job ends only when no worker still touches its files.
             with idle:
                 while outstanding[0]:
+                    waiting[0] = True
                     idle.wait()
         if self._fatal is not None:
             raise self._fatal
@@ -869,6 +892,8 @@ class TransferJob:
                         path=record.destination,
                     )
             ctx.check_source = _source_guard(sb, sentry.path)
+            ctx.fresh = dentry is None
+            ctx.duri = record.destination
             src_sum, dst_sum, src_gone, dsize = self._move_bytes(ctx, sb, sentry, db, dpath)
             if ctx.check_source is not None and not src_gone:
                 ctx.check_source()  # every route: the bytes sent must be one version of the file
@@ -941,18 +966,15 @@ class TransferJob:
         Returns (source checksum, destination checksum, source gone, destination
         size if already proven, else None: the caller then asks the store).
         """
-        from ..backends.local import LocalBackend
-        from ..backends.s3 import S3Backend
-
         q = self.queue
         size = sentry.size or 0
         src_etag = verify.content_etag(sentry)
-        duri = db.uri(dpath)
-        if isinstance(db, S3Backend):
+        duri = ctx.duri or db.uri(dpath)
+        if db.supports_s3_api:  # the transfer engine's checksummed parallel parts
             dkey = db.key(dpath)
             if not dkey:
                 raise InvalidArgument(f"{duri}: cannot write a file at the bucket root")
-            if isinstance(sb, S3Backend) and db.same_service(sb):
+            if db.supports_server_side_copy and db.same_service(sb):
                 etag = multipart.server_copy(ctx, sb, sb.key(sentry.path), db, dkey, size)
                 if src_etag and verify.parts_of(src_etag) != verify.parts_of(etag):
                     return None, etag, False, None  # the copy was re-chunked: size is what can be compared
@@ -974,15 +996,15 @@ class TransferJob:
             # checksums, the accepted requests' Content-Lengths (the parts were counted too) are the size.
             proven = size if (src_sum and src_sum == dst_sum) or not ctx.verify else None
             return src_sum, dst_sum, False, proven
-        if isinstance(db, LocalBackend) and isinstance(sb, S3Backend):
-            target = db.full(dpath)
+        if db.is_local and sb.supports_s3_api:
+            target = db.local_path(dpath)
             src_sum, dst_sum = multipart.download(
                 ctx, sb, sb.key(sentry.path), size, src_etag, target, part_size=q.part_size, executor=q._parts,
                 state=self._downloads.get(duri), on_state=lambda s: _keep(self._downloads, duri, s),
-                durable=q.durable,
+                durable=q.durable, fresh=ctx.fresh,
             )
             return src_sum, dst_sum, False, size  # every part was counted to its last byte
-        if self.op == "move" and sb is db and isinstance(sb, LocalBackend):
+        if self.op == "move" and sb is db and sb.is_local:
             sb.move(sentry.path, dpath)  # a rename: the bytes never move
             ctx.add_bytes(size)
             return None, None, True, None
@@ -1024,6 +1046,60 @@ def _keep(store: dict[str, Any], key: str, state: Any) -> None:
         store[key] = state
 
 
+#: a source listing's first page (small: the first files start moving sooner) and the next ones
+LIST_FIRST_PAGE = 64
+LIST_PAGE = 1000
+_END = object()
+
+
+def _prefetched(pages: Any, depth: int = 3) -> Any:
+    """The entries of ``pages`` (an iterator of lists), listed on a helper thread up to ``depth`` pages ahead.
+
+    Errors of the listing are raised here, where the consumer reached them.  When the consumer stops early
+    (an error, a cancel), the helper stops at its next page.
+    """
+    import queue as queue_mod
+
+    box: queue_mod.Queue[Any] = queue_mod.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue_mod.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            put(e)
+            return
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None and stop.is_set():
+                with contextlib.suppress(Exception):
+                    close()
+        put(_END)
+
+    threading.Thread(target=produce, name="transfer-list", daemon=True).start()
+    try:
+        while True:
+            item = box.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+
+
 def _stat_or_none(backend: Backend, path: str) -> Entry | None:
     try:
         return backend.stat(path)
@@ -1036,10 +1112,8 @@ def _remove_if_empty(backend: Backend, path: str) -> None:
 
     Locally only empty folders go, bottom-up (``rmdir``): what the listing does not show (a link, a file the
     move skipped) is never deleted with them."""
-    from ..backends.local import LocalBackend
-
-    if isinstance(backend, LocalBackend):
-        top = backend.full(path)
+    top = backend.local_path(path)
+    if top is not None:
         for directory, _dirs, _files in os.walk(top, topdown=False):
             with contextlib.suppress(OSError):  # not empty: something stays, and so do its parents
                 os.rmdir(directory)
@@ -1053,11 +1127,9 @@ def _remove_if_empty(backend: Backend, path: str) -> None:
 def _source_guard(backend: Backend, path: str) -> Callable[[], None] | None:
     """For a local source: a check that raises :class:`ChecksumMismatch` when the file is no longer the one that
     was there now (size, mtime_ns, inode), e.g. rewritten in place while it was read.  None for other backends."""
-    from ..backends.local import LocalBackend
-
-    if not isinstance(backend, LocalBackend):
+    full = backend.local_path(path)
+    if full is None:
         return None
-    full = backend.full(path)
     try:
         st = os.stat(full)
     except OSError:
@@ -1094,15 +1166,13 @@ NAME_MAX = 255
 
 def _unrepresentable(db: Backend, rel: str) -> str | None:
     """Why ``rel`` (a relative ``/`` path) cannot exist at the destination ``db``, or None when it can."""
-    from ..backends.local import LocalBackend
-
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         return "the name is not valid UTF-8: an object store cannot hold it"
     if "\x00" in rel:
         return "the name holds a NUL byte"
-    if isinstance(db, LocalBackend):
+    if db.strict_names:
         for part in rel.split("/"):
             if part in (".", ".."):
                 return f"a name segment {part!r} cannot exist as a file name"
@@ -1134,14 +1204,20 @@ class TransferQueue:
     of MD5's CPU; MD5 and ETags where an endpoint keeps none), ``"md5"`` always
     MD5 / ETags.  ``verify=False`` checks sizes only (nothing then proves the
     content); ``durable=False`` skips the fsync of downloaded files.
+
+    ``cluster`` (a dask ``distributed`` scheduler address such as
+    ``"tcp://scheduler:8786"``, or a ``distributed.Client``) runs every job on
+    that cluster's workers: the source is listed here, batches of files go to
+    the workers, each runs this same verified copy, and records, progress,
+    cancel and retry come back as for a local job (needs ``storescope[cluster]``).
     """
 
     def __init__(
         self,
-        concurrency: int = 4,
+        concurrency: int = _TUNING.transfer_concurrency,
         *,
-        part_size: int = 16 * MiB,
-        part_concurrency: int = 8,
+        part_size: int = _TUNING.transfer_part_size,
+        part_concurrency: int = _TUNING.transfer_part_concurrency,
         max_jobs: int | None = None,
         max_retries: int = 4,
         backoff: float = 0.25,
@@ -1154,6 +1230,7 @@ class TransferQueue:
         durable: bool = True,
         verify: bool = True,
         checksum: str = "crc32",
+        cluster: Any = None,
     ) -> None:
         if concurrency < 1 or part_concurrency < 1:
             raise InvalidArgument("concurrency and part_concurrency must be at least 1")
@@ -1188,6 +1265,13 @@ class TransferQueue:
         self._pending: deque[TransferJob] = deque()
         self._active: dict[str, threading.Thread] = {}
         self._closed = False
+        #: a dask ``distributed`` scheduler address or Client: jobs then run on its workers (storescope[cluster])
+        self.cluster = cluster
+        #: a cluster job's batches close at this many bytes or files, whichever comes first
+        self.cluster_batch_bytes = 256 * MiB
+        self.cluster_batch_files = 500
+        self._client: Any = None
+        self._owns_client = False
 
     # jobs ----------------------------------------------------------------------------------
     def submit(
@@ -1322,6 +1406,19 @@ class TransferQueue:
                 job._cleanup_partials()
         self._files.shutdown(wait=True, cancel_futures=True)
         self._parts.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None and self._owns_client:
+            with suppress_logged(log, "closing the dask client"):
+                self._client.close()
+        self._client = None
+
+    def _cluster_client(self) -> Any:
+        """The ``distributed.Client`` jobs run on (connected on first use)."""
+        with self._lock:
+            if self._client is None:
+                from .cluster import connect
+
+                self._client, self._owns_client = connect(self.cluster)
+            return self._client
 
     def __enter__(self) -> TransferQueue:
         return self

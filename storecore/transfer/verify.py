@@ -135,17 +135,8 @@ def parts_of(checksum: str | None) -> int | None:
 
 
 def part_size_of(backend: Backend, path: str) -> int | None:
-    """The size of part 1 of a multipart S3 object (what its composite ETag was built with)."""
-    from ..backends.s3 import S3Backend
-
-    if not isinstance(backend, S3Backend):
-        return None
-    key = backend.key(path)
-    try:
-        head = backend.client.head_object(Bucket=backend.bucket, Key=key, PartNumber=1)
-    except Exception:  # noqa: BLE001 - servers without PartNumber support: no composite checksum
-        return None
-    return int(head["ContentLength"]) if head.get("PartsCount") else None
+    """The size of part 1 of a multipart object (what its composite ETag was built with), else None."""
+    return backend.part_size_of(path)
 
 
 def hash_file(backend: Backend, path: str, part_size: int | None = None) -> str:

@@ -1,0 +1,518 @@
+"""Parallel reads of chunked HDF5 datasets: raw chunks fetched and decoded outside h5py.
+
+h5py decodes the chunks of a selection one after the other, on the calling
+thread, under its global lock.  For the common cases — a chunked dataset of
+plain numbers whose filters are deflate, shuffle, Blosc, Zstd or LZ4 — this
+module does the same work itself:
+
+1. :func:`plan` finds the chunks a selection touches (their file offsets and
+   stored sizes from HDF5's chunk index: ``get_chunk_info_by_coord``, or one
+   ``chunk_iter`` walk when most of the chunks are touched) and what part of
+   each goes where in the result;
+2. :meth:`Plan.read` reads their raw bytes — ``os.pread`` on a duplicate of
+   the descriptor h5py holds (local files), or concurrent ranged requests
+   through the container's :class:`~storecore.containers.hdf5_nodes.RemoteReader`
+   with neighbouring chunks coalesced (remote files) — and decodes them on a
+   thread pool with decoders that release the GIL (zlib, or python-isal's
+   twice faster inflate when it is installed; numpy's strided copies for
+   shuffle; numcodecs' Blosc, Zstd and LZ4), each worker copying its part
+   straight into the result.
+
+Anything else says ``parallel=False`` and is read by h5py as before: other
+filters (fletcher32, scale-offset, n-bit, szip, bitshuffle, LZF, Blosc2…),
+contiguous, compact and virtual layouts, strings, compounds, enums, booleans,
+references and other non-numeric types, and files open for writing (h5py may
+hold data it has not written yet).  A chunk whose filter mask says a filter
+was skipped (optional filters such as Blosc skip chunks they cannot shrink) is
+decoded without that filter.  Values equal h5py's own read exactly
+(``tests/test_h5chunks.py`` compares them over random shapes, chunks,
+selections and filters).
+
+Decoded chunks are kept in a small LRU (the size of h5py's chunk cache, which
+this path bypasses), so going back to a frame costs no reading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import threading
+import weakref
+import zlib
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptData
+from ..lru import ByteLRU
+
+#: filters decoded here (HDF5 filter id -> name); a pipeline with any other falls back to h5py
+DEFLATE, SHUFFLE, BLOSC, LZ4, ZSTD = 1, 2, 32001, 32004, 32015
+SUPPORTED_FILTERS = {DEFLATE: "deflate", SHUFFLE: "shuffle", BLOSC: "blosc", LZ4: "lz4", ZSTD: "zstd"}
+#: decoded chunks kept for going back to a frame (h5py's own chunk cache is bypassed)
+CACHE_BYTES = 64 * 1024 * 1024
+#: concurrent ranged requests for remote chunks
+FETCH_WORKERS = 8
+#: remote chunks closer than this are fetched in one request (the gap is read and dropped)
+COALESCE_GAP = 64 * 1024
+#: a coalesced request is at least this long, if it may be (fewer, larger requests) ...
+COALESCE_MIN = 1024 * 1024
+#: ... and otherwise about 1/(2 × workers) of the whole read, so every worker stays busy
+#: selections touching more chunks than this are left to h5py (planning costs a few µs of Python per chunk)
+MAX_CHUNKS = 65_536
+#: from this many touched chunks on, one walk over the whole chunk index replaces the lookups when the
+#: selection touches at least half of the chunk grid
+INDEX_WALK_MIN = 256
+
+_pool_lock = threading.Lock()
+_decode_pool: ThreadPoolExecutor | None = None
+_fetch_pool: ThreadPoolExecutor | None = None
+
+
+def decode_workers() -> int:
+    """Threads decoding chunks: one per core."""
+    return max(2, os.cpu_count() or 2)
+
+
+def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """The module's decode pool (one thread per core) and fetch pool, created on first use."""
+    global _decode_pool, _fetch_pool
+    with _pool_lock:
+        if _decode_pool is None:
+            _decode_pool = ThreadPoolExecutor(decode_workers(), thread_name_prefix="h5decode")
+        if _fetch_pool is None:
+            _fetch_pool = ThreadPoolExecutor(max(FETCH_WORKERS, decode_workers()), thread_name_prefix="h5fetch")
+        return _decode_pool, _fetch_pool
+
+
+# -- decoded-chunk cache ----------------------------------------------------------------------------
+#: decoded chunks keyed by (source, file offset, stored size); a chunk over half the bound is not kept
+CACHE = ByteLRU(CACHE_BYTES, max_item_bytes=CACHE_BYTES // 2)
+# A remote reader's chunks are cached under a number that is never reused (ids of dead objects are).
+_reader_tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_token_counter = itertools.count()
+
+
+# -- decoders -----------------------------------------------------------------------------------------
+def _unshuffle(data: Any, itemsize: int) -> Any:
+    """Undo HDF5's byte shuffle (bytes of each element gathered by significance)."""
+    buf = np.frombuffer(data, np.uint8)
+    if itemsize <= 1 or buf.size < itemsize:
+        return data
+    n = buf.size // itemsize
+    out = np.empty(buf.size, np.uint8)
+    cols = out[: n * itemsize].reshape(n, itemsize)
+    planes = buf[: n * itemsize].reshape(itemsize, n)
+    for k in range(itemsize):  # one strided copy per byte plane: numpy releases the GIL for each
+        cols[:, k] = planes[k]
+    out[n * itemsize :] = buf[n * itemsize :]  # HDF5 leaves a trailing partial element as it is
+    return out
+
+
+def _lz4_hdf5(data: Any) -> Any:
+    """The HDF5 LZ4 filter's framing: BE u64 total size, BE u32 block size, then BE u32 size + block each."""
+    from numcodecs import lz4
+
+    buf = bytearray(data)
+    if len(buf) < 12:
+        raise CorruptData("LZ4 chunk shorter than its header")
+    total = int.from_bytes(buf[0:8], "big")
+    block = min(int.from_bytes(buf[8:12], "big"), total) or total
+    out = np.empty(total, np.uint8)
+    pos, done = 12, 0
+    while done < total:
+        n = min(block, total - done)
+        if pos + 4 > len(buf):
+            raise CorruptData("LZ4 chunk truncated")
+        size = int.from_bytes(buf[pos : pos + 4], "big")
+        if pos + 4 + size > len(buf):
+            raise CorruptData("LZ4 chunk truncated")
+        if size == n:  # stored uncompressed
+            out[done : done + n] = np.frombuffer(buf, np.uint8, n, pos + 4)
+        else:
+            # numcodecs' LZ4 frames a block with its LE u32 decoded size: write it over the BE block size
+            buf[pos : pos + 4] = n.to_bytes(4, "little")
+            lz4.decompress(memoryview(buf)[pos : pos + 4 + size], out[done : done + n])
+        pos += 4 + size
+        done += n
+    return out
+
+
+def _inflate_module() -> Any:
+    """python-isal's zlib when installed (ISA-L inflates about twice as fast, also without the GIL), else zlib."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib
+    return isal_zlib
+
+
+def _decoder(code: int, values: tuple, itemsize: int, nbytes: int) -> Callable[[Any], Any] | None:
+    """The decoding function of one filter, or None when it is not decoded here."""
+    if code == DEFLATE:
+        inflate = _inflate_module().decompress
+        return lambda data: inflate(data, wbits=15, bufsize=max(1, nbytes))
+    if code == SHUFFLE:
+        size = int(values[0]) if values else itemsize
+        return lambda data: _unshuffle(data, size)
+    try:
+        if code == BLOSC:
+            from numcodecs import blosc
+
+            return blosc.decompress
+        if code == ZSTD:
+            from numcodecs import zstd
+
+            return zstd.decompress
+        if code == LZ4:
+            from numcodecs import lz4  # noqa: F401 - its presence is what makes LZ4 decodable
+
+            return _lz4_hdf5
+    except ImportError:
+        return None
+    return None
+
+
+# -- planning -----------------------------------------------------------------------------------------
+def _axis_parts(item: Any, n: int, c: int) -> list[tuple[int, Any, Any]] | None:
+    """``(chunk index, selection inside the chunk, destination)`` of each chunk one axis item touches.
+
+    An int keeps an int inside the chunk and no destination axis; a slice maps
+    to a slice of the chunk and a slice of the result axis.  None for an empty
+    or unsupported item.
+    """
+    if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
+        i = int(item)
+        if not 0 <= i < n:
+            return None
+        return [(i // c, i - (i // c) * c, None)]
+    if not isinstance(item, slice):
+        return None
+    start, stop, step = item.indices(n)
+    if step <= 0:
+        return None
+    count = len(range(start, stop, step))
+    if count == 0:
+        return None
+    last = start + (count - 1) * step
+    if min(count, last // c - start // c + 1) > MAX_CHUNKS:
+        return None
+    parts = []
+    if step >= c:  # at most one index per chunk
+        for k in range(count):
+            i = start + k * step
+            g = i // c
+            parts.append((g, slice(i - g * c, i - g * c + 1), slice(k, k + 1)))
+        return parts
+    for g in range(start // c, last // c + 1):
+        lo = max(start, g * c)
+        hi = min(last, (g + 1) * c - 1)
+        k0 = -((start - lo) // step)  # ceil((lo - start) / step)
+        k1 = (hi - start) // step
+        if k1 < k0:
+            continue
+        i0, i1 = start + k0 * step, start + k1 * step
+        parts.append((g, slice(i0 - g * c, i1 - g * c + 1, step), slice(k0, k1 + 1)))
+    return parts
+
+
+def _plain_numeric(dset: Any) -> bool:
+    """Whether the dataset holds plain numbers whose file bytes are exactly what h5py returns."""
+    import h5py
+    from h5py import h5t
+
+    dtype = dset.dtype
+    if dtype.kind not in "iufc" or dtype.fields is not None or dtype.metadata:
+        return False
+    if h5py.check_enum_dtype(dtype) is not None:
+        return False
+    try:
+        return bool(dset.id.get_type().equal(h5t.py_create(dtype)))
+    except Exception:  # noqa: BLE001 - a type h5py cannot describe: leave it to h5py
+        return False
+
+
+@dataclass
+class ChunkRead:
+    """One touched chunk: where it is stored and what part of it goes where in the result."""
+
+    coord: tuple[int, ...]
+    inner: tuple
+    out: tuple
+    offset: int | None = None  # None: not allocated (reads as the fill value)
+    size: int = 0
+    mask: int = 0  # bit i set: filter i of the pipeline was skipped for this chunk
+
+
+@dataclass
+class Plan:
+    """How a selection is read: ``parallel`` (by :meth:`read`) or not (``reason`` says why)."""
+
+    parallel: bool
+    reason: str = ""
+    dtype: Any = None
+    chunks: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    #: the pipeline's decoders, in the pipeline's order (undone last to first)
+    decoders: list[Callable[[Any], Any]] = field(default_factory=list)
+    reads: list[ChunkRead] = field(default_factory=list)
+    fill: Any = 0
+    fd: int | None = None
+    reader: Any = None
+    source_key: tuple = ()
+
+    @property
+    def chunk_nbytes(self) -> int:
+        return math.prod(self.chunks) * self.dtype.itemsize
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self) -> np.ndarray:
+        """Read the planned chunks concurrently into a new array (as h5py would return it)."""
+        if not self.parallel:
+            raise ValueError(f"not a parallel plan: {self.reason}")
+        try:
+            out = np.empty(self.out_shape, self.dtype)
+            todo: list[ChunkRead] = []
+            for r in self.reads:
+                if r.offset is None:
+                    out[r.out] = self.fill
+                    continue
+                cached = CACHE.get((*self.source_key, r.offset, r.size))
+                if cached is not None:
+                    out[r.out] = cached[r.inner]
+                else:
+                    todo.append(r)
+            if len(todo) == 1:  # one chunk: no thread hop (callers reading tiles concurrently stay parallel)
+                r = todo[0]
+                self._place(out, r, self._fetch_one(r))
+            elif todo and self.reader is None:
+                decode_pool, _ = _pools()
+                _wait_all([decode_pool.submit(self._local_task, out, r) for r in todo])
+            elif todo:
+                self._read_remote(out, todo)
+            # one value: h5py returns a numpy scalar, which is always in native byte order
+            return np.asarray(out[()]) if out.ndim == 0 else out
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the duplicated file descriptor (local plans)."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+    def _fetch_one(self, r: ChunkRead) -> bytes:
+        if self.reader is None:
+            return _pread(self.fd, r.offset, r.size)
+        return self._fetch_range(r.offset, r.offset + r.size)
+
+    def _fetch_range(self, start: int, end: int) -> bytes:
+        reader = self.reader
+        data = reader._fetch(start, end)
+        with reader._ahead_lock:  # the container's byte counters (RemoteReader.bytes_read)
+            reader._direct_bytes += len(data)
+            reader._direct_requests += 1
+        if len(data) != end - start:
+            raise CorruptData(f"{reader.name}: chunk bytes {start}-{end} past the end of the file")
+        return data
+
+    def _local_task(self, out: np.ndarray, r: ChunkRead) -> None:
+        self._place(out, r, _pread(self.fd, r.offset, r.size))
+
+    def _decode(self, raw: Any, mask: int = 0) -> np.ndarray:
+        steps = [d for i, d in enumerate(self.decoders) if not mask >> i & 1]
+        # unfiltered bytes may be a view of a longer coalesced request: copy so the cache holds only the chunk
+        data = raw if steps else bytes(raw)
+        for decode in reversed(steps):
+            data = decode(data)
+        nbytes = self.chunk_nbytes
+        arr = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+        if arr.size != nbytes:
+            raise CorruptData(f"decoded chunk holds {arr.size} bytes, expected {nbytes}")
+        return arr.view(self.dtype).reshape(self.chunks)
+
+    def _place(self, out: np.ndarray, r: ChunkRead, raw: Any) -> None:
+        chunk = self._decode(raw, r.mask)
+        out[r.out] = chunk[r.inner]
+        CACHE.put((*self.source_key, r.offset, r.size), chunk)
+
+    def _read_remote(self, out: np.ndarray, todo: list[ChunkRead]) -> None:
+        """Fetch coalesced ranges concurrently; each fetched range queues its chunks for decoding."""
+        decode_pool, fetch_pool = _pools()
+        groups = coalesce(todo)
+        decodes: list[Future] = []
+        decodes_lock = threading.Lock()
+        failed = threading.Event()
+
+        def fetch(group: list[ChunkRead]) -> None:
+            if failed.is_set():
+                return
+            start = group[0].offset
+            data = self._fetch_range(start, max(r.offset + r.size for r in group))
+            view = memoryview(data)
+            for r in group:
+                raw = view[r.offset - start : r.offset - start + r.size]
+                future = decode_pool.submit(self._place, out, r, raw)
+                with decodes_lock:
+                    decodes.append(future)
+
+        try:
+            _wait_all([fetch_pool.submit(fetch, g) for g in groups])
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            with decodes_lock:
+                pending = list(decodes)
+            if failed.is_set():
+                for f in pending:
+                    f.cancel()
+        _wait_all(pending)
+
+
+def _wait_all(futures: list[Future]) -> None:
+    """Wait for every future; on the first failure cancel what has not started and raise it."""
+    if not futures:
+        return
+    done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+    for f in done:
+        if f.exception() is not None:
+            for g in not_done:
+                g.cancel()
+            wait(not_done)
+            raise f.exception()
+
+
+def _pread(fd: int | None, offset: int | None, size: int) -> bytes:
+    assert fd is not None and offset is not None
+    data = os.pread(fd, size, offset)
+    while len(data) < size:  # pread may return short on some file systems
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            raise CorruptData(f"chunk bytes {offset}-{offset + size} past the end of the file")
+        data += more
+    return data
+
+
+def coalesce(reads: list[ChunkRead]) -> list[list[ChunkRead]]:
+    """Group chunks stored close together into ranged requests, keeping enough requests for every worker."""
+    ordered = sorted(reads, key=lambda r: r.offset)
+    total = sum(r.size for r in ordered)
+    cap = max(COALESCE_MIN, total // (2 * FETCH_WORKERS))
+    groups: list[list[ChunkRead]] = []
+    start = end = -1
+    for r in ordered:
+        if groups and r.offset - end <= COALESCE_GAP and r.offset >= start and r.offset + r.size - start <= cap:
+            groups[-1].append(r)
+            end = max(end, r.offset + r.size)
+        else:
+            groups.append([r])
+            start, end = r.offset, r.offset + r.size
+    return groups
+
+
+def plan(dset: Any, selection: tuple, *, reader: Any = None) -> Plan:
+    """How to read the normalised ``selection`` (ints and positive-step slices, one per axis) of ``dset``.
+
+    ``reader`` is the container's RemoteReader for remote files (None for local
+    files, which are read through a duplicate of h5py's own descriptor).
+    Cheap: chunk index lookups only, no chunk data.
+    """
+    from h5py import h5d
+
+    chunks = dset.chunks
+    if not chunks:
+        return Plan(False, "not chunked")
+    shape = dset.shape
+    if not isinstance(selection, tuple) or len(selection) != len(shape):
+        return Plan(False, "selection is not one item per axis")
+    if not _plain_numeric(dset):
+        return Plan(False, f"dtype {dset.dtype} is read by h5py")
+    dsid = dset.id
+    if not hasattr(dsid, "get_chunk_info_by_coord"):
+        return Plan(False, "h5py/HDF5 without chunk queries")
+    dcpl = dsid.get_create_plist()
+    if dcpl.get_layout() != h5d.CHUNKED:
+        return Plan(False, "not a chunked layout")
+    itemsize = dset.dtype.itemsize
+    nbytes = math.prod(chunks) * itemsize
+    decoders = []
+    for i in range(dcpl.get_nfilters()):
+        code, _flags, values, _name = dcpl.get_filter(i)
+        decode = _decoder(int(code), tuple(values), itemsize, nbytes)
+        if decode is None:
+            return Plan(False, f"filter {code} is decoded by h5py")
+        decoders.append(decode)
+    # the source of the raw bytes
+    f = dset.file
+    if reader is not None:
+        if f.driver != "fileobj":
+            return Plan(False, "remote reader but not a file-object file")
+        token = _reader_tokens.get(reader)
+        if token is None:
+            token = _reader_tokens.setdefault(reader, next(_token_counter))
+        source_key: tuple = ("remote", token)
+    elif f.driver == "sec2" and f.mode == "r":
+        pass
+    else:
+        return Plan(False, f"file driver {f.driver!r} in mode {f.mode!r} is read by h5py")
+    per_axis = []
+    for item, n, c in zip(selection, shape, chunks, strict=True):
+        parts = _axis_parts(item, n, c)
+        if parts is None:
+            return Plan(False, "empty or unsupported selection")
+        per_axis.append(parts)
+    touched = math.prod(len(p) for p in per_axis)
+    if touched > MAX_CHUNKS:
+        return Plan(False, f"{touched} chunks touched")
+    out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
+    index = None
+    grid = math.prod(-(-n // c) for n, c in zip(shape, chunks, strict=True))
+    if touched >= INDEX_WALK_MIN and hasattr(dsid, "chunk_iter") and touched * 2 >= grid:
+        index = {}
+        dsid.chunk_iter(lambda info: index.__setitem__(tuple(info.chunk_offset), info))
+    reads = []
+    missing = False
+    for combo in itertools.product(*per_axis):
+        coord = tuple(p[0] * c for p, c in zip(combo, chunks, strict=True))
+        info = index.get(coord) if index is not None else dsid.get_chunk_info_by_coord(coord)
+        inner = tuple(p[1] for p in combo)
+        out = tuple(p[2] for p in combo if p[2] is not None)
+        if info is None or info.byte_offset is None:
+            missing = True
+            reads.append(ChunkRead(coord, inner, out))
+            continue
+        mask = int(info.filter_mask or 0)
+        if mask >> len(decoders):
+            return Plan(False, f"chunk {coord} has filter mask {mask:#x} for a {len(decoders)}-filter pipeline")
+        reads.append(ChunkRead(coord, inner, out, int(info.byte_offset), int(info.size), mask))
+    fill: Any = 0
+    if missing:
+        if dcpl.get_fill_time() == h5d.FILL_TIME_NEVER or dcpl.fill_value_defined() == h5d.FILL_VALUE_UNDEFINED:
+            return Plan(False, "unallocated chunks without a defined fill value")
+        fill = np.asarray(dset.fillvalue, dtype=dset.dtype)
+    fd = None
+    if reader is None:
+        fd = os.dup(f.id.get_vfd_handle())
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        source_key = ("local", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    return Plan(
+        True, "", dset.dtype, tuple(chunks), out_shape, decoders, reads, fill, fd=fd, reader=reader,
+        source_key=source_key,
+    )  # fmt: skip
+
+
+def read(dset: Any, selection: tuple, *, reader: Any = None) -> np.ndarray | None:
+    """``dset[selection]`` read in parallel, or None when the plan says h5py should read it."""
+    p = plan(dset, selection, reader=reader)
+    return p.read() if p.parallel else None

@@ -1,0 +1,113 @@
+"""One :class:`Tuning` per scheme: concurrency, part sizes, pool sizes, block sizes.
+
+The S3 backend, the remote cache, the transfer queue and AutoStore's
+``S3Options`` read their defaults here instead of keeping their own.  Where
+they used to disagree each keeps its value under its own field name
+(``multipart_chunksize`` for boto3's managed transfers, ``transfer_part_size``
+for the transfer queue, ``store_multipart_chunksize`` for ``S3Options``), so
+this module is the one place to look.  ``set_tuning("minio", ...)`` changes one
+scheme; an alias scheme without its own uses its base scheme's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .logs import describe
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Performance settings of one scheme (every field has the value its users had before)."""
+
+    # S3 backend: boto3 managed transfers (S3 options of the same names override them per backend)
+    multipart_threshold: int = 8 * MiB
+    #: boto3's part size; also the remote cache's ranged-GET size (at least 1 MiB)
+    multipart_chunksize: int = 8 * MiB
+    #: boto3's parallel parts; also the remote cache's parallel fill
+    max_concurrency: int = 10
+    max_attempts: int = 5
+    connect_timeout: float = 10
+    read_timeout: float = 60
+    #: smallest connection pool of the backend's client (it grows to twice ``max_concurrency``)
+    pool_size: int = 16
+    #: connection pool of the transfer engine's client
+    transfer_pool_size: int = 64
+    # lazy ranged reads (``Backend.open``)
+    read_block_size: int = 256 * 1024
+    read_cache_blocks: int = 64
+    #: buffer of streamed copies
+    copy_buffer_size: int = 8 * MiB
+    # transfer queue
+    transfer_concurrency: int = 4
+    transfer_part_size: int = 16 * MiB
+    transfer_part_concurrency: int = 8
+    # AutoStore's S3Options defaults
+    store_multipart_threshold: int = 64 * MiB
+    store_multipart_chunksize: int = 16 * MiB
+    store_max_concurrency: int = 10
+
+    def __getitem__(self, name: str) -> Any:
+        """``tuning["max_concurrency"]``: the field, by the S3 option name (the older dict form)."""
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def replace(self, **changes: Any) -> Tuning:
+        """A copy with ``changes`` (unknown names are refused)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The field names."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+
+DEFAULT = Tuning()
+_tunings: dict[str, Tuning] = {
+    "file": DEFAULT,
+    "memory": DEFAULT,
+    "s3": DEFAULT.replace(read_block_size=512 * 1024),
+}
+_lock = threading.Lock()
+
+
+def tuning_for(scheme: str) -> Tuning:
+    """The tuning of ``scheme`` (an alias without its own uses its base scheme's; unknown: the default)."""
+    name = scheme.lower()
+    with _lock:
+        found = _tunings.get(name)
+    if found is not None:
+        return found
+    from .location import scheme_info
+
+    try:
+        base, _ = scheme_info(name)
+    except Exception as exc:  # noqa: BLE001 - an unknown scheme has the default tuning
+        logger.debug("tuning_for: caught %s", describe(exc))
+        return DEFAULT
+    with _lock:
+        return _tunings.get(base, DEFAULT)
+
+
+def set_tuning(scheme: str, tuning: Tuning | None = None, **changes: Any) -> Tuning:
+    """Set ``scheme``'s tuning (``tuning``, or its current one with ``changes``); return it.
+
+    Backends already built keep the values they read; see ``forget_scheme``.
+    """
+    new = (tuning or tuning_for(scheme)).replace(**changes)
+    with _lock:
+        _tunings[scheme.lower()] = new
+    return new
+
+
+__all__ = ["DEFAULT", "Tuning", "set_tuning", "tuning_for"]
