@@ -5,6 +5,8 @@
    (``*.h5``, 10,000 matches) and by size (``min_size="5M"``), timed to the last
    match.  Against it: the same finds listing a bucket of 100,000 real keys
    (1,000 keys a LIST request), extrapolated linearly to 10 M keys.
+3. 2,000 objects (64 KiB) copied local → S3 and verified by the local queue and by
+   ``TransferQueue(cluster=...)`` on a LocalCluster of 1, 2 and 4 worker processes.
 2. A float32 Zarr volume (512 MiB; chunks of 4 MiB) on local disk and on the S3
    server: ``node.to_dask().mean().compute()`` vs ``dask.array.from_zarr`` on the
    same store (local path; on S3 through s3fs when the benchmark environment has it),
@@ -180,6 +182,39 @@ def bench_dask(scheme: str, server: S3Server, tmp: str, mib: int) -> None:
         print(line)
 
 
+# -- 3. a copy of many objects on a dask LocalCluster vs the local queue --------------------------------------------
+def bench_cluster_copy(scheme: str, server: S3Server, tmp: str, files: int) -> None:
+    """``files`` × 64 KiB local → S3, verified: the local queue, then TransferQueue(cluster=...) with 1, 2, 4 workers."""
+    import distributed
+
+    from storecore.transfer import TransferQueue
+
+    src = os.path.join(tmp, "objects")
+    for i in range(files):
+        d = os.path.join(src, f"d{i % 20:02d}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
+            f.write(os.urandom(64 * 1024))
+    total = files * 64 * 1024
+    print(f"\ncopy {files:,} × 64 KiB local → S3, every file verified ({os.cpu_count()} cores here)")
+
+    def run(cluster: Any, name: str) -> float:
+        bucket = server.new_bucket("cp")
+        with TransferQueue(cluster=cluster, history=None) as queue:
+            queue.cluster_batch_files = max(50, files // 16)
+            t, job = timed(lambda: queue.submit(src, f"{scheme}://{bucket}/o").wait() and queue.jobs[-1])
+        assert job.state == "done" and job.summary()["verified"] == files, job.error
+        print(f"  {name:<28} {t:6.2f} s  {total / t / 1e6:7.1f} MB/s")
+        return t
+
+    local = run(None, "local queue")
+    for n in (1, 2, 4):
+        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      worker_dashboard_address=None) as cluster:  # fmt: skip
+            t = run(cluster.scheduler_address, f"LocalCluster, {n} worker(s)")
+        print(f"  {'':<28} {local / t:.2f}× the local queue's rate")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 M inventory rows, 10,000 keys, a 64 MiB volume")
@@ -197,6 +232,7 @@ def main() -> None:
             print("\n(dask is not installed here: pip install 'storescope[cluster]' for the to_dask figures)")
         else:
             bench_dask("bench", server, tmp, mib)
+            bench_cluster_copy("bench", server, tmp, 300 if args.quick else 2000)
     finally:
         server.stop()  # stop(), not close(): close() deletes every /tmp/seaweedfs-*.sock
         shutil.rmtree(tmp, ignore_errors=True)

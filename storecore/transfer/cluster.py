@@ -249,11 +249,13 @@ def queue_batch(
     _ensure_schemes(schemes)
     sloc, dloc = Location.parse(src), Location.parse(dst)
     records: list[dict[str, Any]] = []
+    policy = "skip-if-same" if conflict == "rename" else conflict
     with queue_class(history=None, **options) as queue:
         jobs = []
-        for rel, _size, _etag in items:
-            s, d = str(_join(sloc, rel)), str(_join(dloc, rel))
-            jobs.append(queue.submit(s, d, "copy", "skip-if-same" if conflict == "rename" else conflict))
+        if items and all(rel for rel, _, _ in items):  # files below a folder: one job, no listing, no stat each
+            jobs.append(queue._submit_listed(str(sloc), str(dloc), items, policy))
+        else:  # a single file (its relative path is empty)
+            jobs += [queue.submit(str(_join(sloc, rel)), str(_join(dloc, rel)), "copy", policy) for rel, _, _ in items]
         for job in jobs:
             job.wait()
             for record in job.report():

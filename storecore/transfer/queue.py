@@ -221,6 +221,9 @@ class TransferJob:
         self._downloads: dict[str, multipart.DownloadState] = {}
         self._fatal: BaseException | None = None
         self._parked: list[Callable[[], Any]] = []
+        #: a listed batch of ``(relative path, size, etag)`` below the source folder, copied instead of
+        #: listing the folder (what a cluster worker gets: see :mod:`storecore.transfer.cluster`)
+        self._items: list[tuple[str, int | None, str | None]] | None = None
         self._reset_counters()
 
     # public API ----------------------------------------------------------------------
@@ -577,6 +580,9 @@ class TransferJob:
         local to local they stay links; elsewhere a link to a file inside the tree is followed and any other
         link (to a folder, out of the tree, broken) skipped.  Names the destination cannot hold are skipped.
         """
+        if self._items is not None:
+            yield from self._listed_items(sb, sl, db)
+            return
         if sb.is_local:
             yield from self._local_tree(sb, sl, db)
             return
@@ -593,6 +599,24 @@ class TransferJob:
                 yield entry, "skip", f"the key {raw!r} has '.', '..' or empty segments: it is not a path to copy"
                 continue
             reason = _unrepresentable(db, raw[len(skey):].lstrip("/"))
+            yield entry, ("skip" if reason else "file"), reason
+
+    def _listed_items(self, sb: Backend, sl: Location, db: Backend) -> Any:
+        """The job's given batch as tree entries: no listing and no stat (sizes and ETags came with the list)."""
+        base = sl.path.rstrip("/")
+        for rel, size, etag in self._items or ():
+            raw = f"{base}/{rel}" if base else rel
+            try:
+                key = sb.key(raw)
+                canonical = key == (f"{sb.key(base)}/{rel}".lstrip("/") if base else rel)
+            except StorecoreError:
+                key, canonical = "", False
+            if not canonical:
+                yield Entry(raw, posixpath.basename(rel), size, None, etag, False), "skip", (
+                    f"the key {rel!r} has '.', '..' or empty segments: it is not a path to copy")
+                continue
+            reason = _unrepresentable(db, rel)
+            entry = Entry(sb.entry_path(key), posixpath.basename(rel), size, None, etag, False)
             yield entry, ("skip" if reason else "file"), reason
 
     def _local_tree(self, sb: Any, sl: Location, db: Backend) -> Any:
@@ -737,11 +761,13 @@ class TransferJob:
         if not db.implicit_folders:  # on S3 a folder exists through its keys: no marker object
             with contextlib.suppress(StorecoreError):
                 db.mkdir(droot)
-        # Files submitted and not finished (set-aside ones included), at most ``ahead`` at a time; one condition
-        # serves both waits, and a finishing file wakes the listing thread only when it is waiting.
+        # Files submitted and not finished (set-aside ones included), at most ``ahead`` at a time.  One condition
+        # serves both waits; a finishing file wakes this thread only once the count is down to what it waits for
+        # (``wake``; -1: nobody waits), so that it submits files in batches instead of one per wake-up.
         ahead = 2 * self.queue.concurrency
+        low = ahead - max(1, self.queue.concurrency // 2)
         outstanding = [0]
-        waiting = [False]
+        wake = [-1]
         idle = threading.Condition()
 
         def task(entry: Entry, target: str, dexisting: Entry | None, link: bool = False) -> None:
@@ -757,7 +783,7 @@ class TransferJob:
                 pass
             with idle:
                 outstanding[0] -= 1
-                if waiting[0]:
+                if outstanding[0] <= wake[0]:
                     idle.notify_all()
 
         try:
@@ -773,20 +799,22 @@ class TransferJob:
                     self._files_seen += 1
                     self._bytes_total += entry.size or 0
                 with idle:
-                    while outstanding[0] >= ahead:
-                        waiting[0] = True
-                        idle.wait()
-                    waiting[0] = False
+                    if outstanding[0] >= ahead:
+                        wake[0] = low
+                        while outstanding[0] > low:
+                            idle.wait()
+                        wake[0] = -1
                     outstanding[0] += 1
-                self.queue._files.submit(task, entry, target, existing.get(db.key(target)), kind == "link")
+                self.queue._files.submit(task, entry, target, existing.get(db.key(target)) if existing else None,
+                                         kind == "link")
             with self._lock:
                 self._listed = True
             self._add_bytes(0)
         finally:
             # Whatever happened, the job ends only when no worker still touches its files.
             with idle:
+                wake[0] = 0
                 while outstanding[0]:
-                    waiting[0] = True
                     idle.wait()
         if self._fatal is not None:
             raise self._fatal
@@ -1303,6 +1331,18 @@ class TransferQueue:
             ) from None
         src, dst = str(Location.parse(src_uri)), str(Location.parse(dst_uri))
         job = TransferJob(self, src, dst, op, policy, ask or self.ask, on_progress, on_state)
+        with self._lock:
+            self._jobs.append(job)
+        self._enqueue(job)
+        return job
+
+    def _submit_listed(self, src_uri: str, dst_uri: str, items: list[tuple[str, int | None, str | None]],
+                       conflict: str) -> TransferJob:  # fmt: skip
+        """Queue copying the listed ``(relative path, size, etag)`` files of the folder ``src_uri`` into
+        ``dst_uri`` as one job (a cluster worker's batch): one job's workers, no listing, no stat per file."""
+        src, dst = str(Location.parse(src_uri)), str(Location.parse(dst_uri))
+        job = TransferJob(self, src, dst, "copy", ConflictPolicy(conflict), self.ask, None, None)
+        job._items = list(items)
         with self._lock:
             self._jobs.append(job)
         self._enqueue(job)
