@@ -22,9 +22,6 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-# names that open as containers without looking inside: one list, in storecore.detect
-from storecore.detect import CONTAINER_EXTENSIONS  # noqa: F401 - re-exported for the tree model
-
 log = logging.getLogger(__name__)
 
 KINDS = ("local", "s3", "zarr", "hdf5")

@@ -32,7 +32,7 @@ from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStand
 from .. import workers
 from ..formatting import human_size
 from ..icons import icon
-from ..mounts import CONTAINER_EXTENSIONS, MountSpec
+from ..mounts import MountSpec
 from ..qtcompat import protect_singletons
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ def human_time(ts: float | None) -> str:
 
 def is_container_name(name: str) -> bool:
     """True for names that open as containers (``.zarr``, and the names HDF5 files carry: see storecore.detect)."""
+    from storecore.detect import CONTAINER_EXTENSIONS  # imported on first use: storecore is not needed to show
+
     return name.rstrip("/").lower().endswith(CONTAINER_EXTENSIONS)
 
 
