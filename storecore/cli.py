@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import io
 import json
 import logging
 import os
@@ -378,7 +379,10 @@ def _cat_node(loc: Any, args: argparse.Namespace) -> int:
     if args.format == "npy":
         data = np.asarray(node.read_slice(()) if not node.shape else
                           (node.read_slice((slice(0, args.limit),)) if args.limit else node.read_slice()))
-        np.save(sys.stdout.buffer, data, allow_pickle=False)
+        # Built in memory, then written: np.save asks a pipe for its position, which fails on some streams.
+        buf = io.BytesIO()
+        np.save(buf, data, allow_pickle=False)
+        sys.stdout.buffer.write(buf.getbuffer())
         sys.stdout.buffer.flush()
         return 0
     limit = args.limit if args.limit is not None else (None if args.format == "csv" else CAT_TEXT_ROWS)
