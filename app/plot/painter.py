@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ MAX_CHUNKS = 4096
 REGION_SIDE = 1024
 #: output blocks per shown axis: small chunks are read in runs and painted in at most this many pieces per axis
 BLOCKS_PER_AXIS = 16
+#: tile reads run at once when a frame streams past the preview budget (HDF5 decodes in parallel per call too)
+READ_WORKERS = 3
 #: most reads a single plan may enumerate (a guard: views are planned far below it)
 MAX_READS = 1 << 16
 
@@ -228,11 +231,15 @@ def read_plane(
     emit: Callable[[tuple, np.ndarray], None] | None = None,
     cache: ByteLRU | None = CACHE,
     level: int = 0,
+    workers: int = 1,
 ) -> PlaneResult:
     """Read a plane tile by tile; ``emit(out_slices, part)`` after each tile (worker).
 
     Stops early when ``token()`` becomes true, or when the decoded bytes
-    would pass ``budget`` (the result is then marked incomplete).
+    would pass ``budget`` (the result is then marked incomplete).  With
+    ``workers`` > 1, up to that many tile reads run at once on helper threads
+    (tiles are still placed and emitted in plane order); the decoded bytes in
+    flight never exceed ``budget`` (only tiles within it are ever started).
     """
     shape, dtype = source.shape, source.dtype
     out_shape = req.out_shape(shape)
@@ -251,32 +258,68 @@ def read_plane(
         return PlaneResult(req, data, True, need, need, level)
     tiles = plan_tiles(shape, source.chunks, req, dtype.itemsize)
     out = np.zeros(out_shape, dtype)
+    # which tiles to read is known before any is read (the cache, then the budget, in plane order),
+    # so up to ``workers`` reads can run ahead of the one being placed
     spent, needed, complete, touched = 0, 0, True, []
-    block_start, placed = 0, []
-    for n, t in enumerate(tiles):
-        if t.block != tiles[block_start].block:
-            block_start, placed = n, []
-        ck = ("chunk", source.cache_key, t.key)
-        box = cache.get(ck) if cache is not None else None
+    boxes: list[Any] = []
+    to_read: list[bool] = []
+    for t in tiles:
+        box = cache.get(("chunk", source.cache_key, t.key)) if cache is not None else None
+        boxes.append(box)
+        read = False
         if box is None:
             needed += t.nbytes
             if spent + t.nbytes > budget:
                 complete = False
-            elif token is not None and token():
-                return PlaneResult(req, out, False, spent, needed, level, touched)
             else:
-                box = np.asarray(source.read(t.box))
+                spent += t.nbytes
+                read = True
+        to_read.append(read)
+    spent = 0
+    ahead = [n for n, r in enumerate(to_read) if r]
+    pool = _ThreadPool(max(1, workers)) if workers > 1 and len(ahead) > 1 else None
+    futures: dict[int, Any] = {}
+    next_ahead = 0
+
+    def fill() -> None:  # keep at most ``workers`` reads in flight (memory: that many tiles beyond the plane)
+        nonlocal next_ahead
+        while pool is not None and next_ahead < len(ahead) and len(futures) < workers:
+            if token is not None and token():
+                return
+            n = ahead[next_ahead]
+            futures[n] = pool.submit(source.read, tiles[n].box)
+            next_ahead += 1
+
+    try:
+        block_start, placed = 0, []
+        for n, t in enumerate(tiles):
+            if t.block != tiles[block_start].block:
+                block_start, placed = n, []
+            box = boxes[n]
+            boxes[n] = None
+            if to_read[n]:
+                if token is not None and token():
+                    return PlaneResult(req, out, False, spent, needed, level, touched)
+                fill()
+                future = futures.pop(n, None)
+                box = np.asarray(future.result() if future is not None else source.read(t.box))
+                fill()
                 spent += t.nbytes
                 touched.append(t.key)
                 if cache is not None:
-                    cache.put(ck, box)
-        if box is not None:
-            out[t.out] = _place(np.asarray(box[t.inner]), req)
-            placed.append(t.out)
-        if emit is not None and (n + 1 == len(tiles) or tiles[n + 1].block != t.block):
-            # a block is painted as one piece; a block the budget cut short, read by read
-            for where in [t.block] if len(placed) == n + 1 - block_start else placed:
-                emit(where, out[where])
+                    cache.put(("chunk", source.cache_key, t.key), box)
+            if box is not None:
+                out[t.out] = _place(np.asarray(box[t.inner]), req)
+                placed.append(t.out)
+            if emit is not None and (n + 1 == len(tiles) or tiles[n + 1].block != t.block):
+                # a block is painted as one piece; a block the budget cut short, read by read
+                for where in [t.block] if len(placed) == n + 1 - block_start else placed:
+                    emit(where, out[where])
+    finally:
+        if pool is not None:
+            for f in futures.values():
+                f.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
     return PlaneResult(req, out, complete, spent, needed, level, touched)
 
 

@@ -53,6 +53,7 @@ from .dims_sliders import DimsSliders
 from .painter import (
     CACHE,
     MAX_CHUNKS,
+    READ_WORKERS,
     TARGET_SIDE,
     PlaneRequest,
     PlaneResult,
@@ -576,7 +577,13 @@ class SlicePlot(QWidget):
         self._pending_geometry = geometry
         self._autorange = autorange or self.raw is None
         self._first_pending = True
-        if plane_cost(src, req, level=level) == 0:
+        cost = plane_cost(src, req, level=level)
+        plan = getattr(self, "_view_plan", None)
+        if (cost > budget and plan is not None and plan.mode == "partial"
+                and self.budget.frame_fits(cost, plan.chunks)):  # fmt: skip
+            # past the preview budget but within the frame budget: stream the whole frame, no click
+            budget = max(budget, int(self.budget.frame_bytes or 0))
+        if cost == 0:
             self._slot.cancel()
             try:
                 result = read_plane(src, req, budget=budget, level=level)
@@ -589,7 +596,7 @@ class SlicePlot(QWidget):
         sink = self._sink
 
         def work(token: Any) -> PlaneResult:
-            return read_plane(src, req, budget=budget, token=token, level=level,
+            return read_plane(src, req, budget=budget, token=token, level=level, workers=READ_WORKERS,
                               emit=lambda out, part: None if token.cancelled else sink.put(gen, out, part))  # fmt: skip
 
         self.status.emit("Reading slice …")
@@ -734,9 +741,11 @@ class SlicePlot(QWidget):
             level = f" (pyramid level {result.level})" if result.level else ""
             self.status.emit(f"slice {result.data.shape} read: {human_size(result.read_bytes)} decoded{level}")
         else:
+            frame = int(self.budget.frame_bytes or 0)
+            streams = f"; whole frames stream up to {human_size(frame)}" if frame > self.budget.max_bytes else ""
             self.guard.offer(
                 f"Showing part of this slice: reading all of it decodes {human_size(result.needed_bytes)} "
-                f"(preview budget {human_size(self.budget.max_bytes)}).",
+                f"(preview budget {human_size(self.budget.max_bytes)}{streams}).",
                 f"Load full plane ({human_size(result.needed_bytes)})",
             )
         self._mark_painted()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +25,10 @@ class ArraySource:
     """What the slice plot needs from an array: metadata and ``read(selection)``.
 
     ``cache_key`` is unique per opened source, so decoded chunks are never
-    shared between two openings (a file rewritten in between shows anew).
+    shared between two openings (a file rewritten in between shows anew);
+    sources that know the stored object's identity (URI + size + mtime or
+    ETag, see :func:`object_identity`) key by it instead, so reselecting or
+    reopening an unchanged object is served from the cache.
     """
 
     uri: str = ""
@@ -119,8 +123,56 @@ class RemoteNpySource(ArraySource):
         return np.array(arr[rest + tuple(sel[1:])])
 
 
+#: identity of each opened container, stat-ed once (a container serves many nodes and pyramid levels)
+_identities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _stat_key(entry: Any) -> tuple | None:
+    """(size, mtime, etag) of a backend entry, or None when it names nothing that changes on a rewrite."""
+    if entry is None or (entry.mtime is None and entry.etag is None):
+        return None
+    return (entry.size, entry.mtime, entry.etag)
+
+
+def object_identity(node: Any) -> tuple | None:
+    """What identifies the stored bytes of ``node``: its file's size + mtime (local) or ETag (S3).
+
+    One ``stat`` per container (worker), shared by its nodes and pyramid
+    levels.  None when there is no single object whose stat changes on every
+    write: a Zarr store is a folder of chunk objects that writers (a running
+    acquisition filling a pre-allocated array, ``region=`` writes) rewrite
+    without touching any metadata object, so Zarr stays keyed per opening
+    (never stale); so do unknown backends and failed stats.
+    """
+    container = getattr(node, "container", None)
+    location = getattr(container, "location", None)
+    backend = getattr(container, "backend", None)
+    if container is None or location is None or backend is None:
+        return None
+    try:
+        known = _identities.get(container)
+    except TypeError:
+        known = None
+    if known is None:
+        try:
+            entry = backend.stat(location.path)
+        except Exception as e:  # noqa: BLE001 - no identity: per-open keys
+            log.debug("no identity for %s: %s", getattr(container, "uri", "?"), e)
+            return None
+        known = (None if getattr(entry, "is_dir", False) else _stat_key(entry),)
+        try:
+            _identities[container] = known
+        except TypeError:
+            pass
+    return known[0]
+
+
 class NodeSource(ArraySource):
-    """A Zarr or HDF5 array node from ``storecore.open_container``."""
+    """A Zarr or HDF5 array node from ``storecore.open_container``.
+
+    Built on a worker: it stats the stored file once (:func:`object_identity`)
+    so its decoded chunks are cached by object identity (HDF5), not per opening.
+    """
 
     def __init__(self, node: Any, levels: list[Any] | None = None) -> None:
         self.node = node
@@ -134,6 +186,9 @@ class NodeSource(ArraySource):
         self.filters = list(getattr(node, "filters", []) or [])
         self.fill_value = node.fill_value
         self.stored_nbytes = node.stored_nbytes
+        identity = object_identity(node)
+        if identity is not None:
+            self._cache_key = (self.uri, getattr(node, "path", ""), identity)
 
     def read(self, selection: Sequence[Any]) -> np.ndarray:
         """``Node.read_slice`` (whole chunks decoded by zarr/h5py, only those touched)."""

@@ -16,6 +16,12 @@ DEFAULT_BUDGET = 64 * 1024 * 1024
 #: the smallest budget taken from the environment
 MIN_BUDGET = 4096
 BUDGET_ENV = "STORESCOPE_PREVIEW_BUDGET"
+#: the frame budget (see :class:`Budget`) is this many preview budgets unless set (64 MiB -> 512 MiB)
+FRAME_FACTOR = 8
+#: most tiles (chunks) a frame may stream without a click
+FRAME_TILES = 64
+#: frame budget from the environment (``STORESCOPE_FRAME_BUDGET``: ``1GiB``, ``500MB``, bytes)
+FRAME_ENV = "STORESCOPE_FRAME_BUDGET"
 _UNITS = {
     "": 1, "b": 1,
     "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3, "t": 1024**4, "tib": 1024**4,
@@ -44,10 +50,28 @@ class Budget:
     """A byte budget shared by every viewer (text, tables, images, arrays).
 
     ``warning`` says why a value from the environment was not used (empty when it was, or none was set).
+
+    ``frame_bytes`` / ``frame_tiles``: a plane whose chunks decode past
+    ``max_bytes`` but within these keeps streaming tile by tile until the
+    frame is complete, without a click; beyond them the size guard offers
+    "Load full plane".  When not given, ``frame_bytes`` is ``FRAME_FACTOR``
+    times the default (or environment) budget, and equal to any other
+    explicit ``max_bytes`` (an explicit small budget means small reads).
     """
 
     max_bytes: int = DEFAULT_BUDGET
     warning: str = ""
+    frame_bytes: int | None = None
+    frame_tiles: int = FRAME_TILES
+
+    def __post_init__(self) -> None:
+        if self.frame_bytes is None:
+            self.frame_bytes = self.max_bytes * FRAME_FACTOR if self.max_bytes == DEFAULT_BUDGET else self.max_bytes
+        self.frame_bytes = max(self.frame_bytes, self.max_bytes)
+
+    def frame_fits(self, nbytes: int, tiles: int) -> bool:
+        """True when a frame decoding ``nbytes`` in ``tiles`` reads may stream to completion without asking."""
+        return nbytes <= (self.frame_bytes or 0) and tiles <= self.frame_tiles
 
     @classmethod
     def from_env(cls) -> Budget:
@@ -57,19 +81,20 @@ class Budget:
         shows it in the status bar).
         """
         raw = os.environ.get(BUDGET_ENV, "").strip()
+        frame = _frame_from_env()
         if not raw:
-            return cls()
+            return cls() if frame is None else cls(frame_bytes=frame)
         try:
             wanted = parse_size(raw)
         except ValueError as e:
             warning = f"{BUDGET_ENV} ignored: {e}; using {DEFAULT_BUDGET // 1024**2} MiB"
             log.warning("%s", warning)
-            return cls(DEFAULT_BUDGET, warning)
+            return cls(DEFAULT_BUDGET, warning, frame)
         if wanted < MIN_BUDGET:
             warning = f"{BUDGET_ENV}={raw} is below the minimum: using {MIN_BUDGET} bytes"
             log.warning("%s", warning)
-            return cls(MIN_BUDGET, warning)
-        return cls(wanted)
+            return cls(MIN_BUDGET, warning, frame)
+        return cls(wanted, "", wanted * FRAME_FACTOR if frame is None else frame)
 
     def fits(self, cost: int | None) -> bool:
         """True when a load of ``cost`` bytes may run without asking (unknown cost never fits)."""
@@ -78,6 +103,18 @@ class Budget:
     def unlimited(self) -> Budget:
         """The budget of a load the user asked for explicitly ("load full")."""
         return Budget(1 << 62)
+
+
+def _frame_from_env() -> int | None:
+    """``STORESCOPE_FRAME_BUDGET`` in bytes, None when unset or unreadable (logged)."""
+    raw = os.environ.get(FRAME_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        return max(MIN_BUDGET, parse_size(raw))
+    except ValueError as e:
+        log.warning("%s ignored: %s", FRAME_ENV, e)
+        return None
 
 
 def array_bytes(shape: Sequence[int], itemsize: int) -> int:

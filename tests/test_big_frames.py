@@ -1,0 +1,217 @@
+"""Issue 17, app side: decoded chunks cached by object identity; frames past the preview budget stream to completion."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from window_helpers import shown
+
+from app.plot.painter import CACHE, PlaneRequest, plan_view, read_plane
+from app.plot.slice_plot import SlicePlot
+from app.plot.source import NodeSource, NumpySource
+from app.viewers.budget import Budget
+
+# a (16, 24, 30) float32 array in (16, 8, 10) chunks: a (24, 30) plane touches 9 chunks of 5 KiB,
+# while the plane itself is under 3 KiB (so it is read at full resolution, tile by tile)
+SHAPE, CHUNKS = (16, 24, 30), (16, 8, 10)
+CHUNK_BYTES = 16 * 8 * 10 * 4
+
+
+class CountingSource(NodeSource):
+    """A node source counting its chunk reads."""
+
+    def __init__(self, node):
+        super().__init__(node)
+        self.reads = 0
+
+    def read(self, selection):
+        self.reads += 1
+        return super().read(selection)
+
+
+@pytest.fixture(params=["h5", "zarr"])
+def stored(request, tmp_path):
+    from storecore.containers import write_array
+
+    data = np.random.default_rng(7).random(SHAPE).astype("f4")
+    uri = f"{tmp_path}/big.{request.param}::/vol"
+    write_array(uri, data, chunks=CHUNKS)
+    CACHE.clear()
+    yield uri, data
+    CACHE.clear()
+
+
+def _load(qtbot, plot, uri):
+    from storecore import open_container
+
+    node = open_container(uri)
+    source = CountingSource(node)
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:
+        plot.set_source(source)
+    return node, source, blocker.args[0]
+
+
+def test_reopening_the_same_object_is_served_from_the_cache(qtbot, stored):
+    uri, data = stored
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 20)), 600, 400)
+    node, first, result = _load(qtbot, plot, uri)
+    assert first.reads > 0 and result.complete and result.read_bytes > 0
+    np.testing.assert_array_equal(plot.raw, data[0])
+    node.close()
+    hits, misses = CACHE.hits, CACHE.misses
+    node, again, result = _load(qtbot, plot, uri)  # a second, independent open of the same object
+    np.testing.assert_array_equal(plot.raw, data[0])
+    if ".zarr" in uri:  # a folder of chunk objects has no one stat that changes on every write: per opening
+        assert again.reads > 0 and again.cache_key != first.cache_key
+        node.close()
+        return
+    assert again.reads == 0 and result.read_bytes == 0 and result.chunks_read == []
+    assert CACHE.hits - hits >= 9 and CACHE.misses == misses
+    assert again.cache_key == first.cache_key
+    np.testing.assert_array_equal(plot.raw, data[0])
+    node.close()
+
+
+def test_a_rewritten_object_is_not_served_stale(qtbot, stored):
+    from storecore.containers import write_array
+
+    uri, data = stored
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 20)), 600, 400)
+    node, first, _ = _load(qtbot, plot, uri)
+    node.close()
+    newer = (data + 1).astype("f4")
+    write_array(uri, newer, chunks=CHUNKS, overwrite=True)
+    path = uri.split("::")[0]
+    meta = os.path.join(path, "vol", "zarr.json") if path.endswith(".zarr") else path
+    for p in (path, meta):
+        if os.path.exists(p):
+            st = os.stat(p)
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # a clearly newer mtime
+    node, again, result = _load(qtbot, plot, uri)
+    assert again.cache_key != first.cache_key
+    assert again.reads > 0 and result.read_bytes > 0
+    np.testing.assert_array_equal(plot.raw, newer[0])
+    node.close()
+
+
+def test_zarr_in_place_chunk_writes_are_never_stale(qtbot, tmp_path):
+    from storecore.containers import write_array
+
+    uri = f"{tmp_path}/live.zarr::/vol"
+    write_array(uri, np.zeros(SHAPE, "f4"), chunks=CHUNKS)  # pre-allocated, filled later (no metadata change)
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 20)), 600, 400)
+    node, _, _ = _load(qtbot, plot, uri)
+    node.close()
+    write_array(uri, np.ones((16, 24, 30), "f4"), region=(slice(0, 16),))
+    node, again, _ = _load(qtbot, plot, uri)
+    assert again.reads > 0
+    np.testing.assert_array_equal(plot.raw, np.ones((24, 30), "f4"))
+    node.close()
+
+
+def test_sources_without_an_identity_stay_per_open():
+    a, b = NumpySource(np.zeros(3), uri="x"), NumpySource(np.zeros(3), uri="x")
+    assert a.cache_key != b.cache_key and a.cache_key == a.cache_key
+
+
+def test_a_frame_within_the_frame_budget_completes_without_a_click(qtbot, stored):
+    uri, data = stored
+    budget = Budget(2 * CHUNK_BYTES, frame_bytes=12 * CHUNK_BYTES)  # the plane needs 9 chunks
+    plot = shown(qtbot, SlicePlot(budget=budget), 600, 400)
+    node, source, result = _load(qtbot, plot, uri)
+    assert result.complete and result.read_bytes == 9 * CHUNK_BYTES and source.reads == 9
+    np.testing.assert_array_equal(plot.raw, data[0])
+    assert not plot.guard.isVisibleTo(plot)
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:  # the next frame streams too
+        plot.sliders.set_value(0, 3)
+    assert blocker.args[0].complete
+    np.testing.assert_array_equal(plot.raw, data[3])
+    node.close()
+
+
+@pytest.mark.parametrize("limits", [dict(frame_bytes=6 * CHUNK_BYTES), dict(frame_bytes=1 << 20, frame_tiles=4)])
+def test_a_frame_over_the_frame_budget_keeps_the_guard(qtbot, stored, limits):
+    uri, data = stored
+    plot = shown(qtbot, SlicePlot(budget=Budget(2 * CHUNK_BYTES, **limits)), 600, 400)
+    node, source, result = _load(qtbot, plot, uri)
+    assert not result.complete and result.read_bytes == 2 * CHUNK_BYTES and source.reads == 2
+    assert plot.guard.isVisibleTo(plot) and "Load full plane" in plot.guard.button.text()
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:
+        plot.guard.button.click()
+    assert blocker.args[0].complete
+    np.testing.assert_array_equal(plot.raw, data[0])
+    node.close()
+
+
+class SlowSource(NumpySource):
+    """Chunked, slow reads that record how many run at once."""
+
+    def __init__(self, array, chunks, delay=0.02):
+        super().__init__(array)
+        self.chunks, self.delay = chunks, delay
+        self.lock = threading.Lock()
+        self.running = self.most = self.reads = 0
+
+    def read(self, selection):
+        with self.lock:
+            self.running += 1
+            self.reads += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(self.delay)
+            return super().read(selection)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_tiles_are_read_concurrently_within_the_budget():
+    data = np.arange(64 * 64, dtype="f4").reshape(64, 64)
+    src = SlowSource(data, (8, 8))
+    req = PlaneRequest((0, 1), (0, 0))
+    tile = 8 * 8 * 4
+    parts = []
+    result = read_plane(src, req, budget=64 * tile, cache=None, workers=3, emit=lambda out, part: parts.append(out))
+    assert result.complete and src.reads == 64 and 1 < src.most <= 3
+    np.testing.assert_array_equal(result.data, data)
+    src = SlowSource(data, (8, 8))
+    result = read_plane(src, req, budget=10 * tile, cache=None, workers=3)
+    assert not result.complete and src.reads == 10 and result.read_bytes == 10 * tile  # nothing past the budget
+
+
+def test_a_cancelled_frame_stops_starting_reads():
+    data = np.zeros((64, 64), "f4")
+    src = SlowSource(data, (8, 8))
+    calls = []
+
+    def token() -> bool:
+        calls.append(1)
+        return len(calls) > 4
+
+    result = read_plane(src, PlaneRequest((0, 1), (0, 0)), budget=1 << 30, cache=None, workers=3, token=token)
+    time.sleep(0.1)
+    assert not result.complete and src.reads <= 6
+
+
+def test_the_2gib_hdf5_frame_streams_under_the_default_budget():
+    shape, chunks = (512, 1024, 1024), (64, 256, 256)
+    budget = Budget()
+    plan = plan_view(shape, chunks, (1, 2), (0, 0, 0), 4, budget.max_bytes)
+    assert plan.mode == "partial" and plan.chunks == 16 and plan.nbytes == 256 * 1024**2
+    assert budget.frame_fits(plan.nbytes, plan.chunks)
+    assert not Budget(budget.max_bytes * 2 // 2 + 1).frame_fits(plan.nbytes, plan.chunks)
+
+
+def test_frame_budget_from_the_environment(monkeypatch):
+    monkeypatch.setenv("STORESCOPE_PREVIEW_BUDGET", "1MiB")
+    monkeypatch.delenv("STORESCOPE_FRAME_BUDGET", raising=False)
+    assert Budget.from_env().frame_bytes == 8 * 1024**2
+    monkeypatch.setenv("STORESCOPE_FRAME_BUDGET", "100MiB")
+    assert Budget.from_env().frame_bytes == 100 * 1024**2
+    monkeypatch.delenv("STORESCOPE_PREVIEW_BUDGET")
+    assert Budget.from_env().frame_bytes == 100 * 1024**2
+    assert Budget(4096).frame_bytes == 4096  # an explicit budget streams nothing past itself unless asked
