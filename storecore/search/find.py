@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import os
 import posixpath
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from ..backends.registry import backend_for
 from ..errors import InvalidArgument, StorecoreError
 from ..location import Location
 from ..logs import describe
+from ..readahead import read_ahead
 from .criteria import Criteria, json_safe
 from .listing import listing_cache
 from .metadata import ZARR_META_NAMES, NodeMeta, ReadStats, ZarrReader, container_type, hdf5_nodes
@@ -73,13 +73,6 @@ class Match:
             "dtype": str(self.dtype) if self.dtype is not None else None,
             "attrs": json_safe(self.attrs),
         }
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """An exception raised by the listing thread, to re-raise in the caller's."""
-
-    exc: BaseException
 
 
 @dataclass
@@ -370,50 +363,12 @@ class _Walker:
         flush()
 
     def _background(self, pages: Iterator[list[Entry]]) -> Iterator[list[Entry] | None]:
-        """Fetch listing pages on a thread, so results stream while the next page is requested.
-
-        Yields pages, or ``None`` every 50 ms while waiting; a listing error is
-        raised here, in the caller's thread.
-        """
-        box: queue.Queue[Any] = queue.Queue(maxsize=4)
-        end = object()
-
-        def put(item: Any) -> bool:
-            while not self.stop.is_set():
-                try:
-                    box.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def produce() -> None:
-            try:
-                for page in pages:
-                    if not put(page):
-                        return
-                put(end)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                put(_Failure(exc))
-            finally:
-                close = getattr(pages, "close", None)
-                if close is not None:
-                    close()
-
-        threading.Thread(target=produce, name="storecore-find-listing", daemon=True).start()
-        while True:
-            try:
-                item = box.get(timeout=0.05)
-            except queue.Empty:
-                if self.cancelled():
-                    return
-                yield None
-                continue
-            if item is end:
+        """Listing pages fetched on a thread while results stream; ``None`` every 50 ms while waiting
+        (a cancel ends the walk); a listing error is raised in the caller's thread."""
+        for page in read_ahead(pages, depth=4, stop=self.stop, idle=0.05, name="storecore-find-listing"):
+            if page is None and self.cancelled():
                 return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
+            yield page
 
     # containers ------------------------------------------------------------------------
     def _submit(self, e: Entry, ctype: str, rel: str, depth: int, keys: dict[str, Entry] | None) -> None:

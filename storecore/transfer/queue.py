@@ -43,6 +43,7 @@ from ..errors import (
 )
 from ..location import Location, normalize_key
 from ..logs import suppress_logged
+from ..readahead import read_ahead
 from ..tuning import DEFAULT as _TUNING
 from . import multipart, resume, verify
 from .history import TransferHistory
@@ -440,17 +441,22 @@ class TransferJob:
             raise Cancelled("stopped after an earlier error", path=self.destination)
 
     def _add_bytes(self, n: int) -> None:
-        now = time.monotonic()
         with self._lock:
             self._bytes_done += n
-            due = now - self._last_notify >= self.queue.progress_interval
-            if due:
-                self._last_notify = now
-                self._samples.append((now, self._bytes_done))
-                while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
-                    self._samples.popleft()
+            due = self._progress_due()
         if due:
             self._emit(self._on_progress + self.queue._on_progress)
+
+    def _progress_due(self) -> bool:
+        """With the lock held: whether a progress notice is due (and the rate sample it takes)."""
+        now = time.monotonic()
+        if now - self._last_notify < self.queue.progress_interval:
+            return False
+        self._last_notify = now
+        self._samples.append((now, self._bytes_done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
+            self._samples.popleft()
+        return True
 
     def _rate(self) -> float:
         if self.started is None:
@@ -463,17 +469,11 @@ class TransferJob:
         return self._bytes_done / elapsed if elapsed > 0 else 0.0
 
     def _file_finished(self, status: str) -> None:
-        now = time.monotonic()
         with self._lock:  # one lock for the counts and the progress notice (as _add_bytes(0) would)
             self._files_done += 1
             if status in self._status_counts:
                 self._status_counts[status] += 1
-            due = now - self._last_notify >= self.queue.progress_interval
-            if due:
-                self._last_notify = now
-                self._samples.append((now, self._bytes_done))
-                while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
-                    self._samples.popleft()
+            due = self._progress_due()
         if due:
             self._emit(self._on_progress + self.queue._on_progress)
 
@@ -589,7 +589,8 @@ class TransferJob:
         skey = sb.key(sl.path)
         # A small first page starts the workers early; the listing then runs on its own thread, a few pages
         # ahead, so that the server's time per key overlaps the transfers instead of pausing them.
-        for entry in _prefetched(multipart.list_pages(sb, sl.path, LIST_FIRST_PAGE, LIST_PAGE)):
+        pages = read_ahead(multipart.list_pages(sb, sl.path, LIST_FIRST_PAGE, LIST_PAGE), name="transfer-list")
+        for entry in (e for page in pages for e in page):
             raw = entry.path
             try:
                 canonical = normalize_key(raw) == raw
@@ -1077,57 +1078,6 @@ def _keep(store: dict[str, Any], key: str, state: Any) -> None:
 #: a source listing's first page (small: the first files start moving sooner) and the next ones
 LIST_FIRST_PAGE = 64
 LIST_PAGE = 1000
-_END = object()
-
-
-def _prefetched(pages: Any, depth: int = 3) -> Any:
-    """The entries of ``pages`` (an iterator of lists), listed on a helper thread up to ``depth`` pages ahead.
-
-    Errors of the listing are raised here, where the consumer reached them.  When the consumer stops early
-    (an error, a cancel), the helper stops at its next page.
-    """
-    import queue as queue_mod
-
-    box: queue_mod.Queue[Any] = queue_mod.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
-                return True
-            except queue_mod.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    return
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-            put(e)
-            return
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None and stop.is_set():
-                with contextlib.suppress(Exception):
-                    close()
-        put(_END)
-
-    threading.Thread(target=produce, name="transfer-list", daemon=True).start()
-    try:
-        while True:
-            item = box.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-    finally:
-        stop.set()
-
-
 def _stat_or_none(backend: Backend, path: str) -> Entry | None:
     try:
         return backend.stat(path)
