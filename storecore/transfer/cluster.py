@@ -3,10 +3,9 @@
 :func:`copy_on_cluster` lists the source once (or takes the list from the
 bucket's S3 Inventory: no LIST request at all), cuts it into batches of about
 ``batch_bytes`` / ``batch_files``, and submits one task per batch.  On the
-worker each file goes by the fastest safe route (:func:`~storecore.transfer.copy_file`:
-server-side within one S3 endpoint, streamed otherwise) and is verified
-(size, then the ETag/MD5 or hashes where they are not comparable: the same
-check as the transfer queue's ``checksum="md5"``).  A failed batch is retried
+worker each batch goes through the transfer queue's own verified copy
+(:func:`queue_batch`: server-side within one S3 endpoint, streamed otherwise;
+CRC32 or MD5, multipart with per-part retries).  A failed batch is retried
 by dask (``retries``); a failed file is reported, not raised.  Registered
 schemes (``minio://``) travel with the tasks, with the options the backends
 hold, so workers in other processes reach the same endpoints.
@@ -19,16 +18,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import posixpath
 import queue as queue_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..backends.registry import backend_for
-from ..errors import InvalidArgument, NotFound, StorecoreError
+from ..errors import InvalidArgument, StorecoreError
 from ..location import Location
-from ..logs import describe
 
 logger = logging.getLogger(__name__)
 
@@ -121,16 +118,15 @@ def _join(loc: Location, rel: str) -> Location:
 def copy_batch(
     src: str, dst: str, items: list, verify: bool, skip_same: bool, schemes: list[tuple[str, str, dict[str, Any]]]
 ) -> list[ClusterRecord]:
-    """Run on a worker: copy (and verify) one batch of ``(rel, size, etag)`` files from ``src`` to ``dst``."""
+    """Run on a worker: copy (and verify) one batch of ``(rel, size, etag)`` files from ``src`` to ``dst``.
+
+    The batch goes through the transfer queue's own verified copy (:func:`queue_batch`), as jobs of
+    ``TransferQueue(cluster=...)`` do; its records are returned as :class:`ClusterRecord` s.
+    """
     import socket
 
-    from ..transfer.copy import copy_file
-    from ..transfer.verify import same_content
+    from .queue import TransferQueue
 
-    _ensure_schemes(schemes)
-    sloc, dloc = Location.parse(src), Location.parse(dst)
-    sb, _ = backend_for(sloc)
-    db, _ = backend_for(dloc)
     where = socket.gethostname()
     try:
         from distributed import get_worker
@@ -138,36 +134,16 @@ def copy_batch(
         where = get_worker().address
     except (ImportError, ValueError):
         pass
+    sizes = {rel: size for rel, size, _ in items}
+    base = str(Location.parse(src)).rstrip("/")
+    rows = queue_batch(src, dst, items, "skip-if-same" if skip_same else "overwrite", {"verify": verify}, schemes,
+                       TransferQueue)  # fmt: skip
     out = []
-    for rel, size, _etag in items:
-        s, d = _join(sloc, rel), _join(dloc, rel)
-        try:
-            sentry = sb.stat(s.path)
-            if skip_same:
-                try:
-                    dentry = db.stat(d.path)
-                except NotFound:
-                    dentry = None
-                if dentry is not None and same_content(sb, sentry, db, dentry):
-                    out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "skipped", True, None, where))
-                    continue
-            parent = posixpath.dirname(d.path)
-            if dloc.is_local and parent:
-                db.mkdir(parent)
-            copy_file(sb, s.path, db, d.path, None, sentry.size)
-            ok = True
-            if verify:
-                dentry = db.stat(d.path)
-                ok = same_content(sb, sentry, db, dentry)
-            if not ok:
-                out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "failed", False, "checksum differs", where))
-            else:
-                out.append(ClusterRecord(rel, str(s), str(d), sentry.size, "copied", verify, None, where))
-        except StorecoreError as e:
-            out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, str(e), where))
-        except Exception as e:  # noqa: BLE001 - one broken file must not lose the batch's report
-            logger.debug("copy_batch: caught %s", describe(e))
-            out.append(ClusterRecord(rel, str(s), str(d), size, "failed", False, f"{type(e).__name__}: {e}", where))
+    for row in rows:
+        rel = row["source"][len(base):].lstrip("/")
+        status = {"failed": "failed", "skipped": "skipped"}.get(row["status"], "copied")
+        out.append(ClusterRecord(rel, row["source"], row["destination"], row["size"] if row["size"] is not None
+                                 else sizes.get(rel), status, bool(row["verified"]), row["error"], where))  # fmt: skip
     return out
 
 

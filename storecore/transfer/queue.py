@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import importlib
 import logging
 import os
 import posixpath
@@ -514,8 +515,7 @@ class TransferJob:
         from . import containers
 
         if self.queue.cluster is not None:
-            from . import cluster
-
+            cluster = importlib.import_module(CLUSTER_MODULE)
             queue = self.queue
             cluster.run_job(self, queue._cluster_client(), batch_bytes=queue.cluster_batch_bytes,
                             batch_files=queue.cluster_batch_files)  # fmt: skip
@@ -1170,6 +1170,10 @@ def _unique_path(backend: Backend, path: str, taken: set[str]) -> str:
     raise AlreadyExists(f"{backend.uri(path)}: no free name found", path=backend.uri(path))
 
 
+#: the cluster runner, named by dotted path (as container classes are): it runs this queue on dask workers
+CLUSTER_MODULE = "storecore.transfer.cluster"
+
+
 class TransferQueue:
     """Runs transfer jobs on a bounded pool of workers.
 
@@ -1405,8 +1409,7 @@ class TransferQueue:
         """The ``distributed.Client`` jobs run on (connected on first use)."""
         with self._lock:
             if self._client is None:
-                from .cluster import connect
-
+                connect = importlib.import_module(CLUSTER_MODULE).connect
                 self._client, self._owns_client = connect(self.cluster)
             return self._client
 
