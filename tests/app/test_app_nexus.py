@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -15,7 +16,7 @@ from app.viewers.array_viewer import ArrayViewer
 from app.viewers.nexus_viewer import NexusViewer
 from app.viewers.summary_viewer import SummaryViewer
 
-CORPUS = "/work/shared/corpus/hdf5"
+CORPUS = str(Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hdf5")
 
 
 def _write_nexus(path: str, *, curve: bool = False) -> str:

@@ -13,7 +13,7 @@ from window_helpers import show
 from app.viewers.table_viewer import TableViewer
 from app.viewers.value_viewer import ValueViewer
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "hdf5"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hdf5"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from app.logs import LOG_FILE, setup_logging
 from app.mounts import MountSpec
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
