@@ -142,13 +142,36 @@ class FindDock(workers.StreamedRows, QDockWidget):
         body = QWidget()
         outer = QVBoxLayout(body)
         outer.setContentsMargins(4, 4, 4, 4)
+        outer.addLayout(self._build_criteria_form())
+        outer.addLayout(self._build_buttons())
+        outer.addWidget(self._build_results_table(), 1)
+        self.setWidget(body)
+
+        self.search_button.clicked.connect(self.search)
+        self.stop_button.clicked.connect(self.stop)
+        self.export_button.clicked.connect(self._choose_csv)
+        for edit in (self.root_edit, self.name_edit, self.path_edit, self.min_size_edit, self.max_size_edit,
+                     self.newer_edit, self.shape_edit, self.dtype_edit, self.attrs_edit):
+            edit.returnPressed.connect(self.search)
+
+    def _build_criteria_form(self) -> QFormLayout:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.root_edit = QLineEdit()
         self.root_edit.setPlaceholderText("folder, bucket prefix or container to search (e.g. s3://bucket/runs)")
         form.addRow("Search in", self.root_edit)
+        form.addRow("Name", self._build_name_fields())
+        form.addRow("Size from", self._build_size_and_date_fields())
+        form.addRow("Shape", self._build_shape_fields())
 
+        self.attrs_edit = QLineEdit()
+        self.attrs_edit.setPlaceholderText("sample=LK-17; exposure=0.5; operator=a*")
+        form.addRow("Attributes", self.attrs_edit)
+        form.addRow("", self._build_walk_options())
+        return form
+
+    def _build_name_fields(self) -> QHBoxLayout:
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("*.h5")
         self.path_edit = QLineEdit()
@@ -161,8 +184,9 @@ class FindDock(workers.StreamedRows, QDockWidget):
         row.addWidget(self.path_edit, 2)
         row.addWidget(QLabel("Kind"))
         row.addWidget(self.kind_combo)
-        form.addRow("Name", row)
+        return row
 
+    def _build_size_and_date_fields(self) -> QHBoxLayout:
         self.min_size_edit = QLineEdit()
         self.min_size_edit.setPlaceholderText("10k")
         self.max_size_edit = QLineEdit()
@@ -175,8 +199,9 @@ class FindDock(workers.StreamedRows, QDockWidget):
         row.addWidget(self.max_size_edit)
         row.addWidget(QLabel("Modified after"))
         row.addWidget(self.newer_edit)
-        form.addRow("Size from", row)
+        return row
 
+    def _build_shape_fields(self) -> QHBoxLayout:
         self.shape_edit = QLineEdit()
         self.shape_edit.setPlaceholderText("..., 2048, 2048")
         self.dtype_edit = QLineEdit()
@@ -185,12 +210,9 @@ class FindDock(workers.StreamedRows, QDockWidget):
         row.addWidget(self.shape_edit, 2)
         row.addWidget(QLabel("Dtype"))
         row.addWidget(self.dtype_edit, 1)
-        form.addRow("Shape", row)
+        return row
 
-        self.attrs_edit = QLineEdit()
-        self.attrs_edit.setPlaceholderText("sample=LK-17; exposure=0.5; operator=a*")
-        form.addRow("Attributes", self.attrs_edit)
-
+    def _build_walk_options(self) -> QHBoxLayout:
         self.containers_check = QCheckBox("Look inside Zarr stores and HDF5 files")
         self.containers_check.setChecked(True)
         self.depth_spin = QSpinBox()
@@ -201,9 +223,9 @@ class FindDock(workers.StreamedRows, QDockWidget):
         row.addStretch(1)
         row.addWidget(QLabel("Max depth"))
         row.addWidget(self.depth_spin)
-        form.addRow("", row)
-        outer.addLayout(form)
+        return row
 
+    def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.search_button = QPushButton("Search")
         self.search_button.setDefault(True)
@@ -214,8 +236,9 @@ class FindDock(workers.StreamedRows, QDockWidget):
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.count_label, 1)
         buttons.addWidget(self.export_button)
-        outer.addLayout(buttons)
+        return buttons
 
+    def _build_results_table(self) -> QTableView:
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -227,15 +250,7 @@ class FindDock(workers.StreamedRows, QDockWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a URI's bucket and name both stay visible
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_double_click)
-        outer.addWidget(self.table, 1)
-        self.setWidget(body)
-
-        self.search_button.clicked.connect(self.search)
-        self.stop_button.clicked.connect(self.stop)
-        self.export_button.clicked.connect(self._choose_csv)
-        for edit in (self.root_edit, self.name_edit, self.path_edit, self.min_size_edit, self.max_size_edit,
-                     self.newer_edit, self.shape_edit, self.dtype_edit, self.attrs_edit):
-            edit.returnPressed.connect(self.search)
+        return self.table
 
     # public API ------------------------------------------------------------------------
     def start_search(self, root_uri: str) -> None:

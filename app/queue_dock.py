@@ -117,6 +117,24 @@ class TransferQueueDock(QDockWidget):
         self.dialog: Any = None
 
         self.model = QueueModel(self)
+        self._connect_engine_signals()
+        self._build_table()
+        bar = self._build_toolbar()
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.view)
+        self.setWidget(body)
+        self._update_buttons()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        # Past sessions' jobs are shown after the first paint (reading the history costs a file read).
+        QTimer.singleShot(0, self, self._load_history)
+
+    def _connect_engine_signals(self) -> None:
         self._bridge = _Bridge(self)
         self._bridge.changed.connect(self._mark_dirty)
         self._bridge.ended.connect(self._on_ended)
@@ -125,6 +143,7 @@ class TransferQueueDock(QDockWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._flush)
 
+    def _build_table(self) -> None:
         self.view = QTableView()
         self.view.setObjectName("TransferTable")
         self.view.setModel(self.model)
@@ -142,6 +161,7 @@ class TransferQueueDock(QDockWidget):
             self.view.setColumnWidth(col, width)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
 
+    def _build_toolbar(self) -> QHBoxLayout:
         self.buttons: dict[str, QToolButton] = {}
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -171,19 +191,7 @@ class TransferQueueDock(QDockWidget):
         self.summary_label = QLabel("No transfers.")
         self.summary_label.setObjectName("TransferSummary")
         bar.addWidget(self.summary_label)
-
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(bar)
-        layout.addWidget(self.view)
-        self.setWidget(body)
-        self._update_buttons()
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-        # Past sessions' jobs are shown after the first paint (reading the history costs a file read).
-        QTimer.singleShot(0, self, self._load_history)
+        return bar
 
     # engine ----------------------------------------------------------------------------------
     @property

@@ -60,6 +60,10 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+#: adds one subcommand: (name, one-line help, description) -> its parser, which takes the arguments
+_AddCommand = Callable[[str, str, str], argparse.ArgumentParser]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``storescope`` subcommand parser."""
     common = _common()
@@ -76,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=description, epilog=S3_HELP, formatter_class=fmt, parents=[common])
 
+    for add_command in (
+        _add_ls_command,
+        _add_info_command,
+        _add_cat_command,
+        _add_transfer_commands,
+        _add_rm_command,
+        _add_find_command,
+        _add_compare_command,
+    ):
+        add_command(add)
+    return parser
+
+
+def _add_ls_command(add: _AddCommand) -> None:
+    """``ls``: list a folder, prefix or container group."""
     p = add("ls", "list a folder, prefix or container group", "List a folder/prefix (size, date, name) or the nodes of a container group (kind, shape, dtype).")
     p.add_argument("uri", help="folder, prefix, container or container node")
     p.add_argument("-r", "--recursive", action="store_true", help="list every file below (paths relative to URI)")
@@ -84,11 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory", metavar="URI", help="list from this S3 Inventory (newest manifest) instead of the bucket; folders get du totals")
     p.set_defaults(func=cmd_ls)
 
+
+def _add_info_command(add: _AddCommand) -> None:
+    """``info``: show what a URI is."""
     p = add("info", "show what a URI is", "Show a file's size, date and ETag; for containers and their nodes also kind, shape, dtype, chunks, compressor and attributes.")
     p.add_argument("uri")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
+
+def _add_cat_command(add: _AddCommand) -> None:
+    """``cat``: write a file's bytes or a dataset's values to stdout."""
     p = add("cat", "write a file's bytes, or a dataset's values, to stdout",
             "Write the bytes of a file/object to standard output; for a dataset inside a container "
             "(FILE::/path) print its values as text: a scalar as its value, an array as rows (the last axis "
@@ -100,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"rows printed (text: {CAT_TEXT_ROWS} by default; 0 = all; npy/csv: all by default)")
     p.set_defaults(func=cmd_cat)
 
+
+def _add_transfer_commands(add: _AddCommand) -> None:
+    """``cp`` and ``mv``: copy/move between any locations."""
     for name, verb in (("cp", "copy"), ("mv", "move")):
         p = add(
             name,
@@ -118,12 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run on a dask cluster (scheduler address, e.g. tcp://scheduler:8786; storescope[cluster])")
         p.set_defaults(func=cmd_transfer, op=verb)
 
+
+def _add_rm_command(add: _AddCommand) -> None:
+    """``rm``: delete files and folders."""
     p = add("rm", "delete files (and folders with -r)", "Delete files; folders/prefixes need -r.")
     p.add_argument("uris", nargs="+", metavar="URI")
     p.add_argument("-r", "--recursive", action="store_true", help="delete folders/prefixes and everything below")
     p.add_argument("-f", "--force", action="store_true", help="ignore missing files")
     p.set_defaults(func=cmd_rm)
 
+
+def _add_find_command(add: _AddCommand) -> None:
+    """``find``: search by name, size, shape, dtype and attributes."""
     p = add(
         "find",
         "search by name, size, shape, dtype and attributes",
@@ -150,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per match and line")
     p.set_defaults(func=cmd_find)
 
+
+def _add_compare_command(add: _AddCommand) -> None:
+    """``compare``: compare two folders/prefixes."""
     p = add(
         "compare",
         "compare two folders/prefixes (rclone check style)",
@@ -165,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory", "--inventory-a", dest="inventory_a", metavar="URI", help="list A from this S3 Inventory")
     p.add_argument("--inventory-b", metavar="URI", help="list B from this S3 Inventory")
     p.set_defaults(func=cmd_compare)
-    return parser
 
 
 # -- S3 set-up -----------------------------------------------------------------------------

@@ -75,82 +75,107 @@ def parse_filter(text: str, columns: list[str]) -> Any:
     ``is null``, ``is not null``; values are numbers, quoted strings,
     ``true``/``false``/``null``; column names may be back-quoted.
     """
-    import polars as pl
+    return _FilterParser(_tokens(text), columns).parse()
 
-    toks = _tokens(text)
-    pos = 0
 
-    def peek() -> tuple[str, str] | None:
-        return toks[pos] if pos < len(toks) else None
+class _FilterParser:
+    """Recursive descent over the tokens of one filter: ``or`` of ``and`` of terms."""
 
-    def take() -> tuple[str, str]:
-        nonlocal pos
-        if pos >= len(toks):
+    def __init__(self, toks: list[tuple[str, str]], columns: list[str]) -> None:
+        self.toks = toks
+        self.columns = columns
+        self.pos = 0
+
+    def parse(self) -> Any:
+        """The expression of the whole filter (every token used)."""
+        if not self.toks:
+            raise FilterSyntaxError("empty filter")
+        expr = self.disjunction()
+        if self.pos != len(self.toks):
+            raise FilterSyntaxError(f"unexpected {self.toks[self.pos][1]!r}")
+        return expr
+
+    def next_is(self, word: str) -> bool:
+        """Whether the next token is ``word`` (any case)."""
+        return self.pos < len(self.toks) and self.toks[self.pos][1].lower() == word
+
+    def take(self) -> tuple[str, str]:
+        """The next token, consumed."""
+        if self.pos >= len(self.toks):
             raise FilterSyntaxError("the filter ends too early")
-        pos += 1
-        return toks[pos - 1]
+        self.pos += 1
+        return self.toks[self.pos - 1]
 
-    def value(tok: tuple[str, str]) -> Any:
-        kind, text_ = tok
-        if kind == "num":
-            return float(text_) if any(c in text_ for c in ".eE") else int(text_)
-        if kind == "str":
-            return text_[1:-1]
-        if kind == "col" and text_.lower() in ("true", "false", "null", "none"):
-            return {"true": True, "false": False}.get(text_.lower())
-        raise FilterSyntaxError(f"expected a value, got {text_!r}")
+    def disjunction(self) -> Any:
+        """Conjunctions joined by ``or``."""
+        expr = self.conjunction()
+        while self.next_is("or"):
+            self.take()
+            expr = expr | self.conjunction()
+        return expr
 
-    def term() -> Any:
-        tok = take()
+    def conjunction(self) -> Any:
+        """Terms joined by ``and``."""
+        expr = self.term()
+        while self.next_is("and"):
+            self.take()
+            expr = expr & self.term()
+        return expr
+
+    def term(self) -> Any:
+        """A parenthesised disjunction or one ``col op value`` condition."""
+        tok = self.take()
         if tok == ("paren", "("):
-            expr = disjunction()
-            if take() != ("paren", ")"):
+            expr = self.disjunction()
+            if self.take() != ("paren", ")"):
                 raise FilterSyntaxError("missing ')'")
             return expr
+        return self.condition(self.column(tok))
+
+    def column(self, tok: tuple[str, str]) -> Any:
+        """The polars column a (possibly back-quoted) name token names."""
+        import polars as pl
+
         if tok[0] != "col":
             raise FilterSyntaxError(f"expected a column name, got {tok[1]!r}")
         name = tok[1].strip("`")
-        if name not in columns:
-            raise FilterSyntaxError(f"no column {name!r} (columns: {', '.join(columns[:12])})")
-        col = pl.col(name)
-        op = take()
+        if name not in self.columns:
+            raise FilterSyntaxError(f"no column {name!r} (columns: {', '.join(self.columns[:12])})")
+        return pl.col(name)
+
+    def condition(self, col: Any) -> Any:
+        """The operator and value after a column, applied to it."""
+        import polars as pl
+
+        op = self.take()
         if op[0] == "op":
-            v = value(take())
+            v = self.value(self.take())
             sym = "==" if op[1] == "=" else op[1]
             return {"==": col.eq, "!=": col.ne, "<": col.lt, "<=": col.le, ">": col.gt, ">=": col.ge}[sym](v)
         word = op[1].lower()
         if word == "contains":
-            return col.cast(pl.String).str.contains(str(value(take())), literal=True)
+            return col.cast(pl.String).str.contains(str(self.value(self.take())), literal=True)
         if word == "startswith":
-            return col.cast(pl.String).str.starts_with(str(value(take())))
+            return col.cast(pl.String).str.starts_with(str(self.value(self.take())))
         if word == "is":
-            nxt = take()[1].lower()
-            if nxt == "not" and take()[1].lower() == "null":
+            nxt = self.take()[1].lower()
+            if nxt == "not" and self.take()[1].lower() == "null":
                 return col.is_not_null()
             if nxt == "null":
                 return col.is_null()
         raise FilterSyntaxError(f"unknown operator {op[1]!r}")
 
-    def conjunction() -> Any:
-        expr = term()
-        while peek() is not None and peek()[1].lower() == "and":  # type: ignore[index]
-            take()
-            expr = expr & term()
-        return expr
-
-    def disjunction() -> Any:
-        expr = conjunction()
-        while peek() is not None and peek()[1].lower() == "or":  # type: ignore[index]
-            take()
-            expr = expr | conjunction()
-        return expr
-
-    if not toks:
-        raise FilterSyntaxError("empty filter")
-    expr = disjunction()
-    if pos != len(toks):
-        raise FilterSyntaxError(f"unexpected {toks[pos][1]!r}")
-    return expr
+    @staticmethod
+    def value(tok: tuple[str, str]) -> Any:
+        """A literal: number, quoted string, true/false/null."""
+        kind, text = tok
+        if kind == "num":
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        if kind == "str":
+            return text[1:-1]
+        if kind == "col" and text.lower() in ("true", "false", "null", "none"):
+            return {"true": True, "false": False}.get(text.lower())
+        raise FilterSyntaxError(f"expected a value, got {text!r}")
 
 
 _TIME_DTYPE = re.compile(r"(Datetime|Duration)\(time_unit='(\w+)'(?:, time_zone=(?:None|'([^']*)'))?\)")

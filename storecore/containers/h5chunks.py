@@ -25,7 +25,7 @@ references and other non-numeric types, and files open for writing (h5py may
 hold data it has not written yet).  A chunk whose filter mask says a filter
 was skipped (optional filters such as Blosc skip chunks they cannot shrink) is
 decoded without that filter.  Values equal h5py's own read exactly
-(``tests/test_h5chunks.py`` compares them over random shapes, chunks,
+(``tests/storecore/containers/test_h5chunks.py`` compares them over random shapes, chunks,
 selections and filters).
 
 Decoded chunks are kept in a small LRU (the size of h5py's chunk cache, which
@@ -424,92 +424,140 @@ def plan(dset: Any, selection: tuple, *, reader: Any = None) -> Plan:
     files, which are read through a duplicate of h5py's own descriptor).
     Cheap: chunk index lookups only, no chunk data.
     """
+    chunks, shape = dset.chunks, dset.shape
+    try:
+        dcpl = _chunked_create_plist(dset, chunks, shape, selection)
+        itemsize = dset.dtype.itemsize
+        decoders = _pipeline_decoders(dcpl, itemsize, math.prod(chunks) * itemsize)
+        f = dset.file
+        source_key = _checked_source_key(f, reader)
+        per_axis = _touched_parts(selection, shape, chunks)
+        reads = _chunk_reads(dset.id, shape, chunks, per_axis, len(decoders))
+        fill = _unallocated_fill(dset, dcpl) if any(r.offset is None for r in reads) else 0
+    except _LeftToH5py as why:
+        return Plan(False, str(why))
+    out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
+    fd = None
+    if reader is None:
+        fd, source_key = _local_source(f)
+    return Plan(
+        True, "", dset.dtype, tuple(chunks), out_shape, decoders, reads, fill, fd=fd, reader=reader,
+        source_key=source_key,
+    )  # fmt: skip
+
+
+class _LeftToH5py(Exception):
+    """Raised while planning when h5py reads the selection itself (the message says why)."""
+
+
+def _chunked_create_plist(dset: Any, chunks: Any, shape: tuple, selection: tuple) -> Any:
+    """The creation property list of a chunked dataset of plain numbers whose chunks HDF5 can locate."""
     from h5py import h5d
 
-    chunks = dset.chunks
     if not chunks:
-        return Plan(False, "not chunked")
-    shape = dset.shape
+        raise _LeftToH5py("not chunked")
     if not isinstance(selection, tuple) or len(selection) != len(shape):
-        return Plan(False, "selection is not one item per axis")
+        raise _LeftToH5py("selection is not one item per axis")
     if not _plain_numeric(dset):
-        return Plan(False, f"dtype {dset.dtype} is read by h5py")
+        raise _LeftToH5py(f"dtype {dset.dtype} is read by h5py")
     dsid = dset.id
     if not hasattr(dsid, "get_chunk_info_by_coord"):
-        return Plan(False, "h5py/HDF5 without chunk queries")
+        raise _LeftToH5py("h5py/HDF5 without chunk queries")
     dcpl = dsid.get_create_plist()
     if dcpl.get_layout() != h5d.CHUNKED:
-        return Plan(False, "not a chunked layout")
-    itemsize = dset.dtype.itemsize
-    nbytes = math.prod(chunks) * itemsize
+        raise _LeftToH5py("not a chunked layout")
+    return dcpl
+
+
+def _pipeline_decoders(dcpl: Any, itemsize: int, nbytes: int) -> list[Callable[[Any], Any]]:
+    """A decoder for each filter of the pipeline, in the pipeline's order."""
     decoders = []
     for i in range(dcpl.get_nfilters()):
         code, _flags, values, _name = dcpl.get_filter(i)
         decode = _decoder(int(code), tuple(values), itemsize, nbytes)
         if decode is None:
-            return Plan(False, f"filter {code} is decoded by h5py")
+            raise _LeftToH5py(f"filter {code} is decoded by h5py")
         decoders.append(decode)
-    # the source of the raw bytes
-    f = dset.file
+    return decoders
+
+
+def _checked_source_key(f: Any, reader: Any) -> tuple:
+    """The cache key of a remote file's chunks; ``()`` for a local file (keyed by :func:`_local_source`)."""
     if reader is not None:
         if f.driver != "fileobj":
-            return Plan(False, "remote reader but not a file-object file")
+            raise _LeftToH5py("remote reader but not a file-object file")
         token = _reader_tokens.get(reader)
         if token is None:
             token = _reader_tokens.setdefault(reader, next(_token_counter))
-        source_key: tuple = ("remote", token)
-    elif f.driver == "sec2" and f.mode == "r":
-        pass
-    else:
-        return Plan(False, f"file driver {f.driver!r} in mode {f.mode!r} is read by h5py")
+        return ("remote", token)
+    if f.driver == "sec2" and f.mode == "r":
+        return ()
+    raise _LeftToH5py(f"file driver {f.driver!r} in mode {f.mode!r} is read by h5py")
+
+
+def _touched_parts(selection: tuple, shape: tuple, chunks: tuple) -> list[list[tuple[int, Any, Any]]]:
+    """:func:`_axis_parts` of each axis of the selection."""
     per_axis = []
     for item, n, c in zip(selection, shape, chunks, strict=True):
         parts = _axis_parts(item, n, c)
         if parts is None:
-            return Plan(False, "empty or unsupported selection")
+            raise _LeftToH5py("empty or unsupported selection")
         per_axis.append(parts)
+    return per_axis
+
+
+def _chunk_reads(
+    dsid: Any, shape: tuple, chunks: tuple, per_axis: list[list[tuple[int, Any, Any]]], nfilters: int
+) -> list[ChunkRead]:
+    """Where each touched chunk is stored (offset None: not allocated) and what part of it goes where."""
     touched = math.prod(len(p) for p in per_axis)
     if touched > MAX_CHUNKS:
-        return Plan(False, f"{touched} chunks touched")
-    out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
-    index = None
-    grid = math.prod(-(-n // c) for n, c in zip(shape, chunks, strict=True))
-    if touched >= INDEX_WALK_MIN and hasattr(dsid, "chunk_iter") and touched * 2 >= grid:
-        index = {}
-        dsid.chunk_iter(lambda info: index.__setitem__(tuple(info.chunk_offset), info))
+        raise _LeftToH5py(f"{touched} chunks touched")
+    index = _chunk_index(dsid, shape, chunks, touched)
     reads = []
-    missing = False
     for combo in itertools.product(*per_axis):
         coord = tuple(p[0] * c for p, c in zip(combo, chunks, strict=True))
         info = index.get(coord) if index is not None else dsid.get_chunk_info_by_coord(coord)
         inner = tuple(p[1] for p in combo)
         out = tuple(p[2] for p in combo if p[2] is not None)
         if info is None or info.byte_offset is None:
-            missing = True
             reads.append(ChunkRead(coord, inner, out))
             continue
         mask = int(info.filter_mask or 0)
-        if mask >> len(decoders):
-            return Plan(False, f"chunk {coord} has filter mask {mask:#x} for a {len(decoders)}-filter pipeline")
+        if mask >> nfilters:
+            raise _LeftToH5py(f"chunk {coord} has filter mask {mask:#x} for a {nfilters}-filter pipeline")
         reads.append(ChunkRead(coord, inner, out, int(info.byte_offset), int(info.size), mask))
-    fill: Any = 0
-    if missing:
-        if dcpl.get_fill_time() == h5d.FILL_TIME_NEVER or dcpl.fill_value_defined() == h5d.FILL_VALUE_UNDEFINED:
-            return Plan(False, "unallocated chunks without a defined fill value")
-        fill = np.asarray(dset.fillvalue, dtype=dset.dtype)
-    fd = None
-    if reader is None:
-        fd = os.dup(f.id.get_vfd_handle())
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            raise
-        source_key = ("local", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-    return Plan(
-        True, "", dset.dtype, tuple(chunks), out_shape, decoders, reads, fill, fd=fd, reader=reader,
-        source_key=source_key,
-    )  # fmt: skip
+    return reads
+
+
+def _chunk_index(dsid: Any, shape: tuple, chunks: tuple, touched: int) -> dict[tuple, Any] | None:
+    """The whole chunk index from one walk when the selection touches most chunks; None: look chunks up one by one."""
+    grid = math.prod(-(-n // c) for n, c in zip(shape, chunks, strict=True))
+    if touched >= INDEX_WALK_MIN and hasattr(dsid, "chunk_iter") and touched * 2 >= grid:
+        index: dict[tuple, Any] = {}
+        dsid.chunk_iter(lambda info: index.__setitem__(tuple(info.chunk_offset), info))
+        return index
+    return None
+
+
+def _unallocated_fill(dset: Any, dcpl: Any) -> Any:
+    """The value unallocated chunks read as."""
+    from h5py import h5d
+
+    if dcpl.get_fill_time() == h5d.FILL_TIME_NEVER or dcpl.fill_value_defined() == h5d.FILL_VALUE_UNDEFINED:
+        raise _LeftToH5py("unallocated chunks without a defined fill value")
+    return np.asarray(dset.fillvalue, dtype=dset.dtype)
+
+
+def _local_source(f: Any) -> tuple[int, tuple]:
+    """A duplicate of h5py's file descriptor and the cache key of the file's chunks."""
+    fd = os.dup(f.id.get_vfd_handle())
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd, ("local", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def read(dset: Any, selection: tuple, *, reader: Any = None) -> np.ndarray | None:

@@ -143,29 +143,27 @@ def find(
     Bad criteria raise :class:`~storecore.errors.InvalidArgument` at once; a
     missing ``uri`` raises :class:`~storecore.errors.NotFound` on the first ``next()``.
     """
-    crit = Criteria.build(
-        name=name,
-        path=path,
-        kind=kind,
-        min_size=min_size,
-        max_size=max_size,
-        modified_after=modified_after,
-        dtype=dtype,
-        shape=shape,
-        attrs=attrs,
-    )
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
-        raise InvalidArgument(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    crit = Criteria.build(name=name, path=path, kind=kind, min_size=min_size, max_size=max_size,
+                          modified_after=modified_after, dtype=dtype, shape=shape, attrs=attrs)
+    _check_search_options(max_depth, inventory, etag, storage_class)
     if inventory is not None:
         from .inventory import find_in_inventory
 
         return find_in_inventory(inventory, Location.parse(uri), crit, etag=etag, storage_class=storage_class,
                                  max_depth=max_depth, cancel=cancel, stats=stats, make_match=Match)
-    if etag is not None or storage_class is not None:
-        raise InvalidArgument("etag and storage_class criteria are answered from an S3 Inventory: pass inventory=")
     backend, loc = backend_for(uri)
     walker = _Walker(backend, loc, crit, into_containers, max_depth, cancel, stats or FindStats(), use_cache, workers)
     return walker.run()
+
+
+def _check_search_options(
+    max_depth: int | None, inventory: Any, etag: str | list[str] | None, storage_class: str | list[str] | None
+) -> None:
+    """Raise ``InvalidArgument`` for a bad ``max_depth``, or inventory-only criteria without an inventory."""
+    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
+        raise InvalidArgument(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    if inventory is None and (etag is not None or storage_class is not None):
+        raise InvalidArgument("etag and storage_class criteria are answered from an S3 Inventory: pass inventory=")
 
 
 class _Walker:
