@@ -59,51 +59,19 @@ class CacheEntry:
     path: str
 
 
-class _TransferSource:
-    """An S3 object fetched by parallel ranged GETs, each pinned to one version by If-Match.
-
-    ``first`` is the already open body of bytes ``[0, first_len)`` (the
-    response to the validating request), streamed while the other parts run.
-    """
+class _EngineFill:
+    """An S3 object to be fetched by the transfer engine (parallel ranged GETs pinned to one version by
+    If-Match, checksum verified); ``first`` is the validating request's open response for its first part."""
 
     def __init__(self, backend: Any, key: str, etag: str, size: int, first: Any = None, first_len: int = 0) -> None:
         self.backend, self.key, self.etag, self.size = backend, key, etag, int(size)
-        self.first, self.first_len = first, int(first_len) if first is not None else 0
+        self.first = (first, int(first_len)) if first is not None else None
 
-    @staticmethod
-    def _pour(body: Any, fd: int, start: int, end: int) -> None:
-        offset = start
-        with contextlib.closing(body):
-            while chunk := body.read(1024 * 1024):
-                os.pwrite(fd, chunk, offset)
-                offset += len(chunk)
-        if offset != end:
-            raise ConnectionError(f"short read: {offset - start} of {end - start} bytes")
+    def download_to(self, path: str) -> None:
+        """Fill the local file ``path`` (a change of the object meanwhile fails the download: 412)."""
+        from .transfer.objects import download_file
 
-    def _part(self, fd: int, start: int, end: int) -> None:
-        resp = self.backend.client.get_object(
-            Bucket=self.backend.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", IfMatch=f'"{self.etag}"'
-        )
-        self._pour(resp["Body"], fd, start, end)
-
-    def download_into(self, out: Any) -> None:
-        """Fill the file ``out``; a change of the object meanwhile fails the download (412)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        part = part_size(self.backend)
-        workers = max(1, int(self.backend.tuning.max_concurrency))
-        fd = out.fileno()
-        os.ftruncate(fd, self.size)
-        ranges = [(s, min(self.size, s + part)) for s in range(self.first_len, self.size, part)]
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ranges)))) as pool:
-            futures = [pool.submit(self._part, fd, s, e) for s, e in ranges]
-            try:
-                if self.first is not None:
-                    self._pour(self.first, fd, 0, self.first_len)
-            finally:
-                for future in futures:
-                    future.result()
-        out.seek(self.size)
+        download_file(self.backend, self.key, path, size=self.size, etag=self.etag, first=self.first)
 
 
 def part_size(backend: Any) -> int:
@@ -291,7 +259,7 @@ class RemoteCache:
 
     def _s3_conditional_get(self, backend: Any, path: str, key: str, entry: CacheEntry | None) -> str:
         """One GET of the first part, conditional on the cached ETag: 304 = fresh; else it starts the fill."""
-        from .backends.s3 import translate
+        from .backends.s3_errors import translate
 
         s3key = backend.key(path)
         part = part_size(backend)
@@ -337,7 +305,7 @@ class RemoteCache:
         try:
             if total > first_len and etag:
                 # The rest in parallel ranged GETs pinned to this version, while the first part streams.
-                source: Any = _TransferSource(backend, s3key, etag, total, first=body, first_len=first_len)
+                source: Any = _EngineFill(backend, s3key, etag, total, body, first_len)
             elif total > first_len:
                 body.close()
                 source = backend.client.get_object(Bucket=backend.bucket, Key=s3key)["Body"]
@@ -360,19 +328,20 @@ class RemoteCache:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=digest[:16] + ".", suffix=_PART)
         try:
             size = 0
-            with os.fdopen(fd, "wb") as out:
-                if isinstance(body, _TransferSource):
-                    body.download_into(out)
-                    size = out.tell()
-                else:
+            if isinstance(body, _EngineFill):
+                os.close(fd)
+                body.download_to(tmp)  # written whole (and synced) or not at all
+                size = os.path.getsize(tmp)
+            else:
+                with os.fdopen(fd, "wb") as out:
                     while True:
                         chunk = body.read(COPY_BUFSIZE)
                         if not chunk:
                             break
                         out.write(chunk)
                         size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    out.flush()
+                    os.fsync(out.fileno())
             if expected is not None and size != int(expected):
                 from .errors import ChecksumMismatch
 

@@ -28,12 +28,14 @@ MiB = 1024 * 1024
 class Tuning:
     """Performance settings of one scheme (every field has the value its users had before)."""
 
-    # S3 backend: boto3 managed transfers (S3 options of the same names override them per backend)
+    # S3 backend: single objects through the transfer engine (S3 options of the same names override them)
     multipart_threshold: int = 8 * MiB
-    #: boto3's part size; also the remote cache's ranged-GET size (at least 1 MiB)
+    #: part size of one object moved outside a queue (``read_to``, ``write_from``, the remote cache, ``copy``)
     multipart_chunksize: int = 8 * MiB
-    #: boto3's parallel parts; also the remote cache's parallel fill
+    #: parallel parts of one object moved outside a queue
     max_concurrency: int = 10
+    #: bytes of parts one object moved outside a queue holds in memory at once (parts are read whole)
+    object_memory: int = 24 * MiB
     max_attempts: int = 5
     connect_timeout: float = 10
     read_timeout: float = 60

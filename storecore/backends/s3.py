@@ -11,22 +11,23 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
 from ..errors import (
     AlreadyExists,
-    BackendUnavailable,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
     NotFound,
-    PermissionDenied,
     StorecoreError,
 )
 from ..tuning import Tuning, tuning_for
-from .base import Backend, Entry, Progress, ProgressCallback
+from .base import Backend, Entry, ProgressCallback
+from .s3_errors import translate
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ _clients: dict[tuple, Any] = {}
 _sessions: dict[tuple, Any] = {}
 _making: dict[tuple, threading.Lock] = {}
 _clients_lock = threading.Lock()
-
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"}
-_DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken", "InvalidToken"}
-
 
 def _session(options: dict[str, Any]) -> Any:
     """One boto3 session per set of credentials (named, a profile, or the default chain)."""
@@ -132,54 +129,6 @@ def _new_client(options: dict[str, Any], tuning: Tuning, purpose: str, sign_payl
         region_name=options.get("region_name") or ("us-east-1" if options.get("endpoint_url") else None),
         config=config,
     )
-
-
-def translate(exc: BaseException, uri: str) -> StorecoreError:
-    """Map a botocore exception onto the storecore error that describes it."""
-    from botocore import exceptions as bx
-
-    if isinstance(exc, StorecoreError):
-        return exc
-    cause = exc.__cause__ or exc.__context__
-    if _is_transfer_failure(exc) and cause is not None and cause is not exc:
-        # boto3's managed transfers wrap the real error (S3UploadFailedError around a ClientError)
-        return translate(cause, uri)
-    if _is_transfer_failure(exc) and any(f"({code})" in str(exc) for code in _DENIED):
-        return PermissionDenied(f"{uri}: access denied (check the credentials)", path=uri)
-    if isinstance(exc, bx.ClientError) and isinstance(exc.response, dict):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        msg = err.get("Message") or code
-        if code == "NoSuchBucket":
-            return NotFound(f"{uri}: bucket does not exist", path=uri)
-        if code in _NOT_FOUND or status == "404":
-            return NotFound(f"{uri}: no such object", path=uri)
-        if code in _DENIED or status == "403":
-            return PermissionDenied(f"{uri}: access denied ({code or status}: check the credentials)", path=uri)
-        if status.startswith("5") or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
-            return BackendUnavailable(f"{uri}: service error {code or status}: {msg}", path=uri)
-        return StorecoreError(f"{uri}: {code or status}: {msg}", path=uri)
-    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return PermissionDenied(f"{uri}: no usable S3 credentials ({type(exc).__name__})", path=uri)
-    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ConnectionClosedError):
-        return BackendUnavailable(f"{uri}: cannot reach the S3 endpoint ({type(exc).__name__})", path=uri)
-    if isinstance(exc, bx.ReadTimeoutError | bx.ResponseStreamingError):
-        return BackendUnavailable(f"{uri}: connection to the S3 endpoint failed ({type(exc).__name__})", path=uri)
-    if isinstance(exc, bx.HTTPClientError):  # response = None: the connection broke mid-request
-        return BackendUnavailable(f"{uri}: the connection to the S3 endpoint was lost mid-request", path=uri)
-    if isinstance(exc, bx.ParamValidationError):
-        return InvalidArgument(f"{uri}: {exc}", path=uri)
-    if isinstance(exc, bx.BotoCoreError):
-        return BackendUnavailable(f"{uri}: {type(exc).__name__}", path=uri)
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return BackendUnavailable(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
-    return StorecoreError(f"{uri}: {type(exc).__name__}: {exc}", path=uri)
-
-
-def _is_transfer_failure(exc: BaseException) -> bool:
-    """True for boto3's S3UploadFailedError / S3TransferFailedError (they wrap the error that happened)."""
-    return type(exc).__name__ in ("S3UploadFailedError", "S3TransferFailedError", "S3DownloadFailedError")
 
 
 class S3Backend(Backend):
@@ -259,17 +208,6 @@ class S3Backend(Backend):
             out["endpoint_url"] = opts["endpoint_url"]
         out["region_name"] = opts.get("region_name") or self.client.meta.region_name or "us-east-1"
         return out
-
-    def transfer_config(self) -> Any:
-        """The TransferConfig used for managed uploads, downloads and copies."""
-        from boto3.s3.transfer import TransferConfig
-
-        return TransferConfig(
-            multipart_threshold=int(self.tuning["multipart_threshold"]),
-            multipart_chunksize=int(self.tuning["multipart_chunksize"]),
-            max_concurrency=int(self.tuning["max_concurrency"]),
-            use_threads=True,
-        )
 
     def same_service(self, other: Backend) -> bool:
         """True when ``other`` reaches the same endpoint with the same credentials (server-side copy works)."""
@@ -383,19 +321,33 @@ class S3Backend(Backend):
                 raise
 
     def read_to(self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None) -> int:
+        """Stream the object into ``fileobj`` through the transfer engine (parallel ranged GETs, verified)."""
+        from ..transfer.objects import download
+        from ..transfer.verify import content_etag
+
         entry = self._check_file(path)
         with self._errors(entry.path):
-            self.client.download_fileobj(
-                self.bucket, entry.path, fileobj, Config=self.transfer_config(), Callback=Progress(progress, entry.size)
-            )
+            download(self, entry.path, fileobj.write, size=entry.size or 0, etag=content_etag(entry), progress=progress)
         return entry.size or 0
 
     def write_from(
         self, path: str, fileobj: IO[bytes], *, progress: ProgressCallback | None = None, size: int | None = None
     ) -> None:
+        """Store ``fileobj`` at ``path`` through the transfer engine (checksummed parts; nothing left on failure).
+
+        A stream of unknown ``size`` is spooled first (memory, then a temporary file).
+        """
+        from ..transfer.objects import StreamParts, upload, upload_part_size
+
         key = self._writable_key(path)
-        with self._errors(key), self._aborting_on_failure(key):
-            self.client.upload_fileobj(fileobj, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, size))
+        part_size = upload_part_size(self.tuning)
+        with contextlib.ExitStack() as stack:
+            if size is None:
+                fileobj, size = stack.enter_context(_spooled(fileobj, part_size))
+            reader = StreamParts(fileobj, size, part_size)
+            with self._errors(key):
+                upload(self, key, reader, size, progress=progress,
+                               check_source=lambda: reader.check_end(self.uri(key)))
 
     def _writable_key(self, path: str) -> str:
         key = self.key(path)
@@ -403,33 +355,20 @@ class S3Backend(Backend):
             raise InvalidArgument(f"{self.uri('')}: cannot write to the bucket root")
         return key
 
-    @contextlib.contextmanager
-    def _aborting_on_failure(self, key: str) -> Iterator[None]:
-        """Abort the multipart upload a failed managed upload may leave behind."""
-        started = _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=5)
-        try:
-            yield
-        except BaseException:
-            self.abort_uploads(key, since=started)
-            raise
-
     def upload_file(self, filename: str, path: str, *, progress: ProgressCallback | None = None) -> None:
-        """Upload a local file (parts are read from disk as they are sent: memory stays small)."""
-        import os
+        """Upload a local file through the transfer engine (parts read from disk as they are sent: memory stays
+        small); a file rewritten meanwhile fails the upload."""
+        from ..transfer.multipart import range_reader
+        from ..transfer.objects import upload
+        from ..transfer.onefile import source_guard
+        from .local import LocalBackend
 
         key = self._writable_key(path)
-        with self._errors(key), self._aborting_on_failure(key):
-            total = os.path.getsize(filename)
-            self.client.upload_file(filename, self.bucket, key, Config=self.transfer_config(), Callback=Progress(progress, total))
-
-    def write_bytes(self, path: str, data: bytes, *, progress: ProgressCallback | None = None) -> None:
-        if len(data) >= int(self.tuning["multipart_threshold"]):
-            return super().write_bytes(path, data, progress=progress)
-        key = self._writable_key(path)
-        with self._errors(key):
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
-        if progress is not None:
-            progress(len(data), len(data))
+        folder, name = os.path.split(os.path.abspath(filename))
+        local = LocalBackend(folder)
+        size = os.path.getsize(filename)
+        with self._errors(key), range_reader(local, name) as read:
+            upload(self, key, read, size, progress=progress, check_source=source_guard(local, name))
 
     def abort_uploads(self, key: str, since: _dt.datetime | None = None) -> int:
         """Abort pending multipart uploads of ``key`` (started after ``since``); return how many."""
@@ -555,14 +494,12 @@ class S3Backend(Backend):
         entry = source.stat(skey)
         if entry.is_dir:
             raise IsADirectory(f"{source.uri(skey)}: is a directory", path=source.uri(skey))
+        from ..transfer.multipart import server_copy
+        from ..transfer.objects import Standalone
+
+        ctx = Standalone(progress, entry.size)
         with self._errors(dkey):
-            self.client.copy(
-                {"Bucket": source.bucket, "Key": skey},
-                self.bucket,
-                dkey,
-                Config=self.transfer_config(),
-                Callback=Progress(progress, entry.size),
-            )
+            server_copy(ctx, source, skey, self, dkey, entry.size or 0)
 
     def _copy_file(self, src: str, dst: str, progress: ProgressCallback | None) -> None:
         self.copy_object_from(self, src, dst, progress=progress)
@@ -570,3 +507,14 @@ class S3Backend(Backend):
     def __repr__(self) -> str:
         where = self.endpoint_url or "AWS"
         return f"<S3Backend {self.scheme}://{self.bucket} at {where}>"
+
+
+@contextlib.contextmanager
+def _spooled(stream: IO[bytes], in_memory: int) -> Iterator[tuple[IO[bytes], int]]:
+    """``stream`` copied into a spooled temporary file (memory up to ``in_memory`` bytes), and its size."""
+    with tempfile.SpooledTemporaryFile(max_size=in_memory) as spool:
+        while piece := stream.read(1 << 20):
+            spool.write(piece)
+        size = spool.tell()
+        spool.seek(0)
+        yield spool, size  # type: ignore[misc]

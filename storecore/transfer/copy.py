@@ -1,15 +1,13 @@
-"""Copy and move between any two locations, in bounded memory.
+"""Copy and move between any two locations, in bounded memory, verified.
 
-Within one backend the backend's own fast path runs (rename, server-side
-copy); between two S3 buckets on the same endpoint the copy is server-side;
-otherwise bytes stream from the source to the destination in fixed-size
-chunks (a 5 GiB object never sits in RAM).  Every copied file is checked for
-size before a move deletes its source.
+Every file takes the transfer queue's own route (:func:`storecore.transfer.onefile.copy_verified`):
+server-side on one S3 service, checksummed parallel parts to and from S3, a hashed stream elsewhere
+(a 5 GiB object never sits in RAM).  Every copied file is checked for size and checksum before a
+move deletes its source.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import threading
@@ -19,6 +17,7 @@ from ..backends.base import Backend, ProgressCallback
 from ..backends.registry import backend_for
 from ..errors import Cancelled, ChecksumMismatch, InvalidArgument
 from ..location import Location
+from .onefile import copy_verified
 
 Uri = str | os.PathLike[str] | Location
 
@@ -35,28 +34,20 @@ def copy_file(
     dpath: str,
     progress: ProgressCallback | None = None,
     expected_size: int | None = None,
+    *,
+    cancel: Callable[[], bool] | None = None,
 ) -> int:
-    """Copy one file between two backends by the fastest safe route; return its size."""
-    if expected_size is None:
-        expected_size = sb._check_file(spath).size
-    if sb is db:
-        sb._copy_file(spath, dpath, progress)
-    elif db.supports_server_side_copy and db.same_service(sb):
-        db.copy_object_from(sb, spath, dpath, progress=progress)
-    elif db.is_local:
-        with db.open(dpath, "wb") as out:
-            sb.read_to(spath, out, progress=progress)
-    elif db.supports_multipart and sb.local_path(spath) is not None:
-        db.upload_file(sb.local_path(spath), dpath, progress=progress)  # type: ignore[arg-type]
-    else:
-        with contextlib.closing(sb.open_stream(spath)) as f:
-            db.write_from(dpath, f, progress=progress, size=expected_size)
-    got = db.stat(dpath).size
-    if expected_size is not None and got != expected_size:
+    """Copy one file between two backends by the transfer engine's verified route; return its size.
+
+    ``expected_size`` (the size a listing gave) must match what is copied, else :class:`ChecksumMismatch`.
+    """
+    size = copy_verified(sb, spath, db, dpath, progress=progress, cancel=cancel)
+    if expected_size is not None and size != expected_size:
         raise ChecksumMismatch(
-            f"{db.uri(dpath)}: size {got} after copy, source {sb.uri(spath)} has {expected_size}", path=db.uri(dpath)
+            f"{db.uri(dpath)}: size {size} after copy, source {sb.uri(spath)} was listed with {expected_size}",
+            path=db.uri(dpath),
         )
-    return expected_size or 0
+    return size
 
 
 class _TreeProgress:
@@ -102,7 +93,7 @@ def copy(
     _check_plain(dl, "destination")
     entry = sb.stat(sl.path)
     if not entry.is_dir:
-        return copy_file(sb, sl.path, db, dl.path, progress, entry.size)
+        return copy_file(sb, sl.path, db, dl.path, progress, entry.size, cancel=cancel)
     tree = _TreeProgress(progress)
     skey = sb.key(sl.path)
     db.mkdir(dl.path)
@@ -111,7 +102,7 @@ def copy(
             raise Cancelled(f"copy {sl} -> {dl} cancelled")
         rel = sb.key(child.path)[len(skey) :].lstrip("/")
         target = posixpath.join(dl.path, rel) if dl.path else rel
-        copy_file(sb, child.path, db, target, tree.for_file(), child.size)
+        copy_file(sb, child.path, db, target, tree.for_file(), child.size, cancel=cancel)
         tree.file_done(child.size or 0)
     return tree.finished
 

@@ -45,7 +45,6 @@ from .verify import (
     crc32_parts,
     crc32_text,
     from_s3_crc32,
-    hash_file,
     parts_of,
 )
 
@@ -70,8 +69,9 @@ class Control(Protocol):
     retries: int
     max_retries: int
     backoff: float
-    #: True when the user cancelled (partial results are then thrown away, not kept for a retry)
-    cancelled: bool
+    @property
+    def cancelled(self) -> bool:
+        """True when the user cancelled (partial results are then thrown away, not kept for a retry)."""
     #: False to skip checksums (size checks only): faster on a slow CPU, but nothing proves the bytes
     verify: bool
     #: "crc32" (S3 CRC32 checksums where the endpoint keeps them, else MD5) or "md5" (always MD5 / ETag)
@@ -356,7 +356,7 @@ def _uses_crc32(ctx: Control, client: Any) -> bool:
 def _error(exc: BaseException, uri: str) -> BaseException:
     if isinstance(exc, StorecoreError):
         return exc
-    from ..backends.s3 import translate
+    from ..backends.s3_errors import translate
 
     # botocore's HTTPClientError (a connection lost mid-request) has ``response = None``
     response = getattr(exc, "response", None)
@@ -492,8 +492,11 @@ def upload(
     state: UploadState | None,
     on_state: Callable[[UploadState | None], None],
     check_source: Callable[[], None] | None = None,
+    max_in_flight: int | None = None,
 ) -> tuple[str, str]:
     """Upload ``size`` bytes from ``read`` to ``db`` (an S3Backend) at ``dkey``; return (source, dest) checksums.
+
+    ``max_in_flight`` caps the parts of this upload read and not yet sent (each is read whole: memory).
 
     ``check_source()``, when given, runs once every byte was read and before the object is created: it raises
     when the source changed meanwhile (the upload is then aborted: its parts mix two versions).
@@ -565,7 +568,13 @@ def upload(
     stop = threading.Event()
     lock = threading.Lock()
 
+    gate: Any = threading.BoundedSemaphore(max_in_flight) if max_in_flight else contextlib.nullcontext()
+
     def one(n: int, s: int, e: int) -> None:
+        with gate:
+            send_part(n, s, e)
+
+    def send_part(n: int, s: int, e: int) -> None:
         if stop.is_set():
             return
         ctx.check()
@@ -730,6 +739,106 @@ def _stream_chunks(resp: Any) -> Iterator[bytes]:
     yield from resp.stream(STREAM_CHUNK)
 
 
+@dataclass
+class _Plan:
+    """How one object is fetched: its byte ranges and the checksum the bytes must match."""
+
+    ranges: list[tuple[int, int]]
+    #: the source checksum to verify against (a CRC32 or the ETag); a single stream learns it from its GET
+    expected: str | None
+    etag: str | None
+    want_crc: bool
+
+
+def _plan_download(ctx: Control, sb: Any, skey: str, size: int, etag: str | None, part_size: int, *,
+                   first_len: int | None = None, one_stream_up_to: int = 4) -> _Plan:  # fmt: skip
+    """Choose the ranges of a download (the object's own part size for a composite ETag, so that part MD5s
+    rebuild it; one stream up to ``one_stream_up_to`` parts where only an MD5 can verify it)."""
+    want_crc = ctx.verify and ctx.checksum == "crc32"
+    head_crc: str | None | bool = False  # False: not asked yet
+    if parts_of(etag):
+        from .verify import part_size_of
+
+        psize = part_size_of(sb, skey) or part_size
+    elif first_len:
+        psize = first_len  # the first part is already open: the others follow it
+    elif size <= part_size:
+        psize = max(size, 1)  # one stream: its MD5 is the object's ETag, its GET carries the CRC32
+    elif size <= one_stream_up_to * part_size:
+        psize = max(size, 1)
+        if want_crc:
+            # A whole-object CRC32 can be rebuilt from parts of any size: fetch them in parallel.
+            head_crc = object_crc32(sb, skey)
+            if head_crc is not None and not crc32_parts(head_crc):
+                psize = part_size
+    else:
+        psize = part_size
+    ranges = plan_parts(size, psize)
+    expected: str | None = etag
+    if want_crc and len(ranges) > 1:
+        crc = object_crc32(sb, skey) if head_crc is False else head_crc
+        if crc is not None and (crc32_parts(crc) or len(ranges)) == len(ranges):
+            expected = crc
+    return _Plan(ranges, expected, etag, want_crc)
+
+
+def _fetch_part(ctx: Control, sb: Any, skey: str, plan: _Plan, n: int, write_at: Callable[[bytes, int], Any],
+                body: Any = None) -> bytes | int:  # fmt: skip
+    """GET part ``n`` of ``plan`` (or read the already open ``body``), hand its bytes to ``write_at(chunk,
+    offset)`` and return their CRC32 or MD5 digest; a short part is :class:`BackendUnavailable` (retried)."""
+    s, e = plan.ranges[n - 1]
+    single = len(plan.ranges) == 1
+    got = 0
+    try:
+        if body is None:
+            # If-Match: the object must not change between parts.
+            body = get_object(sb, skey, s, None if single else e, plan.etag, with_crc32=plan.want_crc and single)
+            if single and plan.want_crc:
+                crc = from_s3_crc32(response_crc32(body))
+                if crc is not None and (crc32_parts(crc) or 1) == 1:
+                    plan.expected = crc
+        use_crc = plan.expected is not None and plan.expected.startswith("crc32:")
+        h = None if use_crc else hashlib.md5(usedforsecurity=False)
+        crc32 = 0
+        for chunk in _read_body(body):
+            ctx.check()
+            if not ctx.verify:
+                pass
+            elif h is None:
+                crc32 = zlib.crc32(chunk, crc32)
+            else:
+                h.update(chunk)
+            write_at(chunk, s + got)
+            got += len(chunk)
+            ctx.add_bytes(len(chunk))
+    except BaseException:
+        ctx.add_bytes(-got)
+        raise
+    if got != e - s:
+        ctx.add_bytes(-got)
+        uri = sb.uri(skey)
+        raise BackendUnavailable(f"{uri}: part {n} ended after {got} of {e - s} bytes", path=uri)
+    return crc32 if h is None else h.digest()
+
+
+def _downloaded_checksum(plan: _Plan, digests: list[Any], reread: Callable[[], str]) -> str:
+    """The checksum of the bytes fetched, in the form of ``plan.expected`` (``reread()`` hashes them whole
+    when only an MD5 of the object can verify parts of another size)."""
+    expected = plan.expected
+    if expected is not None and expected.startswith("crc32:"):
+        if crc32_parts(expected):
+            return crc32_composite(digests)
+        whole = digests[0]
+        for (s, e), crc in zip(plan.ranges[1:], digests[1:], strict=True):
+            whole = crc32_combine(whole, crc, e - s)
+        return crc32_text(whole)
+    if parts_of(plan.etag):
+        return composite_etag(digests)
+    if len(digests) == 1:
+        return digests[0].hex()
+    return reread()
+
+
 def download(
     ctx: Control,
     sb: Any,
@@ -744,6 +853,7 @@ def download(
     on_state: Callable[[DownloadState | None], None],
     durable: bool = True,
     fresh: bool = False,
+    first: tuple[Any, int] | None = None,
 ) -> tuple[str, str]:
     """Download an S3 object into the local file ``target`` with parallel ranged GETs.
 
@@ -752,44 +862,28 @@ def download(
     endpoint keeps where there is one, else the ETag (composite ETags and
     CRC32s are rebuilt with the object's own part size).  Returns (source
     checksum, checksum of the bytes written).  ``fresh``: the caller found no file at ``target`` (no mode to
-    keep: no stat before the rename).
+    keep: no stat before the rename).  ``first``: an open response for bytes ``[0, n)`` of this version (the
+    remote cache's validating GET), used as part 1 where the parts fit it, else closed.
 
     The bytes are hashed as they arrive (CRC32s of the parts combined into the object's, or MD5s): a file is
     read back only for an MD5-verified object fetched in several ranges without a composite ETag.
     """
     uri = sb.uri(skey)
-    verify = ctx.verify
-    want_crc = verify and ctx.checksum == "crc32"
-    head_crc: str | None | bool = False  # False: not asked yet
-    if parts_of(etag):
-        from .verify import part_size_of
-
-        psize = part_size_of(sb, skey) or part_size
-    elif size <= part_size:
-        psize = max(size, 1)  # one stream: its MD5 is the object's ETag, its GET carries the CRC32
-    elif size <= 4 * part_size:
-        psize = max(size, 1)
-        if want_crc:
-            # A whole-object CRC32 can be rebuilt from parts of any size: fetch them in parallel.
-            head_crc = object_crc32(sb, skey)
-            if head_crc is not None and not crc32_parts(head_crc):
-                psize = part_size
-    else:
-        psize = part_size
-    ranges = plan_parts(size, psize)
-    # The source checksum to verify against; a single stream learns it from its GET's headers.
-    expected: str | None = etag
-    if want_crc and len(ranges) > 1:
-        crc = object_crc32(sb, skey) if head_crc is False else head_crc
-        if crc is not None and (crc32_parts(crc) or len(ranges)) == len(ranges):
-            expected = crc
+    plan = _plan_download(ctx, sb, skey, size, etag, part_size, first_len=first[1] if first else None)
+    ranges = plan.ranges
+    bodies: list[Any] = []
+    if first is not None:
+        if state is None and ranges[0] == (0, first[1]):
+            bodies.append(first[0])
+        else:
+            first[0].close()
     if state is not None and (state.size != size or state.etag != etag or not os.path.exists(state.tmp)
-                              or state.checksum != _kind_of(expected)):
+                              or state.checksum != _kind_of(plan.expected)):
         state.abort()
         state = None
     if state is None:
         fd, tmp = _new_temp(target)
-        state = DownloadState(tmp, size, ranges[0][1], etag, checksum=_kind_of(expected))
+        state = DownloadState(tmp, size, ranges[0][1], etag, checksum=_kind_of(plan.expected))
         resumed = False
     else:
         fd, resumed = os.open(state.tmp, os.O_RDWR), True
@@ -805,43 +899,16 @@ def download(
         if (len(ranges) > 1 or resumed) and os.fstat(fd).st_size != size:
             os.ftruncate(fd, size)
 
+        def write_at(chunk: bytes, offset: int) -> None:
+            _write_at(fd, chunk, offset)
+
         def one(n: int, s: int, e: int) -> None:
             if stop.is_set():
                 return
             ctx.check()
 
             def fetch() -> bytes | int:
-                nonlocal expected
-                got = 0
-                single = len(ranges) == 1
-                try:
-                    # If-Match: the object must not change between parts.
-                    body = get_object(sb, skey, s, None if single else e, etag, with_crc32=want_crc and single)
-                    if single and want_crc:
-                        crc = from_s3_crc32(response_crc32(body))
-                        if crc is not None and (crc32_parts(crc) or 1) == 1:
-                            expected = crc
-                    use_crc = expected is not None and expected.startswith("crc32:")
-                    h = None if use_crc else hashlib.md5(usedforsecurity=False)
-                    crc32 = 0
-                    for chunk in _read_body(body):
-                        ctx.check()
-                        if not verify:
-                            pass
-                        elif h is None:
-                            crc32 = zlib.crc32(chunk, crc32)
-                        else:
-                            h.update(chunk)
-                        _write_at(fd, chunk, s + got)
-                        got += len(chunk)
-                        ctx.add_bytes(len(chunk))
-                except BaseException:
-                    ctx.add_bytes(-got)
-                    raise
-                if got != e - s:
-                    ctx.add_bytes(-got)
-                    raise BackendUnavailable(f"{uri}: part {n} ended after {got} of {e - s} bytes", path=uri)
-                return crc32 if h is None else h.digest()
+                return _fetch_part(ctx, sb, skey, plan, n, write_at, bodies.pop() if n == 1 and bodies else None)
 
             digest = retrying(ctx, f"{uri} (part {n})", fetch)
             with lock:
@@ -864,37 +931,81 @@ def download(
         if durable:
             os.fsync(fd)
     finally:
+        for body in bodies:
+            body.close()
         if fd >= 0:
             os.close(fd)
-    digests = [state.done[n] for n in range(1, len(ranges) + 1)]
-    if not verify:
+    if not ctx.verify:
         _install(state.tmp, target, fresh=fresh)
         on_state(None)
         return etag or "", ""
-    if expected is not None and expected.startswith("crc32:"):
-        if crc32_parts(expected):
-            got = crc32_composite(digests)
-        else:
-            whole = digests[0]
-            for (s, e), crc in zip(ranges[1:], digests[1:], strict=True):
-                whole = crc32_combine(whole, crc, e - s)
-            got = crc32_text(whole)
-    elif parts_of(etag):
-        got = composite_etag(digests)
-    elif len(digests) == 1:
-        got = digests[0].hex()
-    else:
-        from ..backends.local import LocalBackend
-
-        got = hash_file(LocalBackend("/"), state.tmp)
-    if expected and got != expected:
+    digests = [state.done[n] for n in range(1, len(ranges) + 1)]
+    got = _downloaded_checksum(plan, digests, lambda: _hash_local(state.tmp))
+    if plan.expected and got != plan.expected:
         state.abort()
         on_state(None)
-        raise ChecksumMismatch(f"{target}: checksum {got} of the downloaded bytes does not match {uri} ({expected})",
-                               path=target)
+        raise ChecksumMismatch(f"{target}: checksum {got} of the downloaded bytes does not match {uri} "
+                               f"({plan.expected})", path=target)
     _install(state.tmp, target, fresh=fresh)
     on_state(None)
-    return expected or got, got
+    return plan.expected or got, got
+
+
+def _hash_local(path: str) -> str:
+    """The MD5 of a local file, read in the engine's piece size."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while piece := f.read(STREAM_CHUNK):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def read_into(ctx: Control, sb: Any, skey: str, size: int, etag: str | None,
+              write: Callable[[bytes | bytearray], Any], *,
+              part_size: int, executor: Executor, window_bytes: int = 64 * MiB) -> str:  # fmt: skip
+    """Stream an S3 object to ``write`` in order: parts of at most ``part_size`` fetched in parallel (pinned to
+    one version by ``If-Match``, at most ``window_bytes`` held), each written once whole; return the object's
+    checksum once the bytes matched it (:class:`ChecksumMismatch` otherwise, after the bytes were written)."""
+    uri = sb.uri(skey)
+    plan = _plan_download(ctx, sb, skey, size, etag, part_size, one_stream_up_to=1)
+    ranges = plan.ranges
+    whole = hashlib.md5(usedforsecurity=False) if ctx.verify and len(ranges) > 1 else None
+    stop = threading.Event()
+
+    def fetch(n: int) -> tuple[Any, bytearray]:
+        s, e = ranges[n - 1]
+        buf = bytearray(e - s)
+
+        def write_at(chunk: bytes, offset: int) -> None:
+            buf[offset - s : offset - s + len(chunk)] = chunk
+
+        if stop.is_set():
+            raise Cancelled(f"{uri}: download stopped")
+        return retrying(ctx, f"{uri} (part {n})", lambda: _fetch_part(ctx, sb, skey, plan, n, write_at)), buf
+
+    window = max(1, min(len(ranges), window_bytes // max(1, ranges[0][1] - ranges[0][0])))
+    pending = [executor.submit(fetch, n) for n in range(1, min(window, len(ranges)) + 1)] if len(ranges) > 1 else []
+    digests: list[Any] = []
+    try:
+        for n in range(1, len(ranges) + 1):
+            digest, buf = pending.pop(0).result() if pending else fetch(n)
+            if len(ranges) > 1 and n + window <= len(ranges):
+                pending.append(executor.submit(fetch, n + window))
+            if whole is not None:
+                whole.update(buf)
+            write(buf)
+            digests.append(digest)
+    finally:
+        stop.set()
+        for future in pending:
+            future.cancel()
+    if not ctx.verify:
+        return etag or ""
+    got = _downloaded_checksum(plan, digests, lambda: whole.hexdigest() if whole is not None else "")
+    if plan.expected and got != plan.expected:
+        raise ChecksumMismatch(f"{uri}: checksum {got} of the bytes read does not match the object's "
+                               f"({plan.expected})", path=uri)
+    return plan.expected or got
 
 
 class _Never:
@@ -985,6 +1096,7 @@ __all__ = [
     "range_reader",
     "upload",
     "download",
+    "read_into",
     "get_object",
     "response_crc32",
     "object_crc32",

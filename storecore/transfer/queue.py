@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import hashlib
 import importlib
 import logging
 import os
@@ -28,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends.base import COPY_BUFSIZE, Backend, Entry
+from ..backends.base import Backend, Entry
 from ..backends.registry import backend_for
 from ..errors import (
     AlreadyExists,
@@ -46,7 +45,7 @@ from ..location import Location, normalize_key
 from ..logs import suppress_logged
 from ..readahead import read_ahead
 from ..tuning import DEFAULT as _TUNING
-from . import multipart, resume, verify
+from . import multipart, onefile, resume, verify
 from .history import TransferHistory
 from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
 
@@ -920,7 +919,7 @@ class TransferJob:
                         f"{record.destination}: a folder is there; cannot overwrite it with the file {src_uri}",
                         path=record.destination,
                     )
-            ctx.check_source = _source_guard(sb, sentry.path)
+            ctx.check_source = onefile.source_guard(sb, sentry.path)
             ctx.fresh = dentry is None
             ctx.duri = record.destination
             src_sum, dst_sum, src_gone, dsize = self._move_bytes(ctx, sb, sentry, db, dpath)
@@ -987,97 +986,20 @@ class TransferJob:
                 self._ask_all = decision
             return decision
 
-    def _move_bytes(
-        self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str
-    ) -> tuple[str | None, str | None, bool, int | None]:
-        """Move one file's bytes by the best route.
-
-        Returns (source checksum, destination checksum, source gone, destination
-        size if already proven, else None: the caller then asks the store).
-        """
+    @property
+    def _route(self) -> onefile.Route:
         q = self.queue
-        size = sentry.size or 0
-        src_etag = verify.content_etag(sentry)
-        duri = ctx.duri or db.uri(dpath)
-        if db.supports_s3_api:  # the transfer engine's checksummed parallel parts
-            dkey = db.key(dpath)
-            if not dkey:
-                raise InvalidArgument(f"{duri}: cannot write a file at the bucket root")
-            if db.supports_server_side_copy and db.same_service(sb):
-                etag = multipart.server_copy(ctx, sb, sb.key(sentry.path), db, dkey, size)
-                if src_etag and verify.parts_of(src_etag) != verify.parts_of(etag):
-                    return None, etag, False, None  # the copy was re-chunked: size is what can be compared
-                return src_etag, etag, False, None
-            if src_etag:
-                # An S3 source: MD5s of the bytes read can be checked against its ETag too.
-                ctx.checksum = "md5"
-            with multipart.range_reader(sb, sentry.path) as read:
-                src_sum, dst_sum = multipart.upload(
-                    ctx, read, size, db, dkey, part_size=q.part_size, executor=q._parts,
-                    state=self._uploads.get(duri), on_state=lambda s: _keep(self._uploads, duri, s),
-                    check_source=ctx.check_source,
-                )
-            if src_etag and verify.checksum_kind(src_etag) == verify.checksum_kind(src_sum) and \
-                    verify.parts_of(src_etag) == verify.parts_of(src_sum) and src_etag != src_sum:
-                raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its ETag {src_etag}",
-                                       path=sb.uri(sentry.path))
-            # The server's checksum covers exactly the bytes read (size included): no HEAD needed.  Without
-            # checksums, the accepted requests' Content-Lengths (the parts were counted too) are the size.
-            proven = size if (src_sum and src_sum == dst_sum) or not ctx.verify else None
-            return src_sum, dst_sum, False, proven
-        if db.is_local and sb.supports_s3_api:
-            target = db.local_path(dpath)
-            src_sum, dst_sum = multipart.download(
-                ctx, sb, sb.key(sentry.path), size, src_etag, target, part_size=q.part_size, executor=q._parts,
-                state=self._downloads.get(duri), on_state=lambda s: _keep(self._downloads, duri, s),
-                durable=q.durable, fresh=ctx.fresh,
-            )
-            return src_sum, dst_sum, False, size  # every part was counted to its last byte
-        if self.op == "move" and sb is db and sb.is_local:
-            sb.move(sentry.path, dpath)  # a rename: the bytes never move
-            ctx.add_bytes(size)
-            return None, None, True, None
-        return multipart.retrying(ctx, duri, lambda: self._stream(ctx, sb, sentry, db, dpath, src_etag))
+        return onefile.Route(q.part_size, q._parts, q.durable, uploads=self._uploads, downloads=self._downloads)
 
-    def _stream(
-        self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str, src_etag: str | None
-    ) -> tuple[str | None, str | None, bool, int | None]:
-        """Copy through a stream, hashing what passes; the destination appears only when complete."""
-        h = hashlib.md5(usedforsecurity=False)
-        n = 0
-        try:
-            with contextlib.closing(sb.open_stream(sentry.path)) as f, db.open(dpath, "wb") as out:
-                while True:
-                    ctx.check()
-                    chunk = f.read(COPY_BUFSIZE)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    out.write(chunk)
-                    n += len(chunk)
-                    ctx.add_bytes(len(chunk))
-        except BaseException:
-            ctx.add_bytes(-n)
-            raise
-        got = h.hexdigest()
-        if src_etag and verify.checksum_kind(src_etag) == verify.MD5 and src_etag != got:
-            raise ChecksumMismatch(f"{sb.uri(sentry.path)}: bytes read do not match its checksum {src_etag}",
-                                   path=sb.uri(sentry.path))
-        dentry = db.stat(dpath)
-        dst_sum = verify.content_etag(dentry) or got
-        return got, dst_sum, False, dentry.size
-
-
-def _keep(store: dict[str, Any], key: str, state: Any) -> None:
-    if state is None:
-        store.pop(key, None)
-    else:
-        store[key] = state
-
+    def _move_bytes(self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str) -> onefile.Moved:
+        """Move one file's bytes by the transfer engine's route (see :func:`onefile.move_bytes`)."""
+        return onefile.move_bytes(ctx, sb, sentry, db, dpath, self._route, op=self.op)
 
 #: a source listing's first page (small: the first files start moving sooner) and the next ones
 LIST_FIRST_PAGE = 64
 LIST_PAGE = 1000
+
+
 def _stat_or_none(backend: Backend, path: str) -> Entry | None:
     try:
         return backend.stat(path)
@@ -1100,31 +1022,6 @@ def _remove_if_empty(backend: Backend, path: str) -> None:
         for _ in backend.ls(path, recursive=True):
             return
         backend.delete(path, recursive=True)
-
-
-def _source_guard(backend: Backend, path: str) -> Callable[[], None] | None:
-    """For a local source: a check that raises :class:`ChecksumMismatch` when the file is no longer the one that
-    was there now (size, mtime_ns, inode), e.g. rewritten in place while it was read.  None for other backends."""
-    full = backend.local_path(path)
-    if full is None:
-        return None
-    try:
-        st = os.stat(full)
-    except OSError:
-        return None  # reading it fails with its own error
-    before = (st.st_size, st.st_mtime_ns, st.st_ino)
-
-    def check() -> None:
-        try:
-            now = os.stat(full)
-            after: tuple[int, int, int] | None = (now.st_size, now.st_mtime_ns, now.st_ino)
-        except OSError:
-            after = None
-        if after != before:
-            raise ChecksumMismatch(f"{full}: the file changed while it was copied (size, time or inode differ); "
-                                   "the copy matches no version of it", path=full)
-
-    return check
 
 
 def _rel_key(backend: Any, full: str) -> str:

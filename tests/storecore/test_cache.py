@@ -262,7 +262,7 @@ def test_unreachable_endpoint_is_a_clear_error(cache, s3_bucket):
 
 @pytest.mark.s3
 def test_large_object_parallel_fill_pinned_to_one_version(cache, s3_server, s3_bucket):
-    from storecore.cache import _TransferSource
+    from storecore.cache import _EngineFill
 
     storecore.register_scheme("bigs3", "s3", **s3_server.options(multipart_threshold=1 << 20, multipart_chunksize=1 << 20))
     try:
@@ -272,7 +272,7 @@ def test_large_object_parallel_fill_pinned_to_one_version(cache, s3_server, s3_b
         path = cache.local_path(f"bigs3://{s3_bucket}/big.bin")
         assert open(path, "rb").read() == payload
         # A version that is no longer current (the object changed mid-download) is refused, nothing kept.
-        stale = _TransferSource(backend, "big.bin", "0" * 32, len(payload))
+        stale = _EngineFill(backend, "big.bin", "0" * 32, len(payload))
         with pytest.raises(Exception, match="412|Precondition"):
             cache._store(f"bigs3://{s3_bucket}/other.bin", "0" * 32, stale)
         assert [e.uri for e in cache.entries()] == [f"bigs3://{s3_bucket}/big.bin"]
