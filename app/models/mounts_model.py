@@ -17,6 +17,7 @@ are Python.  Each row's name item carries its :class:`TreeNode` (``NODE_ROLE``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import gc
 import logging
@@ -206,6 +207,43 @@ def make_items(node: TreeNode) -> list[QStandardItem]:
     size.setData(node.size if node.size is not None else -1, SORT_ROLE)
     node.item = name
     return [name, size, QStandardItem(human_time(node.mtime)), QStandardItem(node.kind_text)]
+
+
+class DisplayOrder:
+    """Where the rows of each arriving page go so that a folder stays in display order as it loads.
+
+    Keeps the sort keys placed so far (ascending); :meth:`add` returns each new row's final index, or None
+    when the whole page goes after what is there (listings mostly arrive in order: rows then append).
+    """
+
+    def __init__(self, column: int, order: Qt.SortOrder) -> None:
+        self.column = column
+        self.descending = order == Qt.SortOrder.DescendingOrder
+        self.keys: list[Any] = []
+
+    def add(self, page: list[TreeNode]) -> list[int] | None:
+        """The display index of each node of ``page`` once it is inserted (None: append them in turn)."""
+        new = [sort_key(child, self.column) for child in page]
+        if not new:
+            return None
+        old, n_old = self.keys, len(self.keys)
+        in_order = new == sorted(new, reverse=self.descending)
+        if in_order and (not old or (new[0] <= old[0] if self.descending else new[0] >= old[-1])):
+            if self.descending:
+                self.keys = new[::-1] + old
+            else:
+                old.extend(new)
+            return None
+        ranked = sorted(range(len(new)), key=new.__getitem__)
+        final = [0] * len(new)
+        for j, i in enumerate(ranked):
+            final[i] = bisect.bisect_right(old, new[i]) + j  # ascending index among old and new keys
+        old.extend(new)
+        old.sort()  # two sorted runs: a linear merge
+        if self.descending:
+            total = n_old + len(new)
+            final = [total - 1 - f for f in final]
+        return final
 
 
 def sort_role(column: int) -> int:
@@ -595,27 +633,27 @@ class MountsModel(QStandardItemModel):
         column, order = self._sort
 
         def run(token: workers.CancelToken) -> tuple[tuple[int, Qt.SortOrder], bool]:
-            keys: list[Any] = []
+            placed = DisplayOrder(column, order)
             for page in list_pages(uri, mode, token):
                 if token.cancelled:
                     break
-                # Qt items are built here, off the GUI thread: the GUI only appends ready rows.
+                # Qt items are built here, off the GUI thread: the GUI only inserts ready rows.
                 rows = []
                 for i, child in enumerate(page, 1):
                     rows.append(make_items(child))
                     if i % YIELD_EVERY == 0:
                         time.sleep(YIELD_SECONDS)  # let the GUI thread take the GIL between slices
-                keys.extend(sort_key(child, column) for child in page)
+                # Where each row goes in display order is worked out here too (None: they all append), so
+                # the folder never needs a sort of every row on the GUI thread at the end.
+                positions = placed.add(page)
                 # Back-pressure: wait (without the GIL) until the GUI has inserted this page, so the
                 # GUI thread's many short calls into Qt never queue behind this thread for the GIL.
                 inserted = threading.Event()
-                token.report((page, rows, inserted))
+                token.report((page, rows, inserted, positions))
                 while not inserted.wait(0.05):
                     if token.cancelled:
                         return (column, order), False
-            # Whether the rows arrived in display order is worked out here too, not on the GUI thread.
-            in_order = keys == sorted(keys, reverse=order == Qt.SortOrder.DescendingOrder)
-            return (column, order), in_order
+            return (column, order), True
 
         task = workers.submit(
             run,
@@ -631,7 +669,8 @@ class MountsModel(QStandardItemModel):
             self.busy_changed.emit(True)
 
     def _on_page(
-        self, node: TreeNode, page: list[TreeNode], rows: list[list[QStandardItem]], inserted: threading.Event
+        self, node: TreeNode, page: list[TreeNode], rows: list[list[QStandardItem]], inserted: threading.Event,
+        positions: list[int] | None = None,
     ) -> None:
         try:
             if node.state != LOADING or node.removed or not page:
@@ -639,9 +678,15 @@ class MountsModel(QStandardItemModel):
             item = node.item
             if item is None or not shiboken6.isValid(item):  # its row was removed while the page was read
                 return
-            for child, row in zip(page, rows, strict=True):
+            for child in page:
                 child.parent = node
-                item.appendRow(row)
+            if positions is None:
+                for row in rows:
+                    item.appendRow(row)
+            else:
+                # In increasing position: every row before it in display order is in place by then.
+                for pos, row in sorted(zip(positions, rows, strict=True), key=lambda pr: pr[0]):
+                    item.insertRow(pos, row)
             gc.freeze()
         finally:
             inserted.set()

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtTest import QAbstractItemModelTester
 
@@ -340,3 +342,57 @@ def test_expanding_10k_key_prefix_keeps_event_loop_responsive(qtbot, s3_server, 
     stall = float(np.diff(ticks).max())
     print(f"10,000 keys: longest stall {stall * 1000:.0f} ms, with a busy Python thread {jitter * 1000:.0f} ms")
     assert stall < 0.2 + 2 * jitter, f"longest event-loop stall {stall * 1000:.0f} ms (with a busy Python thread: {jitter * 1000:.0f} ms)"
+
+
+def _nodes(names_sizes: list[tuple[str, int]]) -> list[TreeNode]:
+    return [TreeNode(f"mem://b/{n}", n, "file", size=s) for n, s in names_sizes]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pages=st.lists(st.lists(st.tuples(st.text("aBc_.0", min_size=1, max_size=4), st.integers(0, 5)), max_size=6),
+                   max_size=5),
+    column=st.sampled_from([NAME, SIZE]),
+    descending=st.booleans(),
+)
+def test_display_order_places_every_page_where_a_sort_would(pages, column, descending):
+    """Rows inserted at the worker's positions, page by page, end in the order a full sort gives."""
+    from app.models.mounts_model import DisplayOrder, sort_key
+
+    order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+    placed = DisplayOrder(column, order)
+    shown: list[TreeNode] = []
+    for page in pages:
+        nodes = _nodes(page)
+        positions = placed.add(nodes)
+        if positions is None:
+            shown.extend(nodes)
+        else:
+            for pos, node in sorted(zip(positions, nodes, strict=True), key=lambda pn: pn[0]):
+                shown.insert(pos, node)
+    keys = [sort_key(n, column) for n in shown]
+    assert keys == sorted(keys, reverse=descending)
+
+
+def test_an_unordered_listing_is_shown_in_order_without_a_final_sort(qtbot, model, local_root, monkeypatch):
+    """Pages that arrive out of display order are inserted in place (no sort of every row at the end)."""
+    import app.models.mounts_model as mm
+
+    names_in = [f"f{i:04d}.bin" for i in range(600)]
+    for name in names_in:
+        open(os.path.join(local_root, name), "wb").close()
+    real_pages = mm.list_pages
+
+    def shuffled_pages(uri, mode, token=None):
+        nodes = [n for page in real_pages(uri, mode, token) for n in page]
+        nodes.sort(key=lambda n: n.name[::-1])  # an order unrelated to the display order
+        for i in range(0, len(nodes), 64):
+            yield nodes[i : i + 64]
+
+    monkeypatch.setattr(mm, "list_pages", shuffled_pages)
+    sorts: list[int] = []
+    monkeypatch.setattr(MountsModel, "setSortRole", lambda self, role: sorts.append(role))
+    index = model.add_mount(MountSpec("d", local_root, "local"))
+    root = load(qtbot, model, index)
+    assert names(model, root) == sorted(names_in)
+    assert sorts == []  # _on_done had nothing to sort
