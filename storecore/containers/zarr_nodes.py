@@ -97,15 +97,29 @@ class ZarrContainer(Container):
         """Bytes zarr has fetched from the store so far (metadata and chunks)."""
         return self.counter.bytes_read
 
-    def cached_read(self, path: str, selection: tuple, read: Any) -> Any:
-        """``read()`` through a small LRU of recent slices, so going back to a frame costs no I/O.
+    def cached_read(self, path: str, selection: tuple, read: Any, array: Any = None) -> Any:
+        """``read()`` through the caches of recent slices, so going back to a frame costs no I/O.
 
-        zarr keeps no decoded chunks between reads (h5py does, with its chunk
-        cache); read-only containers keep the last slices here instead.
+        zarr keeps no decoded chunks between reads (h5py does, with its chunk cache); read-only containers
+        keep recent slices instead: in :data:`zarr_cache.SHARED` across opens when the chunk objects the
+        slice came from can be validated (see :mod:`.zarr_cache`), else here, for this open only.
         Copies go in and out, so callers may modify what they get.
         """
         if self.mode != "r":
             return read()
+        from . import zarr_cache
+
+        keys = zarr_cache.touched_keys(array, selection) if array is not None else None
+        ids = zarr_cache.identities(self, path, array, keys) if keys is not None else None
+        if ids is not None:
+            shared_key = zarr_cache.key_for(self, path, selection)
+            hit = zarr_cache.SHARED.get(shared_key)
+            if hit is not None and hit[0] == ids:
+                return hit[1].copy()
+            data = read()
+            if data.dtype.kind != "O":
+                zarr_cache.SHARED.put(shared_key, (ids, data.copy()))
+            return data
         key = (path, repr(selection))
         hit = self._slices.get(key)
         if hit is not None:
@@ -234,7 +248,7 @@ class ZarrNode(Node):
                 data = np.asarray(self._obj[selection])
             return data.astype(object) if data.dtype.kind == "T" else data
 
-        return self.container.cached_read(self.path, selection, read)  # type: ignore[attr-defined]
+        return self.container.cached_read(self.path, selection, read, self._obj)  # type: ignore[attr-defined]
 
     def lazy(self) -> Any:
         """The ``zarr.Array`` or ``zarr.Group``."""

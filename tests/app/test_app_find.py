@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
 import time
 
 import numpy as np
@@ -97,6 +98,20 @@ def test_stop_cancels_the_walk(qtbot, dock):
     now = time.time()
     for i in range(100_000):
         backend.data[f"p{i // 500:04d}/k{i:06d}"] = (b"", now)
+    # The walk waits after its first page until Stop was clicked: a loaded machine cannot finish it first.
+    stopped = threading.Event()
+
+    def gated(real):
+        def pages(*args, **kwargs):
+            for i, page in enumerate(real(*args, **kwargs)):
+                yield page
+                if i == 0:
+                    stopped.wait(20)
+
+        return pages
+
+    backend.ls_pages = gated(backend.ls_pages)  # type: ignore[method-assign]
+    backend.ls_pages_ramped = gated(backend.ls_pages_ramped)  # type: ignore[method-assign]
     try:
         dock.start_search("memory://finddock-big")
         dock.search()
@@ -104,6 +119,7 @@ def test_stop_cancels_the_walk(qtbot, dock):
         qtbot.waitUntil(lambda: dock.model.rowCount() > 0, timeout=20000)
         with qtbot.waitSignal(dock.search_finished, timeout=1000):
             qtbot.mouseClick(dock.stop_button, Qt.MouseButton.LeftButton)
+        stopped.set()
         assert not dock.busy and "stopped" in dock.count_label.text()
         qtbot.waitUntil(task.finished.is_set, timeout=20000)
         assert dock.stats.cancelled and dock.stats.entries < 100_000
@@ -111,6 +127,7 @@ def test_stop_cancels_the_walk(qtbot, dock):
         qtbot.wait(50)  # let any late signal arrive: none may add rows
         assert dock.model.rowCount() == shown < 100_000 + 200
     finally:
+        stopped.set()
         InMemoryBackend.drop("finddock-big")
 
 
