@@ -112,4 +112,48 @@ def set_tuning(scheme: str, tuning: Tuning | None = None, **changes: Any) -> Tun
     return new
 
 
-__all__ = ["DEFAULT", "Tuning", "set_tuning", "tuning_for"]
+# -- the one memory budget of the caches of decoded data ------------------------------------------
+#: environment variable holding the budget (``"1GiB"``, ``"768MiB"``, ``"2GB"`` or bytes)
+CACHE_BUDGET_ENV = "STORESCOPE_CACHE_BUDGET"
+DEFAULT_CACHE_BUDGET = 576 * MiB
+#: each cache's share of the budget (they add up to 1): the window's decoded frame tiles, HDF5 chunks
+#: decoded off h5py's lock, h5py's own chunk cache of each open file, recent Zarr slices of one open store,
+#: and Zarr slices kept across opens
+CACHE_SHARES = {
+    "frames": 4 / 9,
+    "hdf5_chunks": 1 / 9,
+    "hdf5_open": 1 / 9,
+    "zarr_open": 1 / 9,
+    "zarr_slices": 2 / 9,
+}
+_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": MiB, "mib": MiB, "mb": 1000**2,
+          "g": 1024 * MiB, "gib": 1024 * MiB, "gb": 1000**3}  # fmt: skip
+
+
+def cache_budget() -> int:
+    """The bytes all caches of decoded data may hold together: ``STORESCOPE_CACHE_BUDGET``, else 576 MiB.
+
+    An unreadable value is logged and the default used (at least 64 MiB is kept).
+    """
+    import os
+    import re
+
+    raw = os.environ.get(CACHE_BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CACHE_BUDGET
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)", raw)
+    factor = _UNITS.get(m.group(2).lower()) if m else None
+    if m is None or factor is None:
+        logger.warning("%s=%r is not a size (write e.g. 1GiB or 768MiB): using %d MiB",
+                       CACHE_BUDGET_ENV, raw, DEFAULT_CACHE_BUDGET // MiB)
+        return DEFAULT_CACHE_BUDGET
+    return max(64 * MiB, int(float(m.group(1)) * factor))
+
+
+def cache_bytes(name: str) -> int:
+    """The share of :func:`cache_budget` of the cache ``name`` (a key of :data:`CACHE_SHARES`)."""
+    return int(cache_budget() * CACHE_SHARES[name])
+
+
+__all__ = ["DEFAULT", "Tuning", "set_tuning", "tuning_for", "CACHE_BUDGET_ENV", "CACHE_SHARES", "cache_budget",
+           "cache_bytes"]

@@ -50,12 +50,13 @@ import numpy as np
 
 from ..errors import CorruptData
 from ..lru import ByteLRU
+from ..tuning import cache_bytes
 
 #: filters decoded here (HDF5 filter id -> name); a pipeline with any other falls back to h5py
 DEFLATE, SHUFFLE, BLOSC, LZ4, ZSTD = 1, 2, 32001, 32004, 32015
 SUPPORTED_FILTERS = {DEFLATE: "deflate", SHUFFLE: "shuffle", BLOSC: "blosc", LZ4: "lz4", ZSTD: "zstd"}
 #: decoded chunks kept for going back to a frame (h5py's own chunk cache is bypassed)
-CACHE_BYTES = 64 * 1024 * 1024
+CACHE_BYTES = cache_bytes("hdf5_chunks")
 #: concurrent ranged requests for remote chunks
 FETCH_WORKERS = 8
 #: remote chunks closer than this are fetched in one request (the gap is read and dropped)

@@ -30,6 +30,7 @@ from ..backends.base import RangeFile, ReadOnlyFile
 from ..errors import CorruptData, FormatError, InvalidArgument, MissingFilter, NotFound, StorecoreError
 from ..location import Location
 from ..logs import suppress_logged
+from ..tuning import cache_bytes
 from .node import BrokenNode, Container, Node, json_safe
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: h5py raw-data chunk cache per dataset: a few 2-D frames of a large volume stay decoded
-CHUNK_CACHE_BYTES = 64 * 1024 * 1024
+CHUNK_CACHE_BYTES = cache_bytes("hdf5_open")
 CHUNK_CACHE_SLOTS = 100_003  # a prime, as HDF5 advises, well above the number of cached chunks
 #: remote metadata reads: 64 KiB blocks (HDF5 metadata clusters), up to 32 MiB of them cached
 METADATA_BLOCK = 64 * 1024

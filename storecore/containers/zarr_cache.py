@@ -25,11 +25,12 @@ from typing import Any
 
 from ..errors import NotFound
 from ..lru import ByteLRU
+from ..tuning import cache_bytes
 
 logger = logging.getLogger(__name__)
 
 #: bytes of slices kept across opens (every store shares it); a slice over a quarter of it is not kept
-SHARED_BYTES = 128 * 1024 * 1024
+SHARED_BYTES = cache_bytes("zarr_slices")
 #: a selection touching more chunk objects than this is not validated (nor shared)
 MAX_CHUNKS = 256
 SHARED = ByteLRU(SHARED_BYTES, max_item_bytes=SHARED_BYTES // 4, size=lambda v: v[1].nbytes)

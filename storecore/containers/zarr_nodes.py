@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CorruptData, FormatError, NotFound, StorecoreError
 from ..logs import suppress_logged
 from ..lru import ByteLRU
+from ..tuning import cache_bytes
 from .node import BrokenNode, Container, Node, json_safe
 from .zarr_store import BackendStore, ByteCounter, CountingStore
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 #: recent slices kept per read-only store (see ZarrContainer.cached_read)
-SLICE_CACHE_BYTES = 64 * 1024 * 1024
+SLICE_CACHE_BYTES = cache_bytes("zarr_open")
 
 
 @contextlib.contextmanager
