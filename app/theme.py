@@ -120,7 +120,10 @@ class ThemeManager:
             pg.setConfigOption("foreground", "#dddddd" if self.scheme == "dark" else "k")
         except Exception as e:  # noqa: BLE001 - an old pyqtgraph: the views below still get it
             log.debug("pyqtgraph config not set: %s", e)
-        for view in root.findChildren(pg.GraphicsView):
+        view_class = getattr(pg, "GraphicsView", None)
+        if view_class is None:  # pyqtgraph is being imported on a worker (the preview's warm-up): no view yet
+            return
+        for view in root.findChildren(view_class):
             view.setBackground(background)
 
 

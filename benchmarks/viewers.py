@@ -15,6 +15,11 @@ through the same stages:
 * ``stall``         — the longest lateness of a 10 ms precise QTimer during each stage (an event-loop stall),
 * ``peak_rss``      — the process's peak resident memory.
 
+Storescope's preview pane warms up once shown (pyqtgraph imported on a worker, the array viewer
+built ahead in idle-time steps); the driver does not wait for it: the dataset is selected as soon
+as the file is listed, as a user could, so the first selection may race the warm-up
+(``warm_at_select`` in Storescope's rows: in how many runs the warm-up was over by then).
+
 silx (``silx.app.view.Viewer``, PySide6) and argos (PyQt5, its own HOME) read on
 the GUI thread: their first pixels are their whole frame, and their stall is the
 read.  silx shows a 3-D dataset as a table first; the driver then switches it to
@@ -32,7 +37,7 @@ output with one JSON object on its own line: ``first_pixels_ratio``,
 ``whole_frame_ratio_hdf5``, ``whole_frame_ratio_zarr`` (Storescope ÷ best peer;
 below 1 means Storescope is faster), ``max_stall_ms`` (Storescope, any stage),
 ``peak_rss_over_budget_mb`` (Storescope's peak RSS − the best peer's − Storescope's
-cache budgets), plus the medians per viewer and format.
+cache budget, ``STORESCOPE_CACHE_BUDGET``), plus the medians per viewer and format.
 """
 
 from __future__ import annotations
@@ -200,10 +205,10 @@ def child_storescope(args: argparse.Namespace) -> None:
     sys.path.insert(0, REPO)
     import storecore
     from app.mounts import open_settings
-    from app.plot.painter import CACHE
     from app.qtcompat import protect_singletons
     from app.window import MainWindow
     from storecore.containers import h5chunks
+    from storecore.tuning import cache_budget
 
     if args.serial:  # the 'before' figures: h5py decodes every chunk, as before storecore's parallel path
         h5chunks.plan = lambda *a, **k: h5chunks.Plan(False, "disabled by --serial")
@@ -258,6 +263,7 @@ def child_storescope(args: argparse.Namespace) -> None:
         window.preview.loaded.disconnect(on_loaded)
         return info
 
+    warm = bool(getattr(window.preview, "warm", False))  # the pane's warm-up was over before the selection
     info = select_and_time("first_pixels", "whole_frame")
     plot = window.preview.current_viewer.plot
     first = plot.sliders.index[0] if hasattr(plot.sliders, "index") else 0
@@ -276,9 +282,10 @@ def child_storescope(args: argparse.Namespace) -> None:
     pump(app, lambda: window.idle() and not window.preview.busy, what="the file's summary")
     settle(app)
     select_and_time(None, "reselect")
-    budget = CACHE.max_bytes + (h5chunks.CACHE_BYTES if args.fmt == "hdf5" else 0)
+    budget = cache_budget()  # every cache of decoded data shares it (STORESCOPE_CACHE_BUDGET)
     probe.emit(
-        viewer="storescope", first_frame=info, cache_budget_mb=budget / 2**20, load_full_needed=not info["complete"]
+        viewer="storescope", first_frame=info, cache_budget_mb=budget / 2**20, load_full_needed=not info["complete"],
+        warm_at_select=warm,
     )
     window.close()
     os._exit(0)  # worker threads and h5py handles: no teardown in the timed process
@@ -544,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             if v == "storescope" and ok:
                 row["cache_budget_mb"] = ok[0].get("cache_budget_mb")
                 row["load_full_needed"] = any(x.get("load_full_needed") for x in ok)
+                row["warm_at_select"] = sum(bool(x.get("warm_at_select")) for x in ok)
             summary["viewers"].setdefault(v, {})[fmt] = row
             cells = " ".join(f"{row[s]:>11.1f}ms" if row[s] is not None else f"{'—':>13}" for s in STAGES)
             stall = f"{row['max_stall_ms']:>8.1f}ms" if row["max_stall_ms"] is not None else f"{'—':>10}"

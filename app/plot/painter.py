@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from storecore.lru import ByteLRU
+from storecore.tuning import cache_bytes
 
 from .source import ArraySource
 
 #: bytes of decoded chunks kept for instant slider steps
-CHUNK_CACHE_BYTES = 256 * 1024 * 1024
+CHUNK_CACHE_BYTES = cache_bytes("frames")
 #: longest side a plane is shown at before a stride (or a coarser pyramid level) is used
 TARGET_SIDE = 2048
 #: most chunks one preview plane may touch: each is a store request (~0.1-1 ms even for a missing 1x1 chunk)
@@ -32,8 +34,19 @@ MAX_CHUNKS = 4096
 REGION_SIDE = 1024
 #: output blocks per shown axis: small chunks are read in runs and painted in at most this many pieces per axis
 BLOCKS_PER_AXIS = 16
-#: tile reads run at once when a frame streams past the preview budget (HDF5 decodes in parallel per call too)
-READ_WORKERS = 3
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+#: tile reads run at once when a frame streams past the preview budget (HDF5 decodes in parallel per call too);
+#: no more than the cores: more reads than cores only delay the first tile (and starve the GUI thread)
+READ_WORKERS = max(1, min(3, _cores()))
 #: most reads a single plan may enumerate (a guard: views are planned far below it)
 MAX_READS = 1 << 16
 
@@ -241,26 +254,67 @@ def read_plane(
     (tiles are still placed and emitted in plane order); the decoded bytes in
     flight never exceed ``budget`` (only tiles within it are ever started).
     """
-    shape, dtype = source.shape, source.dtype
-    out_shape = req.out_shape(shape)
     if not source.chunks:
-        key = ("plane", source.cache_key, req)
-        data = cache.get(key) if cache is not None else None
-        need = math.prod(out_shape) * dtype.itemsize
-        if data is None:
-            if need > budget:
-                return PlaneResult(req, np.zeros(out_shape, dtype), False, 0, need, level)
-            data = _place(np.asarray(source.read(req.selection(shape))), req)
-            if cache is not None:
-                cache.put(key, data)
-        if emit is not None:
-            emit(tuple(slice(None) for _ in out_shape), data)
-        return PlaneResult(req, data, True, need, need, level)
-    tiles = plan_tiles(shape, source.chunks, req, dtype.itemsize)
-    out = np.zeros(out_shape, dtype)
+        return _read_unchunked(source, req, budget=budget, emit=emit, cache=cache, level=level)
+    tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
+    out = np.zeros(req.out_shape(source.shape), source.dtype)
     # which tiles to read is known before any is read (the cache, then the budget, in plane order),
     # so up to ``workers`` reads can run ahead of the one being placed
-    spent, needed, complete, touched = 0, 0, True, []
+    boxes, to_read, needed, complete = _choose_reads(source, tiles, budget, cache)
+    spent, touched = 0, []
+    ahead = _ReadAhead(source, tiles, [n for n, r in enumerate(to_read) if r], workers, token)
+    try:
+        block_start, placed = 0, []
+        for n, t in enumerate(tiles):
+            if t.block != tiles[block_start].block:
+                block_start, placed = n, []
+            box, boxes[n] = boxes[n], None
+            if to_read[n]:
+                if token is not None and token():
+                    return PlaneResult(req, out, False, spent, needed, level, touched)
+                box = ahead.take(n)
+                spent += t.nbytes
+                touched.append(t.key)
+                if cache is not None:
+                    cache.put(("chunk", source.cache_key, t.key), box)
+            if box is not None:
+                out[t.out] = _place(np.asarray(box[t.inner]), req)
+                placed.append(t.out)
+            if emit is not None and (n + 1 == len(tiles) or tiles[n + 1].block != t.block):
+                # a block is painted as one piece; a block the budget cut short, read by read
+                for where in [t.block] if len(placed) == n + 1 - block_start else placed:
+                    emit(where, out[where])
+    finally:
+        ahead.close()
+    return PlaneResult(req, out, complete, spent, needed, level, touched)
+
+
+def _read_unchunked(source: ArraySource, req: PlaneRequest, *, budget: int,
+                    emit: Callable[[tuple, np.ndarray], None] | None, cache: ByteLRU | None,
+                    level: int) -> PlaneResult:  # fmt: skip
+    """A plane of an unchunked array: one read (cached whole), nothing when it is over ``budget``."""
+    shape, dtype = source.shape, source.dtype
+    out_shape = req.out_shape(shape)
+    key = ("plane", source.cache_key, req)
+    data = cache.get(key) if cache is not None else None
+    need = math.prod(out_shape) * dtype.itemsize
+    if data is None:
+        if need > budget:
+            return PlaneResult(req, np.zeros(out_shape, dtype), False, 0, need, level)
+        data = _place(np.asarray(source.read(req.selection(shape))), req)
+        if cache is not None:
+            cache.put(key, data)
+    if emit is not None:
+        emit(tuple(slice(None) for _ in out_shape), data)
+    return PlaneResult(req, data, True, need, need, level)
+
+
+def _choose_reads(
+    source: ArraySource, tiles: list[Tile], budget: int, cache: ByteLRU | None
+) -> tuple[list[Any], list[bool], int, bool]:
+    """Per tile, in plane order: its cached box (or None) and whether it is read (not cached, within
+    ``budget``); plus the bytes the uncached tiles need and whether they all fit the budget."""
+    spent, needed, complete = 0, 0, True
     boxes: list[Any] = []
     to_read: list[bool] = []
     for t in tiles:
@@ -275,52 +329,46 @@ def read_plane(
                 spent += t.nbytes
                 read = True
         to_read.append(read)
-    spent = 0
-    ahead = [n for n, r in enumerate(to_read) if r]
-    pool = _ThreadPool(max(1, workers)) if workers > 1 and len(ahead) > 1 else None
-    futures: dict[int, Any] = {}
-    next_ahead = 0
+    return boxes, to_read, needed, complete
 
-    def fill() -> None:  # keep at most ``workers`` reads in flight (memory: that many tiles beyond the plane)
-        nonlocal next_ahead
-        while pool is not None and next_ahead < len(ahead) and len(futures) < workers:
-            if token is not None and token():
+
+class _ReadAhead:
+    """Tile reads running ahead of the one being placed: at most ``workers`` at once on helper threads.
+
+    With one worker (or one read) there is no helper thread: :meth:`take` reads the tile itself.
+    Memory: at most ``workers`` tiles are decoded beyond the plane.
+    """
+
+    def __init__(self, source: ArraySource, tiles: list[Tile], ahead: list[int], workers: int,
+                 token: Callable[[], bool] | None) -> None:  # fmt: skip
+        self.source, self.tiles, self.ahead, self.workers, self.token = source, tiles, ahead, workers, token
+        self.pool = _ThreadPool(max(1, workers)) if workers > 1 and len(ahead) > 1 else None
+        self.futures: dict[int, Any] = {}
+        self.next = 0
+
+    def fill(self) -> None:
+        """Start reads in plane order until ``workers`` are in flight (none once cancelled)."""
+        while self.pool is not None and self.next < len(self.ahead) and len(self.futures) < self.workers:
+            if self.token is not None and self.token():
                 return
-            n = ahead[next_ahead]
-            futures[n] = pool.submit(source.read, tiles[n].box)
-            next_ahead += 1
+            n = self.ahead[self.next]
+            self.futures[n] = self.pool.submit(self.source.read, self.tiles[n].box)
+            self.next += 1
 
-    try:
-        block_start, placed = 0, []
-        for n, t in enumerate(tiles):
-            if t.block != tiles[block_start].block:
-                block_start, placed = n, []
-            box = boxes[n]
-            boxes[n] = None
-            if to_read[n]:
-                if token is not None and token():
-                    return PlaneResult(req, out, False, spent, needed, level, touched)
-                fill()
-                future = futures.pop(n, None)
-                box = np.asarray(future.result() if future is not None else source.read(t.box))
-                fill()
-                spent += t.nbytes
-                touched.append(t.key)
-                if cache is not None:
-                    cache.put(("chunk", source.cache_key, t.key), box)
-            if box is not None:
-                out[t.out] = _place(np.asarray(box[t.inner]), req)
-                placed.append(t.out)
-            if emit is not None and (n + 1 == len(tiles) or tiles[n + 1].block != t.block):
-                # a block is painted as one piece; a block the budget cut short, read by read
-                for where in [t.block] if len(placed) == n + 1 - block_start else placed:
-                    emit(where, out[where])
-    finally:
-        if pool is not None:
-            for f in futures.values():
+    def take(self, n: int) -> np.ndarray:
+        """The box of tile ``n`` (waiting for its read, or reading it here), with the next reads started."""
+        self.fill()
+        future = self.futures.pop(n, None)
+        box = np.asarray(future.result() if future is not None else self.source.read(self.tiles[n].box))
+        self.fill()
+        return box
+
+    def close(self) -> None:
+        """Drop the reads not taken (those running finish on their own; their results are dropped)."""
+        if self.pool is not None:
+            for f in self.futures.values():
                 f.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-    return PlaneResult(req, out, complete, spent, needed, level, touched)
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def plane_cost(source: ArraySource, req: PlaneRequest, cache: ByteLRU | None = CACHE, level: int = 0) -> int:
@@ -429,6 +477,24 @@ def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence
     note = (f"Showing {where} of {dims} at full resolution: an overview would decode {why} "
             f"(preview limits: {human_size(budget)}, {max_chunks:,} chunks). Zoom in or pan to read other parts.")  # fmt: skip
     return ViewPlan(tuple(1 for _ in axes), region, "region", note, c, b)
+
+
+def view_request(levels: Sequence[ArraySource], mode: str, axes: tuple[int, ...], index: Sequence[int],
+                 max_bytes: int) -> tuple[int, PlaneRequest, ViewPlan]:  # fmt: skip
+    """What a plot of ``levels[0]`` reads for the view of ``axes`` at ``index`` (``mode`` "image" or "curve").
+
+    The pyramid level (an image picks the finest that fits), the request on that level (``index``
+    scaled to it) and its plan: planned from O(1) chunk counts, never an enumeration of the chunks
+    (arrays of 10^12 x 10^12 1x1 chunks).
+    """
+    src0 = levels[0]
+    level = choose_level(levels, axes, max_bytes) if mode == "image" and len(levels) > 1 else 0
+    src = levels[level]
+    scaled = tuple(min(src.shape[a] - 1, int(i * src.shape[a] / max(1, src0.shape[a]))) for a, i in enumerate(index))
+    side = TARGET_SIDE if mode == "image" else max(src.shape[a] for a in axes)
+    plan = plan_view(src.shape, src.chunks, axes, scaled, src.dtype.itemsize, max_bytes,
+                     target=side, region_side=1024 if mode == "image" else 1 << 20)  # fmt: skip
+    return level, PlaneRequest(axes, scaled, plan.step, plan.region), plan
 
 
 def choose_level(levels: Sequence[ArraySource], axes: Sequence[int], budget: int) -> int:

@@ -1,6 +1,8 @@
 """The slice plot: a 1-D curve or 2-D image of any slice of an N-d array, read chunk by chunk.
 
-pyqtgraph is imported when the first plot is built (never at window start-up).
+pyqtgraph is imported by :func:`preload` on a worker (the preview pane calls it soon after the
+window is shown, and before the first array is shown), never at window start-up; the plot can
+be built in short steps (``build_now=False``, then :meth:`SlicePlot.build_step`).
 Each slider move becomes a :class:`~app.plot.painter.PlaneRequest` on a
 :class:`~app.workers.LatestOnly` slot (superseded requests are dropped); the
 worker reads the touched chunks one at a time and each decoded tile is
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,11 +61,11 @@ from .painter import (
     TARGET_SIDE,
     PlaneRequest,
     PlaneResult,
-    choose_level,
-    plan_view,
+    ViewPlan,
     plane_cost,
     read_plane,
     request_cost,
+    view_request,
 )
 from .source import ArraySource
 from .stats_panel import StatsPanel
@@ -70,6 +74,96 @@ log = logging.getLogger(__name__)
 
 COLORMAPS = ["viridis", "gray", "inferno", "magma", "plasma", "cividis", "turbo", "CET-D1"]
 COMPLEX_MODES = ["magnitude", "phase", "real", "imag"]
+
+_preload_lock = threading.Lock()
+_preload_state = ""  # "", "running" (some thread imports), "done"
+
+
+def preloading() -> bool:
+    """True while :func:`preload` imports on some thread (the pane's warm-up, most often)."""
+    return _preload_state == "running"
+
+
+def preload() -> None:
+    """Import what a plot needs before one is built: on a worker, so the GUI thread never imports it (once).
+
+    pyqtgraph itself; the matplotlib colour maps pyqtgraph's histogram menu lists when it is built
+    (that imports ``matplotlib.pyplot`` when matplotlib is installed: most of a second); the colour
+    maps' files; numpy.ma (the first image); the readout's value formatting.  Importing these
+    creates no Qt object (pyqtgraph's modules only make value types such as QColor at import), so
+    any thread may do it; a second caller waits for the first.
+    """
+    global _preload_state
+    if _preload_state == "done":
+        return
+    with _preload_lock:
+        if _preload_state == "done":
+            return
+        _preload_state = "running"
+        try:
+            import pyqtgraph as pg
+        except BaseException:
+            _preload_state = ""
+            raise
+        try:  # the rest only saves the GUI thread some time: best effort
+            _import_extras(pg)
+        except Exception as e:  # noqa: BLE001 - the plot imports (or fails on) them itself then
+            log.debug("plot modules not all preloaded: %s", e)
+        _preload_state = "done"
+
+
+def _import_extras(pg: Any) -> None:
+    import numpy.ma  # noqa: F401
+
+    from storecore.containers import values  # noqa: F401
+
+    pg.colormap.listMaps("matplotlib")  # [] when matplotlib is not installed
+    for name in COLORMAPS:
+        if name != "gray":
+            pg.colormap.get(name)  # read once and cached by pyqtgraph
+
+
+def default_view(source: ArraySource) -> tuple[str, tuple[int, ...]]:
+    """The view a plot opens ``source`` in: an image of its last two axes, a curve when 1-D (or records), a scalar."""
+    nd = len(source.shape)
+    if nd == 0:
+        return "scalar", ()
+    if nd == 1 or source.dtype.names is not None:
+        return "curve", (nd - 1,)
+    return "image", (nd - 2, nd - 1)
+
+
+def read_budget(budget: Budget, base: int, cost: int, plan: ViewPlan | None) -> int:
+    """The bytes a plane read may decode: ``base``, or the frame budget when the plane (display-sized, its
+    chunks fetched at full resolution) is past ``base`` but within the frame budget: it streams, no click."""
+    if cost > base and plan is not None and plan.mode == "partial" and budget.frame_fits(cost, plan.chunks):
+        return max(base, int(budget.frame_bytes or 0))
+    return base
+
+
+def prefetch_while_preloading(source: ArraySource, levels: list[ArraySource], budget: Budget,
+                              token: Any = None) -> None:  # fmt: skip
+    """While :func:`preload` runs on another thread, read the first tiles of the slice a new plot of
+    ``source`` shows into the chunk cache (worker thread; one tile at a time, stopping when the
+    import is over or ``token`` is set).
+
+    For a selection made while the plot's modules are still being imported: the read overlaps
+    the import instead of following it, and the plot finds those tiles cached (the same request
+    and budget as :meth:`SlicePlot.request_slice` makes).  Errors are left to the plot's own
+    read, which shows them.
+    """
+    mode, axes = default_view(source)
+    if mode == "scalar" or not preloading():
+        return
+    all_levels = [source, *levels]
+    try:
+        level, req, plan = view_request(all_levels, mode, axes, [0] * len(source.shape), budget.max_bytes)
+        src = all_levels[level]
+        limit = read_budget(budget, budget.max_bytes, plane_cost(src, req, level=level), plan)
+        read_plane(src, req, budget=limit, level=level,
+                   token=lambda: (token is not None and token()) or not preloading())  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - the plot reads it again and says what is wrong
+        log.debug("prefetch of %s failed: %s", getattr(source, "uri", source), e)
 
 
 def to_display(raw: np.ndarray, complex_mode: str = "magnitude", fill_value: Any = None,
@@ -180,7 +274,8 @@ class SlicePlot(QWidget):
     #: status text
     status = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, budget: Budget | None = None, *, build_now: bool = True) -> None:
+        """``build_now=False``: only the state is set up; run :meth:`build_step` until it returns True before use."""
         super().__init__(parent)
         import pyqtgraph as pg
 
@@ -216,11 +311,41 @@ class SlicePlot(QWidget):
         self.value_label = ""
         self.plot_title = ""
         self._curve_x: np.ndarray | None = None
-        self._build()
+        self._build_queue: deque[Callable[[], None]] = deque(self._build_steps())
+        if build_now:
+            self._build()
 
     # -- construction ------------------------------------------------------------
+    def _build_steps(self) -> list[Callable[[], None]]:
+        """The construction, in pieces short enough to run one per event-loop turn (see :meth:`build_step`)."""
+        return [self._build_view_controls, self._build_scale_controls, self._build_analysis_controls,
+                self._build_toolbar, self._build_image_view, self._build_histogram, self._build_rois,
+                self._build_profile_plot, self._build_curve_page, self._build_pages, self._build_colormap,
+                self._build_lookup_table, self._build_stats, self._build_layout]  # fmt: skip
+
     def _build(self) -> None:
-        pg = self.pg
+        """Run every construction step left (all of them, unless :meth:`build_step` ran some)."""
+        while not self.build_step():
+            pass
+
+    def build_step(self) -> bool:
+        """Run the next construction step of a plot made with ``build_now=False``; True once it is complete.
+
+        Each step builds a few widgets (a pyqtgraph view, the histogram...), so a plot built
+        step by step from ``QTimer.singleShot(0)`` never holds the GUI thread for long.
+        Nothing else may be called on the plot before it is complete.
+        """
+        if self._build_queue:
+            self._build_queue.popleft()()
+        return not self._build_queue
+
+    @property
+    def built(self) -> bool:
+        """True once every construction step has run."""
+        return not self._build_queue
+
+    def _build_view_controls(self) -> None:
+        """Mode, shown axes, colour map, complex mode and the view check boxes."""
         self.mode_box = QComboBox()
         self.mode_box.addItems(["Image", "Curve"])
         self.mode_box.activated.connect(lambda *_: self._axes_changed())
@@ -250,7 +375,9 @@ class SlicePlot(QWidget):
         self.log.toggled.connect(lambda on: self.curve_plot.setLogMode(False, on))
         self.markers = QCheckBox("Markers")
         self.markers.toggled.connect(lambda *_: self._redraw(relevel=False))
-        # colour scale of images (the curve's "Log" box is its own): reset to linear for each dataset
+
+    def _build_scale_controls(self) -> None:
+        """The images' colour scale (the curve's "Log" box is its own): reset to linear for each dataset."""
         self.scale_box = QComboBox()
         self.scale_box.addItems(SCALES)
         self.scale_box.setToolTip("Colour scale: linear, log (values ≤ 0 not shown), sqrt, symlog (linear within ±threshold)")
@@ -266,6 +393,9 @@ class SlicePlot(QWidget):
         self.scale_note = QLabel("")
         self.scale_note.setStyleSheet("color: #775500;")
         self.scale_note.hide()
+
+    def _build_analysis_controls(self) -> None:
+        """The profile, ROI and statistics switches."""
         self.profile_box = QCheckBox("Profile")
         self.profile_box.setToolTip("A line on the image; the values along it in a plot below")
         self.profile_box.toggled.connect(self.show_profile)
@@ -280,6 +410,9 @@ class SlicePlot(QWidget):
         self.stats_box = QCheckBox("Statistics")
         self.stats_box.setToolTip("min, max, mean, std, NaN/inf of the slice, the ROI and (on request) the whole array")
         self.stats_box.toggled.connect(self.show_statistics)
+
+    def _copy_button(self) -> QToolButton:
+        """The "Copy" menu button (its actions are also in the plots' right-click menus and on keys)."""
         self.copy_value_action = self._action("Copy value under cursor", "Ctrl+C", self.copy_value)
         self.copy_tsv_action = self._action("Copy slice as TSV (spreadsheet)", "Ctrl+Shift+C", lambda: self.copy_slice("\t"))
         self.copy_csv_action = self._action("Copy slice as CSV", "", lambda: self.copy_slice(","))
@@ -290,6 +423,10 @@ class SlicePlot(QWidget):
         for action in (self.copy_value_action, self.copy_tsv_action, self.copy_csv_action):
             copy_menu.addAction(action)
         copy.setMenu(copy_menu)
+        return copy
+
+    def _export_button(self) -> QToolButton:
+        """The "Export" menu button."""
         export = QToolButton()
         export.setText("Export")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -298,8 +435,11 @@ class SlicePlot(QWidget):
         add_action(menu, "Slice as .npy…", lambda: self._ask_export("npy"))
         add_action(menu, "Slice as CSV…", lambda: self._ask_export("csv"))
         export.setMenu(menu)
+        return export
 
-        # one flow of controls that wraps onto more rows in a narrow pane (no horizontal scrolling)
+    def _build_toolbar(self) -> None:
+        """One flow of controls that wraps onto more rows in a narrow pane (no horizontal scrolling)."""
+        copy, export = self._copy_button(), self._export_button()
         self.toolbar = QWidget()
         flow = FlowLayout(self.toolbar)
         self.y_label = QLabel("Y")
@@ -310,7 +450,9 @@ class SlicePlot(QWidget):
                   self.roi_box, self.stats_box, button("Reset view", self.reset_view), copy, export):  # fmt: skip
             flow.addWidget(w)
 
-        # image page: plot + histogram/levels
+    def _build_image_view(self) -> None:
+        """The image page: a plot with coordinate axes, the image, and the full-resolution detail patch."""
+        pg = self.pg
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground("w")
         coord_axis = _coord_axis_class(pg)
@@ -333,6 +475,10 @@ class SlicePlot(QWidget):
         self._refine_timer.setInterval(250)
         self._refine_timer.timeout.connect(self.refine)
         self.plot.vb.sigRangeChanged.connect(lambda *_: self._refine_timer.start())
+
+    def _build_histogram(self) -> None:
+        """The histogram and levels beside the image, and the cursor's cross-hair."""
+        pg = self.pg
         self.hist = pg.HistogramLUTItem()
         self.hist.setImageItem(self.image)
         self.hist.sigLevelsChanged.connect(lambda *_: (self._sync_detail(), self._sync_tiles()))
@@ -346,7 +492,10 @@ class SlicePlot(QWidget):
             line.hide()
             self.plot.addItem(line, ignoreBounds=True)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse)
-        # analysis tools: pyqtgraph's own ROIs, shown on request
+
+    def _build_rois(self) -> None:
+        """The analysis tools on the image: pyqtgraph's own ROIs, shown on request."""
+        pg = self.pg
         self.line_roi = pg.LineSegmentROI([[0, 0], [1, 1]], pen=pg.mkPen((255, 200, 0), width=2))
         self.rect_roi = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen((0, 220, 255), width=2))
         for roi in (self.line_roi, self.rect_roi):
@@ -356,6 +505,10 @@ class SlicePlot(QWidget):
         self.line_roi.sigRegionChanged.connect(lambda *_: self._update_profile())
         self.rect_roi.sigRegionChanged.connect(lambda *_: self._update_roi_stats())
         self._rois_placed: set[str] = set()
+
+    def _build_profile_plot(self) -> None:
+        """The line profile's plot (below the image, hidden until asked for)."""
+        pg = self.pg
         self.profile_plot = pg.PlotWidget(background="w")
         self.profile_plot.showGrid(x=True, y=True, alpha=0.3)
         self.profile_plot.setLabel("bottom", "distance along the line (pixels)")
@@ -365,7 +518,9 @@ class SlicePlot(QWidget):
         self.profile_x: np.ndarray = np.zeros(0)
         self.profile_y: np.ndarray = np.zeros(0)
 
-        # curve page
+    def _build_curve_page(self) -> None:
+        """The curve page: a curve, its error bars and a cursor line."""
+        pg = self.pg
         self.curve_plot = pg.PlotWidget(background="w")
         self.curve_plot.showGrid(x=True, y=True, alpha=0.3)
         self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1.5))
@@ -376,6 +531,8 @@ class SlicePlot(QWidget):
         self.curve_plot.addItem(self.curve_vline, ignoreBounds=True)
         self.curve_plot.scene().sigMouseMoved.connect(self._on_curve_mouse)
 
+    def _build_pages(self) -> None:
+        """The plots' menus and keys, the page stack (image, curve, scalar), the guard, readout and sliders."""
         for menu_owner in (self.plot.vb, self.curve_plot.getPlotItem().vb):  # the plots' right-click menus
             menu_owner.menu.addSeparator()
             for action in (self.copy_value_action, self.copy_tsv_action, self.copy_csv_action):
@@ -383,7 +540,6 @@ class SlicePlot(QWidget):
         for view in (self.glw, self.curve_plot):
             view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable by Tab: keys step the sliders
             view.installEventFilter(self)
-
         self.pages = QStackedWidget()
         self.pages.addWidget(self.glw)
         self.pages.addWidget(self.curve_plot)
@@ -391,14 +547,24 @@ class SlicePlot(QWidget):
         self.scalar.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.scalar.setStyleSheet("font-size: 18pt;")
         self.pages.addWidget(self.scalar)
-
         self.guard = GuardBar()
         self.guard.clicked.connect(self.load_full_plane)
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sliders = DimsSliders()
         self.sliders.changed.connect(lambda *_: self.request_slice())
+
+    def _build_colormap(self) -> None:
+        """The first colour map (its gradient gets one tick per stop: a step of its own)."""
         self.set_colormap(COLORMAPS[0])
+
+    def _build_lookup_table(self) -> None:
+        """The colour map's lookup table now, not at the first image's paint (float images: 512 entries,
+        as the histogram makes it on demand; it is cached until the gradient changes)."""
+        self.hist.getLookupTable(n=512)
+
+    def _build_stats(self) -> None:
+        """The statistics panel and the splitter of the plot pages over the profile."""
         self.stats_panel = StatsPanel()
         self.stats_panel.whole_requested.connect(self.compute_array_stats)
         self.stats_panel.cancel_requested.connect(self.cancel_array_stats)
@@ -415,6 +581,8 @@ class SlicePlot(QWidget):
         self.split.setStretchFactor(1, 1)
         self.split.setChildrenCollapsible(False)
 
+    def _build_layout(self) -> None:
+        """Toolbar, guard, plots, statistics, readout and sliders, top to bottom."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -474,12 +642,7 @@ class SlicePlot(QWidget):
             box.clear()
             box.addItems(labels)
             box.blockSignals(False)
-        if nd == 0:
-            self.mode, self.axes = "scalar", ()
-        elif nd == 1 or (source.dtype.names is not None):
-            self.mode, self.axes = "curve", (nd - 1,)
-        else:
-            self.mode, self.axes = "image", (nd - 2, nd - 1)
+        self.mode, self.axes = default_view(source)
         self._sync_controls()
         self.sliders.configure(source.shape, self.axes, self._slider_names(), [0] * nd)
         self.request_slice(autorange=True)
@@ -541,19 +704,10 @@ class SlicePlot(QWidget):
     # -- reading -----------------------------------------------------------------
     def _level_request(self) -> tuple[int, ArraySource, PlaneRequest, list[tuple[float, float]]]:
         src0 = self.source
-        index = self.sliders.index
-        level = 0
-        if self.mode == "image" and len(self.levels_src) > 1:
-            level = choose_level(self.levels_src, self.axes, self.budget.max_bytes)
+        level, req, plan = view_request(self.levels_src, self.mode, self.axes, self.sliders.index, self.budget.max_bytes)
         src = self.levels_src[level]
-        scaled = tuple(min(src.shape[a] - 1, int(i * src.shape[a] / max(1, src0.shape[a]))) for a, i in enumerate(index))
-        # planned from O(1) chunk counts: never an enumeration of the chunks (arrays of 10^12 x 10^12 1x1 chunks)
-        side = TARGET_SIDE if self.mode == "image" else max(src.shape[a] for a in self.axes)
-        plan = plan_view(src.shape, src.chunks, self.axes, scaled, src.dtype.itemsize, self.budget.max_bytes,
-                         target=side, region_side=1024 if self.mode == "image" else 1 << 20)  # fmt: skip
         self._view_plan = plan
         step = plan.step
-        req = PlaneRequest(self.axes, scaled, step, plan.region)
         geometry = []
         for k, ax in enumerate(self.axes):
             scale = src0.shape[ax] / max(1, src.shape[ax])
@@ -578,11 +732,7 @@ class SlicePlot(QWidget):
         self._autorange = autorange or self.raw is None
         self._first_pending = True
         cost = plane_cost(src, req, level=level)
-        plan = getattr(self, "_view_plan", None)
-        if (cost > budget and plan is not None and plan.mode == "partial"
-                and self.budget.frame_fits(cost, plan.chunks)):  # fmt: skip
-            # past the preview budget but within the frame budget: stream the whole frame, no click
-            budget = max(budget, int(self.budget.frame_bytes or 0))
+        budget = read_budget(self.budget, budget, cost, getattr(self, "_view_plan", None))
         if cost == 0:
             self._slot.cancel()
             try:

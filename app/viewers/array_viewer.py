@@ -1,7 +1,8 @@
 """Arrays (npy, npz members, Zarr and HDF5 arrays): a metadata panel and the slice plot below.
 
-The slice plot (and with it pyqtgraph) is built when the first array is shown,
-so importing this module costs nothing at start-up.
+Importing this module costs nothing at start-up: pyqtgraph and the slice plot
+are imported on a worker (:meth:`ArrayViewer.preload`, from the pane's warm-up
+or from ``prepare``), and the pane builds the viewer in short steps.
 """
 
 from __future__ import annotations
@@ -282,10 +283,12 @@ class ArrayViewer(Viewer):
     """Metadata panel (with attributes) over the slice plot."""
 
     title = "Array"
+    STEPWISE = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, build_now: bool = True) -> None:
+        """``build_now=False``: the slice plot is built by :meth:`build_step` calls (the pane's idle-time steps)."""
         super().__init__()
-        from ..plot.slice_plot import SlicePlot  # pulls in pyqtgraph: only when an array is first shown
+        from ..plot.slice_plot import SlicePlot  # pyqtgraph: imported by preload() on a worker beforehand
         from ..workers import LatestOnly
 
         self.payload: ArrayPayload | None = None
@@ -303,7 +306,7 @@ class ArrayViewer(Viewer):
         self.default_button.setToolTip("Select this NeXus file and show the plot it declares (@default)")
         self.default_button.clicked.connect(self._show_default_plot)
         self.default_button.hide()
-        self.plot = SlicePlot()
+        self.plot = SlicePlot(build_now=build_now)
         self.plot.painted.connect(self.ready)
         self.plot.status.connect(self.status)
         top = [self.member, (self.default_button, Qt.AlignmentFlag.AlignLeft), self.meta]
@@ -321,15 +324,31 @@ class ArrayViewer(Viewer):
         return 0
 
     @classmethod
+    def preload(cls) -> None:
+        """Import pyqtgraph, the slice plot and what its first build and paint use (worker thread)."""
+        from ..plot.slice_plot import preload
+
+        preload()
+
+    @classmethod
     def prepare(cls, target: Target, budget: Budget, token: Any) -> ArrayPayload:
         """Open the array and read its metadata; the slice is read by the plot.
 
-        pyqtgraph is imported here, on the worker, so that the first array
-        shown does not freeze the window for the import.
+        The plot's modules are imported here too (at once when the pane's warm-up did it), on
+        the worker, so that the first array shown does not freeze the window for the import.
+        While the warm-up is still importing them, the first slice's tiles are read into the
+        chunk cache meanwhile (the plot finds them there once built).
         """
-        import pyqtgraph  # noqa: F401
+        payload = open_array(target, budget)
+        from ..plot.slice_plot import prefetch_while_preloading
 
-        return open_array(target, budget)
+        prefetch_while_preloading(payload.source, payload.levels, budget, token)
+        cls.preload()
+        return payload
+
+    def build_step(self) -> bool:
+        """One more step of the slice plot's construction (``build_now=False``); True once complete."""
+        return self.plot.build_step()
 
     def display(self, payload: ArrayPayload) -> None:
         """Fill the metadata panel and start the slice plot (``ready`` follows its first paint)."""

@@ -227,6 +227,16 @@ class Viewer(QWidget):
     #: preview this URI in the pane instead of the current selection
     show_requested = Signal(str)
     title = "Viewer"
+    #: the pane may build this viewer in short steps: ``cls(build_now=False)``, then :meth:`build_step` until True
+    STEPWISE = False
+
+    @classmethod
+    def preload(cls) -> None:
+        """Import the heavy modules this viewer's widget needs (worker thread: the pane's warm-up calls it)."""
+
+    def build_step(self) -> bool:
+        """Run the next construction step of a viewer made with ``build_now=False``; True once it is complete."""
+        return True
 
     @classmethod
     def priority(cls, target: Target) -> int:

@@ -119,10 +119,12 @@ class NexusViewer(Viewer):
     """The plot a NeXus file declares, with a "Default plot" action and a signal selector."""
 
     title = "NeXus plot"
+    STEPWISE = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, build_now: bool = True) -> None:
+        """``build_now=False``: the slice plot is built by :meth:`build_step` calls (the pane's idle-time steps)."""
         super().__init__()
-        from ..plot.slice_plot import SlicePlot
+        from ..plot.slice_plot import SlicePlot  # pyqtgraph: imported by preload() on a worker beforehand
         from ..workers import LatestOnly
 
         self.payload: NexusPayload | None = None
@@ -150,7 +152,7 @@ class NexusViewer(Viewer):
         self.meta = QTabWidget()
         self.meta.addTab(self.facts, "NeXus")
         self.meta.addTab(self.attrs, "Signal attributes")
-        self.plot = SlicePlot()
+        self.plot = SlicePlot(build_now=build_now)
         self.plot.painted.connect(self.ready)
         self.plot.status.connect(self.status)
         self.plot.slice_loaded.connect(self._on_slice)
@@ -163,10 +165,20 @@ class NexusViewer(Viewer):
 
     @classmethod
     def prepare(cls, target: Target, budget: Budget, token: Any) -> NexusPayload:
-        """Resolve the default plot (pyqtgraph is imported here, off the GUI thread)."""
-        import pyqtgraph  # noqa: F401
-
+        """Resolve the default plot (the plot's modules are imported here, off the GUI thread)."""
+        cls.preload()
         return resolve(target, budget)
+
+    @classmethod
+    def preload(cls) -> None:
+        """Import pyqtgraph, the slice plot and what its first build and paint use (worker thread)."""
+        from ..plot.slice_plot import preload
+
+        preload()
+
+    def build_step(self) -> bool:
+        """One more step of the slice plot's construction (``build_now=False``); True once complete."""
+        return self.plot.build_step()
 
     def display(self, payload: NexusPayload) -> None:
         """Show the default plot (``ready`` follows its first paint)."""

@@ -5,6 +5,13 @@ on a :class:`~app.workers.LatestOnly` slot, so a newer selection cancels an
 older load; a busy indicator shows meanwhile, and errors become a readable
 message in the pane (never an exception).  ``loaded(uri)`` is emitted once
 the preview (or the error message) is on screen.
+
+Warm-up: once the pane is first shown, the array viewer's modules (pyqtgraph,
+the slice plot) are imported on a worker and the viewer is then built ahead
+in short idle-time steps (``QTimer.singleShot(0)``), so the first array
+selected neither imports nor builds anything on the GUI thread.  A viewer
+selected before it is ready is finished with the same steps while the busy
+page shows (``warmed`` is emitted once the warm-up is over).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from ..workers import LatestOnly
@@ -36,6 +44,14 @@ def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
     return target, found, cls, payload
 
 
+def _warm_modules() -> list[type]:
+    """The viewer classes the pane builds ahead, their widgets' modules imported (worker thread)."""
+    from .array_viewer import ArrayViewer
+
+    ArrayViewer.preload()
+    return [ArrayViewer]
+
+
 def _close_target(old: Any, new: Any) -> None:
     """Release the container file of the previous selection (unless the new one shares it)."""
     node = getattr(old, "node", None)
@@ -54,6 +70,8 @@ class PreviewPane(QWidget):
     message = Signal(str)
     #: a viewer widget was built (the window styles new plots for the theme in effect)
     widget_created = Signal(object)
+    #: the warm-up is over: the array viewer's modules are imported and the viewer is built (or it failed)
+    warmed = Signal()
 
     def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +82,10 @@ class PreviewPane(QWidget):
         self._awaiting = False  # a selection is being prepared
         self._pending: str | None = None
         self._widgets: dict[type, Any] = {}
+        self._building: set[Any] = set()  # viewers built in idle-time steps, not complete yet
+        self._waiting: tuple[str, tuple] | None = None  # a prepared selection waiting for its viewer's build
+        self._warm_state = ""  # "", "importing", "building", "done"
+        self._unannounced: list[Any] = []  # widget_created held back while the warm-up imports
         self._current: Any = None
         self.viewer_class: type | None = None
         self.target: Any = None
@@ -107,6 +129,7 @@ class PreviewPane(QWidget):
     def clear(self) -> None:
         """Show nothing."""
         self._slot.cancel()
+        self._waiting = None
         self._spinner.stop()
         self._awaiting = False
         self._stop_current()
@@ -143,9 +166,65 @@ class PreviewPane(QWidget):
         """True while a selection is being prepared."""
         return self._awaiting
 
+    # -- warm-up -----------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """The first show starts the warm-up (after this event: the window paints first)."""
+        super().showEvent(event)
+        if not self._warm_state:
+            QTimer.singleShot(0, self, self.warm_up)
+
+    @property
+    def warm(self) -> bool:
+        """True once the warm-up is over (``warmed`` was emitted)."""
+        return self._warm_state == "done"
+
+    def warm_up(self) -> None:
+        """Import the array viewer's modules on a worker, then build it ahead in idle-time steps (once)."""
+        if self._warm_state:
+            return
+        self._warm_state = "importing"
+        from ..workers import submit
+
+        submit(_warm_modules, owner=self,
+               on_done=lambda classes: alive(self) and self._build_ahead(classes),
+               on_error=lambda m, e: alive(self) and self._warm_failed(m))  # fmt: skip
+
+    def _build_ahead(self, classes: list[type]) -> None:
+        self._warm_state = "building"
+        self._announce_held()
+        for cls in classes:
+            self._build_in_steps(cls)
+        self._check_warm()  # (already built by a selection: nothing to wait for)
+
+    def _warm_failed(self, message: str) -> None:
+        log.info("preview warm-up failed (the first preview builds its viewer then): %s", message)
+        self._warm_state = "building"
+        self._announce_held()
+        self._check_warm()
+
+    def _check_warm(self) -> None:
+        if self._warm_state == "building" and not self._building:
+            self._warm_state = "done"
+            self.warmed.emit()
+
+    def _announce(self, widget: Any) -> None:
+        """Emit ``widget_created``; held back while the warm-up imports pyqtgraph on a worker, as the
+        slots (the window styles plots) may look pyqtgraph up in ``sys.modules``, half imported then."""
+        if self._warm_state == "importing":
+            self._unannounced.append(widget)
+        else:
+            self.widget_created.emit(widget)
+
+    def _announce_held(self) -> None:
+        held, self._unannounced = self._unannounced, []
+        for widget in held:
+            if alive(widget):
+                self.widget_created.emit(widget)
+
     # -- loading -----------------------------------------------------------------
     def _load(self, uri: str, forced: str | None, budget: Budget) -> None:
         self._stop_current()
+        self._waiting = None
         self._uri = self._pending = uri
         self._title.setText(uri)
         self._title.setToolTip(uri)
@@ -165,25 +244,93 @@ class PreviewPane(QWidget):
             self._current.stop()
 
     def _widget(self, cls: type) -> Any:
+        """The viewer of class ``cls``, complete (built now when it is not, or not yet completely)."""
         widget = self._widgets.get(cls)
         if widget is None:
-            widget = cls()
-            widget.ready.connect(lambda w=widget: self._on_ready(w))
-            widget.status.connect(self.message)
-            widget.view_as_requested.connect(self.view_as)
-            widget.show_requested.connect(self.show_location)
-            load_full = getattr(widget, "load_full", None)
-            if load_full is not None:
-                load_full.connect(lambda c=cls: self._uri and self._load(self._uri, c.__name__, self.budget.unlimited()))
-            self._widgets[cls] = widget
-            self._stack.addWidget(widget)
-            self.widget_created.emit(widget)
+            widget = self._add_viewer(cls, cls())
+        if widget in self._building:  # (_on_prepared waits for a stepwise build instead) complete it now
+            while not widget.build_step():
+                pass
+            self._built(widget)
         return widget
+
+    def _add_viewer(self, cls: type, widget: Any, built: bool = True) -> Any:
+        widget.ready.connect(lambda w=widget: self._on_ready(w))
+        widget.status.connect(self.message)
+        widget.view_as_requested.connect(self.view_as)
+        widget.show_requested.connect(self.show_location)
+        load_full = getattr(widget, "load_full", None)
+        if load_full is not None:
+            load_full.connect(lambda c=cls: self._uri and self._load(self._uri, c.__name__, self.budget.unlimited()))
+        self._widgets[cls] = widget
+        self._stack.addWidget(widget)
+        if built:
+            self._announce(widget)
+        else:
+            self._building.add(widget)
+        return widget
+
+    def _build_in_steps(self, cls: type) -> None:
+        """Build a viewer of ``cls`` (a ``STEPWISE`` one) one step per event-loop turn, unless it exists."""
+        if cls in self._widgets:
+            return
+        try:
+            widget = self._add_viewer(cls, cls(build_now=False), built=False)
+        except Exception as exc:  # noqa: BLE001 - a viewer bug must not take the window down
+            self._build_failed(cls, None, exc)
+            return
+        QTimer.singleShot(0, widget, lambda: self._next_step(widget))
+
+    def _next_step(self, widget: Any) -> None:
+        self._build_step(widget)
+        if widget in self._building:
+            QTimer.singleShot(0, widget, lambda: self._next_step(widget))
+
+    def _build_step(self, widget: Any) -> None:
+        """One construction step of ``widget``; once complete, announce it and show the selection waiting for it."""
+        if widget not in self._building:
+            return
+        try:
+            if not widget.build_step():
+                return
+        except Exception as exc:  # noqa: BLE001 - a viewer bug must not take the window down
+            self._build_failed(type(widget), widget, exc)
+            return
+        self._built(widget)
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self._on_prepared(*waiting)
+
+    def _build_failed(self, cls: type, widget: Any, exc: Exception) -> None:
+        """Drop a viewer whose construction failed; a selection waiting for it shows the error."""
+        log.warning("%s could not be built", cls.__name__, exc_info=exc)
+        if widget is not None:
+            self._building.discard(widget)
+            if self._widgets.get(cls) is widget:
+                del self._widgets[cls]
+            self._stack.removeWidget(widget)
+            widget.deleteLater()
+        self._check_warm()
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            from ..workers import describe_error
+
+            self._on_failed(waiting[0], describe_error(exc))
+
+    def _built(self, widget: Any) -> None:
+        self._building.discard(widget)
+        self._announce(widget)
+        self._check_warm()
 
     def _on_prepared(self, uri: str, result: tuple) -> None:
         if uri != self._uri:
             return
         target, found, cls, payload = result
+        if getattr(cls, "STEPWISE", False) and (cls not in self._widgets or self._widgets[cls] in self._building):
+            # its modules were imported by prepare (a worker): build it in steps, then come back here
+            self._waiting = (uri, result)
+            self._build_in_steps(cls)
+            return
         self._spinner.stop()
         self._awaiting = False
         old = self.target
