@@ -102,24 +102,24 @@ class ZarrContainer(Container):
         """``read()`` through the caches of recent slices, so going back to a frame costs no I/O.
 
         zarr keeps no decoded chunks between reads (h5py does, with its chunk cache); read-only containers
-        keep recent slices instead: in :data:`zarr_cache.SHARED` across opens when the chunk objects the
+        keep recent slices instead: in :data:`.zarr_cache.SHARED` across opens when the chunk objects the
         slice came from can be validated (see :mod:`.zarr_cache`), else here, for this open only.
         Copies go in and out, so callers may modify what they get.
         """
         if self.mode != "r":
             return read()
-        from . import zarr_cache
+        from .zarr_cache import SHARED, identities, key_for, touched_keys
 
-        keys = zarr_cache.touched_keys(array, selection) if array is not None else None
-        ids = zarr_cache.identities(self, path, array, keys) if keys is not None else None
+        keys = touched_keys(array, selection) if array is not None else None
+        ids = identities(self, path, array, keys) if keys is not None else None
         if ids is not None:
-            shared_key = zarr_cache.key_for(self, path, selection)
-            hit = zarr_cache.SHARED.get(shared_key)
+            shared_key = key_for(self, path, selection)
+            hit = SHARED.get(shared_key)
             if hit is not None and hit[0] == ids:
                 return hit[1].copy()
             data = read()
             if data.dtype.kind != "O":
-                zarr_cache.SHARED.put(shared_key, (ids, data.copy()))
+                SHARED.put(shared_key, (ids, data.copy()))
             return data
         key = (path, repr(selection))
         hit = self._slices.get(key)
