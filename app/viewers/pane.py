@@ -53,14 +53,21 @@ def _warm_modules() -> list[type]:
 
 
 def _close_target(old: Any, new: Any) -> None:
-    """Release the container file of the previous selection (unless the new one shares it)."""
+    """Release the container file of the previous selection (unless the new one shares it), on a worker:
+    closing an HDF5 file flushes h5py's caches and takes its lock (100-200 ms on big files)."""
     node = getattr(old, "node", None)
     if node is None or old is new or getattr(new, "node", None) is node:
         return
+    from ..workers import submit
+
+    submit(_close_node, node)
+
+
+def _close_node(node: Any) -> None:
     try:
         node.close()
     except Exception as e:  # noqa: BLE001 - closing is best effort
-        log.debug("closing %s failed: %s", getattr(node, 'path', node), e)
+        log.debug("closing %s failed: %s", getattr(node, "path", node), e)
 
 
 class PreviewPane(QWidget):

@@ -482,3 +482,20 @@ def test_a_pane_deleted_mid_slice_read_ignores_the_late_tiles(qtbot, tmp_path, m
     viewer.plot.sliders.set_value(0, 2)
     qtbot.waitUntil(started.is_set, timeout=10000)
     _delete_then_release(qtbot, pane, release)  # a late tile or result on the deleted plot would raise
+
+
+def test_the_previous_file_is_closed_off_the_gui_thread(qtbot, pane, data_dir):
+    """Closing an HDF5 file (h5py flushes and takes its lock) never runs on the GUI thread."""
+    show(qtbot, pane, f"{data_dir}/f.h5::/entry/image")
+    node = pane.target.node
+    closed_on: list[threading.Thread] = []
+    real_close = node.close
+
+    def recording_close() -> None:
+        closed_on.append(threading.current_thread())
+        real_close()
+
+    node.close = recording_close
+    show(qtbot, pane, f"{data_dir}/notes.txt")
+    qtbot.waitUntil(lambda: bool(closed_on), timeout=10_000)
+    assert closed_on[0] is not threading.main_thread()
