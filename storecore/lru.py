@@ -43,6 +43,11 @@ class ByteLRU:
             self._items.move_to_end(key)
             return value
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The cached value or None, without counting a hit or a miss or refreshing its place."""
+        with self._lock:
+            return self._items.get(key)
+
     def put(self, key: Hashable, value: Any) -> None:
         """Keep ``value`` under ``key`` (dropping the least recently used beyond the byte bound)."""
         nbytes = self._size(value)

@@ -52,7 +52,10 @@ MAX_READS = 1 << 16
 
 
 #: the process-wide decoded-chunk cache
-CACHE = ByteLRU(CHUNK_CACHE_BYTES)
+CACHE = ByteLRU(CHUNK_CACHE_BYTES * 7 // 8)
+#: whole planes as shown, so that going back to a frame is instant even after its chunks were evicted
+#: (a plane is a fraction of the chunk blocks it comes from: a 2 GiB volume's plane row is 256 MiB of chunks)
+PLANES = ByteLRU(CHUNK_CACHE_BYTES // 8, max_item_bytes=CHUNK_CACHE_BYTES // 16)
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,26 @@ def read_plane(
     if not source.chunks:
         return _read_unchunked(source, req, budget=budget, emit=emit, cache=cache, level=level)
     tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
+    plane_key = ("plane", source.cache_key, req, level)
+    planes = PLANES if cache is not None else None
+    if planes is not None and cache is not None and \
+            not all(cache.peek(("chunk", source.cache_key, t.key)) is not None for t in tiles):
+        shown = planes.get(plane_key)  # its chunks were evicted since: the plane itself may still be here
+        if shown is not None:
+            if emit is not None:
+                emit(tuple(slice(None) for _ in shown.shape), shown.copy())
+            return PlaneResult(req, shown.copy(), True, 0, 0, level)
+    result = _read_tiles(source, req, tiles, budget=budget, token=token, emit=emit, cache=cache, level=level,
+                         workers=workers)
+    if planes is not None and result.complete:
+        planes.put(plane_key, result.data.copy())
+    return result
+
+
+def _read_tiles(source: ArraySource, req: PlaneRequest, tiles: list[Tile], *, budget: int,
+                token: Callable[[], bool] | None, emit: Callable[[tuple, np.ndarray], None] | None,
+                cache: ByteLRU | None, level: int, workers: int) -> PlaneResult:  # fmt: skip
+    """:func:`read_plane` of a chunked array: tile by tile, through the decoded-chunk cache."""
     out = np.zeros(req.out_shape(source.shape), source.dtype)
     # which tiles to read is known before any is read (the cache, then the budget, in plane order),
     # so up to ``workers`` reads can run ahead of the one being placed

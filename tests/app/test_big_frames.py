@@ -215,3 +215,19 @@ def test_frame_budget_from_the_environment(monkeypatch):
     monkeypatch.delenv("STORESCOPE_PREVIEW_BUDGET")
     assert Budget.from_env().frame_bytes == 100 * 1024**2
     assert Budget(4096).frame_bytes == 4096  # an explicit budget streams nothing past itself unless asked
+
+
+def test_going_back_to_a_frame_after_its_chunks_were_evicted_reads_nothing(qtbot, stored):
+    """A frame shown whole is kept as shown: a 2 GiB volume's plane row of chunks (256 MiB) may be evicted by
+    the next frames', going back to it still costs no read."""
+    uri, data = stored
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 20)), 600, 400)
+    node, source, result = _load(qtbot, plot, uri)
+    assert result.complete and source.reads > 0
+    CACHE.clear()  # what reading other frames' chunks does to this one's
+    reads = source.reads
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:
+        plot.request_slice()
+    assert source.reads == reads and blocker.args[0].complete and blocker.args[0].read_bytes == 0
+    np.testing.assert_array_equal(plot.raw, data[0])
+    node.close()
