@@ -260,19 +260,22 @@ def read_plane(
     if not source.chunks:
         return _read_unchunked(source, req, budget=budget, emit=emit, cache=cache, level=level)
     tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
-    plane_key = ("plane", source.cache_key, req, level)
-    planes = PLANES if cache is not None else None
-    if planes is not None and cache is not None and \
-            not all(cache.peek(("chunk", source.cache_key, t.key)) is not None for t in tiles):
-        shown = planes.get(plane_key)  # its chunks were evicted since: the plane itself may still be here
+    plane_key = None
+    if cache is not None and not all(cache.peek(("chunk", source.cache_key, t.key)) is not None for t in tiles):
+        # Chunks to read (evicted, or another opening): the plane itself may still be here.  Its key is the
+        # identity of the bytes it reads where the source can tell (a reopened Zarr array), taken before them.
+        identity = source.plane_identity(req.selection(source.shape))
+        plane_key = ("plane", source.uri, identity, req, level) if identity is not None else \
+            ("plane", source.cache_key, req, level)
+        shown = PLANES.get(plane_key)
         if shown is not None:
             if emit is not None:
                 emit(tuple(slice(None) for _ in shown.shape), shown.copy())
             return PlaneResult(req, shown.copy(), True, 0, 0, level)
     result = _read_tiles(source, req, tiles, budget=budget, token=token, emit=emit, cache=cache, level=level,
                          workers=workers)
-    if planes is not None and result.complete:
-        planes.put(plane_key, result.data.copy())
+    if plane_key is not None and result.complete:
+        PLANES.put(plane_key, result.data.copy())
     return result
 
 

@@ -58,6 +58,10 @@ class ArraySource:
         """The values at ``selection`` (a tuple of ints and slices) as a numpy array."""
         raise NotImplementedError
 
+    def plane_identity(self, selection: Sequence[Any]) -> Any:
+        """What identifies the stored bytes ``selection`` reads, across openings (None: unknown; worker)."""
+        return None
+
     def multiscales(self) -> list[ArraySource]:
         """Coarser pyramid levels (OME-Zarr), finest first, without this array; [] when none."""
         return []
@@ -193,6 +197,14 @@ class NodeSource(ArraySource):
     def read(self, selection: Sequence[Any]) -> np.ndarray:
         """``Node.read_slice`` (whole chunks decoded by zarr/h5py, only those touched)."""
         return np.asarray(self.node.read_slice(tuple(selection)))
+
+    def plane_identity(self, selection: Sequence[Any]) -> Any:
+        """``Node.slice_identity`` (Zarr: the chunk objects' identities; None where a node cannot tell)."""
+        try:
+            return self.node.slice_identity(tuple(selection))
+        except Exception as e:  # noqa: BLE001 - no identity: the plane is cached for this opening only
+            log.debug("no plane identity for %s: %s", self.uri, e)
+            return None
 
     def multiscales(self) -> list[ArraySource]:
         """The other OME-Zarr levels of the image this array belongs to (coarser ones), finest first."""

@@ -12,7 +12,7 @@ import datetime as _dt
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound
@@ -332,6 +332,11 @@ class Node:
         return levels
 
     # -- data ----------------------------------------------------------------------------
+    def slice_identity(self, selection: tuple) -> Hashable | None:
+        """What identifies the stored bytes ``selection`` reads, for caches shared across opens: equal
+        identities mean equal values.  None when it cannot be told (then cache per open only)."""
+        return None
+
     def read_slice(self, selection: Any = ()) -> np.ndarray:
         """Read ``selection`` (ints and slices, any step, negative indices) as a numpy array."""
         from .slicing import read_slice

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptData, FormatError, NotFound, StorecoreError
@@ -250,6 +250,17 @@ class ZarrNode(Node):
             return data.astype(object) if data.dtype.kind == "T" else data
 
         return self.container.cached_read(self.path, selection, read, self._obj)  # type: ignore[attr-defined]
+
+    def slice_identity(self, selection: tuple) -> Hashable | None:
+        """The identities of the chunk objects ``selection`` reads and of the array's metadata (see
+        :mod:`.zarr_cache`); None for groups, fancy selections and selections touching too many chunks."""
+        if self.kind != "array":
+            return None
+        from .zarr_cache import identities, touched_keys
+
+        keys = touched_keys(self._obj, selection)
+        ids = identities(self.container, self.path, self._obj, keys) if keys is not None else None
+        return None if ids is None else (self.container.uri, self.path, ids)
 
     def lazy(self) -> Any:
         """The ``zarr.Array`` or ``zarr.Group``."""
