@@ -360,6 +360,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         for key in ("kind", "shape", "dtype", "chunks", "compressor", "filters", "fill_value", "nbytes", "link_target"):
             if cont.get(key) not in (None, [], ""):
                 print(f"{'node ' + key + ':':<12}{cont[key]}" if key == "kind" else f"{key + ':':<12}{cont[key]}", file=out)
+        for warning in cont.get("warnings") or []:
+            print(f"{'warning:':<12}{printable(warning)}", file=out)
         if cont.get("children"):
             print(f"{'children:':<12}{', '.join(cont['children'])}", file=out)
         for k, v in (cont.get("attrs") or {}).items():

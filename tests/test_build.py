@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from corpus import HDF5_CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist" / "storescope"
 EXE = DIST / "storescope"
-CORPUS = Path("/work/shared/corpus/hdf5")
+CORPUS = HDF5_CORPUS
 #: the bundle was 708 MB before issue 19 and 354 MB after (stripped; no dask/pandas, extra Qt plugins or
 #: translations; 132 MB of it is polars): this bound catches a dependency or Qt plugin set sneaking back in
 MAX_BUNDLE_MB = 400

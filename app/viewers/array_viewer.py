@@ -246,6 +246,10 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
         if c_names:
             names, coords = c_names, {**coords, **c_coords}
         facts[-1:-1] = extra
+        try:
+            facts[1:1] = [("Warning", w) for w in node.warnings()] if node is not None else []
+        except Exception as e:  # noqa: BLE001 - a note only: never fail the preview
+            log.debug("no warnings for %s: %s", target.uri, e)
         cf = cf_info(attrs, source.dtype)
         value_label = cf.label
         if cf.active and source.dtype.kind in "iuf" and source.dtype.names is None:

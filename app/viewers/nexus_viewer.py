@@ -50,6 +50,15 @@ class NexusPayload:
     budget: Budget = field(default_factory=Budget)
 
 
+def _warnings_of(node: Any) -> list[str]:
+    """What the signal's values do not show (e.g. a virtual dataset's missing sources); never fails the plot."""
+    try:
+        return list(node.warnings())
+    except Exception as e:  # noqa: BLE001 - a note only
+        log.debug("no warnings for %s: %s", getattr(node, "uri", node), e)
+        return []
+
+
 def resolve(target: Target, budget: Budget) -> NexusPayload:
     """Follow ``@default`` from ``target`` and open the signal (worker)."""
     from storecore.containers import nexus
@@ -62,7 +71,7 @@ def resolve(target: Target, budget: Budget) -> NexusPayload:
         raise NotFound(f"{target.uri}: no NeXus default plot (no @default, @signal or signal=1 found)", path=target.uri)
     shape = tuple(spec.signal.shape or ())
     coords: dict[int, np.ndarray] = {}
-    notes = list(spec.notes)
+    notes = list(spec.notes) + _warnings_of(spec.signal)
     for ax in spec.axes:
         if ax is None:
             continue

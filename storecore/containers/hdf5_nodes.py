@@ -19,6 +19,7 @@ import io
 import itertools
 import logging
 import math
+import os
 import posixpath
 import threading
 import weakref
@@ -121,6 +122,18 @@ def missing_filters(dset: Any) -> list[tuple[int, str]]:
         if not h5z.filter_avail(code):
             out.append((int(code), filter_label(code, name)))
     return out
+
+
+#: virtual sources checked by :meth:`H5Node.warnings` (a VDS may map thousands of files)
+MAX_VDS_CHECKS = 256
+
+
+def _link_of(f: Any, path: str) -> Any:
+    """The link object at ``path`` of the h5py file ``f`` (None when a parent group is missing)."""
+    try:
+        return f.get(path, getlink=True)
+    except (KeyError, OSError, ValueError):
+        return None
 
 
 class RemoteReader(ReadOnlyFile):
@@ -492,6 +505,40 @@ class H5Node(Node):
     @property
     def chunks(self) -> tuple[int, ...] | None:
         return tuple(self._obj.chunks) if self.kind == "array" and self._obj.chunks else None
+
+    def warnings(self) -> list[str]:
+        """For a virtual dataset: which of its sources cannot be read (they read as the fill value)."""
+        if self.kind != "array":
+            return []
+        with self.container.errors(self.uri):
+            if not self._obj.is_virtual:
+                return []
+            sources = self._obj.virtual_sources()
+            missing = [why for why in (self._missing_source(vs) for vs in sources[:MAX_VDS_CHECKS]) if why]
+        if not missing:
+            return []
+        checked = min(len(sources), MAX_VDS_CHECKS)
+        of = f"{len(missing)} of {checked}" + (f" checked ({len(sources)} in all)" if checked < len(sources) else "")
+        return [f"virtual dataset: {of} sources missing, read as the fill value {self.fill_value!r}: {missing[0]}"]
+
+    def _missing_source(self, vs: Any) -> str:
+        """Why the virtual source ``vs`` cannot be read ("" when it can, or when that cannot be told cheaply)."""
+        fname, dname = vs.file_name, vs.dset_name
+        if fname == ".":
+            f = self._obj.file
+            try:
+                f[dname]
+                return ""
+            except (KeyError, OSError, ValueError):
+                link = _link_of(f, dname)
+                if link is not None and hasattr(link, "filename"):
+                    return f"{dname} is an external link to {link.filename}, which cannot be opened"
+                return f"{dname} is not in the file"
+        folder = self.container.backend.local_path(posixpath.dirname(self.container.location.path))
+        if folder is None or "%" in fname:  # a remote file, or a printf-style name pattern: not checked
+            return ""
+        full = fname if os.path.isabs(fname) else os.path.join(folder, fname)
+        return "" if os.path.exists(full) else f"{fname} (no such file beside {self.container.location.name})"
 
     def missing_filters(self) -> list[tuple[int, str]]:
         """``(id, name)`` of this dataset's filters that cannot be applied here (none for groups)."""

@@ -373,9 +373,17 @@ class Node:
             return self.get(key)
         return self.read_slice(key)
 
+    def warnings(self) -> list[str]:
+        """One-line notes on what this node's values do not show (an HDF5 virtual dataset whose sources are
+        missing reads as its fill value, for instance); empty when there is nothing to say."""
+        return []
+
     def info(self) -> dict[str, Any]:
         """A JSON-safe summary of this node (for info panels)."""
         out: dict[str, Any] = {"name": self.name, "path": self.path, "uri": self.uri, "kind": self.kind}
+        warnings = self.warnings()
+        if warnings:
+            out["warnings"] = warnings
         if self.kind == "link":
             out.update(link_type=self.link_type, link_target=self.link_target, broken=self.broken)
         if self.kind in ("array", "datatype"):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from corpus import HDF5_CORPUS
 from window_helpers import show, wait_loaded
 
 from app.models.mounts_model import NAME
@@ -16,7 +16,7 @@ from app.viewers.array_viewer import ArrayViewer
 from app.viewers.nexus_viewer import NexusViewer
 from app.viewers.summary_viewer import SummaryViewer
 
-CORPUS = str(Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hdf5")
+CORPUS = str(HDF5_CORPUS)
 
 
 def _write_nexus(path: str, *, curve: bool = False) -> str:
@@ -230,3 +230,12 @@ def test_a_signal_dataset_selected_directly_keeps_its_nexus_axes(qtbot, pane, tm
     assert plot.names == ["y", "x"]
     assert plot.plot.getAxis("bottom").labelText == "Detector x (mm)"
     assert plot.hist.axis.labelText == "Intensity (counts)"
+
+
+@pytest.mark.skipif(not os.path.isdir(CORPUS), reason="corpus not mounted")
+def test_corpus_master_file_without_its_data_files_says_so(qtbot, pane):
+    """The Diamond NXmx master file's frames come from a data file that is not there: the plot says why
+    it is blank instead of showing zeros silently."""
+    viewer = show(qtbot, pane, os.path.join(CORPUS, "DLS_NXmx_Therm_6_2.nxs"))  # read-only use
+    assert isinstance(viewer, NexusViewer)
+    assert viewer.note.isVisibleTo(viewer) and "external link to Therm_6_2_000001.h5" in viewer.note.text()

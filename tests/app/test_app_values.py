@@ -7,13 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from corpus import HDF5_CORPUS
 from instrument_files import write_all_dtypes, write_user_block
 from window_helpers import show
 
 from app.viewers.table_viewer import TableViewer
 from app.viewers.value_viewer import ValueViewer
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hdf5"
+CORPUS = HDF5_CORPUS
 
 
 @pytest.fixture(scope="module")

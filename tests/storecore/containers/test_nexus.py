@@ -8,11 +8,12 @@ import os
 import h5py
 import numpy as np
 import pytest
+from corpus import HDF5_CORPUS
 
 import storecore
 from storecore.containers import conventions, nexus
 
-CORPUS = "/work/shared/corpus/hdf5"
+CORPUS = str(HDF5_CORPUS)
 
 
 def _nexus_file(path: str) -> str:

@@ -9,13 +9,13 @@ areaDetector file), plus files written here the way instruments write them
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from corpus import HDF5_CORPUS
 from instrument_files import (
     PLUGIN_FILTERS,
     UNAVAILABLE_FILTER,
@@ -32,7 +32,7 @@ from storecore.detect import detect_format, format_by_name, sniff_bytes
 from storecore.errors import CorruptData, FormatError, MissingFilter, StorecoreError
 
 #: the shared corpus sits beside the checkout (``../shared``); STORESCOPE_CORPUS names another place
-CORPUS = Path(os.environ.get("STORESCOPE_CORPUS") or Path(__file__).resolve().parents[4] / "shared" / "corpus") / "hdf5"
+CORPUS = HDF5_CORPUS
 CORPUS_FILES = sorted(CORPUS.glob("*")) if CORPUS.is_dir() else []
 #: datasets larger than this are compared on a corner, not whole
 WHOLE_READ_BYTES = 16 * 1024 * 1024
