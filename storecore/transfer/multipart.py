@@ -508,40 +508,68 @@ def upload(
     abort it).  Raises :class:`ChecksumMismatch` when the checksum the server
     stored differs from the checksum of the bytes read.
     """
-    verify = ctx.verify
-    client = transfer_client(db, sign_payload=not verify)
-    uri = db.uri(dkey)
     if size <= part_size:
-        data = read(0, size) if size else b""
-        if len(data) != size:
-            raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes, expected {size}", path=uri)
-        if check_source is not None:
-            check_source()
-        # One PUT goes through the fast path (a presigned URL: payload signing does not apply).
-        client = transfer_client(db)
-        _fast_get(db)
-
-        def put() -> tuple[str | None, str]:
-            if not verify:
-                return None, _put_object(client, Bucket=db.bucket, Key=dkey, Body=data)["ETag"].strip('"')
-            if _uses_crc32(ctx, client):
-                crc = crc32_b64(zlib.crc32(data))
-                resp = _put_object(client, Bucket=db.bucket, Key=dkey, Body=data, ChecksumCRC32=crc)
-                stored = resp.get("ChecksumCRC32")
-                if stored:
-                    return "crc32:" + crc, "crc32:" + stored
-                _no_crc.add(id(client))  # the endpoint ignored the CRC32: its ETag must be our MD5
-                return _md5_checked(uri, "object", data, resp["ETag"].strip('"'))
-            md5 = hashlib.md5(data, usedforsecurity=False).digest()
-            resp = _put_object(client, Bucket=db.bucket, Key=dkey, Body=data,
-                               ContentMD5=base64.b64encode(md5).decode())
-            return md5.hex(), resp["ETag"].strip('"')
-
-        sums = retrying(ctx, uri, put)
-        ctx.add_bytes(size)
-        return sums
-
+        return _put_whole(ctx, read, size, db, dkey, check_source)
+    client = transfer_client(db, sign_payload=not ctx.verify)
     ranges = plan_parts(size, part_size)
+    state = _resumed_or_new(ctx, client, db, dkey, size, ranges, state)
+    on_state(state)
+    for n in state.done:
+        s, e = ranges[n - 1]
+        ctx.add_bytes(e - s)
+    try:
+        _send_parts(ctx, client, read, db, dkey, state, ranges, executor, max_in_flight)
+        ctx.check()
+    except Cancelled:
+        if ctx.cancelled:
+            state.abort()
+            on_state(None)
+        raise
+    if check_source is not None:
+        try:
+            check_source()
+        except BaseException:
+            state.abort()  # its parts hold two versions of the source: none of them may be resumed
+            on_state(None)
+            raise
+    return _complete(ctx, client, db, dkey, state, on_state)
+
+
+def _put_whole(ctx: Control, read: Callable[[int, int], bytes], size: int, db: Any, dkey: str,
+               check_source: Callable[[], None] | None) -> tuple[str, str]:  # fmt: skip
+    """One PUT of the whole object with its CRC32 (or MD5), through the fast path (a presigned URL)."""
+    uri = db.uri(dkey)
+    data = read(0, size) if size else b""
+    if len(data) != size:
+        raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes, expected {size}", path=uri)
+    if check_source is not None:
+        check_source()
+    client = transfer_client(db)  # presigned: payload signing does not apply
+    _fast_get(db)
+
+    def put() -> tuple[str | None, str]:
+        if not ctx.verify:
+            return None, _put_object(client, Bucket=db.bucket, Key=dkey, Body=data)["ETag"].strip('"')
+        if _uses_crc32(ctx, client):
+            crc = crc32_b64(zlib.crc32(data))
+            resp = _put_object(client, Bucket=db.bucket, Key=dkey, Body=data, ChecksumCRC32=crc)
+            stored = resp.get("ChecksumCRC32")
+            if stored:
+                return "crc32:" + crc, "crc32:" + stored
+            _no_crc.add(id(client))  # the endpoint ignored the CRC32: its ETag must be our MD5
+            return _md5_checked(uri, "object", data, resp["ETag"].strip('"'))
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        resp = _put_object(client, Bucket=db.bucket, Key=dkey, Body=data, ContentMD5=base64.b64encode(md5).decode())
+        return md5.hex(), resp["ETag"].strip('"')
+
+    sums = retrying(ctx, uri, put)
+    ctx.add_bytes(size)
+    return sums  # type: ignore[no-any-return]
+
+
+def _resumed_or_new(ctx: Control, client: Any, db: Any, dkey: str, size: int, ranges: list[tuple[int, int]],
+                    state: UploadState | None) -> UploadState:  # fmt: skip
+    """The upload to continue (``state``, trusting only the parts the server still has) or a new one."""
     crc_mode = _uses_crc32(ctx, client)
     if state is not None and (state.size != size or state.part_size != ranges[0][1] or state.key != dkey
                               or state.crc32 != crc_mode):
@@ -558,79 +586,71 @@ def upload(
             state.done.clear()
     if state is None or not state.upload_id:
         extra = {"ChecksumAlgorithm": "CRC32"} if crc_mode else {}
-        resp = retrying(ctx, uri, lambda: client.create_multipart_upload(Bucket=db.bucket, Key=dkey, **extra))
+        resp = retrying(ctx, db.uri(dkey), lambda: client.create_multipart_upload(Bucket=db.bucket, Key=dkey, **extra))
         state = UploadState(dkey, size, ranges[0][1], resp["UploadId"], client=client, bucket=db.bucket,
                             crc32=crc_mode)
     state.client, state.bucket = client, db.bucket
-    on_state(state)
-    upload_id = state.upload_id
-    for n in state.done:
-        s, e = ranges[n - 1]
-        ctx.add_bytes(e - s)
+    return state
+
+
+def _send_parts(ctx: Control, client: Any, read: Callable[[int, int], bytes], db: Any, dkey: str,
+                state: UploadState, ranges: list[tuple[int, int]], executor: Executor,
+                max_in_flight: int | None) -> None:  # fmt: skip
+    """Send the parts not done yet on ``executor`` (at most ``max_in_flight`` read and unsent), each checked."""
+    uri = db.uri(dkey)
     stop = threading.Event()
     lock = threading.Lock()
-
     gate: Any = threading.BoundedSemaphore(max_in_flight) if max_in_flight else contextlib.nullcontext()
 
     def one(n: int, s: int, e: int) -> None:
         with gate:
-            send_part(n, s, e)
+            if stop.is_set():
+                return
+            ctx.check()
+            data = read(s, e)
+            if len(data) != e - s:
+                raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes for part {n}, expected {e - s}",
+                                       path=uri)
+            done = retrying(ctx, f"{uri} (part {n})", lambda: _send_one_part(ctx, client, db, dkey, state, n, data))
+            with lock:
+                state.done[n] = done
+            ctx.add_bytes(e - s)
 
-    def send_part(n: int, s: int, e: int) -> None:
-        if stop.is_set():
-            return
-        ctx.check()
-        data = read(s, e)
-        where = f"part {n}"
-        if len(data) != e - s:
-            raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes for {where}, expected {e - s}", path=uri)
+    futures = [executor.submit(one, n, s, e) for n, (s, e) in enumerate(ranges, start=1) if n not in state.done]
+    _wait_all(futures, stop)
 
-        def send() -> tuple[str, bytes, int | None]:
-            kwargs = dict(Bucket=db.bucket, Key=dkey, UploadId=upload_id, PartNumber=n, Body=data)
-            if not verify:
-                return _send_part(client, **kwargs)["ETag"].strip('"'), b"", None
-            if state.crc32 and id(client) not in _no_crc:
-                crc = zlib.crc32(data)
-                resp = _send_part(client, **kwargs, ChecksumCRC32=crc32_b64(crc))
-                etag = resp["ETag"].strip('"')
-                stored = resp.get("ChecksumCRC32")
-                if stored is None:
-                    _no_crc.add(id(client))  # the endpoint ignored the CRC32: the part's ETag must be our MD5
-                    return etag, bytes.fromhex(_md5_checked(uri, where, data, etag)[0]), None
-                if stored != crc32_b64(crc):
-                    raise ChecksumMismatch(f"{uri}: {where} stored with CRC32 {stored}, expected {crc32_b64(crc)}",
-                                           path=uri)
-                return etag, b"", crc
-            digest = hashlib.md5(data, usedforsecurity=False).digest()
-            resp = _send_part(client, **kwargs, ContentMD5=base64.b64encode(digest).decode())
-            etag = resp["ETag"].strip('"')
-            if etag != digest.hex():
-                raise ChecksumMismatch(f"{uri}: {where} stored with ETag {etag}, expected {digest.hex()}", path=uri)
-            return etag, digest, None
 
-        done = retrying(ctx, f"{uri} ({where})", send)
-        with lock:
-            state.done[n] = done
-        ctx.add_bytes(e - s)
+def _send_one_part(ctx: Control, client: Any, db: Any, dkey: str, state: UploadState, n: int,
+                   data: bytes) -> tuple[str, bytes, int | None]:  # fmt: skip
+    """UploadPart ``n`` with its CRC32 (or MD5) and check what the server stored: (ETag, MD5 digest or b"",
+    CRC32 or None)."""
+    uri, where = db.uri(dkey), f"part {n}"
+    kwargs = dict(Bucket=db.bucket, Key=dkey, UploadId=state.upload_id, PartNumber=n, Body=data)
+    if not ctx.verify:
+        return _send_part(client, **kwargs)["ETag"].strip('"'), b"", None
+    if state.crc32 and id(client) not in _no_crc:
+        crc = zlib.crc32(data)
+        resp = _send_part(client, **kwargs, ChecksumCRC32=crc32_b64(crc))
+        etag = resp["ETag"].strip('"')
+        stored = resp.get("ChecksumCRC32")
+        if stored is None:
+            _no_crc.add(id(client))  # the endpoint ignored the CRC32: the part's ETag must be our MD5
+            return etag, bytes.fromhex(_md5_checked(uri, where, data, etag)[0]), None
+        if stored != crc32_b64(crc):
+            raise ChecksumMismatch(f"{uri}: {where} stored with CRC32 {stored}, expected {crc32_b64(crc)}", path=uri)
+        return etag, b"", crc
+    digest = hashlib.md5(data, usedforsecurity=False).digest()
+    resp = _send_part(client, **kwargs, ContentMD5=base64.b64encode(digest).decode())
+    etag = resp["ETag"].strip('"')
+    if etag != digest.hex():
+        raise ChecksumMismatch(f"{uri}: {where} stored with ETag {etag}, expected {digest.hex()}", path=uri)
+    return etag, digest, None
 
-    futures = [
-        executor.submit(one, n, s, e) for n, (s, e) in enumerate(ranges, start=1) if n not in state.done
-    ]
-    try:
-        _wait_all(futures, stop)
-        ctx.check()
-    except Cancelled:
-        if ctx.cancelled:
-            state.abort()
-            on_state(None)
-        raise
-    if check_source is not None:
-        try:
-            check_source()
-        except BaseException:
-            state.abort()  # its parts hold two versions of the source: none of them may be resumed
-            on_state(None)
-            raise
+
+def _complete(ctx: Control, client: Any, db: Any, dkey: str, state: UploadState,
+              on_state: Callable[[UploadState | None], None]) -> tuple[str, str]:  # fmt: skip
+    """Complete the upload, abort older ones of the key, and return (checksum of the parts sent, the server's)."""
+    uri, upload_id = db.uri(dkey), state.upload_id
     done = [state.done[n] for n in sorted(state.done)]
     parts = [{"PartNumber": n, "ETag": f'"{etag}"', **({"ChecksumCRC32": crc32_b64(crc)} if crc is not None else {})}
              for n, (etag, _md5, crc) in zip(sorted(state.done), done, strict=True)]
