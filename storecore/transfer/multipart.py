@@ -922,36 +922,13 @@ def download(
     for n in state.done:
         s, e = ranges[n - 1]
         ctx.add_bytes(e - s)
-    # A small object is one GET on this thread: no events or locks to make for it.
-    stop: Any = threading.Event() if len(ranges) > 1 else _NEVER
-    lock: Any = threading.Lock() if len(ranges) > 1 else contextlib.nullcontext()
     try:
         # Parts land anywhere in the file; one stream writes it from the start.
         if (len(ranges) > 1 or resumed) and os.fstat(fd).st_size != size:
             os.ftruncate(fd, size)
-
-        def write_at(chunks: list[bytes], offset: int) -> None:
-            _write_at(fd, chunks, offset)
-
-        def one(n: int, s: int, e: int) -> None:
-            if stop.is_set():
-                return
-            ctx.check()
-
-            def fetch() -> bytes | int:
-                return _fetch_part(ctx, sb, skey, plan, n, write_at, bodies.pop() if n == 1 and bodies else None)
-
-            digest = retrying(ctx, f"{uri} (part {n})", fetch)
-            with lock:
-                state.done[n] = digest
-
-        todo = [(n, s, e) for n, (s, e) in enumerate(ranges, start=1) if n not in state.done]
         try:
-            if len(todo) == 1:
-                one(*todo[0])  # a small object: no hop through the part pool
-            else:
-                _wait_all([executor.submit(one, n, s, e) for n, s, e in todo], stop)
-            ctx.check()
+            _fetch_parts(ctx, sb, skey, plan, state, lambda chunks, offset: _write_at(fd, chunks, offset), executor,
+                         bodies)
         except Cancelled:
             if ctx.cancelled:
                 os.close(fd)
@@ -980,6 +957,35 @@ def download(
     _install(state.tmp, target, fresh=fresh)
     on_state(None)
     return plan.expected or got, got
+
+
+def _fetch_parts(ctx: Control, sb: Any, skey: str, plan: _Plan, state: DownloadState,
+                 write_at: Callable[[list[bytes], int], Any], executor: Executor, bodies: list[Any]) -> None:  # fmt: skip
+    """Fetch the parts of ``plan`` not in ``state.done`` (in parallel on ``executor``; one part on this thread)
+    and record each one's digest; ``bodies`` may hold the open response of part 1."""
+    uri = sb.uri(skey)
+    # A small object is one GET on this thread: no events or locks to make for it.
+    stop: Any = threading.Event() if len(plan.ranges) > 1 else _NEVER
+    lock: Any = threading.Lock() if len(plan.ranges) > 1 else contextlib.nullcontext()
+
+    def one(n: int) -> None:
+        if stop.is_set():
+            return
+        ctx.check()
+
+        def fetch() -> bytes | int:
+            return _fetch_part(ctx, sb, skey, plan, n, write_at, bodies.pop() if n == 1 and bodies else None)
+
+        digest = retrying(ctx, f"{uri} (part {n})", fetch)
+        with lock:
+            state.done[n] = digest
+
+    todo = [n for n in range(1, len(plan.ranges) + 1) if n not in state.done]
+    if len(todo) == 1:
+        one(todo[0])  # a small object: no hop through the part pool
+    elif todo:
+        _wait_all([executor.submit(one, n) for n in todo], stop)
+    ctx.check()
 
 
 def _hash_local(path: str) -> str:
