@@ -898,27 +898,11 @@ class TransferJob:
                 # answer (a recursive listing holds files only, so no folder can be in the way).
                 dentry = _stat_or_none(db, dpath) if dentry else None
             if dentry is not None:
-                decision = self._decide(src_uri, record.destination, sentry, dentry)
-                if decision == "skip":
-                    record.status = SKIPPED
+                target = self._resolve_conflict(record, sb, sentry, db, dpath, dentry, existing)
+                if target is None:
                     self._skip(src_uri, sentry)
                     return
-                if decision == "skip-if-same":
-                    if not dentry.is_dir and verify.same_content(sb, sentry, db, dentry):
-                        record.status, record.verified = SKIPPED, True
-                        record.source_checksum = verify.content_etag(sentry)
-                        record.destination_checksum = verify.content_etag(dentry)
-                        self._skip(src_uri, sentry)
-                        return
-                    decision = "overwrite"
-                if decision == "rename":
-                    dpath = _unique_path(db, dpath, set(existing or ()))
-                    record.destination = db.uri(dpath)
-                elif dentry.is_dir:
-                    raise IsADirectory(
-                        f"{record.destination}: a folder is there; cannot overwrite it with the file {src_uri}",
-                        path=record.destination,
-                    )
+                dpath = target
             ctx.check_source = onefile.source_guard(sb, sentry.path)
             ctx.fresh = dentry is None
             ctx.duri = record.destination
@@ -958,6 +942,31 @@ class TransferJob:
             record.seconds = round(time.monotonic() - t0, 6)
             if not paused:
                 self._file_finished(record.status)
+
+    def _resolve_conflict(self, record: FileRecord, sb: Backend, sentry: Entry, db: Backend, dpath: str,
+                          dentry: Entry, existing: dict[str, Entry] | None) -> str | None:  # fmt: skip
+        """What to do with a file whose destination exists (the job's policy, or the user's answer): the path
+        to write (``dpath``, or a new name), or None when the file is skipped (``record`` says so)."""
+        decision = self._decide(record.source, record.destination, sentry, dentry)
+        if decision == "skip":
+            record.status = SKIPPED
+            return None
+        if decision == "skip-if-same":
+            if not dentry.is_dir and verify.same_content(sb, sentry, db, dentry):
+                record.status, record.verified = SKIPPED, True
+                record.source_checksum = verify.content_etag(sentry)
+                record.destination_checksum = verify.content_etag(dentry)
+                return None
+            decision = "overwrite"
+        if decision == "rename":
+            dpath = _unique_path(db, dpath, set(existing or ()))
+            record.destination = db.uri(dpath)
+        elif dentry.is_dir:
+            raise IsADirectory(
+                f"{record.destination}: a folder is there; cannot overwrite it with the file {record.source}",
+                path=record.destination,
+            )
+        return dpath
 
     def _skip(self, src_uri: str, sentry: Entry) -> None:
         self._completed.add(src_uri)
