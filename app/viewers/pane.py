@@ -49,22 +49,7 @@ def _warm_modules() -> list[type]:
     from .array_viewer import ArrayViewer
 
     ArrayViewer.preload()
-    _warm_storage()
     return [ArrayViewer]
-
-
-def _warm_storage() -> None:
-    """What opening the first container costs once per process, paid ahead (worker thread): h5py and the HDF5
-    filter plugins (~100 ms), zarr and its I/O loop (~200-400 ms) — else the first selection waits for them."""
-    try:
-        from storecore.containers.hdf5_nodes import load_filter_plugins
-
-        load_filter_plugins()
-        import zarr
-
-        zarr.open_group(store=zarr.storage.MemoryStore(), mode="w")  # starts zarr's event-loop thread
-    except Exception as e:  # noqa: BLE001 - the first selection then pays for it, nothing else changes
-        log.info("storage warm-up failed: %s", e)
 
 
 def _close_target(old: Any, new: Any) -> None:

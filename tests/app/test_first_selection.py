@@ -134,29 +134,3 @@ def test_an_array_selected_during_the_warm_up_is_built_in_steps_without_gui_thre
         assert window.preview.findChildren(ArrayViewer) == [viewer]  # the warm-up built no second one
     finally:
         close_window(qtbot, window)
-
-
-def test_the_warm_up_opens_storage_libraries_on_a_worker(qtbot, settings_path, monkeypatch):
-    """h5py with the filter plugins and zarr with its I/O loop are ready before the first selection, and were
-    made ready off the GUI thread."""
-    import threading
-
-    import app.viewers.pane as pane_module
-
-    ran_on: list[threading.Thread] = []
-    real = pane_module._warm_storage
-
-    def spy() -> None:
-        ran_on.append(threading.current_thread())
-        real()
-
-    monkeypatch.setattr(pane_module, "_warm_storage", spy)
-    window = make_window(qtbot, settings_path)
-    try:
-        qtbot.waitUntil(lambda: window.preview.warm, timeout=30_000)
-        assert ran_on and ran_on[0] is not threading.main_thread()
-        from storecore.containers import hdf5_nodes
-
-        assert hdf5_nodes._plugins_loaded
-    finally:
-        close_window(qtbot, window)
