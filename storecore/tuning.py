@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -126,8 +127,27 @@ CACHE_SHARES = {
     "zarr_open": 1 / 9,
     "zarr_slices": 2 / 9,
 }
-_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": MiB, "mib": MiB, "mb": 1000**2,
-          "g": 1024 * MiB, "gib": 1024 * MiB, "gb": 1000**3}  # fmt: skip
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3, "t": 1024**4, "tib": 1024**4,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+}  # fmt: skip
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"64MiB"``, ``"1.5 GB"``, ``"500k"`` or ``"1048576"`` (KiB/MiB/GiB are 1024-based, KB/MB/GB 1000).
+
+    Raises ValueError naming what was not understood.
+    """
+    match = _SIZE.fullmatch(text or "")
+    if match is None:
+        raise ValueError(f"{text!r} is not a size (write e.g. 64MiB, 1GB or 1048576)")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"{text!r}: unknown unit {unit!r} (use KiB, MiB, GiB, KB, MB, GB or plain bytes)")
+    return int(float(number) * factor)
 
 
 def cache_budget() -> int:
@@ -136,18 +156,16 @@ def cache_budget() -> int:
     An unreadable value is logged and the default used (at least 64 MiB is kept).
     """
     import os
-    import re
 
     raw = os.environ.get(CACHE_BUDGET_ENV, "").strip()
     if not raw:
         return DEFAULT_CACHE_BUDGET
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)", raw)
-    factor = _UNITS.get(m.group(2).lower()) if m else None
-    if m is None or factor is None:
-        logger.warning("%s=%r is not a size (write e.g. 1GiB or 768MiB): using %d MiB",
-                       CACHE_BUDGET_ENV, raw, DEFAULT_CACHE_BUDGET // MiB)
+    try:
+        wanted = parse_size(raw)
+    except ValueError as e:
+        logger.warning("%s ignored: %s; using %d MiB", CACHE_BUDGET_ENV, e, DEFAULT_CACHE_BUDGET // MiB)
         return DEFAULT_CACHE_BUDGET
-    return max(64 * MiB, int(float(m.group(1)) * factor))
+    return max(64 * MiB, wanted)
 
 
 def cache_bytes(name: str) -> int:
@@ -156,4 +174,4 @@ def cache_bytes(name: str) -> int:
 
 
 __all__ = ["DEFAULT", "Tuning", "set_tuning", "tuning_for", "CACHE_BUDGET_ENV", "CACHE_SHARES", "cache_budget",
-           "cache_bytes"]
+           "cache_bytes", "parse_size"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from storecore.tuning import parse_size
 
 log = logging.getLogger(__name__)
 
@@ -22,29 +23,6 @@ FRAME_FACTOR = 8
 FRAME_TILES = 64
 #: frame budget from the environment (``STORESCOPE_FRAME_BUDGET``: ``1GiB``, ``500MB``, bytes)
 FRAME_ENV = "STORESCOPE_FRAME_BUDGET"
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3, "t": 1024**4, "tib": 1024**4,
-    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-}  # fmt: skip
-_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*")
-
-
-def parse_size(text: str) -> int:
-    """Bytes from ``"64MiB"``, ``"1.5 GB"``, ``"500k"`` or ``"1048576"`` (KiB/MiB/GiB are 1024-based, KB/MB/GB 1000).
-
-    Raises ValueError naming what was not understood.
-    """
-    match = _SIZE.fullmatch(text or "")
-    if match is None:
-        raise ValueError(f"{text!r} is not a size (write e.g. 64MiB, 1GB or 1048576)")
-    number, unit = match.groups()
-    factor = _UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"{text!r}: unknown unit {unit!r} (use KiB, MiB, GiB, KB, MB, GB or plain bytes)")
-    return int(float(number) * factor)
-
-
 @dataclass
 class Budget:
     """A byte budget shared by every viewer (text, tables, images, arrays).

@@ -98,28 +98,26 @@ class ZarrContainer(Container):
         """Bytes zarr has fetched from the store so far (metadata and chunks)."""
         return self.counter.bytes_read
 
-    def cached_read(self, path: str, selection: tuple, read: Any, array: Any = None) -> Any:
+    def cached_read(self, path: str, selection: tuple, read: Any, identity: Hashable | None = None) -> Any:
         """``read()`` through the caches of recent slices, so going back to a frame costs no I/O.
 
         zarr keeps no decoded chunks between reads (h5py does, with its chunk cache); read-only containers
-        keep recent slices instead: in :data:`.zarr_cache.SHARED` across opens when the chunk objects the
-        slice came from can be validated (see :mod:`.zarr_cache`), else here, for this open only.
-        Copies go in and out, so callers may modify what they get.
+        keep recent slices instead: in :data:`.zarr_cache.SHARED` across opens when the slice's ``identity``
+        is known (:meth:`ZarrNode.slice_identity`: its chunk objects, validated again on every read), else
+        here, for this open only.  Copies go in and out, so callers may modify what they get.
         """
         if self.mode != "r":
             return read()
-        from .zarr_cache import SHARED, identities, key_for, touched_keys
+        if identity is not None:
+            from .zarr_cache import SHARED, key_for
 
-        keys = touched_keys(array, selection) if array is not None else None
-        ids = identities(self, path, array, keys) if keys is not None else None
-        if ids is not None:
             shared_key = key_for(self, path, selection)
             hit = SHARED.get(shared_key)
-            if hit is not None and hit[0] == ids:
+            if hit is not None and hit[0] == identity:
                 return hit[1].copy()
             data = read()
             if data.dtype.kind != "O":
-                SHARED.put(shared_key, (ids, data.copy()))
+                SHARED.put(shared_key, (identity, data.copy()))
             return data
         key = (path, repr(selection))
         hit = self._slices.get(key)
@@ -249,7 +247,8 @@ class ZarrNode(Node):
                 data = np.asarray(self._obj[selection])
             return data.astype(object) if data.dtype.kind == "T" else data
 
-        return self.container.cached_read(self.path, selection, read, self._obj)  # type: ignore[attr-defined]
+        identity = self.slice_identity(selection) if self.container.mode == "r" else None
+        return self.container.cached_read(self.path, selection, read, identity)  # type: ignore[attr-defined]
 
     def slice_identity(self, selection: tuple) -> Hashable | None:
         """The identities of the chunk objects ``selection`` reads and of the array's metadata (see
