@@ -97,13 +97,24 @@ def copy(
     tree = _TreeProgress(progress)
     skey = sb.key(sl.path)
     db.mkdir(dl.path)
+    odd: list[str] = []
     for child in sb.ls(sl.path, recursive=True):
         if cancel is not None and cancel():
             raise Cancelled(f"copy {sl} -> {dl} cancelled")
+        below = child.path[len(sl.path) :] if child.path.startswith(sl.path) else child.path
+        if any(part in ("", ".", "..") for part in below.removeprefix("/").split("/")):
+            odd.append(child.path)  # keys are data: normalising it would copy (or miss) another object
+            continue
         rel = sb.key(child.path)[len(skey) :].lstrip("/")
         target = posixpath.join(dl.path, rel) if dl.path else rel
         copy_file(sb, child.path, db, target, tree.for_file(), child.size, cancel=cancel)
         tree.file_done(child.size or 0)
+    if odd:
+        raise InvalidArgument(
+            f"{sb.uri(odd[0])}: a key with an empty, '.' or '..' segment cannot be copied by name "
+            f"({len(odd)} such key(s) left out, the other files were copied; the transfer queue lists each)",
+            path=sb.uri(odd[0]),
+        )
     return tree.finished
 
 

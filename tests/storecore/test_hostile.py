@@ -235,6 +235,24 @@ def test_keys_with_dot_segments_are_skipped_with_a_reason_and_the_job_goes_on(do
     assert all("segments" in why for why in skipped.values())
 
 
+def test_library_copy_of_a_prefix_with_dot_keys_copies_the_rest_and_names_the_first_odd_key(dotted, tmp_path):
+    """``storecore.transfer.copy`` never normalises a key (``pfx/../rootsecret.txt`` is not ``rootsecret.txt``):
+    the other files are copied, one line names an odd key, and ``move`` then deletes nothing."""
+    from storecore.errors import InvalidArgument
+    from storecore.transfer import copy, move
+
+    out = tmp_path / "out"
+    with pytest.raises(InvalidArgument) as err:
+        copy(f"{dotted}/pfx", str(out))
+    assert "'..' segment" in one_line(str(err.value)) and "3 such key(s)" in one_line(str(err.value))
+    assert sorted(os.listdir(out)) == ["ok.txt", "z.txt"]
+    assert not (tmp_path / "rootsecret.txt").exists()
+    with pytest.raises(InvalidArgument):
+        move(f"{dotted}/pfx", str(tmp_path / "moved"))
+    backend, loc = storecore.backend_for(f"{dotted}/pfx/ok.txt")
+    assert backend.read_bytes(loc.path) == b"ok"  # nothing was deleted
+
+
 def test_a_move_of_a_prefix_keeps_the_keys_it_skipped(dotted, memory_root):
     with TransferQueue(history=False) as q:
         job = q.submit(f"{dotted}/pfx", f"{memory_root}/moved", op="move")
