@@ -192,10 +192,14 @@ def make_items(node: TreeNode) -> list[QStandardItem]:
     Only the name and size columns carry ``SORT_ROLE`` (folders first, sizes
     as numbers); dates and kinds sort by their text.
     """
-    name = QStandardItem(icon(node.icon), node.name)
+    name = QStandardItem()
+    # Flags first: an item keeps its roles in a list searched in order, and QTreeView asks every row of an
+    # expanded folder for its flags on each layout (100,000 rows: 60 ms with the flags fifth, see make_items).
+    name.setFlags(_flags(node.kind in DROP_KINDS, not node.expandable))
+    name.setText(node.name)
+    name.setIcon(icon(node.icon))
     name.setData(node, NODE_ROLE)
     name.setData(("0" if node.is_dir else "1") + node.name.lower(), SORT_ROLE)
-    name.setFlags(_flags(node.kind in DROP_KINDS, not node.expandable))
     if node.tooltip:
         name.setToolTip(node.tooltip)
     if node.bold:

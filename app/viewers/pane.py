@@ -307,6 +307,17 @@ class PreviewPane(QWidget):
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             self._on_prepared(*waiting)
+        else:
+            QTimer.singleShot(0, widget, lambda: self._prerender(widget))
+
+    def _prerender(self, widget: Any) -> None:
+        """Paint a viewer built ahead once, off screen, while no selection waits for it.
+
+        A plot's first paint runs one-time code (fonts, pyqtgraph's item caches): 27 ms against
+        6-8 ms for the next ones, which the first selection's pixels would otherwise wait for.
+        """
+        if alive(widget) and widget is not self._current and self._waiting is None and widget not in self._building:
+            widget.grab()
 
     def _build_failed(self, cls: type, widget: Any, exc: Exception) -> None:
         """Drop a viewer whose construction failed; a selection waiting for it shows the error."""

@@ -361,7 +361,9 @@ def test_colormap_aspect_and_flips(qtbot, plot):
     before = plot.hist.gradient.getLookupTable(8)
     plot.cmap_box.setCurrentText("inferno")
     assert not np.array_equal(before, plot.hist.gradient.getLookupTable(8))
+    assert not any(t.isVisible() for t in plot.hist.gradient.ticks)  # viridis, 256 stops: no ticks to paint
     plot.set_colormap("gray")
+    assert all(t.isVisible() for t in plot.hist.gradient.ticks)  # two stops: ticks to drag
     lut = plot.hist.gradient.getLookupTable(3)
     assert tuple(lut[0][:3]) == (0, 0, 0) and tuple(lut[-1][:3]) == (255, 255, 255)
     assert plot.plot.vb.state["aspectLocked"]
