@@ -615,7 +615,9 @@ class H5Node(Node):
                 node = BrokenNode(self.container, path, str(e))
             yield node
 
-    def _read(self, selection: tuple) -> np.ndarray:
+    def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
+        # ``cache`` is about slice caches, which HDF5 containers do not keep: their decoded-chunk caches
+        # (h5py's, storecore.containers.h5chunks') hold chunks that neighbouring reads need too.
         if self.kind != "array":
             return super()._read(selection)
         reader = self.container.reader
@@ -807,8 +809,8 @@ class H5LinkNode(Node):
         node = self._resolve()
         return node.children() if node is not None else iter(())
 
-    def _read(self, selection: tuple) -> np.ndarray:
-        return self.target()._read(selection)
+    def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
+        return self.target()._read(selection, cache)
 
     def lazy(self) -> Any:
         return self._delegate("lazy", lambda: None)()

@@ -337,11 +337,15 @@ class Node:
         identities mean equal values.  None when it cannot be told (then cache per open only)."""
         return None
 
-    def read_slice(self, selection: Any = ()) -> np.ndarray:
-        """Read ``selection`` (ints and slices, any step, negative indices) as a numpy array."""
+    def read_slice(self, selection: Any = (), *, cache: bool = True) -> np.ndarray:
+        """Read ``selection`` (ints and slices, any step, negative indices) as a numpy array.
+
+        ``cache=False``: the container keeps no copy of the slice in its slice caches (Zarr's), for callers
+        that keep what they read themselves (a viewer's tile cache): one copy in memory, not two.
+        """
         from .slicing import read_slice
 
-        return read_slice(self, selection)
+        return read_slice(self, selection, cache=cache)
 
     def display_selection(
         self,
@@ -359,8 +363,8 @@ class Node:
         itemsize = node.dtype.itemsize if node.dtype is not None else 8
         return display_selection(node.shape, axes, index, target, max_bytes, itemsize, chunks=node.chunks)
 
-    def _read(self, selection: tuple) -> np.ndarray:
-        """Read a normalised selection (non-negative ints and positive-step slices)."""
+    def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
+        """Read a normalised selection (non-negative ints and positive-step slices); ``cache``: see :meth:`read_slice`."""
         raise InvalidArgument(f"{self.uri} is a {self.kind}, not an array", path=self.uri)
 
     def lazy(self) -> Any:

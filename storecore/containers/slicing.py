@@ -73,11 +73,12 @@ def normalize_selection(selection: Any, shape: tuple[int, ...]) -> tuple[tuple, 
     return tuple(out), flips, tuple(out_shape)
 
 
-def read_slice(node: Any, selection: Any = ()) -> np.ndarray:
+def read_slice(node: Any, selection: Any = (), *, cache: bool = True) -> np.ndarray:
     """Read ``selection`` from an array node (or any array-like) as a numpy array.
 
     ``read_slice(node, (10, slice(None), slice(-100, None, 2)))`` equals
-    ``numpy_array[10, :, -100::2]`` but reads only the chunks it touches.
+    ``numpy_array[10, :, -100::2]`` but reads only the chunks it touches.  ``cache=False``: a container
+    node keeps no copy of the slice (see ``Node.read_slice``).
     """
     if callable(getattr(node, "target", None)) and hasattr(node, "_read"):  # a container Node
         target = node.target()
@@ -86,7 +87,10 @@ def read_slice(node: Any, selection: Any = ()) -> np.ndarray:
             return np.empty((0,), dtype=target.dtype if target.dtype is not None else float)
         if target.kind != "array" or target.shape is None:
             raise InvalidArgument(f"{node.uri} is a {target.kind}, not an array", path=node.uri)
-        shape, dtype, reader = target.shape, target.dtype, target._read
+        shape, dtype = target.shape, target.dtype
+
+        def reader(sel: tuple) -> np.ndarray:
+            return target._read(sel, cache)
     else:
         shape, dtype = tuple(node.shape), node.dtype
 

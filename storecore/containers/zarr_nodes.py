@@ -237,7 +237,7 @@ class ZarrNode(Node):
         for name, obj in members:
             yield ZarrNode(self.container, f"{base}/{name}", obj)  # type: ignore[arg-type]
 
-    def _read(self, selection: tuple) -> np.ndarray:
+    def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
         if self.kind != "array":
             return super()._read(selection)
         import numpy as np
@@ -247,6 +247,8 @@ class ZarrNode(Node):
                 data = np.asarray(self._obj[selection])
             return data.astype(object) if data.dtype.kind == "T" else data
 
+        if not cache:
+            return read()
         identity = self.slice_identity(selection) if self.container.mode == "r" else None
         return self.container.cached_read(self.path, selection, read, identity)  # type: ignore[attr-defined]
 

@@ -50,6 +50,21 @@ def test_reopen_serves_the_slice_without_reading_chunks(tmp_path, version):
     assert fetched == 0 and np.array_equal(again, data[5])
 
 
+def test_a_caller_that_keeps_its_reads_can_leave_the_slice_caches_alone(tmp_path):
+    """``read_slice(..., cache=False)``: the same values, and no copy kept (a viewer caches its tiles itself)."""
+    path = str(tmp_path / "n.zarr")
+    data = build(path)
+    with open_container(path) as root:
+        node = root.get("/a")
+        got = node.read_slice((slice(2, 9), slice(None)), cache=False)
+        assert np.array_equal(got, data[2:9]) and len(zarr_cache.SHARED) == 0
+        before = root.container.bytes_read
+        assert np.array_equal(node.read_slice((slice(2, 9), slice(None)), cache=False), data[2:9])
+        assert root.container.bytes_read > before  # read again: nothing was kept for this open either
+        node.read_slice((slice(2, 9), slice(None)))
+        assert len(zarr_cache.SHARED) == 1
+
+
 @pytest.mark.parametrize("version", [2, 3])
 def test_a_chunk_rewritten_in_place_is_read_again(tmp_path, version):
     path = str(tmp_path / "w.zarr")
