@@ -35,9 +35,11 @@ never fails because of a peer.
 ``--quick`` uses a (128, 512, 512) volume and one run each.  ``--json`` ends the
 output with one JSON object on its own line: ``first_pixels_ratio``,
 ``whole_frame_ratio_hdf5``, ``whole_frame_ratio_zarr`` (Storescope ÷ best peer;
-below 1 means Storescope is faster), ``max_stall_ms`` (Storescope, any stage),
-``peak_rss_over_budget_mb`` (Storescope's peak RSS − the best peer's − Storescope's
-cache budget, ``STORESCOPE_CACHE_BUDGET``), plus the medians per viewer and format.
+below 1 means Storescope is faster; null for Zarr, which no peer reads, so
+``whole_frame_ratio_zarr_vs_peer_hdf5`` divides by the best peer on the same
+array as HDF5), ``max_stall_ms`` (Storescope, any stage), ``peak_rss_over_budget_mb``
+(Storescope's peak RSS − the best peer's − Storescope's cache budget,
+``STORESCOPE_CACHE_BUDGET``), plus the medians per viewer and format.
 """
 
 from __future__ import annotations
@@ -582,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
         first_pixels_ratio=ratio(ours("hdf5", "first_pixels"), fp_peer),
         whole_frame_ratio_hdf5=ratio(ours("hdf5", "whole_frame"), wf_peer),
         whole_frame_ratio_zarr=ratio(ours("zarr", "whole_frame"), wz_peer),
+        # no peer reads Zarr v3: the same array as HDF5 is what a peer's user would open instead
+        whole_frame_ratio_zarr_vs_peer_hdf5=ratio(ours("zarr", "whole_frame"), wf_peer),
         max_stall_ms=round(max(stalls), 1) if stalls else None,
         peak_rss_over_budget_mb=over,
         best_peer={"first_pixels": fp_who, "whole_frame_hdf5": wf_who, "peak_rss": rss_who},
@@ -590,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nStorescope ÷ best peer (HDF5): first pixels {summary['first_pixels_ratio']} ({fp_who}), "
         f"whole frame {summary['whole_frame_ratio_hdf5']} ({wf_who}); Zarr: {summary['whole_frame_ratio_zarr']}"
-        + (" (no peer reads Zarr v3)" if wz_peer is None else "")
+        + (f" (no peer reads Zarr v3; vs the best peer on the same array as HDF5: "
+           f"{summary['whole_frame_ratio_zarr_vs_peer_hdf5']})" if wz_peer is None else "")
     )
     print(
         f"Storescope longest stall {summary['max_stall_ms']} ms; peak RSS over (best peer {rss_who} + cache budget "
