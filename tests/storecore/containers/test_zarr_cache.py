@@ -131,3 +131,21 @@ def test_keys_of_a_selection_cover_exactly_its_chunks(tmp_path):
     assert zarr_cache.touched_keys(arr, (slice(None, None, -1), 0)) == ["c/0/0", "c/1/0", "c/2/0"]
     assert zarr_cache.touched_keys(arr, (slice(3, 3), 0)) == []
     assert zarr_cache.touched_keys(arr, ([1, 2], 0)) is None  # fancy indexing: not validated, not shared
+
+
+@settings(max_examples=40, deadline=None)
+@given(sels=st.lists(st.tuples(index, st.builds(slice, st.none() | st.integers(0, 10), st.none() | st.integers(0, 10)),
+                               st.booleans()), min_size=1, max_size=6))
+def test_cached_and_uncached_reads_agree_in_any_order(tmp_path_factory, sels):
+    """Reads that skip the slice caches and reads through them, interleaved on one open: zarr's answer each time."""
+    zarr_cache.SHARED.clear()
+    path = str(tmp_path_factory.mktemp("fc") / "c.zarr")
+    data = build(path)
+    with open_container(path) as root:
+        node = root.get("/a")
+        for row, cols, cache in sels:
+            if isinstance(row, int) and not -SHAPE[0] <= row < SHAPE[0]:
+                continue
+            got = node.read_slice((row, cols), cache=cache)
+            assert np.array_equal(got, data[row, cols])
+            got[...] = -1  # what a caller does with its copy never reaches a cache
