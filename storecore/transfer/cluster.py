@@ -257,10 +257,7 @@ def run_job(job: Any, client: Any, *, batch_bytes: int = BATCH_BYTES, batch_file
     if sloc.inner is not None or dloc.inner is not None:
         raise InvalidArgument(f"{job.source} -> {job.destination}: cluster jobs copy files and folders, not nodes")
     items = plan(sloc)
-    with job._lock:
-        job._files_seen = len(items)
-        job._bytes_total = sum(size or 0 for _, size, _ in items)
-        job._listed = True
+    job.set_listed(len(items), sum(size or 0 for _, size, _ in items))
     conflict = str(job.conflict.value)
     conflict = conflict if conflict in _CLUSTER_POLICIES else "skip-if-same"
     tq = job.queue
@@ -277,7 +274,7 @@ def run_job(job: Any, client: Any, *, batch_bytes: int = BATCH_BYTES, batch_file
         future.add_done_callback(finished.put)
     try:
         while pending:
-            if job._cancel.is_set() or job._fatal is not None:
+            if job.stopping:
                 raise Cancelled(f"transfer {job.source} -> {job.destination} cancelled", path=job.destination)
             try:
                 future = finished.get(timeout=poll)  # wakes up to notice a cancel between batches
@@ -285,12 +282,7 @@ def run_job(job: Any, client: Any, *, batch_bytes: int = BATCH_BYTES, batch_file
                 continue
             pending.discard(future)
             for row in future.result():
-                record = FileRecord(**row)
-                with job._lock:
-                    job._records[record.source] = record
-                if record.status == VERIFIED:
-                    job._add_bytes(record.size or 0)
-                job._file_finished(record.status)
+                job.add_finished(FileRecord(**row))
     except BaseException:
         client.cancel(list(pending))
         raise
@@ -300,11 +292,11 @@ def run_job(job: Any, client: Any, *, batch_bytes: int = BATCH_BYTES, batch_file
 
 def _delete_verified_sources(job: Any, failed: str, skipped: str, verified: str) -> None:
     """After a cluster copy: delete each source whose copy was verified (a failed delete fails that file)."""
-    for src_uri, record in list(job._records.items()):
+    for record in job.report():  # the job's own records: a failed delete shows on them
         if record.status != verified:
             continue
         try:
-            backend, loc = backend_for(src_uri)
+            backend, loc = backend_for(record.source)
             backend.delete(loc.path)
         except StorecoreError as e:
             record.status, record.error = failed, f"copied and verified, but the source was not deleted: {e}"

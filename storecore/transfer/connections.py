@@ -38,6 +38,8 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 #: request bodies up to this size are sent with their headers in one write
 _JOIN_BODY = 64 * 1024
+#: ``recv`` waits for the whole size asked for (0 where the platform lacks it)
+_WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 
 class Headers(dict[str, str]):
@@ -158,11 +160,42 @@ class Response:
             raise http.client.IncompleteRead(b"")
         return data
 
-    def stream(self, amt: int) -> Iterator[bytes]:
+    def _read_exact(self, amt: int) -> bytes | bytearray:
+        """The next ``min(amt, length)`` body bytes of a plain-socket body of known length: what the reader holds,
+        then the rest in one ``recv`` that waits for all of it (``MSG_WAITALL``) instead of one per arrival, each
+        a GIL handoff.  Falls back to :meth:`_read_some` elsewhere (TLS, chunked, unknown length)."""
+        sock = self.conn.sock
+        length = self.length
+        if self.chunked or length is None or not _WAITALL or sock is None or isinstance(sock, ssl.SSLSocket):
+            return self._read_some(amt)
+        if self.complete:
+            return b""
+        n = min(amt, length)
+        head = self.conn.reader.read1(n)  # bytes already buffered (one receive when none are)
+        if not head:
+            raise http.client.IncompleteRead(b"", length)
+        if len(head) == n:
+            data: bytes | bytearray = head
+        else:
+            buf = bytearray(n)
+            buf[: len(head)] = head
+            view, got = memoryview(buf), len(head)
+            while got < n:
+                k = sock.recv_into(view[got:], n - got, _WAITALL)
+                if not k:
+                    raise http.client.IncompleteRead(b"", length - got)
+                got += k
+            data = buf
+        self.length = length - n
+        if not self.length:
+            self.complete = True
+        return data
+
+    def stream(self, amt: int) -> Iterator[bytes | bytearray]:
         """The body in chunks of up to ``amt`` bytes; raises ConnectionError if it ends early."""
         try:
             while True:
-                chunk = self._read_some(amt)
+                chunk = self._read_exact(amt)
                 if not chunk:
                     break
                 yield chunk
@@ -241,6 +274,24 @@ def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
         sock.settimeout(seconds)
 
 
+def _send(sock: socket.socket, head: bytes, body: bytes | None) -> None:
+    """Send ``head`` then ``body``: one ``sendmsg`` of both on a plain socket (no copy, and one system call: one
+    GIL handoff less per request than two ``sendall``), finished by ``sendall`` after a partial send."""
+    if not body:
+        sock.sendall(head)
+        return
+    if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
+        sock.sendall(head)
+        sock.sendall(body)
+        return
+    sent = sock.sendmsg([head, body])
+    if sent < len(head):
+        sock.sendall(memoryview(head)[sent:])
+        sock.sendall(body)
+    elif sent < len(head) + len(body):
+        sock.sendall(memoryview(body)[sent - len(head):])
+
+
 class Connections:
     """Per-thread keep-alive connections to one endpoint's host."""
 
@@ -308,9 +359,7 @@ class Connections:
                     conn = self._new()
                 sock = conn.sock
                 assert sock is not None
-                sock.sendall(data)
-                if body:
-                    sock.sendall(body)
+                _send(sock, data, body)
                 return Response(conn, self, method)
             except _BROKEN as e:
                 if conn is not None:

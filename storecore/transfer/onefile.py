@@ -106,6 +106,9 @@ def _to_object_store(ctx: Any, sb: Backend, sentry: Entry, db: Backend, dpath: s
     # The server's checksum covers exactly the bytes read (size included): no HEAD needed.  Without
     # checksums, the accepted requests' Content-Lengths (the parts were counted too) are the size.
     proven = size if (src_sum and src_sum == dst_sum) or not ctx.verify else None
+    # The upload ran the source check after reading its last byte and before the object was created: a
+    # second one now would stat the file again and prove nothing more about the bytes sent.
+    ctx.check_source = None
     return src_sum, dst_sum, False, proven
 
 
@@ -136,17 +139,28 @@ def stream_copy(ctx: Any, sb: Backend, sentry: Entry, db: Backend, dpath: str, s
     return got, dst_sum, False, dentry.size
 
 
-def source_guard(backend: Backend, path: str) -> Callable[[], None] | None:
+def source_guard(backend: Backend, path: str, size: int | None = None,
+                 listed: os.stat_result | None = None) -> Callable[[], None] | None:  # fmt: skip
     """For a local source: a check that raises :class:`ChecksumMismatch` when the file is no longer the one that
-    was there now (size, mtime_ns, inode), e.g. rewritten in place while it was read.  None for other backends."""
+    was there now (size, mtime_ns, inode), e.g. rewritten in place while it was read.  None for other backends.
+
+    ``listed``: the file's stat as its listing took it (then taken as the baseline: no stat here, and a change
+    since the listing counts too).  ``size``: the size the copy will read (the listed one): a file of another size
+    now is refused at once, since reading the listed size of it would copy a part of a newer version."""
     full = backend.local_path(path)
     if full is None:
         return None
-    try:
-        st = os.stat(full)
-    except OSError:
-        return None  # reading it fails with its own error
+    if listed is not None:
+        st = listed
+    else:
+        try:
+            st = os.stat(full)
+        except OSError:
+            return None  # reading it fails with its own error
     before = (st.st_size, st.st_mtime_ns, st.st_ino)
+    if size is not None and st.st_size != size:
+        raise ChecksumMismatch(f"{full}: the file changed since it was listed ({st.st_size} bytes, listed with "
+                               f"{size})", path=full)
 
     def check() -> None:
         try:

@@ -48,9 +48,14 @@ from ..tuning import DEFAULT as _TUNING
 from . import multipart, onefile, resume, verify
 from .history import TransferHistory
 from .report import CANCELLED, FAILED, SKIPPED, VERIFIED, FileRecord, summary, write_report
+from .runners import FileRunners
 
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
+
+#: a tree job's file for its runners: (source entry, destination path, what the destination listing showed there,
+#: True for a symbolic link to recreate, a local source's stat as listed)
+_TreeItem = tuple[Entry, str, Entry | None, bool, os.stat_result | None]
 
 #: errors that stop a whole job (the endpoint is gone or refuses us): other files would fail the same way
 FATAL = (BackendUnavailable, PermissionDenied)
@@ -333,6 +338,25 @@ class TransferJob:
         """Also call ``callback(job)`` on every state change."""
         self._on_state.append(callback)
 
+    def set_listed(self, files: int, nbytes: int) -> None:
+        """Set the totals of a job whose files were listed elsewhere (a cluster job's plan): the listing is done."""
+        with self._lock:
+            self._files_seen, self._bytes_total, self._listed = files, nbytes, True
+
+    def add_finished(self, record: FileRecord) -> None:
+        """Count a file finished elsewhere (a cluster worker's record): its record, its bytes when verified,
+        and its status in the progress."""
+        with self._lock:
+            self._records[record.source] = record
+        if record.status == VERIFIED:
+            self._add_bytes(record.size or 0)
+        self._file_finished(record.status)
+
+    @property
+    def stopping(self) -> bool:
+        """True once the job was cancelled or stopped by an error that ends it."""
+        return self._cancel.is_set() or self._fatal is not None
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-safe summary of the job (what the history keeps)."""
         p = self.progress
@@ -571,8 +595,9 @@ class TransferJob:
         self._file_finished(SKIPPED)
 
     def _tree(self, sb: Backend, sl: Location, db: Backend) -> Any:
-        """The entries below a source folder as ``(entry, kind, reason)``: kind ``file`` (copy it), ``link``
-        (recreate the symbolic link, local to local) or ``skip`` (``reason`` says why).
+        """The entries below a source folder as ``(entry, kind, reason, stat)``: kind ``file`` (copy it), ``link``
+        (recreate the symbolic link, local to local) or ``skip`` (``reason`` says why); ``stat`` is a local file's
+        ``os.stat_result`` as listed (the baseline its copy is checked against: no second stat), else None.
 
         Keys are data, never paths to normalise: an object key with ``.``, ``..`` or empty segments is skipped
         (normalising it would read another object, or write outside the destination).  Local symbolic links:
@@ -596,10 +621,10 @@ class TransferJob:
             except StorecoreError:
                 canonical = False
             if not canonical or (skey and not raw.startswith(skey + "/")):
-                yield entry, "skip", f"the key {raw!r} has '.', '..' or empty segments: it is not a path to copy"
+                yield entry, "skip", f"the key {raw!r} has '.', '..' or empty segments: it is not a path to copy", None
                 continue
             reason = _unrepresentable(db, raw[len(skey):].lstrip("/"))
-            yield entry, ("skip" if reason else "file"), reason
+            yield entry, ("skip" if reason else "file"), reason, None
 
     def _listed_items(self, sb: Backend, sl: Location, db: Backend) -> Any:
         """The job's given batch as tree entries: no listing and no stat (sizes and ETags came with the list)."""
@@ -613,11 +638,11 @@ class TransferJob:
                 key, canonical = "", False
             if not canonical:
                 yield Entry(raw, posixpath.basename(rel), size, None, etag, False), "skip", (
-                    f"the key {rel!r} has '.', '..' or empty segments: it is not a path to copy")
+                    f"the key {rel!r} has '.', '..' or empty segments: it is not a path to copy"), None
                 continue
             reason = _unrepresentable(db, rel)
             entry = Entry(sb.entry_path(key), posixpath.basename(rel), size, None, etag, False)
-            yield entry, ("skip" if reason else "file"), reason
+            yield entry, ("skip" if reason else "file"), reason, None
 
     def _local_tree(self, sb: Any, sl: Location, db: Backend) -> Any:
         from ..backends.local import TMP_SUFFIX
@@ -633,7 +658,7 @@ class TransferJob:
                     items = list(it)  # directory order, as the backend's own listing
             except OSError as e:
                 yield Entry(sb.entry_path(_rel_key(sb, directory)), os.path.basename(directory), None, None, None,
-                            True), "skip", f"the folder cannot be read ({e.strerror or e})"
+                            True), "skip", f"the folder cannot be read ({e.strerror or e})", None
                 continue
             for de in items:
                 key = _rel_key(sb, de.path)
@@ -641,40 +666,41 @@ class TransferJob:
                 try:
                     lst = de.stat(follow_symlinks=False)
                 except OSError as e:
-                    yield _plain_entry(sb, key, de.name), "skip", f"vanished or unreadable ({e.strerror or e})"
+                    yield _plain_entry(sb, key, de.name), "skip", f"vanished or unreadable ({e.strerror or e})", None
                     continue
                 if stat_mod.S_ISLNK(lst.st_mode):
                     entry = _plain_entry(sb, key, de.name, lst)
                     if to_local:
-                        yield entry, "link", None
+                        yield entry, "link", None, None
                         continue
                     target = os.path.realpath(de.path)
                     try:
                         st = os.stat(de.path)
                     except OSError:
-                        yield entry, "skip", "a broken symbolic link"
+                        yield entry, "skip", "a broken symbolic link", None
                         continue
                     if stat_mod.S_ISDIR(st.st_mode):
-                        yield entry, "skip", "a symbolic link to a folder (links are not followed into folders)"
+                        yield entry, "skip", "a symbolic link to a folder (links are not followed into folders)", None
                         continue
                     if not target.startswith(real_top + os.sep) or not stat_mod.S_ISREG(st.st_mode):
-                        yield entry, "skip", "a symbolic link to a file outside the tree"
+                        yield entry, "skip", "a symbolic link to a file outside the tree", None
                         continue
                     reason = _unrepresentable(db, rel)
-                    yield sb._entry(de.path, st, de.name), ("skip" if reason else "file"), reason
+                    yield sb._entry(de.path, st, de.name), ("skip" if reason else "file"), reason, st
                     continue
                 if stat_mod.S_ISDIR(lst.st_mode):
                     pending.append(de.path)
                     continue
                 if not stat_mod.S_ISREG(lst.st_mode):
-                    yield _plain_entry(sb, key, de.name, lst), "skip", "not a regular file (a fifo, socket or device)"
+                    yield _plain_entry(sb, key, de.name, lst), "skip", "not a regular file (a fifo, socket or device)", \
+                        None
                     continue
                 if de.name.endswith(TMP_SUFFIX):
                     yield _plain_entry(sb, key, de.name, lst), "skip", \
-                        f"names ending in {TMP_SUFFIX} are storecore's temporary files"
+                        f"names ending in {TMP_SUFFIX} are storecore's temporary files", None
                     continue
                 reason = _unrepresentable(db, rel)
-                yield sb._entry(de.path, lst, de.name), ("skip" if reason else "file"), reason
+                yield sb._entry(de.path, lst, de.name), ("skip" if reason else "file"), reason, lst
 
     def _do_link(self, sb: Any, spath: str, db: Any, dpath: str, *, single: bool = False) -> None:
         """Recreate the symbolic link ``spath`` at ``dpath`` (both local) with the same target text, verify it,
@@ -761,33 +787,11 @@ class TransferJob:
         if not db.implicit_folders:  # on S3 a folder exists through its keys: no marker object
             with contextlib.suppress(StorecoreError):
                 db.mkdir(droot)
-        # Files submitted and not finished (set-aside ones included), at most ``ahead`` at a time.  One condition
-        # serves both waits; a finishing file wakes this thread only once the count is down to what it waits for
-        # (``wake``; -1: nobody waits), so that it submits files in batches instead of one per wake-up.
-        ahead = 2 * self.queue.concurrency
-        low = ahead - max(1, self.queue.concurrency // 2)
-        outstanding = [0]
-        wake = [-1]
-        idle = threading.Condition()
-
-        def task(entry: Entry, target: str, dexisting: Entry | None, link: bool = False) -> None:
-            try:
-                if link:
-                    self._do_link(sb, entry.path, db, target)
-                else:
-                    self._do_file(sb, entry, db, target, dexisting, existing=existing)
-            except _Paused:
-                self._park(lambda: task(entry, target, dexisting, link))
-                return
-            except BaseException:  # noqa: BLE001 - recorded on the file; fatal ones in self._fatal
-                pass
-            with idle:
-                outstanding[0] -= 1
-                if outstanding[0] <= wake[0]:
-                    idle.notify_all()
-
+        runners: FileRunners[_TreeItem] = FileRunners(
+            self.queue._files, lambda item: self._tree_file(sb, db, item, existing, runners),
+            limit=self.queue.concurrency, ahead=2 * self.queue.concurrency)
         try:
-            for entry, kind, reason in self._tree(sb, sl, db):
+            for entry, kind, reason, listed_stat in self._tree(sb, sl, db):
                 self._check()
                 raw = sb.key(entry.path) if sb.is_local else entry.path  # keys are data
                 rel = raw[len(skey) :].lstrip("/") if raw.startswith(skey) else raw
@@ -798,29 +802,39 @@ class TransferJob:
                 with self._lock:
                     self._files_seen += 1
                     self._bytes_total += entry.size or 0
-                with idle:
-                    if outstanding[0] >= ahead:
-                        wake[0] = low
-                        while outstanding[0] > low:
-                            idle.wait()
-                        wake[0] = -1
-                    outstanding[0] += 1
-                self.queue._files.submit(task, entry, target, existing.get(db.key(target)) if existing else None,
-                                         kind == "link")
+                runners.add((entry, target, existing.get(db.key(target)) if existing else None, kind == "link",
+                             listed_stat))
             with self._lock:
                 self._listed = True
             self._add_bytes(0)
         finally:
-            # Whatever happened, the job ends only when no worker still touches its files.
-            with idle:
-                wake[0] = 0
-                while outstanding[0]:
-                    idle.wait()
+            runners.drain()  # whatever happened, the job ends only when no worker still touches its files
         if self._fatal is not None:
             raise self._fatal
         self._check()
         if self.op == "move" and not self.summary()[FAILED] and not self.summary()[SKIPPED]:
             _remove_if_empty(sb, sl.path)
+
+    def _tree_file(self, sb: Backend, db: Backend, item: _TreeItem, existing: dict[str, Entry],
+                   runners: FileRunners[_TreeItem]) -> bool:  # fmt: skip
+        """Copy one file (or link) of a tree job; False when it was set aside (paused): it is restarted on
+        resume and counted done then."""
+        entry, target, dexisting, link, listed_stat = item
+        try:
+            if link:
+                self._do_link(sb, entry.path, db, target)
+            else:
+                self._do_file(sb, entry, db, target, dexisting, existing=existing, listed_stat=listed_stat)
+        except _Paused:
+            def restart() -> None:
+                if self._tree_file(sb, db, item, existing, runners):
+                    runners.done()
+
+            self._park(restart)
+            return False
+        except BaseException:  # noqa: BLE001 - recorded on the file; fatal ones in self._fatal
+            pass
+        return True
 
     def _run_container(self, route: Any) -> None:
         record = FileRecord(source=self.source, destination=route.destination)
@@ -878,6 +892,7 @@ class TransferJob:
         *,
         single: bool = False,
         existing: dict[str, Entry] | None = None,
+        listed_stat: os.stat_result | None = None,
     ) -> None:
         src_uri = sb.uri(sentry.path)
         if src_uri in self._completed:
@@ -903,7 +918,7 @@ class TransferJob:
                     self._skip(src_uri, sentry)
                     return
                 dpath = target
-            ctx.check_source = onefile.source_guard(sb, sentry.path)
+            ctx.check_source = onefile.source_guard(sb, sentry.path, sentry.size, listed_stat)
             ctx.fresh = dentry is None
             ctx.duri = record.destination
             src_sum, dst_sum, src_gone, dsize = self._move_bytes(ctx, sb, sentry, db, dpath)
