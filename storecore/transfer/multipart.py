@@ -34,7 +34,7 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..backends.base import Backend
+from ..backends.base import Backend, Entry
 from ..errors import BackendUnavailable, Cancelled, ChecksumMismatch, StorecoreError
 from ..logs import describe, suppress_logged
 from .verify import (
@@ -180,9 +180,10 @@ class _Get:
         return body
 
 
-def list_pages(backend: Any, path: str, first: int, page: int) -> Iterator[list[Any]]:
+def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool = False) -> Iterator[list[Any]]:
     """The files below ``path`` in pages (a first one of ``first`` keys, then ``page``), as the backend's
-    :meth:`ls_pages_ramped` gives them, but fetched and parsed here.
+    :meth:`ls_pages_ramped` gives them, but fetched and parsed here.  ``folders=True``: the folder's own
+    entries instead, sub-folders included (a ``/`` delimiter), as :meth:`ls_pages` gives them.
 
     botocore spends about 0.4 ms of CPU a key on a listing (XML to dicts, every timestamp through
     ``dateutil``): as much as moving a small object.  The same request sent through the fast path's presigned
@@ -193,12 +194,17 @@ def list_pages(backend: Any, path: str, first: int, page: int) -> Iterator[list[
     import urllib.parse
     import xml.etree.ElementTree as ET
 
+    def by_backend() -> Iterator[list[Any]]:
+        return backend.ls_pages(path) if folders else backend.ls_pages_ramped(path, first, page)
+
     fast = _fast_get(backend) if getattr(backend, "supports_s3_api", False) else None
     if fast is None or fast.presigner is None:
-        yield from backend.ls_pages_ramped(path, first, page)
+        yield from by_backend()
         return
     key = backend.key(path)
     params = {"list-type": "2", "prefix": key + "/" if key else "", "max-keys": str(first), "encoding-type": "url"}
+    if folders:
+        params["delimiter"] = "/"
     unquote = urllib.parse.unquote_plus  # what botocore decodes EncodingType=url keys with
     parse_time = datetime.datetime.fromisoformat
     listed = False
@@ -208,11 +214,14 @@ def list_pages(backend: Any, path: str, first: int, page: int) -> Iterator[list[
         except Exception as e:  # noqa: BLE001 - the backend's listing raises its own, translated errors
             if not listed:
                 log.debug("fast listing of %s refused (%s): the backend lists", backend.uri(key), describe(e))
-                yield from backend.ls_pages_ramped(path, first, page)
+                yield from by_backend()
                 return
             raise _error(e, backend.uri(key)) from e
         ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
         out = []
+        for c in root.iterfind(ns + "CommonPrefixes"):
+            sub = unquote(c.findtext(ns + "Prefix") or "").rstrip("/")
+            out.append(Entry(sub, sub.rsplit("/", 1)[-1], None, None, None, True))
         for c in root.iterfind(ns + "Contents"):
             k = unquote(c.findtext(ns + "Key") or "")
             if k.endswith("/"):
@@ -229,7 +238,7 @@ def list_pages(backend: Any, path: str, first: int, page: int) -> Iterator[list[
         params["continuation-token"] = token
         params["max-keys"] = str(page)
     if not listed:
-        yield from backend.ls_pages_ramped(path, first, page)  # nothing there: the backend says what that means
+        yield from by_backend()  # nothing there: the backend says what that means
 
 
 def _error_body(resp: Any) -> dict[str, Any]:
@@ -1079,6 +1088,17 @@ def _kind_of(checksum: str | None) -> str:
 
 
 _temp_names = itertools.count()
+#: this process's id in temporary names (kept, not asked of the kernel for every file; a forked child resets it)
+_pid = os.getpid()
+
+
+def _reset_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pid)
 
 
 def _new_temp(target: str) -> tuple[int, str]:
@@ -1089,7 +1109,7 @@ def _new_temp(target: str) -> tuple[int, str]:
     umask's default mode, so a new file needs no chmod.
     """
     directory = os.path.dirname(target) or "."
-    prefix = os.path.join(directory, "." + os.path.basename(target) + f".{os.getpid()}-")
+    prefix = os.path.join(directory, "." + os.path.basename(target) + f".{_pid}-")
     for attempt in range(2):
         try:
             while True:

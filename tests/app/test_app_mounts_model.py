@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtTest import QAbstractItemModelTester
@@ -396,3 +396,16 @@ def test_an_unordered_listing_is_shown_in_order_without_a_final_sort(qtbot, mode
     root = load(qtbot, model, index)
     assert names(model, root) == sorted(names_in)
     assert sorts == []  # _on_done had nothing to sort
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(-2e9, 4e9, allow_nan=False), st.integers(-2_000_000_000, 4_000_000_000)))
+@example(-1.1754943508222875e-38)  # rounds up to the next minute's first microsecond
+@example(119.9999996)
+def test_modified_text_is_the_local_minute_of_the_timestamp(ts):
+    """The Modified column's text (kept per minute) is what strftime gives for that very timestamp."""
+    import datetime
+
+    from app.models.mounts_model import human_time
+
+    assert human_time(ts) == datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
