@@ -223,6 +223,8 @@ class _Walker:
         try:
             yield from self._run()
         finally:
+            # A consumer that stops on the same cancel closes the walk before it looks: still a cancelled walk.
+            self.cancelled()
             self.stop.set()
             if self.pool is not None:
                 self.pool.shutdown(wait=False, cancel_futures=True)

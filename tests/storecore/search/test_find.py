@@ -399,3 +399,16 @@ def test_parse_shape():
     assert parse_shape("(3,)") == (3,)
     with pytest.raises(InvalidArgument):
         parse_shape("...,2,...")
+
+
+def test_a_walk_closed_by_a_consumer_that_saw_the_cancel_counts_as_cancelled(tmp_path):
+    """The window's stream stops on the same cancel as the walk: whichever notices first, the stats say cancelled."""
+    for i in range(50):
+        (tmp_path / f"f{i:02d}.txt").write_text("x")
+    cancel = [False]
+    stats = FindStats()
+    walk = find(str(tmp_path), cancel=lambda: cancel[0], stats=stats)
+    next(walk)
+    cancel[0] = True
+    walk.close()  # the consumer stops without asking the walk for more
+    assert stats.cancelled
