@@ -20,7 +20,7 @@ import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CorruptData, InvalidArgument, MissingDependency, StorecoreError
+from ..errors import InvalidArgument, MissingDependency
 from ..logs import describe
 
 logger = logging.getLogger(__name__)
@@ -90,18 +90,8 @@ class NodeArray:
         if container.format == "hdf5":
             with container._lock:
                 return self.node.read_slice(key)
-        if container.format == "zarr" and self.dtype is not None and self.dtype.kind in "biufcmM":
-            # dask asks for whole blocks once each: straight to zarr, past the viewer's slice cache (a copy per block)
-            import numpy as np
-
-            try:
-                return np.asarray(self.node.lazy()[key])
-            except StorecoreError:
-                raise
-            except Exception as e:
-                uri = self.node.uri
-                raise CorruptData(f"{uri}: cannot read Zarr data ({type(e).__name__}: {e})", path=uri) from e
-        return self.node.read_slice(key)
+        # dask asks for whole blocks once each: no copy of a block in the slice caches
+        return self.node.read_slice(key, cache=False)
 
     def __repr__(self) -> str:
         return f"NodeArray({self.node.uri!r}, shape={self.shape}, dtype={self.dtype})"

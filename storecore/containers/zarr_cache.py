@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import posixpath
+import threading
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,13 +37,15 @@ MAX_CHUNKS = 256
 SHARED = ByteLRU(SHARED_BYTES, max_item_bytes=SHARED_BYTES // 4, size=lambda v: v[1].nbytes)
 
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def _stat_pool() -> ThreadPoolExecutor:
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(16, thread_name_prefix="zarr-validate")
-    return _pool
+    with _pool_lock:  # two first reads at once must not each start a pool
+        if _pool is None:
+            _pool = ThreadPoolExecutor(16, thread_name_prefix="zarr-validate")
+        return _pool
 
 
 def _axis_chunks(sel: Any, chunk: int, n: int) -> range | None:

@@ -116,7 +116,7 @@ class ZarrContainer(Container):
             if hit is not None and hit[0] == identity:
                 return hit[1].copy()
             data = read()
-            if data.dtype.kind != "O":
+            if data.dtype.kind != "O" and data.nbytes <= SHARED.max_item_bytes:
                 SHARED.put(shared_key, (identity, data.copy()))
             return data
         key = (path, repr(selection))
@@ -249,8 +249,22 @@ class ZarrNode(Node):
 
         if not cache:
             return read()
-        identity = self.slice_identity(selection) if self.container.mode == "r" else None
+        identity = self.slice_identity(selection) if self._shareable(selection) else None
         return self.container.cached_read(self.path, selection, read, identity)  # type: ignore[attr-defined]
+
+    def _shareable(self, selection: tuple) -> bool:
+        """Whether the shared slice cache could keep this slice: otherwise taking its chunks' identities (a stat or
+        HEAD per chunk) buys nothing."""
+        from .zarr_cache import SHARED
+
+        dtype = self._obj.dtype
+        if self.container.mode != "r" or getattr(dtype, "kind", "O") in "OT":
+            return False
+        n = getattr(dtype, "itemsize", 8)
+        for s, dim in zip(selection, self._obj.shape, strict=False):
+            if isinstance(s, slice):
+                n *= len(range(*s.indices(dim)))
+        return n <= SHARED.max_item_bytes
 
     def slice_identity(self, selection: tuple) -> Hashable | None:
         """The identities of the chunk objects ``selection`` reads and of the array's metadata (see

@@ -146,14 +146,26 @@ def find(
     crit = Criteria.build(name=name, path=path, kind=kind, min_size=min_size, max_size=max_size,
                           modified_after=modified_after, dtype=dtype, shape=shape, attrs=attrs)
     _check_search_options(max_depth, inventory, etag, storage_class)
+    stats = stats or FindStats()
     if inventory is not None:
         from .inventory import find_in_inventory
 
-        return find_in_inventory(inventory, Location.parse(uri), crit, etag=etag, storage_class=storage_class,
-                                 max_depth=max_depth, cancel=cancel, stats=stats, make_match=Match)
-    backend, loc = backend_for(uri)
-    walker = _Walker(backend, loc, crit, into_containers, max_depth, cancel, stats or FindStats(), use_cache, workers)
-    return walker.run()
+        matches = find_in_inventory(inventory, Location.parse(uri), crit, etag=etag, storage_class=storage_class,
+                                    max_depth=max_depth, cancel=cancel, stats=stats, make_match=Match)
+    else:
+        backend, loc = backend_for(uri)
+        matches = _Walker(backend, loc, crit, into_containers, max_depth, cancel, stats, use_cache, workers).run()
+    return _noting_cancel(matches, cancel, stats)
+
+
+def _noting_cancel(matches: Iterator[Match], cancel: Callable[[], bool] | None, stats: FindStats) -> Iterator[Match]:
+    """``matches``, with ``stats.cancelled`` set however the search ends on a cancel: a consumer that stops on the
+    same cancel (the window's stream) closes the search before the search itself looks."""
+    try:
+        yield from matches
+    finally:
+        if cancel is not None and cancel():
+            stats.cancelled = True
 
 
 def _check_search_options(
@@ -223,8 +235,6 @@ class _Walker:
         try:
             yield from self._run()
         finally:
-            # A consumer that stops on the same cancel closes the walk before it looks: still a cancelled walk.
-            self.cancelled()
             self.stop.set()
             if self.pool is not None:
                 self.pool.shutdown(wait=False, cancel_futures=True)

@@ -208,6 +208,7 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
     unquote = urllib.parse.unquote_plus  # what botocore decodes EncodingType=url keys with
     parse_time = datetime.datetime.fromisoformat
     listed = False
+    seen = False  # any key at all (a folder holding only its marker object is an empty folder, not a missing one)
     while True:
         try:
             root = ET.fromstring(fast.list(backend.bucket, params))
@@ -223,6 +224,7 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
             sub = unquote(c.findtext(ns + "Prefix") or "").rstrip("/")
             out.append(Entry(sub, sub.rsplit("/", 1)[-1], None, None, None, True))
         for c in root.iterfind(ns + "Contents"):
+            seen = True
             k = unquote(c.findtext(ns + "Key") or "")
             if k.endswith("/"):
                 continue  # folder marker objects
@@ -237,7 +239,7 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
             break
         params["continuation-token"] = token
         params["max-keys"] = str(page)
-    if not listed:
+    if not listed and not seen:
         yield from by_backend()  # nothing there: the backend says what that means
 
 
@@ -1015,7 +1017,10 @@ def read_into(ctx: Control, sb: Any, skey: str, size: int, etag: str | None,
     uri = sb.uri(skey)
     plan = _plan_download(ctx, sb, skey, size, etag, part_size, one_stream_up_to=1)
     ranges = plan.ranges
-    whole = hashlib.md5(usedforsecurity=False) if ctx.verify and len(ranges) > 1 else None
+    # A second pass over the bytes (an MD5 of them whole) only where the parts' own checksums cannot be combined
+    # into the object's (see _downloaded_checksum): a plain ETag read in several parts.
+    combinable = (plan.expected or "").startswith("crc32:") or bool(parts_of(plan.etag))
+    whole = hashlib.md5(usedforsecurity=False) if ctx.verify and len(ranges) > 1 and not combinable else None
     stop = threading.Event()
 
     def fetch(n: int) -> tuple[Any, bytearray]:
