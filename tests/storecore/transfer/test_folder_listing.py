@@ -51,4 +51,3 @@ def test_other_backends_list_as_they_always_do(tmp_path):
     (tmp_path / "f.txt").write_text("x")
     backend, loc = storecore.backend_for(str(tmp_path))
     assert rows(list_pages(backend, loc.path, 1, 1, folders=True)) == rows(backend.ls_pages(loc.path))
-
