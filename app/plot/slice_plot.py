@@ -880,7 +880,6 @@ class SlicePlot(QWidget):
                 if max(abs(lo - old_lo), abs(hi - old_hi)) > 0.02 * max(hi - lo, 1e-12):
                     self.hist.setLevels(lo, hi)
             self._backdrop()
-            self._update_analysis()
         else:
             self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip

@@ -316,7 +316,8 @@ class PreviewPane(QWidget):
         A plot's first paint runs one-time code (fonts, pyqtgraph's item caches): 27 ms against
         6-8 ms for the next ones, which the first selection's pixels would otherwise wait for.
         """
-        if alive(widget) and widget is not self._current and self._waiting is None and widget not in self._building:
+        if (alive(widget) and widget is not self._current and self._waiting is None and not self._awaiting
+                and widget not in self._building):
             widget.grab()
 
     def _build_failed(self, cls: type, widget: Any, exc: Exception) -> None:
