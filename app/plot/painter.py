@@ -98,7 +98,7 @@ class PlaneRequest:
 class Tile:
     """One read (a box of adjacent chunks, most often one chunk) and where its part of the plane goes."""
 
-    key: tuple  # chunk grid coordinates per axis: an int, or (first, stop) for a run of adjacent chunks
+    key: tuple  # chunk grid coordinates per axis: an int, (first, stop) for a run of adjacent chunks, ("frame", i)
     box: tuple[slice, ...]  # the chunk-aligned extent read, all axes
     inner: tuple  # selection inside the box giving the tile's plane part
     out: tuple[slice, ...]  # where that part goes in the output plane
@@ -124,13 +124,40 @@ def _axis_hits(r: range, c: int, n: int) -> tuple[int, int]:
     return count, count * c - max(0, (g1 + 1) * c - n)
 
 
+def frame_reads(axes: Sequence[int], ndim: int, prefix: bool) -> bool:
+    """Whether a view reads frames (the shown part of each chunk) rather than whole chunk boxes.
+
+    For sources that decode a chunk only up to the part asked for
+    (``ArraySource.prefix_reads``: deflate HDF5), when every hidden axis comes
+    before the shown ones: the frame is then the start of its chunks from
+    the frame's offset on, and a frame near a chunk's start decodes a small
+    part of it (frame 0 of a 64-deep chunk: 1/64).
+    """
+    hidden = [ax for ax in range(ndim) if ax not in axes]
+    return prefix and bool(hidden) and max(hidden) < min(axes, default=ndim)
+
+
+def _frame_fraction(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest) -> tuple[int, int]:
+    """(elements of a chunk decoded up to the frame, elements of a whole chunk) along the hidden axes."""
+    upto, whole = 0, 1
+    for ax in range(len(shape)):
+        if ax not in req.axes:
+            c = max(1, int(chunks[ax]))
+            upto, whole = upto * c + int(req.index[ax]) % c, whole * c
+    return upto + 1, whole
+
+
 def request_cost(
-    shape: Sequence[int], chunks: Sequence[int] | None, req: PlaneRequest, itemsize: int
+    shape: Sequence[int], chunks: Sequence[int] | None, req: PlaneRequest, itemsize: int, prefix: bool = False
 ) -> tuple[int, int]:
-    """(chunks touched, bytes decoded) to read ``req`` with nothing cached, without enumerating chunks."""
+    """(chunks touched, bytes decoded) to read ``req`` with nothing cached, without enumerating chunks.
+
+    ``prefix``: the source decodes chunks only up to the part read (:func:`frame_reads`).
+    """
     if not chunks:
         return 1, math.prod(req.out_shape(shape)) * itemsize
     ranges = req.ranges(shape)
+    framed = frame_reads(req.axes, len(shape), prefix)
     count, nbytes = 1, itemsize
     for ax, n in enumerate(shape):
         c = max(1, int(chunks[ax]))
@@ -138,8 +165,11 @@ def request_cost(
             k, extent = _axis_hits(ranges[req.axes.index(ax)], c, n)
         else:
             g = int(req.index[ax]) // c
-            k, extent = 1, min(c, n - g * c)
+            k, extent = 1, 1 if framed else min(c, n - g * c)
         count, nbytes = count * k, nbytes * extent
+    if framed:
+        upto, _ = _frame_fraction(shape, chunks, req)
+        nbytes *= upto
     return count, nbytes
 
 
@@ -167,7 +197,7 @@ def _axis_blocks(r: range, c: int, n: int, blocks: int) -> list[tuple[slice, lis
 
 
 def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, itemsize: int,
-               blocks: int | None = None, max_reads: int | None = None) -> list[Tile]:  # fmt: skip
+               blocks: int | None = None, max_reads: int | None = None, prefix: bool = False) -> list[Tile]:  # fmt: skip
     """The reads a request needs, with their place in the output, grouped by output block (row-major order).
 
     Only the chunks the (strided) indices hit are visited, so planning costs
@@ -175,7 +205,10 @@ def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, i
     read as runs of adjacent chunks (at most ``blocks`` output blocks per
     shown axis, so a plane paints in a few dozen pieces, not millions); a run
     is one chunk-aligned box, so it decodes exactly the chunks it covers.
-    Raises :class:`PlanTooLarge` past ``max_reads`` reads.
+    With ``prefix`` and hidden axes leading (:func:`frame_reads`), a read is
+    the frame's part of the box instead (one index on each hidden axis; its
+    ``nbytes`` what decoding the chunks up to it costs).  Raises
+    :class:`PlanTooLarge` past ``max_reads`` reads.
     """
     blocks = BLOCKS_PER_AXIS if blocks is None else blocks
     max_reads = MAX_READS if max_reads is None else max_reads
@@ -187,11 +220,16 @@ def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, i
     if reads > max_reads:
         raise PlanTooLarge(f"this view would need {reads:,} separate chunk reads (at most {max_reads:,})")
     shown = {ax: _axis_blocks(ranges[k], max(1, int(chunks[ax])), shape[ax], blocks) for k, ax in enumerate(req.axes)}
-    hidden = {}
+    framed = frame_reads(req.axes, len(shape), prefix)
+    upto, whole = _frame_fraction(shape, chunks, req) if framed else (1, 1)
+    hidden: dict[int, tuple[Any, slice, int]] = {}
     for ax in range(len(shape)):
         if ax not in shown:
             c, i = max(1, int(chunks[ax])), int(req.index[ax])
-            hidden[ax] = (i // c, slice(i // c * c, min((i // c + 1) * c, shape[ax])), i - i // c * c)
+            if framed:  # the frame's index only, keyed by it (not by its chunk)
+                hidden[ax] = (("frame", i), slice(i, i + 1), 0)
+            else:
+                hidden[ax] = (i // c, slice(i // c * c, min((i // c + 1) * c, shape[ax])), i - i // c * c)
     order = {ax: k for k, ax in enumerate(req.axes)}
     tiles: list[Tile] = []
     for block_combo in itertools.product(*(shown[ax] for ax in req.axes)):
@@ -213,7 +251,7 @@ def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, i
                 box.append(slice(lo, hi))
                 inner.append(slice(first - lo, last - lo + 1, r.step))
                 out[k] = slice(o0, o1)
-            nbytes = math.prod(s.stop - s.start for s in box) * itemsize
+            nbytes = math.prod(s.stop - s.start for s in box) * itemsize * upto
             tiles.append(Tile(tuple(key), tuple(box), tuple(inner), tuple(out), nbytes, block))
     return tiles
 
@@ -259,7 +297,7 @@ def read_plane(
     """
     if not source.chunks:
         return _read_unchunked(source, req, budget=budget, emit=emit, cache=cache, level=level)
-    tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
+    tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize, prefix=source.prefix_reads)
     plane_key = None
     if cache is not None and not all(cache.peek(("chunk", source.cache_key, t.key)) is not None for t in tiles):
         # Chunks to read (evicted, or another opening): the plane itself may still be here.  Its key is the
@@ -402,9 +440,9 @@ def plane_cost(source: ArraySource, req: PlaneRequest, cache: ByteLRU | None = C
     if not source.chunks:
         return math.prod(req.out_shape(source.shape)) * source.dtype.itemsize
     try:
-        tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize)
+        tiles = plan_tiles(source.shape, source.chunks, req, source.dtype.itemsize, prefix=source.prefix_reads)
     except PlanTooLarge:
-        return request_cost(source.shape, source.chunks, req, source.dtype.itemsize)[1]
+        return request_cost(source.shape, source.chunks, req, source.dtype.itemsize, source.prefix_reads)[1]
     total = 0
     for t in tiles:
         if cache is None or cache.get(("chunk", source.cache_key, t.key)) is None:
@@ -463,7 +501,7 @@ def _strides(shape: Sequence[int], axes: Sequence[int], itemsize: int, budget: i
 
 def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence[int], index: Sequence[int],
               itemsize: int, budget: int, *, target: int = TARGET_SIDE, region_side: int = REGION_SIDE,
-              max_chunks: int = MAX_CHUNKS) -> ViewPlan:  # fmt: skip
+              max_chunks: int = MAX_CHUNKS, prefix: bool = False) -> ViewPlan:  # fmt: skip
     """The view of a plane a preview reads first, planned in O(log n) cost evaluations (no chunk is enumerated).
 
     Unchunked arrays get :func:`default_step`.  Chunked ones get a stride of
@@ -477,7 +515,7 @@ def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence
     if not chunks or not shape:
         return ViewPlan(default_step(shape, axes, chunks, itemsize, budget))
     steps = tuple(_strides(shape, axes, itemsize, budget, target))
-    count, nbytes = request_cost(shape, chunks, PlaneRequest(axes, index, steps), itemsize)
+    count, nbytes = request_cost(shape, chunks, PlaneRequest(axes, index, steps), itemsize, prefix)
     if count <= max_chunks and nbytes <= budget:
         return ViewPlan(steps, (), "overview", "", count, nbytes)
     if all(s == 1 for s in steps) and count <= max_chunks:
@@ -486,7 +524,7 @@ def plan_view(shape: Sequence[int], chunks: Sequence[int] | None, axes: Sequence
     while True:
         region = tuple((0, n) for n in sides)
         req = PlaneRequest(axes, index, tuple(1 for _ in axes), region)
-        c, b = request_cost(shape, chunks, req, itemsize)
+        c, b = request_cost(shape, chunks, req, itemsize, prefix)
         per_axis = [
             _axis_hits(range(0, n), max(1, int(chunks[a])), shape[a])[0] for a, n in zip(axes, sides, strict=True)
         ]
@@ -519,7 +557,7 @@ def view_request(levels: Sequence[ArraySource], mode: str, axes: tuple[int, ...]
     scaled = tuple(min(src.shape[a] - 1, int(i * src.shape[a] / max(1, src0.shape[a]))) for a, i in enumerate(index))
     side = TARGET_SIDE if mode == "image" else max(src.shape[a] for a in axes)
     plan = plan_view(src.shape, src.chunks, axes, scaled, src.dtype.itemsize, max_bytes,
-                     target=side, region_side=1024 if mode == "image" else 1 << 20)  # fmt: skip
+                     target=side, region_side=1024 if mode == "image" else 1 << 20, prefix=src.prefix_reads)  # fmt: skip
     return level, PlaneRequest(axes, scaled, plan.step, plan.region), plan
 
 

@@ -1111,7 +1111,7 @@ class SlicePlot(QWidget):
             return
         budget = self.budget.max_bytes
         if src.chunks:  # O(1) count: a zoomed-out view of a huge array is never enumerated, nor read
-            count, nbytes = request_cost(src.shape, src.chunks, req, src.dtype.itemsize)
+            count, nbytes = request_cost(src.shape, src.chunks, req, src.dtype.itemsize, src.prefix_reads)
             if count > MAX_CHUNKS or nbytes > budget:
                 self.status.emit(f"Zoom in to read this part: it touches {count:,} chunks ({human_size(nbytes)})")
                 return

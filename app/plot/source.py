@@ -40,6 +40,8 @@ class ArraySource:
     compressor: str | None = None
     fill_value: Any = None
     stored_nbytes: int | None = None
+    #: reading the start of a chunk decodes only that start (``Node.reads_chunk_prefixes``): frames are read, not boxes
+    prefix_reads: bool = False
 
     @property
     def cache_key(self) -> tuple:
@@ -190,6 +192,7 @@ class NodeSource(ArraySource):
         self.filters = list(getattr(node, "filters", []) or [])
         self.fill_value = node.fill_value
         self.stored_nbytes = node.stored_nbytes
+        self.prefix_reads = bool(getattr(node, "reads_chunk_prefixes", False))
         identity = object_identity(node)
         if identity is not None:
             self._cache_key = (self.uri, getattr(node, "path", ""), identity)

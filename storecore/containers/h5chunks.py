@@ -30,6 +30,16 @@ selections and filters).
 
 Decoded chunks are kept in a small LRU (the size of h5py's chunk cache, which
 this path bypasses), so going back to a frame costs no reading.
+
+A deflate stream can only be decoded from its start, but it can stop early.
+For chunks compressed by deflate alone (h5py's ``compression="gzip"``
+without shuffle, the most common HDF5 pipeline) a read that needs only the
+start of a chunk — one frame of a ``(64, 256, 256)`` chunk block, in C order
+the chunk's first planes — inflates the chunk only up to the last byte it
+needs, and the chunk is cached part-decoded (:class:`PrefixChunk`): a later
+read of the next frame resumes the inflate where it stopped instead of
+starting over.  Frame 0 of such a block costs 1/64 of the chunk's decode;
+stepping through the frames costs one decode of each chunk in all.
 """
 
 from __future__ import annotations
@@ -91,8 +101,20 @@ def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         return _decode_pool, _fetch_pool
 
 
+#: part-decoded chunks are inflated this many stored bytes at a time (the output of one step is bounded
+#: by ``max_length``; only this much input is copied when a step stops inside it)
+PREFIX_STEP = 256 * 1024
+#: a read needing less than this fraction of a deflate chunk decodes only its start (and keeps the rest resumable)
+PREFIX_BELOW = 0.75
+#: ... for chunks of at least this many bytes (a resumable inflater keeps ~40 KiB of state)
+PREFIX_MIN_CHUNK = 1 << 20
+#: what a part-decoded chunk's inflater holds beside its bytes (zlib's window and state), counted by the cache
+INFLATER_BYTES = 48 * 1024
+
+
 # -- decoded-chunk cache ----------------------------------------------------------------------------
-#: decoded chunks keyed by (source, file offset, stored size); a chunk over half the bound is not kept
+#: decoded chunks (arrays, or :class:`PrefixChunk` for deflate chunks decoded part-way) keyed by
+#: (source, file offset, stored size); a chunk over half the bound is not kept
 CACHE = ByteLRU(CACHE_BYTES, max_item_bytes=CACHE_BYTES // 2)
 # A remote reader's chunks are cached under a number that is never reused (ids of dead objects are).
 _reader_tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
@@ -151,6 +173,89 @@ def _inflate_module() -> Any:
     except ImportError:
         return zlib
     return isal_zlib
+
+
+class PrefixChunk:
+    """A deflate-compressed chunk inflated only as far as reads have needed, resumable from there.
+
+    ``stored`` is the chunk's stored bytes, or ``read(start, length)`` giving
+    them on demand (local files: the inflater reads only as far as it gets).
+    :attr:`array` has the whole chunk's shape; only its first :attr:`done`
+    bytes hold values (the rest is allocated but untouched, so it costs no
+    memory until decoded).  :meth:`upto` inflates further when a read needs
+    more.  Thread-safe: concurrent reads of one chunk extend it one at a time.
+    ``nbytes`` (what a cache counts) is the decoded part plus the stored
+    bytes kept to resume.
+    """
+
+    def __init__(self, stored: Any, size: int, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...],
+                 name: str = "chunk") -> None:  # fmt: skip
+        if callable(stored):
+            self._read, self._raw = stored, memoryview(b"")
+        else:  # a remote chunk may be a view of a longer coalesced request: keep a copy of the chunk's bytes only
+            self._read, self._raw = None, memoryview(stored if isinstance(stored, bytes) else bytes(stored)).cast("B")
+        self._size = size
+        self._pos = 0  # stored bytes handed to the inflater
+        self._pending = b""  # input the inflater returned unconsumed (max_length reached inside it)
+        self._inflater = _inflate_module().decompressobj(wbits=15)
+        self._buf = np.empty(nbytes, np.uint8)
+        self.array = self._buf.view(dtype).reshape(chunks)
+        self.done = 0
+        self.name = name
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return self.done + len(self._raw) - self._pos + len(self._pending) + (0 if self.complete else INFLATER_BYTES)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self._buf.size
+
+    def _next_input(self) -> Any:
+        n = min(PREFIX_STEP, self._size - self._pos)
+        if self._read is not None:
+            data = self._read(self._pos, n) if n > 0 else b""
+        else:
+            data = self._raw[self._pos : self._pos + n]
+        self._pos += len(data)
+        return data
+
+    def upto(self, need: int) -> np.ndarray:
+        """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
+        with self._lock:
+            total = self._buf.size
+            while self.done < need:
+                data = self._pending or self._next_input()
+                if self._inflater.eof:
+                    raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
+                # decode a little past ``need`` (the next frame is likely next), never past the chunk
+                try:
+                    piece = self._inflater.decompress(data, min(total - self.done, need - self.done + PREFIX_STEP))
+                except Exception as e:  # zlib.error, or isal's IsalError (not a subclass of it)
+                    raise CorruptData(f"{self.name}: not a valid deflate stream ({e})") from e
+                self._pending = self._inflater.unconsumed_tail
+                if not piece and not len(data):  # no input left, and none held back by the inflater either
+                    raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
+                self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
+                self.done += len(piece)
+            if self.done == total:  # nothing left to resume: drop the stored bytes and the inflater's state
+                self._read, self._raw, self._pos, self._pending = None, memoryview(b""), 0, b""
+            return self.array
+
+
+def needed_bytes(inner: tuple, chunks: tuple[int, ...], itemsize: int) -> int:
+    """How many leading bytes of a C-order chunk hold the selection ``inner`` (ints and slices inside the chunk)."""
+    last, stride = 0, itemsize
+    for item, c in zip(reversed(inner), reversed(chunks), strict=True):
+        if isinstance(item, slice):
+            r = range(*item.indices(c))
+            i = r[-1] if len(r) else 0
+        else:
+            i = int(item)
+        last += i * stride
+        stride *= c
+    return last + itemsize
 
 
 def _decoder(code: int, values: tuple, itemsize: int, nbytes: int) -> Callable[[Any], Any] | None:
@@ -263,9 +368,11 @@ class Plan:
     decoders: list[Callable[[Any], Any]] = field(default_factory=list)
     reads: list[ChunkRead] = field(default_factory=list)
     fill: Any = 0
-    fd: int | None = None
+    file: LocalFile | None = None
     reader: Any = None
     source_key: tuple = ()
+    #: chunks are compressed by deflate alone: a read of a chunk's start decodes only that (:class:`PrefixChunk`)
+    prefix: bool = False
 
     @property
     def chunk_nbytes(self) -> int:
@@ -279,38 +386,48 @@ class Plan:
         try:
             out = np.empty(self.out_shape, self.dtype)
             todo: list[ChunkRead] = []
+            resume: list[tuple[ChunkRead, PrefixChunk]] = []  # part-decoded chunks to decode further: no read
             for r in self.reads:
                 if r.offset is None:
                     out[r.out] = self.fill
                     continue
                 cached = CACHE.get((*self.source_key, r.offset, r.size))
-                if cached is not None:
+                if isinstance(cached, PrefixChunk):
+                    if cached.done >= needed_bytes(r.inner, self.chunks, self.dtype.itemsize):
+                        out[r.out] = cached.array[r.inner]
+                    else:
+                        resume.append((r, cached))
+                elif cached is not None:
                     out[r.out] = cached[r.inner]
                 else:
                     todo.append(r)
-            if len(todo) == 1:  # one chunk: no thread hop (callers reading tiles concurrently stay parallel)
-                r = todo[0]
-                self._place(out, r, self._fetch_one(r))
-            elif todo and self.reader is None:
+            if len(todo) + len(resume) == 1:  # one chunk: no thread hop (callers reading tiles concurrently stay parallel)
+                r, held = resume[0] if resume else (todo[0], None)
+                self._place(out, r, held=held)
+            elif todo or resume:
                 decode_pool, _ = _pools()
-                _wait_all([decode_pool.submit(self._local_task, out, r) for r in todo])
-            elif todo:
-                self._read_remote(out, todo)
+                futures = [decode_pool.submit(self._place, out, r, held=held) for r, held in resume]
+                if self.reader is None:
+                    futures += [decode_pool.submit(self._place, out, r) for r in todo]
+                    _wait_all(futures)
+                else:
+                    try:
+                        self._read_remote(out, todo)
+                    finally:
+                        _wait_all(futures)
             # one value: h5py returns a numpy scalar, which is always in native byte order
             return np.asarray(out[()]) if out.ndim == 0 else out
         finally:
             self.close()
 
     def close(self) -> None:
-        """Release the duplicated file descriptor (local plans)."""
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
+        """Let go of the local file's descriptor (closed once no plan or part-decoded chunk uses it)."""
+        self.file = None
 
     def _fetch_one(self, r: ChunkRead) -> bytes:
         if self.reader is None:
-            return _pread(self.fd, r.offset, r.size)
+            assert self.file is not None
+            return _pread(self.file.fd, r.offset, r.size)
         return self._fetch_range(r.offset, r.offset + r.size)
 
     def _fetch_range(self, start: int, end: int) -> bytes:
@@ -323,8 +440,6 @@ class Plan:
             raise CorruptData(f"{reader.name}: chunk bytes {start}-{end} past the end of the file")
         return data
 
-    def _local_task(self, out: np.ndarray, r: ChunkRead) -> None:
-        self._place(out, r, _pread(self.fd, r.offset, r.size))
 
     def _decode(self, raw: Any, mask: int = 0) -> np.ndarray:
         steps = [d for i, d in enumerate(self.decoders) if not mask >> i & 1]
@@ -338,10 +453,33 @@ class Plan:
             raise CorruptData(f"decoded chunk holds {arr.size} bytes, expected {nbytes}")
         return arr.view(self.dtype).reshape(self.chunks)
 
-    def _place(self, out: np.ndarray, r: ChunkRead, raw: Any) -> None:
-        chunk = self._decode(raw, r.mask)
+    def _place(self, out: np.ndarray, r: ChunkRead, raw: Any = None, held: PrefixChunk | None = None) -> None:
+        """Decode chunk ``r`` and copy its part into ``out``.
+
+        ``raw``: its stored bytes when fetched already (None: fetched here);
+        ``held``: the part-decoded chunk the cache holds for it, decoded further.
+        """
+        key = (*self.source_key, r.offset, r.size)
+        part = held
+        need = needed_bytes(r.inner, self.chunks, self.dtype.itemsize) if self.prefix else 0
+        if part is None and self.prefix and r.mask == 0 and need < self.chunk_nbytes * PREFIX_BELOW:
+            part = PrefixChunk(raw if raw is not None else self._stored(r), r.size, self.chunk_nbytes, self.dtype,
+                               self.chunks, f"chunk {r.coord}")  # fmt: skip
+        if part is not None:
+            out[r.out] = part.upto(need)[r.inner]
+            CACHE.put(key, part.array if part.complete else part)  # put again: its size grew
+            return
+        chunk = self._decode(raw if raw is not None else self._fetch_one(r), r.mask)
         out[r.out] = chunk[r.inner]
-        CACHE.put((*self.source_key, r.offset, r.size), chunk)
+        CACHE.put(key, chunk)
+
+    def _stored(self, r: ChunkRead) -> Any:
+        """What a :class:`PrefixChunk` reads ``r``'s stored bytes from: the local file as it goes, or all of them."""
+        if self.reader is not None:
+            return self._fetch_one(r)
+        file, offset = self.file, r.offset
+        assert file is not None and offset is not None
+        return lambda start, length: _pread(file.fd, offset + start, length)
 
     def _read_remote(self, out: np.ndarray, todo: list[ChunkRead]) -> None:
         """Fetch coalesced ranges concurrently; each fetched range queues its chunks for decoding."""
@@ -438,13 +576,35 @@ def plan(dset: Any, selection: tuple, *, reader: Any = None) -> Plan:
     except _LeftToH5py as why:
         return Plan(False, str(why))
     out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
-    fd = None
+    file = None
     if reader is None:
-        fd, source_key = _local_source(f)
+        file = _local_source(f)
+        source_key = file.key
+    prefix = _deflate_only(dcpl) and math.prod(chunks) * itemsize >= PREFIX_MIN_CHUNK
     return Plan(
-        True, "", dset.dtype, tuple(chunks), out_shape, decoders, reads, fill, fd=fd, reader=reader,
-        source_key=source_key,
+        True, "", dset.dtype, tuple(chunks), out_shape, decoders, reads, fill, file=file, reader=reader,
+        source_key=source_key, prefix=prefix,
     )  # fmt: skip
+
+
+def _deflate_only(dcpl: Any) -> bool:
+    """Whether the pipeline is deflate alone (its chunks can be decoded part-way: :class:`PrefixChunk`)."""
+    return dcpl.get_nfilters() == 1 and int(dcpl.get_filter(0)[0]) == DEFLATE
+
+
+def reads_chunk_prefixes(dset: Any, *, reader: Any = None) -> bool:
+    """Whether reads of ``dset`` decode a chunk only up to the part they need (deflate-only chunks read here).
+
+    Callers showing one plane of a chunk block then ask for the plane, not the
+    whole block: the block's later planes are decoded only when asked for.
+    """
+    try:
+        dcpl = _chunked_create_plist(dset, dset.chunks, dset.shape, tuple(0 for _ in dset.shape))
+        _pipeline_decoders(dcpl, dset.dtype.itemsize, math.prod(dset.chunks) * dset.dtype.itemsize)
+        _checked_source_key(dset.file, reader)
+    except _LeftToH5py:
+        return False
+    return _deflate_only(dcpl) and math.prod(dset.chunks) * dset.dtype.itemsize >= PREFIX_MIN_CHUNK
 
 
 class _LeftToH5py(Exception):
@@ -550,15 +710,44 @@ def _unallocated_fill(dset: Any, dcpl: Any) -> Any:
     return np.asarray(dset.fillvalue, dtype=dset.dtype)
 
 
-def _local_source(f: Any) -> tuple[int, tuple]:
-    """A duplicate of h5py's file descriptor and the cache key of the file's chunks."""
+class LocalFile:
+    """A duplicate of h5py's descriptor of a local file, and the cache key of the file's chunks.
+
+    One per file identity at a time (:func:`_local_source`), shared by the
+    plans reading it and the part-decoded chunks resuming from it; closed
+    when the last of them is gone.
+    """
+
+    def __init__(self, fd: int, key: tuple) -> None:
+        self.fd, self.key = fd, key
+        weakref.finalize(self, _close_quietly, fd)
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+_local_files: weakref.WeakValueDictionary[tuple, LocalFile] = weakref.WeakValueDictionary()
+_local_files_lock = threading.Lock()
+
+
+def _local_source(f: Any) -> LocalFile:
+    """The shared duplicate of h5py's file descriptor for the file ``f`` is (a new one when none is open)."""
     fd = os.dup(f.id.get_vfd_handle())
     try:
         st = os.fstat(fd)
     except OSError:
         os.close(fd)
         raise
-    return fd, ("local", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    key = ("local", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _local_files_lock:
+        shared = _local_files.get(key)
+        if shared is None:
+            shared = _local_files[key] = LocalFile(fd, key)
+            return shared
+    os.close(fd)
+    return shared
 
 
 def read(dset: Any, selection: tuple, *, reader: Any = None) -> np.ndarray | None:

@@ -553,6 +553,15 @@ class H5Node(Node):
         return _codec_names(self._obj)[1] if self.kind == "array" else []
 
     @property
+    def reads_chunk_prefixes(self) -> bool:
+        if self.kind != "array" or not self._obj.chunks or self._value_kind in ("string", "reference"):
+            return False
+        from . import h5chunks
+
+        with self.container.errors(self.uri):
+            return h5chunks.reads_chunk_prefixes(self._obj, reader=self.container.reader)
+
+    @property
     def fill_value(self) -> Any:
         if self.kind != "array":
             return None
@@ -627,7 +636,12 @@ class H5Node(Node):
             with self.container.errors(self.uri):
                 plan = h5chunks.plan(self._obj, selection, reader=reader)
                 if plan.parallel:
-                    return plan.read()
+                    try:
+                        return plan.read()
+                    except CorruptData as e:  # a chunk's bytes: say which dataset they belong to
+                        if str(e).startswith(self.uri):
+                            raise
+                        raise CorruptData(f"{self.uri}: {e}", path=self.uri) from e
         if reader is not None and self._obj.chunks:
             with self.container.errors(self.uri):
                 self._prefetch(reader, selection)
@@ -791,6 +805,10 @@ class H5LinkNode(Node):
     @property
     def filters(self) -> list[str]:
         return self._delegate("filters", [])
+
+    @property
+    def reads_chunk_prefixes(self) -> bool:
+        return bool(self._delegate("reads_chunk_prefixes", False))
 
     @property
     def fill_value(self) -> Any:

@@ -241,6 +241,16 @@ class Node:
         return []
 
     @property
+    def reads_chunk_prefixes(self) -> bool:
+        """Whether reading the start of a chunk decodes only that start (and reading further resumes there).
+
+        True for HDF5 chunks compressed by deflate alone.  A viewer showing one
+        plane of a chunk block then reads the plane rather than the whole block:
+        the block's later planes are decoded only when asked for.
+        """
+        return False
+
+    @property
     def fill_value(self) -> Any:
         """The fill value as plain Python, or ``None``."""
         return None

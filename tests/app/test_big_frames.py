@@ -234,3 +234,59 @@ def test_going_back_to_a_frame_after_its_chunks_were_evicted_reads_nothing(qtbot
     assert source.reads == reads and blocker.args[0].complete and blocker.args[0].read_bytes == 0
     np.testing.assert_array_equal(plot.raw, data[0])
     node.close()
+
+
+def test_deflate_hdf5_frames_are_read_as_frames_not_chunk_boxes(qtbot, tmp_path):
+    """A frame of deflate-only HDF5 chunks is read as the frame (its chunks decoded only up to it), so frame 0
+    of a 64-deep block costs 1/64 of the block; other orientations and filters still read whole boxes."""
+    import h5py
+
+    from app.plot.painter import plan_tiles, plane_cost
+    from storecore import open_container
+    from storecore.containers import h5chunks
+
+    data = np.random.default_rng(3).integers(0, 50, (128, 128, 128)).astype("f4")
+    path = tmp_path / "frames.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("gz", data=data, chunks=(64, 64, 64), compression="gzip", compression_opts=1)
+        f.create_dataset("shuffled", data=data, chunks=(64, 64, 64), compression="gzip", shuffle=True)
+    CACHE.clear()
+    h5chunks.CACHE.clear()
+    with open_container(f"{path}::/gz") as gz, open_container(f"{path}::/shuffled") as shuffled:
+        src, boxed = NodeSource(gz), NodeSource(shuffled)
+        assert src.prefix_reads and not boxed.prefix_reads
+        plane = 128 * 128 * 4
+        for z in (0, 1, 63, 64, 100):
+            req = PlaneRequest((1, 2), (z, 0, 0))
+            tiles = plan_tiles(src.shape, src.chunks, req, 4, prefix=True)
+            assert all(t.key[0] == ("frame", z) for t in tiles)
+            assert plane_cost(src, req) == plane * (z % 64 + 1)  # the chunks up to the frame
+            assert plane_cost(boxed, req) == (plane * 64 if z % 64 == 0 else 0)  # whole boxes, kept for the block
+            result = read_plane(src, req, budget=1 << 30)
+            np.testing.assert_array_equal(result.data, data[z])
+            np.testing.assert_array_equal(read_plane(boxed, req, budget=1 << 30).data, data[z])
+        side = PlaneRequest((0, 2), (0, 5, 0))  # the hidden axis is not the leading one: boxes
+        assert all(isinstance(k, int) for t in plan_tiles(src.shape, src.chunks, side, 4, prefix=True) for k in t.key)
+        np.testing.assert_array_equal(read_plane(src, side, budget=1 << 30).data, data[:, 5])
+        plan = plan_view(src.shape, src.chunks, (1, 2), (0, 0, 0), 4, 64 << 20, prefix=True)
+        assert plan.mode == "overview" and plan.nbytes == plane
+
+        plot = shown(qtbot, SlicePlot(budget=Budget(8 * plane)), 600, 400)  # frames 0-7 of a block fit
+        with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:
+            plot.set_source(NodeSource(gz))
+        assert blocker.args[0].complete
+        np.testing.assert_array_equal(plot.raw, data[0])
+        for z in (1, 2, 3, 70, 2):
+            with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+                plot.sliders.set_value(0, z)
+            np.testing.assert_array_equal(plot.raw, data[z])
+    CACHE.clear()
+    h5chunks.CACHE.clear()
+
+
+def test_the_2gib_deflate_frame_0_costs_one_plane_per_chunk():
+    shape, chunks = (512, 1024, 1024), (64, 256, 256)
+    first = plan_view(shape, chunks, (1, 2), (0, 0, 0), 4, Budget().max_bytes, prefix=True)
+    assert first.mode == "overview" and first.nbytes == 4 * 1024**2
+    last = plan_view(shape, chunks, (1, 2), (63, 0, 0), 4, Budget().max_bytes, prefix=True)
+    assert last.mode == "partial" and last.nbytes == 256 * 1024**2

@@ -396,3 +396,191 @@ def test_remote_read_errors_surface(s3_root, tmp_path, monkeypatch):
         monkeypatch.setattr(reader, "_fetch", broken)
         with pytest.raises(StorecoreError, match="gone"):
             node[slice(5, None)]
+
+
+# -- deflate chunks decoded part-way ------------------------------------------------------------------
+@pytest.fixture(params=["zlib", "isal"])
+def small_prefix_chunks(request, monkeypatch):
+    """Part-way decoding for chunks of any size, in small steps (so the small test files exercise it)."""
+    module = zlib if request.param == "zlib" else pytest.importorskip("isal.isal_zlib")
+    monkeypatch.setattr(h5chunks, "_inflate_module", lambda: module)
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    monkeypatch.setattr(h5chunks, "PREFIX_STEP", 64)
+    h5chunks.CACHE.clear()
+    yield
+    h5chunks.CACHE.clear()
+
+
+def _cached_parts() -> list:
+    return [v for v, _ in h5chunks.CACHE._items.values() if isinstance(v, h5chunks.PrefixChunk)]
+
+
+def test_a_frame_decodes_only_the_start_of_its_chunks(tmp_path, small_prefix_chunks):
+    path = tmp_path / "v.h5"
+    data = make_h5(path, data=volume("f4", (40, 33, 45)), chunks=(20, 16, 16), compression="gzip")
+    with open_container(f"{path}::/data") as node:
+        assert node.reads_chunk_prefixes
+        assert_same(node[0], data[0])
+        parts = _cached_parts()
+        assert len(parts) == 3 * 3  # the plane's chunks, each decoded part-way
+        chunk_bytes = 20 * 16 * 16 * 4
+        assert all(0 < p.done < chunk_bytes // 2 for p in parts)  # edge chunks need less than a plane
+        done = {id(p): p.done for p in parts}
+        for z in range(1, 20):  # stepping through the block resumes each chunk where it stopped
+            assert_same(node[z], data[z])
+        assert all(p.done >= 20 * 16 * 16 * 4 * 0.9 or p.complete for p in parts)
+        assert all(p.done >= done[id(p)] for p in parts)
+        for z in (3, 0, 19, 7):  # going back: already decoded
+            assert_same(node[z], data[z])
+        assert_same(node[:, 5], data[:, 5])  # whole chunks: the others decode in full
+        assert_same(node[...], data)
+
+
+def test_resumed_frames_read_no_stored_bytes_again_locally(tmp_path, small_prefix_chunks, monkeypatch):
+    path = tmp_path / "v.h5"
+    data = make_h5(path, data=volume("f4", (40, 16, 16)), chunks=(40, 16, 16), compression="gzip")
+    reads = []
+    original = h5chunks._pread
+    monkeypatch.setattr(h5chunks, "_pread", lambda fd, offset, size: reads.append((offset, size)) or original(fd, offset, size))
+    with h5py.File(path, "r") as f:
+        info = f["data"].id.get_chunk_info(0)
+    with open_container(f"{path}::/data") as node:
+        for z in range(40):
+            assert_same(node[z], data[z])
+    # each stored byte read once, in steps, from the chunk's start to its end
+    assert sum(size for _, size in reads) == info.size
+    assert [offset for offset, _ in reads] == sorted(offset for offset, _ in reads)
+    assert reads[0][0] == info.byte_offset
+
+
+def test_shuffled_and_small_chunks_are_decoded_whole(tmp_path, monkeypatch):
+    path = tmp_path / "v.h5"
+    make_h5(path, "shuffled", data=volume("f4", (64, 64, 64)), chunks=(64, 64, 64), compression="gzip", shuffle=True)
+    make_h5(path, "small", data=volume("f4", (64, 64, 64)), chunks=(8, 8, 8), compression="gzip")
+    make_h5(path, "big", data=volume("f4", (64, 64, 64)), chunks=(64, 64, 64), compression="gzip")
+    make_h5(path, "plain", data=volume("f4", (64, 64, 64)), chunks=(64, 64, 64))
+    with open_container(str(path)) as root:
+        assert not root["shuffled"].reads_chunk_prefixes  # shuffle needs every byte of a chunk
+        assert not root["small"].reads_chunk_prefixes  # an inflater's state would outweigh the chunk
+        assert not root["plain"].reads_chunk_prefixes
+        assert root["big"].reads_chunk_prefixes  # 1 MiB chunks of deflate alone
+        assert not root.reads_chunk_prefixes  # a group
+
+
+def test_threads_reading_frames_of_one_chunk_at_once(tmp_path, small_prefix_chunks):
+    path = tmp_path / "v.h5"
+    data = make_h5(path, data=volume("f4", (64, 20, 20)), chunks=(64, 20, 20), compression="gzip")
+    errors = []
+    start = threading.Barrier(4)
+    with open_container(f"{path}::/data") as node:
+
+        def work(k: int) -> None:
+            try:
+                start.wait()
+                for z in range(k, 64, 4):
+                    assert_same(node[z], data[z])
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+
+
+def test_a_truncated_deflate_chunk_names_the_dataset_and_the_chunk(tmp_path, small_prefix_chunks):
+    path = tmp_path / "bad.h5"
+    values = np.arange(4 * 64, dtype="i4").reshape(4, 64)
+    packed = zlib.compress(values.tobytes(), 1)
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("data", shape=(8, 64), chunks=(4, 64), dtype="i4", compression="gzip")
+        d.id.write_direct_chunk((0, 0), packed[: len(packed) // 3])  # cut: the start still decodes
+        d.id.write_direct_chunk((4, 0), b"\x00garbage, not deflate")
+    with open_container(f"{path}::/data") as node:
+        assert_same(node[0, :8], values[0, :8])
+        with pytest.raises(CorruptData, match=r"bad\.h5.*/data.*chunk \(0, 0\).*deflate data ends"):
+            node[3]
+        with pytest.raises(CorruptData, match=r"bad\.h5.*/data.*chunk \(4, 0\).*not a valid deflate stream"):
+            node[4]
+        assert_same(node[0, :8], values[0, :8])  # what decoded before is still served
+
+
+def test_part_decoded_chunks_are_counted_as_they_grow(tmp_path, small_prefix_chunks):
+    path = tmp_path / "v.h5"
+    make_h5(path, data=volume("f4", (64, 32, 32)), chunks=(64, 32, 32), compression="gzip")
+    with open_container(f"{path}::/data") as node:
+        node[0]
+        (part,) = _cached_parts()
+        counted = h5chunks.CACHE.nbytes
+        assert counted == part.nbytes
+        node[40]
+        assert h5chunks.CACHE.nbytes == part.nbytes > counted
+        node[63]  # complete: kept as a plain array, its stored bytes and inflater dropped
+        assert not _cached_parts()
+        assert h5chunks.CACHE.nbytes == 64 * 32 * 32 * 4
+
+
+def test_the_local_descriptor_closes_with_the_last_part_decoded_chunk(tmp_path, small_prefix_chunks):
+    import gc
+    import os
+
+    path = tmp_path / "v.h5"
+    data = make_h5(path, data=volume("f4", (64, 32, 32)), chunks=(64, 32, 32), compression="gzip")
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    with open_container(f"{path}::/data") as node:
+        for z in (0, 1, 2):
+            assert_same(node[z], data[z])
+        during = open_fds()
+    assert during <= before + 2  # h5py's descriptor and one shared duplicate, however many reads
+    h5chunks.CACHE.clear()
+    gc.collect()
+    assert open_fds() == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 9), st.integers(1, 9)),
+    frames=st.lists(st.tuples(st.integers(0, 29), st.booleans()), min_size=1, max_size=12),
+    depth=st.integers(1, 30),
+)
+def test_fuzz_frames_in_any_order_against_h5py(tmp_path, monkeypatch, shape, frames, depth):
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    monkeypatch.setattr(h5chunks, "PREFIX_STEP", 32)
+    h5chunks.CACHE.clear()
+    path = tmp_path / "f.h5"
+    path.unlink(missing_ok=True)
+    chunks = (min(depth, shape[0]), shape[1], shape[2])
+    data = (np.arange(int(np.prod(shape))).reshape(shape) % 251).astype("f4")
+    make_h5(path, data=data, chunks=chunks, compression="gzip", compression_opts=9)
+    with open_container(f"{path}::/data") as node:
+        for z, sub in frames:
+            z %= shape[0]
+            sel = (z, slice(0, max(1, shape[1] // 2))) if sub else (z,)
+            assert_same(node[sel], data[sel])
+    h5chunks.CACHE.clear()
+
+
+@pytest.mark.s3
+def test_remote_frames_resume_without_new_requests(s3_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    monkeypatch.setattr(h5chunks, "PREFIX_STEP", 256)
+    path = tmp_path / "p.h5"
+    data = make_h5(path, data=volume("f4", (32, 40, 40)), chunks=(32, 20, 20), compression="gzip")
+    copy(str(path), f"{s3_root}/p.h5")
+    h5chunks.CACHE.clear()
+    with open_container(f"{s3_root}/p.h5::/data") as node:
+        assert node.reads_chunk_prefixes
+        reader = node.container.reader
+        assert_same(node[0], data[0])
+        requests = reader.requests
+        for z in range(1, 32):  # each chunk's stored bytes were fetched whole once; frames decode further
+            assert_same(node[z], data[z])
+        assert reader.requests == requests
+        assert_same(node[:, 3], data[:, 3])
+    h5chunks.CACHE.clear()
