@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -143,27 +144,34 @@ def read_budget(budget: Budget, base: int, cost: int, plan: ViewPlan | None) -> 
     return base
 
 
-def prefetch_while_preloading(source: ArraySource, levels: list[ArraySource], budget: Budget,
-                              token: Any = None) -> None:  # fmt: skip
-    """While :func:`preload` runs on another thread, read the first tiles of the slice a new plot of
-    ``source`` shows into the chunk cache (worker thread; one tile at a time, stopping when the
-    import is over or ``token`` is set).
+#: a new plot's first view is read ahead (on the worker preparing it) for up to this long, so that a frame read
+#: quickly is shown whole in the plot's first paint instead of tile by tile after it
+FIRST_VIEW_AHEAD_S = 0.08
 
-    For a selection made while the plot's modules are still being imported: the read overlaps
-    the import instead of following it, and the plot finds those tiles cached (the same request
-    and budget as :meth:`SlicePlot.request_slice` makes).  Errors are left to the plot's own
-    read, which shows them.
+
+def prefetch_first_view(source: ArraySource, levels: list[ArraySource], budget: Budget, token: Any = None,
+                        ahead_s: float = FIRST_VIEW_AHEAD_S) -> None:  # fmt: skip
+    """Read the tiles of the view a new plot of ``source`` shows first into the chunk cache (worker thread).
+
+    It reads for up to ``ahead_s`` seconds, and for as long as :func:`preload` still imports
+    the plot's modules on another thread (the read overlaps the import instead of following
+    it), stopping early when ``token`` is set.  A frame read in that time is shown whole
+    as the plot is first painted (its tiles are all cached: no worker round trip, no paint
+    of an empty plot first); a slower one streams the rest as usual, from the tiles read
+    here.  The request and budget are the ones :meth:`SlicePlot.request_slice` makes.
+    Errors are left to the plot's own read, which shows them.
     """
     mode, axes = default_view(source)
-    if mode == "scalar" or not preloading():
+    if mode == "scalar":
         return
+    end = time.perf_counter() + ahead_s
     all_levels = [source, *levels]
     try:
         level, req, plan = view_request(all_levels, mode, axes, [0] * len(source.shape), budget.max_bytes)
         src = all_levels[level]
         limit = read_budget(budget, budget.max_bytes, plane_cost(src, req, level=level), plan)
-        read_plane(src, req, budget=limit, level=level,
-                   token=lambda: (token is not None and token()) or not preloading())  # fmt: skip
+        read_plane(src, req, budget=limit, level=level, workers=READ_WORKERS,
+                   token=lambda: (token is not None and token()) or (time.perf_counter() > end and not preloading()))  # fmt: skip
     except Exception as e:  # noqa: BLE001 - the plot reads it again and says what is wrong
         log.debug("prefetch of %s failed: %s", getattr(source, "uri", source), e)
 

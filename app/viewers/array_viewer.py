@@ -340,13 +340,14 @@ class ArrayViewer(Viewer):
 
         The plot's modules are imported here too (at once when the pane's warm-up did it), on
         the worker, so that the first array shown does not freeze the window for the import.
-        While the warm-up is still importing them, the first slice's tiles are read into the
-        chunk cache meanwhile (the plot finds them there once built).
+        The first slice's tiles are read into the chunk cache meanwhile, for a short while (and
+        for as long as the warm-up still imports): the plot finds them there, and a slice read
+        in that time is shown whole in the plot's first paint.
         """
         payload = open_array(target, budget)
-        from ..plot.slice_plot import prefetch_while_preloading
+        from ..plot.slice_plot import prefetch_first_view
 
-        prefetch_while_preloading(payload.source, payload.levels, budget, token)
+        prefetch_first_view(payload.source, payload.levels, budget, token)
         cls.preload()
         return payload
 

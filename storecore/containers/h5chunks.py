@@ -104,6 +104,9 @@ def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
 #: part-decoded chunks are inflated this many stored bytes at a time (the output of one step is bounded
 #: by ``max_length``; only this much input is copied when a step stops inside it)
 PREFIX_STEP = 256 * 1024
+#: a part-way decode goes on this many bytes past what the read needs (little: a frame of a big chunk is often
+#: exactly what the first view needs)
+PREFIX_AHEAD = 64 * 1024
 #: a read needing less than this fraction of a deflate chunk decodes only its start (and keeps the rest resumable)
 PREFIX_BELOW = 0.75
 #: ... for chunks of at least this many bytes (a resumable inflater keeps ~40 KiB of state)
@@ -229,9 +232,9 @@ class PrefixChunk:
                 data = self._pending or self._next_input()
                 if self._inflater.eof:
                     raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
-                # decode a little past ``need`` (the next frame is likely next), never past the chunk
+                # decode a little past ``need`` (the next frame is likely asked for next), never past the chunk
                 try:
-                    piece = self._inflater.decompress(data, min(total - self.done, need - self.done + PREFIX_STEP))
+                    piece = self._inflater.decompress(data, min(total - self.done, need - self.done + PREFIX_AHEAD))
                 except Exception as e:  # zlib.error, or isal's IsalError (not a subclass of it)
                     raise CorruptData(f"{self.name}: not a valid deflate stream ({e})") from e
                 self._pending = self._inflater.unconsumed_tail
