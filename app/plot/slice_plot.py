@@ -90,10 +90,9 @@ def preloading() -> bool:
 def preload() -> None:
     """Import what a plot needs before one is built: on a worker, so the GUI thread never imports it (once).
 
-    pyqtgraph itself; the matplotlib colour maps pyqtgraph's histogram menu lists when it is built
-    (that imports ``matplotlib.pyplot`` when matplotlib is installed: most of a second); the colour
-    maps' files; numpy.ma (the first image); the readout's value formatting.  Importing these
-    creates no Qt object (pyqtgraph's modules only make value types such as QColor at import), so
+    pyqtgraph itself (its colour-map menu patched to ask matplotlib for its maps only when that
+    submenu opens: :mod:`app.plot.pg_patches`); the colour maps' files; numpy.ma (the first
+    image); the readout's value formatting.  Importing these creates no Qt object (pyqtgraph's modules only make value types such as QColor at import), so
     any thread may do it; a second caller waits for the first.
     """
     global _preload_state
@@ -105,6 +104,10 @@ def preload() -> None:
         _preload_state = "running"
         try:
             import pyqtgraph as pg
+
+            from .pg_patches import defer_matplotlib_maps
+
+            defer_matplotlib_maps()
         except BaseException:
             _preload_state = ""
             raise
@@ -120,7 +123,6 @@ def _import_extras(pg: Any) -> None:
 
     from storecore.containers import values  # noqa: F401
 
-    pg.colormap.listMaps("matplotlib")  # [] when matplotlib is not installed
     for name in COLORMAPS:
         if name != "gray":
             pg.colormap.get(name)  # read once and cached by pyqtgraph
@@ -289,6 +291,9 @@ class SlicePlot(QWidget):
         super().__init__(parent)
         import pyqtgraph as pg
 
+        from .pg_patches import defer_matplotlib_maps
+
+        defer_matplotlib_maps()
         guard_none_refcount()
 
         self.pg = pg
