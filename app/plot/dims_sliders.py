@@ -100,6 +100,11 @@ class DimsSliders(QWidget):
             self._rows[ax] = (label, slider, spin, total)
             r += 1
         self.setVisible(bool(self._rows))
+        # Shown now, all at once: a layout shows a new child of a visible widget later, one by one, and
+        # every step resized the plot above (each resize of pyqtgraph's histogram costs a paint of its own).
+        for row in self._rows.values():
+            for w in row:
+                w.show()
 
     def set_value(self, axis: int, value: int) -> None:
         """Move ``axis`` to ``value`` (keeps slider and spin box in step; emits ``changed`` once)."""

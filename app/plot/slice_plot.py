@@ -75,6 +75,11 @@ log = logging.getLogger(__name__)
 
 COLORMAPS = ["viridis", "gray", "inferno", "magma", "plasma", "cividis", "turbo", "CET-D1"]
 COMPLEX_MODES = ["magnitude", "phase", "real", "imag"]
+#: the tiles of a frame arriving this soon after it was asked for are painted together (a frame read as fast
+#: as this is painted once, as one image, not tile by tile: each paint of new tiles costs the GUI thread)
+TILE_COALESCE_S = 0.04
+#: tiles arriving together beyond this many are painted as one image of the plane, not as an item each
+TILE_ITEMS_PER_DRAIN = 4
 #: colour maps with at most this many stops show their gradient's ticks (to drag); more: hidden
 EDITABLE_STOPS = 16
 
@@ -105,9 +110,10 @@ def preload() -> None:
         try:
             import pyqtgraph as pg
 
-            from .pg_patches import defer_matplotlib_maps
+            from .pg_patches import defer_matplotlib_maps, faster_downsample
 
             defer_matplotlib_maps()
+            faster_downsample()
         except BaseException:
             _preload_state = ""
             raise
@@ -291,9 +297,10 @@ class SlicePlot(QWidget):
         super().__init__(parent)
         import pyqtgraph as pg
 
-        from .pg_patches import defer_matplotlib_maps
+        from .pg_patches import defer_matplotlib_maps, faster_downsample
 
         defer_matplotlib_maps()
+        faster_downsample()
         guard_none_refcount()
 
         self.pg = pg
@@ -320,7 +327,9 @@ class SlicePlot(QWidget):
         self._painted_source = False
         self._full_next = False
         self._sink = _Sink()
-        self._sink.ping.connect(self._drain_tiles)
+        self._sink.ping.connect(self._on_tile)
+        self._requested_at = 0.0
+        self._drain_scheduled = False
         #: per-dimension axis titles (``energy (keV)``) and the values' label (colour bar / curve y axis)
         self.axis_labels: list[str] = []
         self.value_label = ""
@@ -746,6 +755,7 @@ class SlicePlot(QWidget):
         self._pending_geometry = geometry
         self._autorange = autorange or self.raw is None
         self._first_pending = True
+        self._requested_at = time.perf_counter()
         cost = plane_cost(src, req, level=level)
         budget = read_budget(self.budget, budget, cost, getattr(self, "_view_plan", None))
         if cost == 0:
@@ -773,6 +783,23 @@ class SlicePlot(QWidget):
         self._full_next = True
         self.request_slice()
 
+    def _on_tile(self, gen: int) -> None:
+        """A tile arrived: paint it, unless the request is younger than ``TILE_COALESCE_S``: then the
+        tiles arriving until then (most often the whole frame) are painted together, once."""
+        if gen != self._gen:
+            return
+        wait = self._requested_at + TILE_COALESCE_S - time.perf_counter()
+        if self._first_pending and wait > 0:
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                QTimer.singleShot(max(1, int(wait * 1000)), self, self._scheduled_drain)
+            return
+        self._drain_tiles()
+
+    def _scheduled_drain(self) -> None:
+        self._drain_scheduled = False
+        self._drain_tiles()
+
     def _drain_tiles(self, _gen: int = 0) -> None:
         """Paint every tile that arrived (tiles coalesce under load)."""
         first = self._first_pending
@@ -784,7 +811,13 @@ class SlicePlot(QWidget):
         if not new:
             return
         self.raw = self._tile_raw
-        if self.mode == "image":
+        if self.mode == "image" and len(new) > TILE_ITEMS_PER_DRAIN:
+            # Many tiles at once (a frame that decodes quickly): one image of the plane renders in one go,
+            # where as many tile items cost a paint of their own each (16 tiles: 85-118 ms of one paint).
+            # levels from the first tiles, or from the whole plane once it is all here (then final)
+            self._redraw(relevel=self.auto.isChecked() and (first or bool(self._tile_shown.all())),
+                         autorange=first and self._autorange, mask=self._tile_shown)  # fmt: skip
+        elif self.mode == "image":
             try:
                 self._paint_tiles(new, first)
             except TypeError as exc:
@@ -859,7 +892,7 @@ class SlicePlot(QWidget):
     def _place_tile(self, gen: int, out: tuple, part: np.ndarray) -> bool:
         if gen != self._gen or self.source is None:
             return False
-        if self._first_pending or getattr(self, "_tile_gen", None) != gen:
+        if getattr(self, "_tile_gen", None) != gen:  # the request's first tile (of several drained at once, maybe)
             _, src, req, geometry = self._level_request()
             shape = req.out_shape(src.shape)
             self._tile_raw = np.zeros(shape, src.dtype)
@@ -885,14 +918,18 @@ class SlicePlot(QWidget):
         self.request = result.request
         self.raw = result.data
         self.geometry = self._pending_geometry
-        tiles_shown = not first and self.mode == "image" and bool(self._tiles) and getattr(self, "_tile_gen", None) == gen
-        if tiles_shown:
-            if self.auto.isChecked():  # the tiles are on screen: only the levels may change, if they moved
+        streamed = not first and self.mode == "image" and getattr(self, "_tile_gen", None) == gen
+        tiles_shown = streamed and bool(self._tiles)
+        # every tile arrived in one drain and was drawn as one image of the plane: nothing left to draw
+        plane_shown = streamed and not self._tiles and result.complete and bool(self._tile_shown.all())
+        if tiles_shown or plane_shown:
+            if tiles_shown and self.auto.isChecked():  # the tiles are on screen: only the levels may change
                 lo, hi = auto_levels(self._scaled(self._plane))
                 old_lo, old_hi = self.hist.getLevels()
                 if max(abs(lo - old_lo), abs(hi - old_hi)) > 0.02 * max(hi - lo, 1e-12):
                     self.hist.setLevels(lo, hi)
-            self._backdrop()
+            if tiles_shown:
+                self._backdrop()
         else:
             self._redraw(relevel=self.auto.isChecked(), autorange=first and self._autorange,
                          mask=None if result.complete else getattr(self, "_tile_shown", None) if not first else None)  # fmt: skip

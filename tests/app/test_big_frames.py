@@ -290,3 +290,92 @@ def test_the_2gib_deflate_frame_0_costs_one_plane_per_chunk():
     assert first.mode == "overview" and first.nbytes == 4 * 1024**2
     last = plan_view(shape, chunks, (1, 2), (63, 0, 0), 4, Budget().max_bytes, prefix=True)
     assert last.mode == "partial" and last.nbytes == 256 * 1024**2
+
+
+class DelayedSource(NumpySource):
+    """An in-memory array whose chunked reads take ``delay`` seconds each (a slow store, or a big decode)."""
+
+    def __init__(self, array, chunks, delay):
+        super().__init__(array, uri="mem://slow")
+        self.chunks, self.delay = chunks, delay
+
+    def read(self, selection):
+        time.sleep(self.delay)  # the cost of the read itself, not a wait for anything
+        return super().read(selection)
+
+
+def _count_redraws(monkeypatch):
+    calls = []
+    original = SlicePlot._redraw
+    monkeypatch.setattr(SlicePlot, "_redraw", lambda self, *a, **k: calls.append(k.get("mask")) or original(self, *a, **k))
+    return calls
+
+
+def test_a_frame_read_quickly_is_drawn_once_as_one_image(qtbot, monkeypatch):
+    from app.plot import slice_plot
+
+    # every read here completes within the window (a window this long makes that so on a loaded machine too)
+    monkeypatch.setattr(slice_plot, "TILE_COALESCE_S", 30.0)
+    data = np.random.default_rng(5).random((4, 256, 256)).astype("f4")
+    source = DelayedSource(data, (1, 32, 32), 0.0)  # 64 tiles, read at once
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 30)), 600, 400)
+    calls = _count_redraws(monkeypatch)
+    CACHE.clear()
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000) as blocker:
+        plot.set_source(source)
+    assert blocker.args[0].complete
+    np.testing.assert_array_equal(plot.raw, data[0])
+    np.testing.assert_array_equal(plot.shown_values(), data[0])
+    assert plot._tiles == []  # no tile items: the plane is one image
+    assert len(calls) == 1  # drawn once, not again when the read completed
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        plot.sliders.set_value(0, 2)
+    np.testing.assert_array_equal(plot.shown_values(), data[2])
+    assert len(calls) == 2
+    CACHE.clear()
+
+
+def test_a_slow_frame_still_paints_tile_by_tile_before_it_completes(qtbot):
+    data = np.random.default_rng(6).random((2, 64, 64)).astype("f4")
+    source = DelayedSource(data, (1, 32, 32), 0.06)  # 4 tiles, 60 ms each: past the coalescing window
+    plot = shown(qtbot, SlicePlot(budget=Budget(1 << 30)), 600, 400)
+    CACHE.clear()
+    with qtbot.waitSignal(plot.painted, timeout=10000):
+        plot.set_source(source)
+    assert plot.result is None  # first pixels before the frame is complete
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        pass
+    np.testing.assert_array_equal(plot.raw, data[0])
+    CACHE.clear()
+
+
+def test_the_first_view_is_read_while_the_array_viewer_prepares(qtbot, tmp_path):
+    """A frame read within the prepare step is in the chunk cache: the plot shows it whole at once."""
+    from app.plot.painter import plane_cost, view_request
+    from app.plot.slice_plot import default_view
+    from app.viewers.array_viewer import ArrayViewer
+    from app.viewers.registry import classify
+    from storecore.containers import write_array
+
+    data = np.random.default_rng(8).random((3, 64, 64)).astype("f4")
+    uri = f"{tmp_path}/first.zarr::/vol"
+    write_array(uri, data, chunks=(1, 32, 32))
+    CACHE.clear()
+    budget = Budget(1 << 20)
+    payload = ArrayViewer.prepare(classify(uri), budget, lambda: False)
+    src = payload.source
+    mode, axes = default_view(src)
+    level, req, _ = view_request([src], mode, axes, [0] * 3, budget.max_bytes)
+    assert plane_cost(src, req) == 0  # every tile of the first view is cached
+    np.testing.assert_array_equal(read_plane(src, req, budget=0).data, data[0])
+    src.close()
+    CACHE.clear()
+
+
+def test_slider_rows_are_visible_as_soon_as_they_are_configured(qtbot):
+    from app.plot.dims_sliders import DimsSliders
+
+    sliders = shown(qtbot, DimsSliders(), 400, 40)
+    sliders.configure((5, 6, 7, 8), (2, 3), ["t", "z", "y", "x"])
+    # at once, not one widget per event-loop turn later (each step resized the plot above them)
+    assert all(w.isVisible() for ax in (0, 1) for w in (sliders.sliders()[ax], sliders.spin_boxes()[ax]))
