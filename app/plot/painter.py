@@ -46,7 +46,7 @@ def _cores() -> int:
 
 #: tile reads run at once when a frame streams past the preview budget (HDF5 decodes in parallel per call too);
 #: no more than the cores: more reads than cores only delay the first tile (and starve the GUI thread)
-READ_WORKERS = max(1, min(3, _cores() - 1))
+READ_WORKERS = max(1, min(3, _cores()))
 #: most reads a single plan may enumerate (a guard: views are planned far below it)
 MAX_READS = 1 << 16
 
