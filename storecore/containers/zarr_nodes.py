@@ -187,6 +187,15 @@ class ZarrNode(Node):
         return [codec_name(c) for c in (self._array_attr(lambda a: a.filters) or ())]
 
     @property
+    def reads_chunk_prefixes(self) -> bool:
+        """True for zstd-only arrays opened for reading: uncached reads decode chunks part-way (:mod:`.zarr_chunks`)."""
+        if self.kind != "array" or self.container.mode != "r":
+            return False
+        from .zarr_chunks import reads_chunk_prefixes
+
+        return reads_chunk_prefixes(self._obj)
+
+    @property
     def fill_value(self) -> Any:
         return json_safe(self._array_attr(lambda a: a.fill_value))
 
@@ -248,6 +257,14 @@ class ZarrNode(Node):
             return data.astype(object) if data.dtype.kind == "T" else data
 
         if not cache:
+            if self.container.mode == "r":  # (an array open for writing may change under a part-decoded chunk)
+                from .zarr_chunks import read as read_part_way
+
+                with zarr_errors(self.uri):
+                    data = read_part_way(self._obj, selection, self.container, self.uri,
+                                         ranged=self.container.location.is_local)  # fmt: skip
+                if data is not None:
+                    return data
             return read()
         identity = self.slice_identity(selection) if self._shareable(selection) else None
         return self.container.cached_read(self.path, selection, read, identity)  # type: ignore[attr-defined]

@@ -1,0 +1,265 @@
+"""Zarr chunks compressed by Zstandard alone, decoded only up to the part a read needs.
+
+zarr decodes every chunk a selection touches whole.  A Zstandard frame,
+like a deflate stream, decodes from its start and can stop anywhere: for a
+frame of a ``(64, 256, 256)`` chunk block (in C order, the chunks' first
+planes) :func:`read` decodes each chunk only up to the last byte the
+selection needs, and keeps it part-decoded in the decoded-chunk cache
+(:data:`storecore.containers.h5chunks.CACHE`, one budget for both formats)
+so that the next frame resumes where it stopped.  Frame 0 of the 2 GiB
+benchmark volume decodes 1/64 of its 16 chunks.
+
+It applies to arrays whose codecs are exactly ``bytes`` + ``zstd`` (Zarr v3,
+zarr's default for numbers) or a ``Zstd`` compressor without filters in C
+order (Zarr v2), on a regular chunk grid, holding plain numbers, with chunks
+of at least :data:`~storecore.containers.h5chunks.PREFIX_MIN_CHUNK` bytes,
+for selections needing less than
+:data:`~storecore.containers.h5chunks.PREFIX_BELOW` of some chunk.  Anything
+else is read by zarr, as before.  Chunks are cached per opening of the store
+(a Zarr chunk may be rewritten in place without any metadata changing).
+Values equal zarr's own read (``tests/storecore/containers/test_zarr_chunks.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import storecore.containers.h5chunks as h5chunks  # the module, not the package: its tuning is read at each call
+
+from ..errors import CorruptData
+
+_tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_token_counter = itertools.count()
+_token_lock = threading.Lock()
+
+
+class ZstdPrefixChunk:
+    """A Zstandard-compressed chunk decoded only as far as reads have needed, resumable from there.
+
+    Same interface as :class:`~storecore.containers.h5chunks.PrefixChunk`:
+    :attr:`array` (the chunk's shape, valid for its first :attr:`done`
+    bytes), :meth:`upto`, ``nbytes`` (decoded part + stored bytes kept).
+    """
+
+    def __init__(self, stored: Any, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...], name: str) -> None:
+        """``stored``: the chunk's stored bytes, or a readable file-like object giving them as it goes."""
+        import zstandard
+
+        self._kept = len(stored) if isinstance(stored, bytes) else 0
+        source = io.BytesIO(stored) if isinstance(stored, bytes) else stored
+        self._reader: Any = zstandard.ZstdDecompressor().stream_reader(
+            source, read_size=h5chunks.PREFIX_STEP, read_across_frames=True
+        )
+        self._buf = np.empty(nbytes, np.uint8)
+        self.array = self._buf.view(dtype).reshape(chunks)
+        self.done = 0
+        self.name = name
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return self.done + (self._kept + h5chunks.INFLATER_BYTES if not self.complete else 0)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self._buf.size
+
+    def upto(self, need: int) -> np.ndarray:
+        """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
+        with self._lock:
+            total = self._buf.size
+            while self.done < need:
+                want = min(total - self.done, need - self.done + h5chunks.PREFIX_AHEAD)
+                try:
+                    piece = self._reader.read(want)
+                except Exception as e:  # zstandard.ZstdError: a corrupt frame
+                    raise CorruptData(f"{self.name}: not a valid Zstandard frame ({e})") from e
+                if not piece:
+                    raise CorruptData(f"{self.name}: Zstandard data ends after {self.done} bytes, expected {total}")
+                self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
+                self.done += len(piece)
+            if self.done == total:  # nothing left to resume: drop the stored bytes and the decoder's state
+                self._reader, self._kept = None, 0
+            return self.array
+
+
+@dataclass
+class _Layout:
+    """What decoding a chunk needs: its shape, the dtype of its bytes, and where its bytes are stored."""
+
+    chunks: tuple[int, ...]
+    stored_dtype: np.dtype
+    out_dtype: np.dtype
+    fill: Any
+    store: Any
+    prefix: str
+    encode_key: Any
+
+    @property
+    def chunk_nbytes(self) -> int:
+        return math.prod(self.chunks) * self.stored_dtype.itemsize
+
+
+def _layout(array: Any) -> _Layout | None:
+    """The chunk layout of a zstd-only zarr array of plain numbers with big enough chunks; None otherwise."""
+    try:
+        import zstandard  # noqa: F401 - its presence is what makes the frames resumable
+        from zarr.codecs import BytesCodec, ZstdCodec
+        from zarr.core.chunk_grids import RegularChunkGrid
+    except ImportError:
+        return None
+    meta = array.metadata
+    dtype = np.dtype(array.dtype)
+    if dtype.kind not in "iufc" or dtype.fields is not None:
+        return None
+    if meta.zarr_format == 3:
+        codecs = tuple(meta.codecs)
+        if len(codecs) != 2 or not isinstance(codecs[0], BytesCodec) or not isinstance(codecs[1], ZstdCodec):
+            return None
+        if not isinstance(meta.chunk_grid, RegularChunkGrid):
+            return None
+        endian = getattr(codecs[0].endian, "value", None)
+        stored = dtype.newbyteorder("<" if endian == "little" else ">") if endian and dtype.itemsize > 1 else dtype
+        chunks = tuple(int(c) for c in meta.chunk_grid.chunk_shape)
+    elif meta.zarr_format == 2:
+        from numcodecs import Zstd
+
+        if meta.filters or not isinstance(meta.compressor, Zstd) or meta.order != "C":
+            return None
+        stored = np.dtype(meta.dtype.to_native_dtype()) if hasattr(meta.dtype, "to_native_dtype") else dtype
+        chunks = tuple(int(c) for c in meta.chunks)
+    else:
+        return None
+    if math.prod(chunks) * dtype.itemsize < h5chunks.PREFIX_MIN_CHUNK:
+        return None
+    store_path = array.store_path
+    return _Layout(chunks, stored, dtype, array.fill_value, store_path.store, store_path.path, meta.encode_chunk_key)
+
+
+def reads_chunk_prefixes(array: Any) -> bool:
+    """Whether :func:`read` decodes ``array``'s chunks part-way (zstd-only chunks of plain numbers, big enough)."""
+    try:
+        return _layout(array) is not None
+    except Exception:  # noqa: BLE001 - metadata of another shape: zarr reads it
+        return False
+
+
+def _token(owner: Any) -> int:
+    with _token_lock:
+        token = _tokens.get(owner)
+        if token is None:
+            token = _tokens[owner] = next(_token_counter)
+        return token
+
+
+def read(array: Any, selection: tuple, owner: Any, name: str, ranged: bool = False) -> np.ndarray | None:
+    """``array[selection]`` (ints and positive-step slices, one per axis) with chunks decoded part-way,
+    or None when zarr should read it (not a zstd-only array, or every chunk is needed almost whole).
+
+    ``owner`` is the opening the decoded chunks are cached for (the container); ``name`` names the
+    array in errors.  ``ranged``: the store reads byte ranges cheaply (a local folder): a chunk's
+    stored bytes are read as far as the decoder gets, not kept whole.
+    """
+    layout = _layout(array)
+    if layout is None or len(selection) != len(array.shape):
+        return None
+    per_axis = []
+    for item, n, c in zip(selection, array.shape, layout.chunks, strict=True):
+        parts = h5chunks._axis_parts(item, n, c)
+        if parts is None:
+            return None
+        per_axis.append(parts)
+    if math.prod(len(p) for p in per_axis) > h5chunks.MAX_CHUNKS:
+        return None
+    itemsize = layout.stored_dtype.itemsize
+    reads = []
+    for combo in itertools.product(*per_axis):
+        inner = tuple(p[1] for p in combo)
+        reads.append(
+            (tuple(p[0] for p in combo), inner, tuple(p[2] for p in combo if p[2] is not None),
+             h5chunks.needed_bytes(inner, layout.chunks, itemsize))
+        )  # fmt: skip
+    if all(need >= layout.chunk_nbytes * h5chunks.PREFIX_BELOW for *_, need in reads):
+        return None
+    out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
+    out = np.empty(out_shape, layout.out_dtype)
+    token = _token(owner)
+
+    def place(coords: tuple, inner: tuple, where: tuple, need: int) -> None:
+        key = layout.encode_key(coords)
+        cache_key = ("zarr", token, key)
+        part = h5chunks.CACHE.get(cache_key)
+        if isinstance(part, np.ndarray):
+            out[where] = part[inner]
+            return
+        if part is None:
+            stored: _StoredRanges | bytes | None = _StoredRanges(layout, key) if ranged else _get(layout, key)
+            if stored is None or (isinstance(stored, _StoredRanges) and not stored.exists()):  # never written
+                out[where] = layout.fill
+                return
+            part = ZstdPrefixChunk(stored, layout.chunk_nbytes, layout.stored_dtype, layout.chunks,
+                                   f"{name}: chunk {key}")  # fmt: skip
+        out[where] = part.upto(need)[inner]
+        h5chunks.CACHE.put(cache_key, part.array if part.complete else part)  # put again: its size grew
+
+    if len(reads) == 1:
+        place(*reads[0])
+    else:
+        pool, _ = h5chunks._pools()
+        h5chunks._wait_all([pool.submit(place, *r) for r in reads])
+    return np.asarray(out[()]) if out.ndim == 0 else out
+
+
+class _StoredRanges(io.RawIOBase):
+    """A chunk's stored bytes as a file read by byte ranges through the array's store, as the decoder asks."""
+
+    def __init__(self, layout: _Layout, key: str) -> None:
+        super().__init__()
+        self._store, self._path = layout.store, f"{layout.prefix}/{key}" if layout.prefix else key
+        self._pos = 0
+        self._first = self._range(0, h5chunks.PREFIX_STEP)
+
+    def _range(self, start: int, end: int) -> bytes | None:
+        from zarr.abc.store import RangeByteRequest
+        from zarr.core.buffer import default_buffer_prototype
+        from zarr.core.sync import sync
+
+        prototype = default_buffer_prototype()
+        buffer = sync(self._store.get(self._path, prototype=prototype, byte_range=RangeByteRequest(start, end)))
+        return None if buffer is None else buffer.to_bytes()
+
+    def exists(self) -> bool:
+        return self._first is not None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._first is not None and self._pos < len(self._first):
+            data: bytes | None = self._first[self._pos : self._pos + len(b)]
+        else:
+            self._first = b""
+            data = self._range(self._pos, self._pos + len(b))
+        if data is None:
+            raise CorruptData(f"chunk {self._path} disappeared while it was read")
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def _get(layout: _Layout, key: str) -> bytes | None:
+    """The stored bytes of chunk ``key`` (None when it was never written), through the array's own store."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    path = f"{layout.prefix}/{key}" if layout.prefix else key
+    buffer = sync(layout.store.get(path, prototype=default_buffer_prototype()))
+    return None if buffer is None else buffer.to_bytes()
