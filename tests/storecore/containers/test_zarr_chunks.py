@@ -126,3 +126,18 @@ def test_remote_frames_are_decoded_part_way(s3_root, tmp_path, small_chunks):
         for z in (0, 1, 15, 2):
             np.testing.assert_array_equal(node.read_slice((z,), cache=False), data[z])
         assert _parts() or h5chunks.CACHE.nbytes
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_stored_bytes_come_from_one_listing_and_equal_zarrs_count(request, tmp_path, where):
+    data = values((20, 30, 30))
+    make(tmp_path / "s.zarr", data, (5, 10, 10))
+    uri = f"{tmp_path}/s.zarr"
+    if where == "s3":
+        root = request.getfixturevalue("s3_root")
+        copy(uri, f"{root}/s.zarr")
+        uri = f"{root}/s.zarr"
+    with open_container(uri) as node:
+        listed = node.stored_nbytes
+        assert listed == node.lazy().nbytes_stored()
+        assert listed < data.nbytes  # compressed
