@@ -126,6 +126,22 @@ def write_filtered(path: Path) -> Path:
     return path
 
 
+def write_area_detector(path: Path) -> Path:
+    """A NeXus file as areaDetector's HDF5 plugin and scan software write it: gzip (deflate alone) frames in
+    chunks of one frame and of several (a last partial chunk), big-endian counts, a chunked 1-D scan axis."""
+    rng = np.random.default_rng(3)
+    frames = (rng.poisson(20, (21, 48, 40)) + np.arange(40)[None, None, :]).astype(np.uint16)
+    with h5py.File(path, "w") as f:
+        entry = f.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        data = entry.create_group("data")
+        data.attrs.update({"NX_class": "NXdata", "signal": "data"})
+        data.create_dataset("data", data=frames, chunks=(1, 48, 40), compression="gzip", compression_opts=6)
+        data.create_dataset("stack", data=frames.astype(">i4"), chunks=(8, 48, 40), compression="gzip")
+        data.create_dataset("energy", data=np.linspace(5.0, 9.0, 1000), chunks=(256,), compression="gzip")
+    return path
+
+
 def write_unavailable_filter(path: Path) -> Path:
     """A dataset whose chunk was compressed with a filter nobody has registered."""
     from h5py import h5d, h5p, h5s, h5t, h5z

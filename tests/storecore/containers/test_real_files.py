@@ -20,6 +20,7 @@ from instrument_files import (
     PLUGIN_FILTERS,
     UNAVAILABLE_FILTER,
     write_all_dtypes,
+    write_area_detector,
     write_filtered,
     write_unavailable_filter,
     write_user_block,
@@ -334,3 +335,42 @@ def test_real_files_over_s3(written, s3_root, tmp_path):
         storecore.transfer.copy(str(path), uri)
         assert detect_format(uri) == "hdf5", path.name
         assert check_file(path, uri) > 0, path.name
+
+
+def _deflate_only_datasets(path: Path) -> list[str]:
+    from storecore.containers.h5chunks import DEFLATE
+
+    found: list[str] = []
+    with h5py.File(path, "r", locking=False) as f:
+
+        def visit(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Dataset) and obj.chunks and obj.dtype.kind in "iufc" and obj.size:
+                dcpl = obj.id.get_create_plist()
+                if dcpl.get_nfilters() == 1 and dcpl.get_filter(0)[0] == DEFLATE:
+                    found.append("/" + name)
+
+        f.visititems(visit)
+    return found
+
+
+def test_deflate_chunks_decoded_part_way_read_like_h5py(monkeypatch, tmp_path):
+    """Every chunked deflate-only dataset of the corpus and of an areaDetector-style file, its chunks decoded
+    only up to each frame read (whatever their size), frames in a scrambled order: the values are h5py's."""
+    from storecore.containers import h5chunks
+
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    monkeypatch.setattr(h5chunks, "PREFIX_STEP", 4096)
+    compared = 0
+    for path in [*CORPUS_FILES, write_area_detector(tmp_path / "areadetector_0001.h5")]:
+        for inner in _deflate_only_datasets(path):
+            h5chunks.CACHE.clear()
+            with h5py.File(path, "r", locking=False) as f, open_container(f"{path}::{inner}") as node:
+                dset = f[inner]
+                assert node.reads_chunk_prefixes, f"{path.name}::{inner}"
+                n = dset.shape[0]
+                for i in sorted({0, n - 1, n // 2, 1 % n, (n * 3) // 4}, key=lambda k: (k * 7919) % max(n, 1)):
+                    sel = (i,) + corner(dset.shape[1:])
+                    assert_equal_values(node.read_slice(sel, cache=False), dset[sel], f"{path.name}::{inner}[{i}]")
+                    compared += 1
+    h5chunks.CACHE.clear()
+    assert compared >= 3 * 5
