@@ -77,7 +77,7 @@ COLORMAPS = ["viridis", "gray", "inferno", "magma", "plasma", "cividis", "turbo"
 COMPLEX_MODES = ["magnitude", "phase", "real", "imag"]
 #: the tiles of a frame arriving this soon after it was asked for are painted together (a frame read as fast
 #: as this is painted once, as one image, not tile by tile: each paint of new tiles costs the GUI thread)
-TILE_COALESCE_S = 0.04
+TILE_COALESCE_S = 0.1
 #: tiles arriving together beyond this many are painted as one image of the plane, not as an item each
 TILE_ITEMS_PER_DRAIN = 4
 #: colour maps with at most this many stops show their gradient's ticks (to drag); more: hidden
