@@ -182,7 +182,8 @@ class PrefixChunk:
     """A deflate-compressed chunk inflated only as far as reads have needed, resumable from there.
 
     ``stored`` is the chunk's stored bytes, or ``read(start, length)`` giving
-    them on demand (local files: the inflater reads only as far as it gets).
+    them on demand (a local file's ``pread``, a remote file's ranged request:
+    only about as far as the inflater gets is read).
     :attr:`array` has the whole chunk's shape; only its first :attr:`done`
     bytes hold values (the rest is allocated but untouched, so it costs no
     memory until decoded).  :meth:`upto` inflates further when a read needs
@@ -198,6 +199,7 @@ class PrefixChunk:
         else:  # a remote chunk may be a view of a longer coalesced request: keep a copy of the chunk's bytes only
             self._read, self._raw = None, memoryview(stored if isinstance(stored, bytes) else bytes(stored)).cast("B")
         self._size = size
+        self._step = 0  # the last request's length, within one :meth:`upto`
         self._pos = 0  # stored bytes handed to the inflater
         self._pending = b""  # input the inflater returned unconsumed (max_length reached inside it)
         self._inflater = _inflate_module().decompressobj(wbits=15)
@@ -215,11 +217,17 @@ class PrefixChunk:
     def complete(self) -> bool:
         return self.done == self._buf.size
 
-    def _next_input(self) -> Any:
-        n = min(PREFIX_STEP, self._size - self._pos)
+    def _next_input(self, need: int) -> Any:
         if self._read is not None:
+            # Ask for about the stored bytes the rest of ``need`` takes at the chunk's average ratio (a
+            # quarter more), at least PREFIX_STEP, and twice the last request when that fell short: one
+            # request most often (a ranged GET of a remote file), a few at worst.
+            estimate = self._size * (need - self.done) * 5 // (4 * max(1, self._buf.size)) + 1
+            n = min(max(PREFIX_STEP, estimate, self._step), self._size - self._pos)
+            self._step = 2 * n
             data = self._read(self._pos, n) if n > 0 else b""
         else:
+            n = min(PREFIX_STEP, self._size - self._pos)
             data = self._raw[self._pos : self._pos + n]
         self._pos += len(data)
         return data
@@ -228,8 +236,9 @@ class PrefixChunk:
         """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
         with self._lock:
             total = self._buf.size
+            self._step = 0
             while self.done < need:
-                data = self._pending or self._next_input()
+                data = self._pending or self._next_input(need)
                 if self._inflater.eof:
                     raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
                 # decode a little past ``need`` (the next frame is likely asked for next), never past the chunk
@@ -414,8 +423,11 @@ class Plan:
                     futures += [decode_pool.submit(self._place, out, r) for r in todo]
                     _wait_all(futures)
                 else:
+                    # chunks decoded part-way fetch their own byte ranges, about as far as they decode
+                    part_way = [r for r in todo if self._part_way(r)]
+                    futures += [decode_pool.submit(self._place, out, r) for r in part_way]
                     try:
-                        self._read_remote(out, todo)
+                        self._read_remote(out, [r for r in todo if not self._part_way(r)])
                     finally:
                         _wait_all(futures)
             # one value: h5py returns a numpy scalar, which is always in native byte order
@@ -434,14 +446,7 @@ class Plan:
         return self._fetch_range(r.offset, r.offset + r.size)
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        reader = self.reader
-        data = reader._fetch(start, end)
-        with reader._ahead_lock:  # the container's byte counters (RemoteReader.bytes_read)
-            reader._direct_bytes += len(data)
-            reader._direct_requests += 1
-        if len(data) != end - start:
-            raise CorruptData(f"{reader.name}: chunk bytes {start}-{end} past the end of the file")
-        return data
+        return _fetch_range(self.reader, start, end)
 
 
     def _decode(self, raw: Any, mask: int = 0) -> np.ndarray:
@@ -465,7 +470,7 @@ class Plan:
         key = (*self.source_key, r.offset, r.size)
         part = held
         need = needed_bytes(r.inner, self.chunks, self.dtype.itemsize) if self.prefix else 0
-        if part is None and self.prefix and r.mask == 0 and need < self.chunk_nbytes * PREFIX_BELOW:
+        if part is None and self._part_way(r):
             part = PrefixChunk(raw if raw is not None else self._stored(r), r.size, self.chunk_nbytes, self.dtype,
                                self.chunks, f"chunk {r.coord}")  # fmt: skip
         if part is not None:
@@ -476,12 +481,21 @@ class Plan:
         out[r.out] = chunk[r.inner]
         CACHE.put(key, chunk)
 
+    def _part_way(self, r: ChunkRead) -> bool:
+        """Whether chunk ``r`` (not cached) is decoded part-way: deflate alone, needed less than PREFIX_BELOW."""
+        return (self.prefix and r.mask == 0
+                and needed_bytes(r.inner, self.chunks, self.dtype.itemsize) < self.chunk_nbytes * PREFIX_BELOW)  # fmt: skip
+
     def _stored(self, r: ChunkRead) -> Any:
-        """What a :class:`PrefixChunk` reads ``r``'s stored bytes from: the local file as it goes, or all of them."""
+        """What a :class:`PrefixChunk` reads ``r``'s stored bytes from, as it goes: the local file, or ranged
+        requests through the remote reader."""
+        offset = r.offset
+        assert offset is not None
         if self.reader is not None:
-            return self._fetch_one(r)
-        file, offset = self.file, r.offset
-        assert file is not None and offset is not None
+            reader = self.reader
+            return lambda start, length: _fetch_range(reader, offset + start, offset + start + length)
+        file = self.file
+        assert file is not None
         return lambda start, length: _pread(file.fd, offset + start, length)
 
     def _read_remote(self, out: np.ndarray, todo: list[ChunkRead]) -> None:
@@ -516,6 +530,17 @@ class Plan:
                 for f in pending:
                     f.cancel()
         _wait_all(pending)
+
+
+def _fetch_range(reader: Any, start: int, end: int) -> bytes:
+    """Bytes ``start``-``end`` of a remote file, counted in its reader's byte counters (``RemoteReader.bytes_read``)."""
+    data = reader._fetch(start, end)
+    with reader._ahead_lock:
+        reader._direct_bytes += len(data)
+        reader._direct_requests += 1
+    if len(data) != end - start:
+        raise CorruptData(f"{reader.name}: chunk bytes {start}-{end} past the end of the file")
+    return data
 
 
 def _wait_all(futures: list[Future]) -> None:

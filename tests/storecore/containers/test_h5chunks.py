@@ -567,20 +567,27 @@ def test_fuzz_frames_in_any_order_against_h5py(tmp_path, monkeypatch, shape, fra
 
 
 @pytest.mark.s3
-def test_remote_frames_resume_without_new_requests(s3_root, tmp_path, monkeypatch):
+def test_remote_frames_fetch_about_what_they_decode(s3_root, tmp_path, monkeypatch):
     monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
     monkeypatch.setattr(h5chunks, "PREFIX_STEP", 256)
     path = tmp_path / "p.h5"
     data = make_h5(path, data=volume("f4", (32, 40, 40)), chunks=(32, 20, 20), compression="gzip")
+    with h5py.File(path, "r") as f:
+        stored = sum(f["data"].id.get_chunk_info(i).size for i in range(f["data"].id.get_num_chunks()))
     copy(str(path), f"{s3_root}/p.h5")
     h5chunks.CACHE.clear()
     with open_container(f"{s3_root}/p.h5::/data") as node:
         assert node.reads_chunk_prefixes
         reader = node.container.reader
+        before = reader.bytes_read
         assert_same(node[0], data[0])
-        requests = reader.requests
-        for z in range(1, 32):  # each chunk's stored bytes were fetched whole once; frames decode further
+        first = reader.bytes_read - before
+        assert 0 < first < stored / 4  # the start of each of the 4 chunks, not all of them
+        for z in range(1, 32):  # frames resume: the rest of each chunk's stored bytes, each byte once
             assert_same(node[z], data[z])
+        assert reader.bytes_read - before == stored
+        requests = reader.requests
+        assert_same(node[5], data[5])  # decoded already: no request
         assert reader.requests == requests
         assert_same(node[:, 3], data[:, 3])
     h5chunks.CACHE.clear()
