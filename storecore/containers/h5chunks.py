@@ -178,31 +178,22 @@ def _inflate_module() -> Any:
     return isal_zlib
 
 
-class PrefixChunk:
-    """A deflate-compressed chunk inflated only as far as reads have needed, resumable from there.
+class PartDecodedChunk:
+    """A compressed chunk decoded only as far as reads have needed, resumable from there.
 
-    ``stored`` is the chunk's stored bytes, or ``read(start, length)`` giving
-    them on demand (a local file's ``pread``, a remote file's ranged request:
-    only about as far as the inflater gets is read).
     :attr:`array` has the whole chunk's shape; only its first :attr:`done`
     bytes hold values (the rest is allocated but untouched, so it costs no
-    memory until decoded).  :meth:`upto` inflates further when a read needs
-    more.  Thread-safe: concurrent reads of one chunk extend it one at a time.
-    ``nbytes`` (what a cache counts) is the decoded part plus the stored
-    bytes kept to resume.
+    memory until decoded).  :meth:`upto` decodes further when a read needs
+    more.  Thread-safe: concurrent reads of one chunk extend it one at a
+    time.  ``nbytes`` (what a cache counts) is the decoded part plus what is
+    kept to resume (stored bytes, the decoder's state).  Subclasses decode
+    one stream format (:meth:`_more`, :meth:`_kept`, :meth:`_release`).
     """
 
-    def __init__(self, stored: Any, size: int, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...],
-                 name: str = "chunk") -> None:  # fmt: skip
-        if callable(stored):
-            self._read, self._raw = stored, memoryview(b"")
-        else:  # a remote chunk may be a view of a longer coalesced request: keep a copy of the chunk's bytes only
-            self._read, self._raw = None, memoryview(stored if isinstance(stored, bytes) else bytes(stored)).cast("B")
-        self._size = size
-        self._step = 0  # the last request's length, within one :meth:`upto`
-        self._pos = 0  # stored bytes handed to the inflater
-        self._pending = b""  # input the inflater returned unconsumed (max_length reached inside it)
-        self._inflater = _inflate_module().decompressobj(wbits=15)
+    #: the stream format, in errors
+    format = "compressed"
+
+    def __init__(self, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...], name: str) -> None:
         self._buf = np.empty(nbytes, np.uint8)
         self.array = self._buf.view(dtype).reshape(chunks)
         self.done = 0
@@ -211,11 +202,69 @@ class PrefixChunk:
 
     @property
     def nbytes(self) -> int:
-        return self.done + len(self._raw) - self._pos + len(self._pending) + (0 if self.complete else INFLATER_BYTES)
+        return self.done + (0 if self.complete else self._kept() + INFLATER_BYTES)
 
     @property
     def complete(self) -> bool:
         return self.done == self._buf.size
+
+    def upto(self, need: int) -> np.ndarray:
+        """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
+        with self._lock:
+            total = self._buf.size
+            while self.done < need:
+                # a little past ``need`` (the next frame is likely asked for next), never past the chunk
+                piece = self._more(min(total - self.done, need - self.done + PREFIX_AHEAD), need)
+                if not piece:
+                    raise CorruptData(f"{self.name}: {self.format} data ends after {self.done} bytes, expected {total}")
+                if len(piece) > total - self.done:
+                    raise CorruptData(f"{self.name}: {self.format} data decodes past the chunk's {total} bytes")
+                self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
+                self.done += len(piece)
+            if self.done == total:  # nothing left to resume: drop the stored bytes and the decoder's state
+                self._release()
+            return self.array
+
+    def _more(self, want: int, need: int) -> bytes:
+        """Up to ``want`` more decoded bytes (b"" at the end of the stream); ``need``: what the read asks for."""
+        raise NotImplementedError
+
+    def _kept(self) -> int:
+        """Stored bytes held to resume."""
+        return 0
+
+    def _release(self) -> None:
+        """Drop what resuming needed (the chunk is complete)."""
+
+
+class PrefixChunk(PartDecodedChunk):
+    """A deflate-compressed chunk decoded part-way (:class:`PartDecodedChunk`).
+
+    ``stored`` is the chunk's stored bytes, or ``read(start, length)`` giving
+    them on demand (a local file's ``pread``, a remote file's ranged request:
+    only about as far as the inflater gets is read).
+    """
+
+    format = "deflate"
+
+    def __init__(self, stored: Any, size: int, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...],
+                 name: str = "chunk") -> None:  # fmt: skip
+        super().__init__(nbytes, dtype, chunks, name)
+        if callable(stored):
+            self._read, self._raw = stored, memoryview(b"")
+        else:  # a remote chunk may be a view of a longer coalesced request: keep a copy of the chunk's bytes only
+            self._read, self._raw = None, memoryview(stored if isinstance(stored, bytes) else bytes(stored)).cast("B")
+        self._size = size
+        self._step = 0  # the last request's length
+        self._pos = 0  # stored bytes handed to the inflater
+        self._pending = b""  # input the inflater returned unconsumed (max_length reached inside it)
+        self._inflater = _inflate_module().decompressobj(wbits=15)
+
+    def _kept(self) -> int:
+        return len(self._raw) - self._pos + len(self._pending)
+
+    def _release(self) -> None:
+        self._read, self._raw, self._pos, self._pending = None, memoryview(b""), 0, b""
 
     def _next_input(self, need: int) -> Any:
         if self._read is not None:
@@ -232,28 +281,17 @@ class PrefixChunk:
         self._pos += len(data)
         return data
 
-    def upto(self, need: int) -> np.ndarray:
-        """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
-        with self._lock:
-            total = self._buf.size
-            self._step = 0
-            while self.done < need:
-                data = self._pending or self._next_input(need)
-                if self._inflater.eof:
-                    raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
-                # decode a little past ``need`` (the next frame is likely asked for next), never past the chunk
-                try:
-                    piece = self._inflater.decompress(data, min(total - self.done, need - self.done + PREFIX_AHEAD))
-                except Exception as e:  # zlib.error, or isal's IsalError (not a subclass of it)
-                    raise CorruptData(f"{self.name}: not a valid deflate stream ({e})") from e
-                self._pending = self._inflater.unconsumed_tail
-                if not piece and not len(data):  # no input left, and none held back by the inflater either
-                    raise CorruptData(f"{self.name}: deflate data ends after {self.done} bytes, expected {total}")
-                self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
-                self.done += len(piece)
-            if self.done == total:  # nothing left to resume: drop the stored bytes and the inflater's state
-                self._read, self._raw, self._pos, self._pending = None, memoryview(b""), 0, b""
-            return self.array
+    def _more(self, want: int, need: int) -> bytes:
+        while not self._inflater.eof:
+            data = self._pending or self._next_input(need)
+            try:
+                piece = self._inflater.decompress(data, want)
+            except Exception as e:  # zlib.error, or isal's IsalError (not a subclass of it)
+                raise CorruptData(f"{self.name}: not a valid deflate stream ({e})") from e
+            self._pending = self._inflater.unconsumed_tail
+            if piece or not len(data):  # (a header consumes input and gives nothing yet)
+                return piece
+        return b""
 
 
 def needed_bytes(inner: tuple, chunks: tuple[int, ...], itemsize: int) -> int:

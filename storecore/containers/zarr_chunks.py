@@ -41,54 +41,35 @@ _token_counter = itertools.count()
 _token_lock = threading.Lock()
 
 
-class ZstdPrefixChunk:
-    """A Zstandard-compressed chunk decoded only as far as reads have needed, resumable from there.
+class ZstdPrefixChunk(h5chunks.PartDecodedChunk):
+    """A Zstandard-compressed chunk decoded part-way (:class:`~storecore.containers.h5chunks.PartDecodedChunk`).
 
-    Same interface as :class:`~storecore.containers.h5chunks.PrefixChunk`:
-    :attr:`array` (the chunk's shape, valid for its first :attr:`done`
-    bytes), :meth:`upto`, ``nbytes`` (decoded part + stored bytes kept).
+    ``stored``: the chunk's stored bytes, or a readable file-like object giving them as it goes.
     """
 
+    format = "Zstandard"
+
     def __init__(self, stored: Any, nbytes: int, dtype: np.dtype, chunks: tuple[int, ...], name: str) -> None:
-        """``stored``: the chunk's stored bytes, or a readable file-like object giving them as it goes."""
         import zstandard
 
-        self._kept = len(stored) if isinstance(stored, bytes) else 0
+        super().__init__(nbytes, dtype, chunks, name)
+        self._stored_kept = len(stored) if isinstance(stored, bytes) else 0
         source = io.BytesIO(stored) if isinstance(stored, bytes) else stored
         self._reader: Any = zstandard.ZstdDecompressor().stream_reader(
             source, read_size=h5chunks.PREFIX_STEP, read_across_frames=True
         )
-        self._buf = np.empty(nbytes, np.uint8)
-        self.array = self._buf.view(dtype).reshape(chunks)
-        self.done = 0
-        self.name = name
-        self._lock = threading.Lock()
 
-    @property
-    def nbytes(self) -> int:
-        return self.done + (self._kept + h5chunks.INFLATER_BYTES if not self.complete else 0)
+    def _kept(self) -> int:
+        return self._stored_kept
 
-    @property
-    def complete(self) -> bool:
-        return self.done == self._buf.size
+    def _release(self) -> None:
+        self._reader, self._stored_kept = None, 0
 
-    def upto(self, need: int) -> np.ndarray:
-        """The chunk array with at least its first ``need`` bytes decoded (:class:`CorruptData` when it ends short)."""
-        with self._lock:
-            total = self._buf.size
-            while self.done < need:
-                want = min(total - self.done, need - self.done + h5chunks.PREFIX_AHEAD)
-                try:
-                    piece = self._reader.read(want)
-                except Exception as e:  # zstandard.ZstdError: a corrupt frame
-                    raise CorruptData(f"{self.name}: not a valid Zstandard frame ({e})") from e
-                if not piece:
-                    raise CorruptData(f"{self.name}: Zstandard data ends after {self.done} bytes, expected {total}")
-                self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
-                self.done += len(piece)
-            if self.done == total:  # nothing left to resume: drop the stored bytes and the decoder's state
-                self._reader, self._kept = None, 0
-            return self.array
+    def _more(self, want: int, need: int) -> bytes:
+        try:
+            return bytes(self._reader.read(want))
+        except Exception as e:  # zstandard.ZstdError: a corrupt frame
+            raise CorruptData(f"{self.name}: not a valid Zstandard frame ({e})") from e
 
 
 @dataclass

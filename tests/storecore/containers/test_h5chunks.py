@@ -238,22 +238,33 @@ def test_threads_reading_at_once(tmp_path):
     path = tmp_path / "v.h5"
     data = make_h5(path, compression="gzip", shuffle=True)
     h5chunks.CACHE.clear()
-    errors = []
     with open_container(f"{path}::/data") as node:
 
         def work(k: int) -> None:
-            try:
-                for i in range(k, data.shape[0], 4):
-                    assert_same(node[i], data[i])
-                    assert_same(node[:, i], data[:, i])
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
+            for i in range(k, data.shape[0], 4):
+                assert_same(node[i], data[i])
+                assert_same(node[:, i], data[:, i])
 
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(work, 4)
+
+
+def in_threads(work, n: int) -> None:
+    """Run ``work(k)`` for k in range(n) on n threads started together; raise what any of them raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(n)
+
+    def run(k: int) -> None:
+        try:
+            start.wait()
+            work(k)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert not errors, errors
 
 
@@ -470,24 +481,13 @@ def test_shuffled_and_small_chunks_are_decoded_whole(tmp_path, monkeypatch):
 def test_threads_reading_frames_of_one_chunk_at_once(tmp_path, small_prefix_chunks):
     path = tmp_path / "v.h5"
     data = make_h5(path, data=volume("f4", (64, 20, 20)), chunks=(64, 20, 20), compression="gzip")
-    errors = []
-    start = threading.Barrier(4)
     with open_container(f"{path}::/data") as node:
 
         def work(k: int) -> None:
-            try:
-                start.wait()
-                for z in range(k, 64, 4):
-                    assert_same(node[z], data[z])
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
+            for z in range(k, 64, 4):
+                assert_same(node[z], data[z])
 
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert not errors, errors
+        in_threads(work, 4)
 
 
 def test_a_truncated_deflate_chunk_names_the_dataset_and_the_chunk(tmp_path, small_prefix_chunks):
