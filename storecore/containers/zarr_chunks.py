@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -141,13 +142,14 @@ def _token(owner: Any) -> int:
         return token
 
 
-def read(array: Any, selection: tuple, owner: Any, name: str, ranged: bool = False) -> np.ndarray | None:
+def read(array: Any, selection: tuple, owner: Any, name: str, folder: str | None = None) -> np.ndarray | None:
     """``array[selection]`` (ints and positive-step slices, one per axis) with chunks decoded part-way,
     or None when zarr should read it (not a zstd-only array, or every chunk is needed almost whole).
 
     ``owner`` is the opening the decoded chunks are cached for (the container); ``name`` names the
-    array in errors.  ``ranged``: the store reads byte ranges cheaply (a local folder): a chunk's
-    stored bytes are read as far as the decoder gets, not kept whole.
+    array in errors.  ``folder``: the array's local folder, when it is one: a chunk's stored bytes
+    are read from its file as far as the decoder gets (``os.pread``, not zarr's event loop: less
+    Python beside the GUI thread), not kept whole.
     """
     layout = _layout(array)
     if layout is None or len(selection) != len(array.shape):
@@ -182,7 +184,11 @@ def read(array: Any, selection: tuple, owner: Any, name: str, ranged: bool = Fal
             out[where] = part[inner]
             return
         if part is None:
-            stored: _StoredRanges | bytes | None = _StoredRanges(layout, key) if ranged else _get(layout, key)
+            stored: _StoredRanges | bytes | None = (
+                _StoredRanges(os.path.join(folder, *key.split("/")), getattr(owner, "counter", None))
+                if folder is not None
+                else _get(layout, key)
+            )
             if stored is None or (isinstance(stored, _StoredRanges) and not stored.exists()):  # never written
                 out[where] = layout.fill
                 return
@@ -200,22 +206,26 @@ def read(array: Any, selection: tuple, owner: Any, name: str, ranged: bool = Fal
 
 
 class _StoredRanges(io.RawIOBase):
-    """A chunk's stored bytes as a file read by byte ranges through the array's store, as the decoder asks."""
+    """A local chunk file read by byte ranges as the decoder asks (opened per range, as zarr's LocalStore does)."""
 
-    def __init__(self, layout: _Layout, key: str) -> None:
+    def __init__(self, path: str, counter: Any = None) -> None:
         super().__init__()
-        self._store, self._path = layout.store, f"{layout.prefix}/{key}" if layout.prefix else key
+        self._path, self._counter = path, counter
         self._pos = 0
         self._first = self._range(0, h5chunks.PREFIX_STEP)
 
     def _range(self, start: int, end: int) -> bytes | None:
-        from zarr.abc.store import RangeByteRequest
-        from zarr.core.buffer import default_buffer_prototype
-        from zarr.core.sync import sync
-
-        prototype = default_buffer_prototype()
-        buffer = sync(self._store.get(self._path, prototype=prototype, byte_range=RangeByteRequest(start, end)))
-        return None if buffer is None else buffer.to_bytes()
+        try:
+            fd = os.open(self._path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            data = os.pread(fd, end - start, start)
+        finally:
+            os.close(fd)
+        if self._counter is not None:  # the container's byte counters, as its store counts zarr's reads
+            self._counter.add(len(data))
+        return data
 
     def exists(self) -> bool:
         return self._first is not None

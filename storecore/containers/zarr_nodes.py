@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -277,9 +278,11 @@ class ZarrNode(Node):
             if self.container.mode == "r":  # (an array open for writing may change under a part-decoded chunk)
                 from .zarr_chunks import read as read_part_way
 
+                container = self.container
+                local = container.backend.local_path(container.location.path)
+                folder = None if local is None else os.path.join(local, *self.path.strip("/").split("/"))
                 with zarr_errors(self.uri):
-                    data = read_part_way(self._obj, selection, self.container, self.uri,
-                                         ranged=self.container.location.is_local)  # fmt: skip
+                    data = read_part_way(self._obj, selection, container, self.uri, folder)
                 if data is not None:
                     return data
             return read()
