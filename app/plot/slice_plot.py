@@ -943,7 +943,8 @@ class SlicePlot(QWidget):
         elif result.complete:
             self.guard.hide()
             level = f" (pyramid level {result.level})" if result.level else ""
-            self.status.emit(f"slice {result.data.shape} read: {human_size(result.read_bytes)} decoded{level}")
+            read = f"{human_size(result.read_bytes)} decoded" if result.read_bytes else "decoded already (cached)"
+            self.status.emit(f"slice {result.data.shape} read: {read}{level}")
         else:
             frame = int(self.budget.frame_bytes or 0)
             streams = f"; whole frames stream up to {human_size(frame)}" if frame > self.budget.max_bytes else ""
