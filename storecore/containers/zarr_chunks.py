@@ -14,7 +14,8 @@ zarr's default for numbers) or a ``Zstd`` compressor without filters in C
 order (Zarr v2), on a regular chunk grid, holding plain numbers, with chunks
 of at least :data:`~storecore.containers.h5chunks.PREFIX_MIN_CHUNK` bytes,
 for selections needing less than
-:data:`~storecore.containers.h5chunks.PREFIX_BELOW` of some chunk.  Anything
+:data:`~storecore.containers.h5chunks.PREFIX_BELOW` of some chunk, or
+touching chunks decoded here already (a frame further in resumes them).  Anything
 else is read by zarr, as before.  Chunks are cached per opening of the store
 (a Zarr chunk may be rewritten in place without any metadata changing).
 Values equal zarr's own read (``tests/storecore/containers/test_zarr_chunks.py``).
@@ -170,11 +171,13 @@ def read(array: Any, selection: tuple, owner: Any, name: str, folder: str | None
             (tuple(p[0] for p in combo), inner, tuple(p[2] for p in combo if p[2] is not None),
              h5chunks.needed_bytes(inner, layout.chunks, itemsize))
         )  # fmt: skip
-    if all(need >= layout.chunk_nbytes * h5chunks.PREFIX_BELOW for *_, need in reads):
-        return None
+    token = _token(owner)
+    if all(need >= layout.chunk_nbytes * h5chunks.PREFIX_BELOW for *_, need in reads) and not any(
+        h5chunks.CACHE.peek(("zarr", token, layout.encode_key(coords))) is not None for coords, *_ in reads
+    ):
+        return None  # whole chunks, none decoded here yet: zarr reads them
     out_shape = tuple(max(p[2].stop for p in parts) for parts in per_axis if parts[0][2] is not None)
     out = np.empty(out_shape, layout.out_dtype)
-    token = _token(owner)
 
     def place(coords: tuple, inner: tuple, where: tuple, need: int) -> None:
         key = layout.encode_key(coords)

@@ -141,3 +141,15 @@ def test_stored_bytes_come_from_one_listing_and_equal_zarrs_count(request, tmp_p
         listed = node.stored_nbytes
         assert listed == node.lazy().nbytes_stored()
         assert listed < data.nbytes  # compressed
+
+
+def test_a_late_frame_resumes_chunks_decoded_here_rather_than_decoding_them_again(tmp_path, small_chunks):
+    data = values((20, 16, 16))
+    make(tmp_path / "late.zarr", data, (20, 16, 16))
+    with open_container(f"{tmp_path}/late.zarr") as node:
+        np.testing.assert_array_equal(node.read_slice((0,), cache=False), data[0])
+        (part,) = _parts()
+        # the last frame needs the whole chunk: it is decoded on from where frame 0 stopped (zarr would leave
+        # the part-decoded chunk as it was)
+        np.testing.assert_array_equal(node.read_slice((19,), cache=False), data[19])
+        assert part.complete and not _parts()
