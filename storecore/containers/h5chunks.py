@@ -221,12 +221,19 @@ class PartDecodedChunk:
                     raise CorruptData(f"{self.name}: {self.format} data decodes past the chunk's {total} bytes")
                 self._buf[self.done : self.done + len(piece)] = np.frombuffer(piece, np.uint8)
                 self.done += len(piece)
-            if self.done == total:  # nothing left to resume: drop the stored bytes and the decoder's state
-                self._release()
+            if self.done == total:  # nothing left to resume: check the stream ends here, drop what resuming needed
+                try:
+                    if self._more(1, total):
+                        raise CorruptData(f"{self.name}: {self.format} data decodes past the chunk's {total} bytes")
+                finally:
+                    self._release()
             return self.array
 
     def _more(self, want: int, need: int) -> bytes:
-        """Up to ``want`` more decoded bytes (b"" at the end of the stream); ``need``: what the read asks for."""
+        """Up to ``want`` more decoded bytes (b"" at the end of the stream); ``need``: what the read asks for.
+
+        Asked once more for one byte when the chunk is complete: a stream longer than its chunk is corrupt.
+        """
         raise NotImplementedError
 
     def _kept(self) -> int:

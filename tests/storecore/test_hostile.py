@@ -562,3 +562,53 @@ def test_a_missing_source_is_one_line(capsys, tmp_path):
     assert code == 1 and len(err.strip().splitlines()) == 1 and "no\\nsuch" in err
     with pytest.raises(NotFound):
         storecore.backend_for(str(tmp_path))[0].stat(str(tmp_path / "no\nsuch"))
+
+
+# -- chunks decoded part-way: streams that lie about their length ------------------------------------------------------
+def test_a_deflate_chunk_decoding_past_its_size_is_capped_and_named(tmp_path, monkeypatch):
+    """A chunk whose deflate stream inflates to 64× the chunk (a 'bomb'): a frame read decodes only what it needs,
+    never past the chunk; a whole read names the chunk, as h5py refuses it."""
+    import zlib
+
+    import h5py
+
+    from storecore.containers import h5chunks, open_container
+    from storecore.errors import CorruptData
+
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    h5chunks.CACHE.clear()
+    path = tmp_path / "bomb.h5"
+    chunk = (64, 128, 128)
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("data", shape=chunk, chunks=chunk, dtype="u1", compression="gzip")
+        d.id.write_direct_chunk((0, 0, 0), zlib.compress(bytes(64 * 64 * 128 * 128), 9))  # 64× too long
+    with open_container(f"{path}::/data") as node:
+        assert (node.read_slice((0,), cache=False) == 0).all()  # the start is well formed
+        part = next(v for v, _ in h5chunks.CACHE._items.values() if isinstance(v, h5chunks.PartDecodedChunk))
+        assert part.done < 64 * 128 * 128
+        with pytest.raises(CorruptData, match=r"bomb\.h5"):
+            node.read_slice((slice(None),), cache=False)
+    h5chunks.CACHE.clear()
+
+
+def test_a_zstd_chunk_longer_than_its_array_chunk_is_named_once_it_is_read_whole(tmp_path, monkeypatch):
+    import zarr
+    import zstandard
+
+    from storecore.containers import h5chunks, open_container
+    from storecore.errors import CorruptData
+
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    h5chunks.CACHE.clear()
+    shape = (64, 128, 128)
+    z = zarr.create_array(str(tmp_path / "bomb.zarr"), shape=shape, chunks=shape, dtype="u1")
+    z[...] = 1
+    with open(tmp_path / "bomb.zarr" / "c" / "0" / "0" / "0", "wb") as f:  # 100× the chunk's bytes
+        f.write(zstandard.ZstdCompressor().compress(bytes([1]) * (100 * 64 * 128 * 128)))
+    with open_container(f"{tmp_path}/bomb.zarr") as node:
+        assert (node.read_slice((0,), cache=False) == 1).all()  # the start decodes, and no further than asked
+        part = h5chunks.CACHE.peek(next(iter(h5chunks.CACHE._items)))
+        assert part.done < 64 * 128 * 128
+        with pytest.raises(CorruptData, match=r"bomb\.zarr.*chunk c/0/0/0.*decodes past"):
+            node.read_slice((63,), cache=False)
+    h5chunks.CACHE.clear()
