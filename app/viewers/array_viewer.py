@@ -57,7 +57,8 @@ class DecodedSource(ArraySource):
 
     def __init__(self, inner: Any, cf: Any) -> None:
         self.inner, self.cf = inner, cf
-        for name in ("uri", "name", "shape", "chunks", "attrs", "compressor", "fill_value", "stored_nbytes"):
+        for name in ("uri", "name", "shape", "chunks", "attrs", "compressor", "fill_value", "stored_nbytes",
+                     "prefix_reads"):  # fmt: skip
             setattr(self, name, getattr(inner, name, None))
         self.filters = list(getattr(inner, "filters", []) or [])
         self.dtype = np.dtype("f8" if inner.dtype.itemsize > 4 or (cf.packed and inner.dtype.itemsize > 2) else "f4")

@@ -239,3 +239,23 @@ def test_corpus_master_file_without_its_data_files_says_so(qtbot, pane):
     viewer = show(qtbot, pane, os.path.join(CORPUS, "DLS_NXmx_Therm_6_2.nxs"))  # read-only use
     assert isinstance(viewer, NexusViewer)
     assert viewer.note.isVisibleTo(viewer) and "external link to Therm_6_2_000001.h5" in viewer.note.text()
+
+
+def test_a_cf_scaled_gzip_stack_is_read_frame_by_frame(qtbot, pane, tmp_path, monkeypatch):
+    """netCDF-4 files pack values (scale_factor) in gzip chunks: the decoded view still reads frames, not chunk boxes."""
+    from storecore.containers import h5chunks
+
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    path = str(tmp_path / "packed.nc")
+    raw = (np.arange(16 * 20 * 24) % 300).astype("i2").reshape(16, 20, 24)
+    with h5py.File(path, "w") as f:
+        v = f.create_dataset("t2m", data=raw, chunks=(16, 20, 24), compression="gzip")
+        v.attrs.update({"scale_factor": 0.25, "add_offset": 200.0, "units": "K"})
+    viewer = show(qtbot, pane, f"{path}::/t2m")
+    plot = viewer.plot
+    qtbot.waitUntil(lambda: plot.shown_values() is not None, timeout=15_000)
+    assert plot.source.prefix_reads  # the CF-decoding wrapper keeps the capability of what it wraps
+    np.testing.assert_allclose(plot.shown_values(), raw[0] * 0.25 + 200.0)
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10_000):
+        plot.sliders.set_value(0, 9)
+    np.testing.assert_allclose(plot.shown_values(), raw[9] * 0.25 + 200.0)
