@@ -128,7 +128,7 @@ def frame_reads(axes: Sequence[int], ndim: int, prefix: bool) -> bool:
     """Whether a view reads frames (the shown part of each chunk) rather than whole chunk boxes.
 
     For sources that decode a chunk only up to the part asked for
-    (``ArraySource.prefix_reads``: deflate HDF5), when every hidden axis comes
+    (``ArraySource.prefix_reads``: deflate-only HDF5, zstd-only Zarr), when every hidden axis comes
     before the shown ones: the frame is then the start of its chunks from
     the frame's offset on, and a frame near a chunk's start decodes a small
     part of it (frame 0 of a 64-deep chunk: 1/64).
@@ -137,14 +137,13 @@ def frame_reads(axes: Sequence[int], ndim: int, prefix: bool) -> bool:
     return prefix and bool(hidden) and max(hidden) < min(axes, default=ndim)
 
 
-def _frame_fraction(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest) -> tuple[int, int]:
-    """(elements of a chunk decoded up to the frame, elements of a whole chunk) along the hidden axes."""
-    upto, whole = 0, 1
+def _frame_depth(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest) -> int:
+    """How many frames of its chunks decoding up to the frame ``req`` shows takes (1: the chunks' first)."""
+    upto = 0
     for ax in range(len(shape)):
         if ax not in req.axes:
-            c = max(1, int(chunks[ax]))
-            upto, whole = upto * c + int(req.index[ax]) % c, whole * c
-    return upto + 1, whole
+            upto = upto * max(1, int(chunks[ax])) + int(req.index[ax]) % max(1, int(chunks[ax]))
+    return upto + 1
 
 
 def request_cost(
@@ -168,8 +167,7 @@ def request_cost(
             k, extent = 1, 1 if framed else min(c, n - g * c)
         count, nbytes = count * k, nbytes * extent
     if framed:
-        upto, _ = _frame_fraction(shape, chunks, req)
-        nbytes *= upto
+        nbytes *= _frame_depth(shape, chunks, req)
     return count, nbytes
 
 
@@ -221,7 +219,7 @@ def plan_tiles(shape: Sequence[int], chunks: Sequence[int], req: PlaneRequest, i
         raise PlanTooLarge(f"this view would need {reads:,} separate chunk reads (at most {max_reads:,})")
     shown = {ax: _axis_blocks(ranges[k], max(1, int(chunks[ax])), shape[ax], blocks) for k, ax in enumerate(req.axes)}
     framed = frame_reads(req.axes, len(shape), prefix)
-    upto, whole = _frame_fraction(shape, chunks, req) if framed else (1, 1)
+    upto = _frame_depth(shape, chunks, req) if framed else 1
     hidden: dict[int, tuple[Any, slice, int]] = {}
     for ax in range(len(shape)):
         if ax not in shown:

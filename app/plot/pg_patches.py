@@ -71,6 +71,12 @@ def faster_downsample() -> None:
     _downsample_applied = True
 
 
+def apply() -> None:
+    """Both patches (once each; any thread, before a plot is built)."""
+    defer_matplotlib_maps()
+    faster_downsample()
+
+
 def defer_matplotlib_maps() -> None:
     """Let pyqtgraph's colour-map menus list matplotlib's extra maps when their submenu opens (once; idempotent)."""
     global _applied

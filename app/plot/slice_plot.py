@@ -95,10 +95,10 @@ def preloading() -> bool:
 def preload() -> None:
     """Import what a plot needs before one is built: on a worker, so the GUI thread never imports it (once).
 
-    pyqtgraph itself (its colour-map menu patched to ask matplotlib for its maps only when that
-    submenu opens: :mod:`app.plot.pg_patches`); the colour maps' files; numpy.ma (the first
-    image); the readout's value formatting.  Importing these creates no Qt object (pyqtgraph's modules only make value types such as QColor at import), so
-    any thread may do it; a second caller waits for the first.
+    pyqtgraph itself (patched: :mod:`app.plot.pg_patches`); the colour maps' files; numpy.ma
+    (the first image); the readout's value formatting.  Importing these creates no Qt object
+    (pyqtgraph's modules only make value types such as QColor at import), so any thread may do
+    it; a second caller waits for the first.
     """
     global _preload_state
     if _preload_state == "done":
@@ -110,10 +110,9 @@ def preload() -> None:
         try:
             import pyqtgraph as pg
 
-            from .pg_patches import defer_matplotlib_maps, faster_downsample
+            from . import pg_patches
 
-            defer_matplotlib_maps()
-            faster_downsample()
+            pg_patches.apply()
         except BaseException:
             _preload_state = ""
             raise
@@ -297,10 +296,9 @@ class SlicePlot(QWidget):
         super().__init__(parent)
         import pyqtgraph as pg
 
-        from .pg_patches import defer_matplotlib_maps, faster_downsample
+        from . import pg_patches
 
-        defer_matplotlib_maps()
-        faster_downsample()
+        pg_patches.apply()  # (done by preload already, unless this plot is built without it)
         guard_none_refcount()
 
         self.pg = pg
@@ -803,7 +801,7 @@ class SlicePlot(QWidget):
         self._drain_scheduled = False
         self._drain_tiles()
 
-    def _drain_tiles(self, _gen: int = 0) -> None:
+    def _drain_tiles(self) -> None:
         """Paint every tile that arrived (tiles coalesce under load)."""
         first = self._first_pending
         new = []

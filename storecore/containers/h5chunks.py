@@ -469,10 +469,10 @@ class Plan:
                     _wait_all(futures)
                 else:
                     # chunks decoded part-way fetch their own byte ranges, about as far as they decode
-                    part_way = [r for r in todo if self._part_way(r)]
-                    futures += [decode_pool.submit(self._place, out, r) for r in part_way]
+                    part_way = {id(r) for r in todo if self._part_way(r)}
+                    futures += [decode_pool.submit(self._place, out, r) for r in todo if id(r) in part_way]
                     try:
-                        self._read_remote(out, [r for r in todo if not self._part_way(r)])
+                        self._read_remote(out, [r for r in todo if id(r) not in part_way])
                     finally:
                         _wait_all(futures)
             # one value: h5py returns a numpy scalar, which is always in native byte order
@@ -515,7 +515,7 @@ class Plan:
         key = (*self.source_key, r.offset, r.size)
         part = held
         need = needed_bytes(r.inner, self.chunks, self.dtype.itemsize) if self.prefix else 0
-        if part is None and self._part_way(r):
+        if part is None and self._part_way(r, need):
             part = PrefixChunk(raw if raw is not None else self._stored(r), r.size, self.chunk_nbytes, self.dtype,
                                self.chunks, f"chunk {r.coord}")  # fmt: skip
         if part is not None:
@@ -526,10 +526,13 @@ class Plan:
         out[r.out] = chunk[r.inner]
         CACHE.put(key, chunk)
 
-    def _part_way(self, r: ChunkRead) -> bool:
-        """Whether chunk ``r`` (not cached) is decoded part-way: deflate alone, needed less than PREFIX_BELOW."""
-        return (self.prefix and r.mask == 0
-                and needed_bytes(r.inner, self.chunks, self.dtype.itemsize) < self.chunk_nbytes * PREFIX_BELOW)  # fmt: skip
+    def _part_way(self, r: ChunkRead, need: int | None = None) -> bool:
+        """Whether chunk ``r`` (not cached) is decoded part-way: deflate alone, ``need`` (its bytes the read needs,
+        worked out when not given) under PREFIX_BELOW of it."""
+        if not self.prefix or r.mask:
+            return False
+        need = needed_bytes(r.inner, self.chunks, self.dtype.itemsize) if need is None else need
+        return need < self.chunk_nbytes * PREFIX_BELOW
 
     def _stored(self, r: ChunkRead) -> Any:
         """What a :class:`PrefixChunk` reads ``r``'s stored bytes from, as it goes: the local file, or ranged

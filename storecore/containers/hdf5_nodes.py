@@ -318,6 +318,12 @@ class HDF5Container(Container):
         """Turn h5py exceptions into storecore errors naming ``uri`` (storage errors pass through)."""
         try:
             yield
+        except CorruptData as e:
+            if self.reader is not None:
+                self.reader.error = None  # already surfacing
+            if uri in str(e):
+                raise
+            raise CorruptData(f"{uri}: {e}", path=uri) from e  # bad bytes (a chunk's): say whose
         except StorecoreError:
             if self.reader is not None:
                 self.reader.error = None  # already surfacing
@@ -636,12 +642,7 @@ class H5Node(Node):
             with self.container.errors(self.uri):
                 plan = h5chunks.plan(self._obj, selection, reader=reader)
                 if plan.parallel:
-                    try:
-                        return plan.read()
-                    except CorruptData as e:  # a chunk's bytes: say which dataset they belong to
-                        if str(e).startswith(self.uri):
-                            raise
-                        raise CorruptData(f"{self.uri}: {e}", path=self.uri) from e
+                    return plan.read()
         if reader is not None and self._obj.chunks:
             with self.container.errors(self.uri):
                 self._prefetch(reader, selection)

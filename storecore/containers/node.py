@@ -244,7 +244,8 @@ class Node:
     def reads_chunk_prefixes(self) -> bool:
         """Whether reading the start of a chunk decodes only that start (and reading further resumes there).
 
-        True for HDF5 chunks compressed by deflate alone.  A viewer showing one
+        True for HDF5 chunks compressed by deflate alone and Zarr chunks by
+        Zstandard alone (read uncached).  A viewer showing one
         plane of a chunk block then reads the plane rather than the whole block:
         the block's later planes are decoded only when asked for.
         """

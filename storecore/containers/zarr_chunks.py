@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import numpy as np
 
 import storecore.containers.h5chunks as h5chunks  # the module, not the package: its tuning is read at each call
 
-from ..errors import CorruptData
+from ..errors import CorruptData, NotFound
 
 _tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _token_counter = itertools.count()
@@ -82,8 +81,6 @@ class _Layout:
     stored_dtype: np.dtype
     out_dtype: np.dtype
     fill: Any
-    store: Any
-    prefix: str
     encode_key: Any
 
     @property
@@ -123,8 +120,7 @@ def _layout(array: Any) -> _Layout | None:
         return None
     if math.prod(chunks) * dtype.itemsize < h5chunks.PREFIX_MIN_CHUNK:
         return None
-    store_path = array.store_path
-    return _Layout(chunks, stored, dtype, array.fill_value, store_path.store, store_path.path, meta.encode_chunk_key)
+    return _Layout(chunks, stored, dtype, array.fill_value, meta.encode_chunk_key)
 
 
 def reads_chunk_prefixes(array: Any) -> bool:
@@ -143,14 +139,14 @@ def _token(owner: Any) -> int:
         return token
 
 
-def read(array: Any, selection: tuple, owner: Any, name: str, folder: str | None = None) -> np.ndarray | None:
+def read(array: Any, selection: tuple, owner: Any, name: str, folder: str, ranged: bool = False) -> np.ndarray | None:
     """``array[selection]`` (ints and positive-step slices, one per axis) with chunks decoded part-way,
     or None when zarr should read it (not a zstd-only array, or every chunk is needed almost whole).
 
-    ``owner`` is the opening the decoded chunks are cached for (the container); ``name`` names the
-    array in errors.  ``folder``: the array's local folder, when it is one: a chunk's stored bytes
-    are read from its file as far as the decoder gets (``os.pread``, not zarr's event loop: less
-    Python beside the GUI thread), not kept whole.
+    ``owner`` is the opening the decoded chunks are cached for (the container: its ``backend`` reads
+    the chunk objects below ``folder``, its ``counter`` counts the bytes); ``name`` names the array in
+    errors.  ``ranged``: byte ranges are cheap (a local folder): a chunk's stored bytes are read as far
+    as the decoder gets, not whole.
     """
     layout = _layout(array)
     if layout is None or len(selection) != len(array.shape):
@@ -187,11 +183,8 @@ def read(array: Any, selection: tuple, owner: Any, name: str, folder: str | None
             out[where] = part[inner]
             return
         if part is None:
-            stored: _StoredRanges | bytes | None = (
-                _StoredRanges(os.path.join(folder, *key.split("/")), getattr(owner, "counter", None))
-                if folder is not None
-                else _get(layout, key)
-            )
+            path = f"{folder}/{key}"
+            stored: _StoredRanges | bytes | None = _StoredRanges(owner, path) if ranged else _get(owner, path)
             if stored is None or (isinstance(stored, _StoredRanges) and not stored.exists()):  # never written
                 out[where] = layout.fill
                 return
@@ -209,26 +202,19 @@ def read(array: Any, selection: tuple, owner: Any, name: str, folder: str | None
 
 
 class _StoredRanges(io.RawIOBase):
-    """A local chunk file read by byte ranges as the decoder asks (opened per range, as zarr's LocalStore does)."""
+    """A chunk object read by byte ranges through the container's backend, as the decoder asks."""
 
-    def __init__(self, path: str, counter: Any = None) -> None:
+    def __init__(self, owner: Any, path: str) -> None:
         super().__init__()
-        self._path, self._counter = path, counter
+        self._owner, self._path = owner, path
         self._pos = 0
         self._first = self._range(0, h5chunks.PREFIX_STEP)
 
     def _range(self, start: int, end: int) -> bytes | None:
         try:
-            fd = os.open(self._path, os.O_RDONLY)
-        except FileNotFoundError:
+            return _counted(self._owner, self._owner.backend.read_bytes(self._path, start, end))
+        except NotFound:
             return None
-        try:
-            data = os.pread(fd, end - start, start)
-        finally:
-            os.close(fd)
-        if self._counter is not None:  # the container's byte counters, as its store counts zarr's reads
-            self._counter.add(len(data))
-        return data
 
     def exists(self) -> bool:
         return self._first is not None
@@ -249,11 +235,17 @@ class _StoredRanges(io.RawIOBase):
         return len(data)
 
 
-def _get(layout: _Layout, key: str) -> bytes | None:
-    """The stored bytes of chunk ``key`` (None when it was never written), through the array's own store."""
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
+def _get(owner: Any, path: str) -> bytes | None:
+    """The stored bytes of a chunk object (None when it was never written), through the container's backend."""
+    try:
+        return _counted(owner, owner.backend.read_bytes(path))
+    except NotFound:
+        return None
 
-    path = f"{layout.prefix}/{key}" if layout.prefix else key
-    buffer = sync(layout.store.get(path, prototype=default_buffer_prototype()))
-    return None if buffer is None else buffer.to_bytes()
+
+def _counted(owner: Any, data: bytes) -> bytes:
+    """``data``, added to the container's byte counters (as its zarr store counts zarr's own reads)."""
+    counter = getattr(owner, "counter", None)
+    if counter is not None:
+        counter.add(len(data))
+    return data

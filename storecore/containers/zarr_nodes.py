@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +153,11 @@ class ZarrNode(Node):
         self._stored: int | None = None
         self.kind = "group" if hasattr(obj, "members") else "array"
 
+    @property
+    def _folder(self) -> str:
+        """The backend path of this group's or array's folder (its chunk objects lie below it)."""
+        return self.container.location.path.rstrip("/") + (self.path if self.path != "/" else "")
+
     def _array_attr(self, fn: Any) -> Any:
         if self.kind != "array":
             return None
@@ -230,9 +234,8 @@ class ZarrNode(Node):
         None when the backend cannot list it (zarr then counts).
         """
         container = self.container
-        folder = container.location.path.rstrip("/") + (self.path if self.path != "/" else "")
         try:
-            return sum(e.size or 0 for page in container.backend.ls_pages(folder, recursive=True) for e in page)
+            return sum(e.size or 0 for page in container.backend.ls_pages(self._folder, recursive=True) for e in page)
         except Exception as e:  # noqa: BLE001 - zarr's own count follows
             logger.debug("listing %s for its size failed: %s", self.uri, e)
             return None
@@ -248,9 +251,8 @@ class ZarrNode(Node):
         except CorruptData:
             # One bad member must not hide its siblings: open them one by one.
             container = self.container
-            group_dir = container.location.path.rstrip("/") + (self.path if self.path != "/" else "")
             with zarr_errors(self.uri):
-                names = sorted(e.name for e in container.backend.ls(group_dir) if e.is_dir)
+                names = sorted(e.name for e in container.backend.ls(self._folder) if e.is_dir)
             for name in names:
                 path = f"{base}/{name}"
                 try:
@@ -279,10 +281,9 @@ class ZarrNode(Node):
                 from .zarr_chunks import read as read_part_way
 
                 container = self.container
-                local = container.backend.local_path(container.location.path)
-                folder = None if local is None else os.path.join(local, *self.path.strip("/").split("/"))
+                ranged = container.backend.local_path(container.location.path) is not None
                 with zarr_errors(self.uri):
-                    data = read_part_way(self._obj, selection, container, self.uri, folder)
+                    data = read_part_way(self._obj, selection, container, self.uri, self._folder, ranged)
                 if data is not None:
                     return data
             return read()

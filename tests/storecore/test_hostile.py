@@ -612,3 +612,39 @@ def test_a_zstd_chunk_longer_than_its_array_chunk_is_named_once_it_is_read_whole
         with pytest.raises(CorruptData, match=r"bomb\.zarr.*chunk c/0/0/0.*decodes past"):
             node.read_slice((63,), cache=False)
     h5chunks.CACHE.clear()
+
+
+@pytest.mark.s3
+def test_a_server_failing_mid_frame_loses_nothing_and_the_next_read_resumes(s3_root, tmp_path, monkeypatch):
+    """The storage fails while a chunk is decoded part-way over S3: the read fails with the storage error,
+    and the next read goes on from what was decoded, with the right values."""
+    import h5py
+
+    from storecore.containers import h5chunks, open_container
+    from storecore.errors import StorecoreError
+    from storecore.transfer import copy
+
+    monkeypatch.setattr(h5chunks, "PREFIX_MIN_CHUNK", 0)
+    monkeypatch.setattr(h5chunks, "PREFIX_STEP", 512)
+    monkeypatch.setattr(h5chunks, "PREFIX_AHEAD", 0)
+    data = np.random.default_rng(4).random((32, 24, 24)).astype("f4")  # barely compresses: frames need their bytes
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=data, chunks=(32, 24, 24), compression="gzip")
+    copy(str(path), f"{s3_root}/f.h5")
+    h5chunks.CACHE.clear()
+    with open_container(f"{s3_root}/f.h5::/data") as node:
+        np.testing.assert_array_equal(node.read_slice((0,), cache=False), data[0])
+        reader = node.container.reader
+        working = reader._fetch
+
+        def gone(start, end):
+            raise storecore.errors.BackendUnavailable("connection reset by the server", path="f.h5")
+
+        monkeypatch.setattr(reader, "_fetch", gone)
+        with pytest.raises(StorecoreError, match="connection reset"):
+            node.read_slice((20,), cache=False)
+        monkeypatch.setattr(reader, "_fetch", working)
+        for z in (20, 3, 31):
+            np.testing.assert_array_equal(node.read_slice((z,), cache=False), data[z])
+    h5chunks.CACHE.clear()
