@@ -271,13 +271,13 @@ class Navigation:
 
     def filter_rows(self, folder: TreeNode, text: str, start: int) -> None:
         """Apply ``text`` to ``folder.children[start:]`` (rows arriving while a filter is set go through here)."""
-        parent = self.w.model.index_of(folder)
+        model = self.w.model
+        parent = model.index_of(folder)
         children = folder.children
-        for child in children[start:]:
-            if child.item is None or child.removed:
-                continue
+        # all rows in one pass over the model; rows that just arrived through their row hints
+        for row, child in model.child_rows(folder, None if start == 0 else children[start:]):
             hide = bool(text) and not name_matches(child.name, text)
-            self.w.tree.setRowHidden(child.item.row(), parent, hide)
+            self.w.tree.setRowHidden(row, parent, hide)
             self.hidden += hide
         self.filtered_upto = len(children)
 

@@ -12,7 +12,15 @@ The model is a ``QStandardItemModel``: ``index``/``parent``/``data``/``flags``
 run in C++, so laying out and painting 100,000 rows never calls into Python
 (which would contend for the GIL with the listing worker).  Only the lazy
 parts (``hasChildren``, ``canFetchMore``, ``fetchMore``) and drag and drop
-are Python.  Each row's name item carries its :class:`TreeNode` (``NODE_ROLE``).
+are Python.  Each row's name cell carries its :class:`TreeNode` (``NODE_ROLE``)
+and URI (``URI_ROLE``).
+
+Rows are inserted as empty rows and filled through the model (``setItemData``),
+so their items are created by C++ and never get a Python wrapper: shiboken keeps
+every wrapper of an item owned by a model alive in one hash table, and growing
+that table past a few hundred thousand entries rehashed it while holding the GIL
+(75–150 ms frozen once in a 100,000-key listing).  A node finds its row through
+a row hint checked against the row's node, else a C++ search of its URI.
 """
 
 from __future__ import annotations
@@ -28,9 +36,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QStandardItem, QStandardItemModel
 
 from .. import workers
 from ..formatting import human_size
@@ -53,6 +60,10 @@ YIELD_EVERY = 200
 YIELD_SECONDS = 0.001
 #: keys in the first page of an object-store folder (its rows show sooner), then in each page after it
 FIRST_PAGE, PAGE = 200, 1000
+#: in a folder with more rows than this, a page's rows are inserted empty and their cells filled FILL_SLICE at a time
+#: on later turns of the event loop: QTreeView lays out every row of an expanded folder after an insert (19–30 ms
+#: at 100,000 rows), and filling a 1,000-row page (11 ms) in the same turn kept the window from its 50 ms budget
+FILL_NOW_ROWS, FILL_SLICE = 5_000, 250
 
 IDLE, LOADING, DONE, ERROR = "idle", "loading", "done", "error"
 #: node kinds that accept drops (copy/move into them)
@@ -124,7 +135,7 @@ class TreeNode:
 
     __slots__ = (
         "parent", "children", "uri", "name", "kind", "icon", "size", "mtime", "kind_text", "tooltip",
-        "expandable", "is_dir", "state", "error", "task", "spec", "loaded_count", "item", "removed", "bold",
+        "expandable", "is_dir", "state", "error", "task", "spec", "loaded_count", "row", "removed", "bold",
     )
 
     def __init__(
@@ -155,8 +166,8 @@ class TreeNode:
         self.task: workers.Task | None = None
         self.spec: MountSpec | None = None
         self.loaded_count = 0
-        #: the row's name item once it is in the model
-        self.item: QStandardItem | None = None
+        #: where the row was last seen among its parent's rows (-1: not in the model); checked before use
+        self.row = -1
         self.removed = False
         #: shown in bold (the NeXus entry or NXdata its parent's ``@default`` names)
         self.bold = False
@@ -185,6 +196,12 @@ def _flags(droppable: bool, leaf: bool) -> Qt.ItemFlag:
     return _flags_cache[key]
 
 
+#: the flags of a file's row (most rows): the model's item prototype has them, so they are each cell's first role
+#: (an item searches its roles in order, and QTreeView asks every row of an expanded folder for its flags on each
+#: layout: 100,000 rows took 60 ms with the flags fifth, 45 ms first)
+LEAF_FLAGS = _flags(False, True)
+
+
 def sort_key(node: TreeNode, column: int) -> Any:
     """What ``column`` sorts ``node`` by (mirrors :func:`sort_role`; folders first by name)."""
     if column == SIZE:
@@ -197,34 +214,44 @@ def sort_key(node: TreeNode, column: int) -> Any:
 
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_DISPLAY, _DECORATION, _TOOLTIP = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole
+_FONT, _ALIGN, _FOREGROUND = Qt.ItemDataRole.FontRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole
 
 
-def make_items(node: TreeNode) -> list[QStandardItem]:
-    """The four column items of ``node``'s row (safe on a worker: items are not in a model yet).
+#: one row's cells as role → value maps (name, size, modified, kind) and the row's flags when they are not the
+#: model's default (``LEAF_FLAGS``)
+RowCells = tuple[tuple[dict[int, Any], dict[int, Any], dict[int, Any], dict[int, Any]], Qt.ItemFlag | None]
 
-    Kept to a handful of calls per row: building 100,000 rows is worker time.
+
+@functools.cache
+def _bold_font() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font
+
+
+def row_cells(node: TreeNode) -> RowCells:
+    """The cells of ``node``'s row as role maps (plain Python: built on the listing worker).
+
     Only the name and size columns carry ``SORT_ROLE`` (folders first, sizes
     as numbers); dates and kinds sort by their text.
     """
-    name = QStandardItem()
-    # Flags first: an item keeps its roles in a list searched in order, and QTreeView asks every row of an
-    # expanded folder for its flags on each layout (100,000 rows: 60 ms with the flags fifth, 45 ms first).
-    name.setFlags(_flags(node.kind in DROP_KINDS, not node.expandable))
-    name.setText(node.name)
-    name.setIcon(icon(node.icon))
-    name.setData(node, NODE_ROLE)
-    name.setData(("0" if node.is_dir else "1") + node.name.lower(), SORT_ROLE)
+    name: dict[int, Any] = {
+        _DISPLAY: node.name,
+        _DECORATION: icon(node.icon),
+        NODE_ROLE: node,
+        URI_ROLE: node.uri,
+        SORT_ROLE: ("0" if node.is_dir else "1") + node.name.lower(),
+    }
     if node.tooltip:
-        name.setToolTip(node.tooltip)
+        name[_TOOLTIP] = node.tooltip
     if node.bold:
-        font = name.font()
-        font.setBold(True)
-        name.setFont(font)
-    size = QStandardItem(human_size(node.size, unknown=""))
-    size.setTextAlignment(_RIGHT)
-    size.setData(node.size if node.size is not None else -1, SORT_ROLE)
-    node.item = name
-    return [name, size, QStandardItem(human_time(node.mtime)), QStandardItem(node.kind_text)]
+        name[_FONT] = _bold_font()
+    size = {_DISPLAY: human_size(node.size, unknown=""), _ALIGN: _RIGHT,
+            SORT_ROLE: node.size if node.size is not None else -1}
+    flags = _flags(node.kind in DROP_KINDS, not node.expandable)
+    return (name, size, {_DISPLAY: human_time(node.mtime)}, {_DISPLAY: node.kind_text}), (
+        None if flags == LEAF_FLAGS else flags)
 
 
 class DisplayOrder:
@@ -462,25 +489,6 @@ def uri_mime_data(uris: list[str], local_copies: dict[str, str] | None = None) -
     return data
 
 
-def _forget_root_item(root: TreeNode) -> Any:
-    """A ``destroyed`` handler that invalidates the wrapper of the model's invisible root item.
-
-    That item is created by C++ and freed with the model without telling shiboken;
-    its wrapper (held by ``root.item``) would stay registered under the freed
-    address, and a later C++ object allocated there (a selection model, a dock's
-    toggle action) would come back to Python as this stale ``QStandardItem``.
-    """
-
-    def forget(*_args: Any) -> None:
-        item, root.item = root.item, None
-        if item is not None:
-            import shiboken6
-
-            shiboken6.invalidate(item)
-
-    return forget
-
-
 class MountsModel(QStandardItemModel):
     """The lazy tree of mounts (see the module docstring).
 
@@ -505,16 +513,25 @@ class MountsModel(QStandardItemModel):
         self.setColumnCount(len(COLUMNS))
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.setSortRole(SORT_ROLE)
+        # Cells are created by C++ as rows are filled: they start as copies of this prototype (a file's flags).
+        self._prototype = QStandardItem()
+        self._prototype.setFlags(LEAF_FLAGS)
+        self.setItemPrototype(self._prototype)
         self.root = TreeNode("", "", "root", expandable=True)
         self.root.state = DONE
-        self.root.item = self.invisibleRootItem()
-        self.destroyed.connect(_forget_root_item(self.root))
+        #: pages inserted but not yet filled: (folder, [(row, child, cells)], next to fill, the worker's event)
+        self._unfilled: list[tuple[TreeNode, list[tuple[int, TreeNode, RowCells]], list[int], threading.Event]] = []
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setSingleShot(True)
+        self._fill_timer.setInterval(1)  # after the view's zero-timer layout of the inserted rows
+        self._fill_timer.timeout.connect(self._fill_some)
         self._loading: set[TreeNode] = set()
         self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
 
     # -- mounts ---------------------------------------------------------------
     def add_mount(self, spec: MountSpec, uri: str | None = None) -> QModelIndex:
         """Append a mount row for ``spec`` (its root is ``uri`` or ``spec.uri``)."""
+        self.flush_fills()
         uri = uri or spec.uri
         text = {"local": "Local folder", "s3": "S3", "zarr": "Zarr store", "hdf5": "HDF5 file"}.get(spec.kind, spec.kind)
         if spec.kind == "s3":
@@ -523,10 +540,11 @@ class MountsModel(QStandardItemModel):
         node = TreeNode(uri, spec.name, "mount", icon=icon_name, kind_text=text, expandable=True, is_dir=True,
                         tooltip=uri)
         node.spec = spec
-        items = make_items(node)
         node.parent = self.root
         self.root.children.append(node)
-        self.root.item.appendRow(items)
+        placed = [(self.rowCount(), node, row_cells(node))]
+        self._insert_rows(QModelIndex(), placed)
+        self._fill(QModelIndex(), placed)
         if getattr(spec, "missing_keys", False):
             node.state = ERROR
             node.error = "access keys were not saved: use Mounts ▸ Edit mount… to enter them"
@@ -559,7 +577,7 @@ class MountsModel(QStandardItemModel):
         node.name = name.strip()
         if node.spec is not None:
             node.spec.name = node.name
-        node.item.setText(node.name)
+        self.setData(self.index_of(node), node.name, _DISPLAY)
 
     # -- node access ---------------------------------------------------------
     def node(self, index: QModelIndex) -> TreeNode | None:
@@ -570,10 +588,28 @@ class MountsModel(QStandardItemModel):
 
     def index_of(self, node: TreeNode | None, column: int = NAME) -> QModelIndex:
         """The index of ``node`` (invalid for the root or a removed node)."""
-        if node is None or node is self.root or node.item is None or node.removed:
+        if node is None or node is self.root or node.removed or node.parent is None:
             return QModelIndex()
-        index = self.indexFromItem(node.item)
-        return index if column == NAME or not index.isValid() else index.siblingAtColumn(column)
+        parent = QModelIndex() if node.parent is self.root else self.index_of(node.parent)
+        if node.parent is not self.root and not parent.isValid():
+            return QModelIndex()
+        index = self.index(node.row, NAME, parent) if node.row >= 0 else QModelIndex()
+        if not index.isValid() or index.data(NODE_ROLE) is not node:
+            if self._unfilled:  # its row may be inserted and not yet filled
+                self.flush_fills()
+                return self.index_of(node, column)
+            # Rows moved (a sort, rows inserted above): find it by URI, a C++ scan of the parent's rows.
+            index = QModelIndex()
+            if self.rowCount(parent):
+                flags = Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchCaseSensitive
+                for hit in self.match(self.index(0, NAME, parent), URI_ROLE, node.uri, -1, flags):
+                    if hit.data(NODE_ROLE) is node:
+                        index = hit
+                        break
+            if not index.isValid():
+                return index
+            node.row = index.row()
+        return index if column == NAME else index.siblingAtColumn(column)
 
     def uri(self, index: QModelIndex) -> str:
         """The URI of the row at ``index`` (``""`` for the root)."""
@@ -582,10 +618,22 @@ class MountsModel(QStandardItemModel):
 
     def child_nodes(self, node: TreeNode) -> list[TreeNode]:
         """The children of ``node`` in display (sorted) order."""
-        item = node.item
-        if item is None:
+        return [child for _row, child in self.child_rows(node)]
+
+    def child_rows(self, node: TreeNode, children: list[TreeNode] | None = None) -> list[tuple[int, TreeNode]]:
+        """(row, child) for ``children`` of ``node`` (all of them, in display order, when ``None``)."""
+        self.flush_fills()
+        parent = self.index_of(node)
+        if node is not self.root and not parent.isValid():
             return []
-        return [item.child(r, NAME).data(NODE_ROLE) for r in range(item.rowCount())]
+        if children is None:
+            return [(r, self.index(r, NAME, parent).data(NODE_ROLE)) for r in range(self.rowCount(parent))]
+        rows = []
+        for child in children:
+            index = self.index_of(child)
+            if index.isValid():
+                rows.append((index.row(), child))
+        return rows
 
     def locate(self, uri: str) -> tuple[TreeNode | None, bool]:
         """The deepest loaded node on the way to ``uri`` and whether it *is* ``uri``."""
@@ -658,10 +706,10 @@ class MountsModel(QStandardItemModel):
             for page in list_pages(uri, mode, token):
                 if token.cancelled:
                     break
-                # Qt items are built here, off the GUI thread: the GUI only inserts ready rows.
+                # Rows' cells are worked out here, off the GUI thread: the GUI only inserts and fills rows.
                 rows = []
                 for i, child in enumerate(page, 1):
-                    rows.append(make_items(child))
+                    rows.append(row_cells(child))
                     if i % YIELD_EVERY == 0:
                         time.sleep(YIELD_SECONDS)  # let the GUI thread take the GIL between slices
                 # Where each row goes in display order is worked out here too (None: they all append), so
@@ -690,31 +738,102 @@ class MountsModel(QStandardItemModel):
             self.busy_changed.emit(True)
 
     def _on_page(
-        self, node: TreeNode, page: list[TreeNode], rows: list[list[QStandardItem]], inserted: threading.Event,
+        self, node: TreeNode, page: list[TreeNode], rows: list[RowCells], inserted: threading.Event,
         positions: list[int] | None = None,
     ) -> None:
+        deferred = False
         try:
             if node.state != LOADING or node.removed or not page:
                 return
-            item = node.item
-            if item is None or not shiboken6.isValid(item):  # its row was removed while the page was read
+            self.flush_fills()
+            parent = self.index_of(node)
+            if node is not self.root and not parent.isValid():  # its row was removed while the page was read
                 return
             for child in page:
                 child.parent = node
             if positions is None:
-                for row in rows:
-                    item.appendRow(row)
+                start = self.rowCount(parent)
+                placed = [(start + i, child, cells) for i, (child, cells) in enumerate(zip(page, rows, strict=True))]
             else:
                 # In increasing position: every row before it in display order is in place by then.
-                for pos, row in sorted(zip(positions, rows, strict=True), key=lambda pr: pr[0]):
-                    item.insertRow(pos, row)
+                placed = sorted(zip(positions, page, rows, strict=True), key=lambda pr: pr[0])
+            self._insert_rows(parent, placed)
+            if self.rowCount(parent) <= FILL_NOW_ROWS:
+                self._fill(parent, placed)
+            else:
+                self._unfilled.append((node, placed, [0], inserted))
+                self._fill_timer.start()
+                deferred = True
             gc.freeze()
         finally:
-            inserted.set()
+            if not deferred:
+                inserted.set()
         node.children.extend(page)
         node.loaded_count = len(node.children)
         self._show_state(node)
         self.page_loaded.emit(node.uri, node.loaded_count)
+
+    def _insert_rows(self, parent: QModelIndex, placed: list[tuple[int, TreeNode, RowCells]]) -> None:
+        """Insert empty rows at ``placed``'s positions (increasing) under ``parent``."""
+        width = len(COLUMNS)
+        if parent.isValid() and self.columnCount(parent) < width:
+            self.insertColumns(self.columnCount(parent), width - self.columnCount(parent), parent)
+        i = 0
+        while i < len(placed):  # one insertRows per run of consecutive positions
+            j = i + 1
+            while j < len(placed) and placed[j][0] == placed[j - 1][0] + 1:
+                j += 1
+            self.insertRows(placed[i][0], j - i, parent)
+            i = j
+        for row, child, _cells in placed:
+            child.row = row
+
+    def _fill(self, parent: QModelIndex, placed: list[tuple[int, TreeNode, RowCells]]) -> None:
+        """Fill the cells of inserted rows (C++ creates their items: no Python wrappers, see the module docstring)."""
+        width = len(COLUMNS)
+        index, fill = self.index, self.setItemData
+        # One dataChanged for the slice, not one per cell: a view answers each with a repaint request.
+        blocked = self.blockSignals(True)
+        try:
+            for row, _child, (cells, flags) in placed:
+                for column, roles in enumerate(cells):
+                    fill(index(row, column, parent), roles)
+                if flags is not None:  # a folder, container or group: all its cells take drops
+                    for column in range(width):
+                        self.itemFromIndex(index(row, column, parent)).setFlags(flags)
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(index(placed[0][0], 0, parent), index(placed[-1][0], width - 1, parent))
+
+    def _fill_some(self) -> None:
+        """Fill the next FILL_SLICE rows of the oldest unfilled page (the fill timer's slot)."""
+        if not self._unfilled:
+            return
+        node, placed, done, inserted = self._unfilled[0]
+        part = placed[done[0] : done[0] + FILL_SLICE]
+        done[0] += len(part)
+        if part and not node.removed:
+            self._fill(self._parent_index(node), part)
+        if done[0] >= len(placed):
+            self._unfilled.pop(0)
+            inserted.set()
+        if self._unfilled:
+            self._fill_timer.start()
+
+    def flush_fills(self) -> None:
+        """Fill every inserted row now: done before anything moves rows, or looks rows up by their cells."""
+        if not self._unfilled:
+            return
+        self._fill_timer.stop()
+        pending, self._unfilled = self._unfilled, []
+        for node, placed, done, inserted in pending:
+            if not node.removed and done[0] < len(placed):
+                self._fill(self._parent_index(node), placed[done[0] :])
+            inserted.set()
+
+    def _parent_index(self, node: TreeNode) -> QModelIndex:
+        """The index rows of ``node`` hang from (the invalid index for the root)."""
+        return QModelIndex() if node is self.root else self.index_of(node)
 
     def _finish(self, node: TreeNode) -> None:
         node.task = None
@@ -737,17 +856,18 @@ class MountsModel(QStandardItemModel):
             n.removed = True
             n.children = []
             n.parent = None
-            n.item = None
+            n.row = -1
 
     def _on_done(self, node: TreeNode, sorted_by: tuple[int, Qt.SortOrder] | None = None, in_order: bool = False) -> None:
         if node.state != LOADING:
             return
+        self.flush_fills()
         node.state = DONE
         self._finish(node)
         if not node.removed:
             if not (in_order and sorted_by == self._sort) and len(node.children) > 1:
                 self.setSortRole(sort_role(self._sort[0]))
-                node.item.sortChildren(*self._sort)
+                self.itemFromIndex(self.index_of(node)).sortChildren(*self._sort)
             self._show_state(node)
         self.fetch_finished.emit(node.uri)
 
@@ -764,34 +884,32 @@ class MountsModel(QStandardItemModel):
 
     def _show_state(self, node: TreeNode) -> None:
         """Reflect ``node.state`` in its row: kind text, error colour and icon, tooltip."""
-        if node.item is None or node.removed or node is self.root:
+        if node.removed or node is self.root:
             return
-        parent_item = node.parent.item if node.parent is not None else self.root.item
-        kind_item = parent_item.child(node.item.row(), KIND)
-        if kind_item is None:
+        name = self.index_of(node)
+        if not name.isValid():
             return
+        kind = name.siblingAtColumn(KIND)
         if node.state == ERROR:
-            kind_item.setText(f"⚠ {node.error}")
-            kind_item.setForeground(QBrush(QColor(190, 30, 30)))
-            kind_item.setToolTip(f"{node.uri}\n{node.error}")
-            node.item.setIcon(icon("error"))
-            node.item.setToolTip(f"{node.uri}\n{node.error}")
+            self.setItemData(kind, {_DISPLAY: f"⚠ {node.error}", _FOREGROUND: QBrush(QColor(190, 30, 30)),
+                                    _TOOLTIP: f"{node.uri}\n{node.error}"})
+            self.setItemData(name, {_DECORATION: icon("error"), _TOOLTIP: f"{node.uri}\n{node.error}"})
             return
         if node.state == LOADING:
             text = f"loading… {node.loaded_count:,} so far" if node.loaded_count else "loading…"
         else:
             text = node.kind_text
-        if kind_item.text() != text:
-            kind_item.setText(text)
-        if kind_item.toolTip():
-            kind_item.setToolTip("")
-            kind_item.setData(None, Qt.ItemDataRole.ForegroundRole)
-            node.item.setIcon(icon(node.icon))
-            node.item.setToolTip(node.tooltip or node.uri)
+        if kind.data(_DISPLAY) != text:
+            self.setData(kind, text, _DISPLAY)
+        if kind.data(_TOOLTIP):
+            self.setData(kind, None, _TOOLTIP)
+            self.setData(kind, None, _FOREGROUND)
+            self.setItemData(name, {_DECORATION: icon(node.icon), _TOOLTIP: node.tooltip or node.uri})
         if node.state == DONE and not node.children:
-            node.item.emitDataChanged()  # the expand arrow goes away
+            self.dataChanged.emit(name, name)  # the expand arrow goes away
 
     def _cancel_below(self, node: TreeNode) -> None:
+        self.flush_fills()
         stack = [node]
         while stack:
             n = stack.pop()
@@ -819,8 +937,9 @@ class MountsModel(QStandardItemModel):
             return
         was_loaded = node.state != IDLE or bool(node.children)
         self._cancel_below(node)
-        if node.item.rowCount():
-            node.item.removeRows(0, node.item.rowCount())
+        index = self.index_of(node)
+        if self.rowCount(index):
+            self.removeRows(0, self.rowCount(index), index)
         for child in node.children:
             self._forget(child)
         node.children = []
@@ -844,14 +963,17 @@ class MountsModel(QStandardItemModel):
         if parent is None or node.removed:
             return
         self._cancel_below(node)
+        index = self.index_of(node)
         if node in parent.children:
             parent.children.remove(node)
-        parent.item.removeRow(node.item.row())
+        if index.isValid():
+            self.removeRow(index.row(), index.parent())
         self._forget(node)
 
     # -- sorting ---------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort every loaded level by ``column`` (folders first when ascending)."""
+        self.flush_fills()
         self._sort = (column, order)
         self.setSortRole(sort_role(column))
         super().sort(column, order)

@@ -60,11 +60,11 @@ def test_filter_box_hides_non_matching_rows_of_the_current_folder(qtbot, window,
     window.tree.setCurrentIndex(index)
     window.filter_box.setText("*.txt")
     root = window.model.node(index)
-    hidden = {c.name for c in root.children if window.tree.isRowHidden(c.item.row(), index)}
+    hidden = {c.name for c in root.children if window.tree.isRowHidden(window.model.index_of(c).row(), index)}
     assert hidden == {"sub", "b.csv", "notes.md"}
     assert window.count_label.text() == "data: 1 of 4 items"
     window.filter_box.setText("")
-    assert not any(window.tree.isRowHidden(c.item.row(), index) for c in root.children)
+    assert not any(window.tree.isRowHidden(window.model.index_of(c).row(), index) for c in root.children)
     assert window.count_label.text() == "data: 4 items"
 
 
