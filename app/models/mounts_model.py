@@ -810,13 +810,16 @@ class MountsModel(QStandardItemModel):
         if not self._unfilled:
             return
         node, placed, done, inserted = self._unfilled[0]
-        part = placed[done[0] : done[0] + FILL_SLICE]
-        done[0] += len(part)
-        if part and not node.removed:
-            self._fill(self._parent_index(node), part)
-        if done[0] >= len(placed):
-            self._unfilled.pop(0)
-            inserted.set()
+        # Finding the folder's row may fill every pending page at once (flush_fills): then nothing is left here.
+        parent = QModelIndex() if node.removed else self._parent_index(node)
+        if self._unfilled and self._unfilled[0][2] is done:
+            part = placed[done[0] : done[0] + FILL_SLICE]
+            done[0] += len(part)
+            if part and not node.removed:
+                self._fill(parent, part)
+            if done[0] >= len(placed):
+                self._unfilled.pop(0)
+                inserted.set()
         if self._unfilled:
             self._fill_timer.start()
 
