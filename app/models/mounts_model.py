@@ -98,9 +98,10 @@ _FILE_KINDS = {
 
 
 def preload_icons() -> None:
-    """Load every kind's icon on the GUI thread, so workers only read the cache."""
+    """Load every kind's icon (and the bold font) on the GUI thread, so workers only read the caches."""
     for kind in ICON_KINDS:
         icon(kind)
+    _bold_font()
 
 
 def human_time(ts: float | None) -> str:
