@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import app.plot.painter as painter
 from app.plot.painter import MAX_CHUNKS, PlaneRequest, PlanTooLarge, plan_tiles, plan_view, request_cost
@@ -204,3 +206,31 @@ def test_narrow_csvs_are_untouched(qtbot, pane, tmp_path):
     qtbot.waitUntil(lambda: viewer.model.state is not None, timeout=20000)
     assert viewer.model.state.columns == ["a", "b", "c,d"] and viewer.model.rowCount() == 1
     assert not viewer.guard.isVisibleTo(viewer)
+
+
+_key_text = st.text(
+    alphabet=st.sampled_from(list("aA.*?[]()^$\\+| \t%#ÿé😀\u200b")), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(_key_text, min_size=1, max_size=40, unique=True))
+def test_tree_rows_are_found_by_their_exact_keys_after_a_sort(qapp, names):
+    """Keys are data: rows named with regex metacharacters, case twins, spaces and emoji are each found by their
+    exact URI once a sort has moved them (the row lookup falls back to a C++ search of the URIs)."""
+    import threading
+
+    from PySide6.QtCore import Qt
+
+    from app.models.mounts_model import LOADING, NODE_ROLE, SIZE, MountsModel, TreeNode, row_cells
+    from app.mounts import MountSpec
+
+    model = MountsModel()
+    mount = model.node(model.add_mount(MountSpec("k", "mem://bucket", "memory"), "mem://bucket"))
+    mount.state = LOADING
+    page = [TreeNode(f"mem://bucket/{n}", n, "file", size=len(n.encode())) for n in names]
+    model._on_page(mount, page, [row_cells(c) for c in page], threading.Event())
+    model.sort(SIZE, Qt.SortOrder.DescendingOrder)
+    for node in page:
+        index = model.index_of(node)
+        assert index.data(NODE_ROLE) is node and index.data() == node.name
+    assert sorted(n.name for n in model.child_nodes(mount)) == sorted(names)
