@@ -9,8 +9,9 @@ it is also timed with ``verify=False`` (size checks only, as the peers do) to
 show what the verification costs on this CPU.
 
 Every measurement is the best of ``--repeat`` rounds (3 by default), the
-order of the tools rotates from round to round so that none always runs
-first (or right after the same neighbour), and the 1-minute load average is
+tools run in a new (seeded) order every round so that none always runs
+first or right after the same neighbour, each starts on a settled server
+(``settle``), and the 1-minute load average is
 printed before and after each round: on a shared machine, figures taken at a
 load well above the benchmark's own are not comparable.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -57,6 +59,43 @@ def make_small(folder: str, count: int, size: int) -> None:
     for i in range(count):
         with open(os.path.join(folder, f"f{i:05d}.bin"), "wb") as f:
             f.write(os.urandom(size))
+
+
+#: SeaweedFS volume size for the benchmark's server.  With the tests' 256 MB volumes, every second 128 MiB upload
+#: waited for a new volume: uploads alternated between 0.5 and 1.4 s whatever the tool, and since the rotation
+#: keeps the tools' order, the same tools kept drawing the slow turns (the verified queue always ran right after
+#: another upload, the size-only one after it).  Alternated runs of one queue at part sizes 16 and 7 MiB, 8 each:
+#: 146/121 MB/s median with 256 MB volumes, 219/216 with 4 GiB ones.  A volume this big fills a few times a run.
+BENCH_VOLUME_MB = 16 * 1024
+
+
+def settle(pid: int | None, *, idle: float = 0.05, window: float = 0.1, limit: float = 5.0) -> float:
+    """Flush dirty pages and wait until the server process ``pid`` is idle; return the seconds waited.
+
+    Every timed step starts from the same state: no dirty pages left by the step before (its downloads, the
+    server's writes) and the server using less than ``idle`` of a core over ``window`` seconds (at most
+    ``limit``), so no tool pays for the write-back of the one before it.
+    """
+    t0 = time.perf_counter()
+    os.sync()
+    if pid is None:
+        return time.perf_counter() - t0
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds() -> float:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime, all threads
+
+    try:
+        while time.perf_counter() - t0 < limit:
+            before = cpu_seconds()
+            time.sleep(window)
+            if cpu_seconds() - before <= idle * window:
+                break
+    except OSError:  # an external server: nothing to watch
+        pass
+    return time.perf_counter() - t0
 
 
 def warm_page_cache(folder: str, nbytes: int) -> None:
@@ -270,7 +309,7 @@ def main() -> None:
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         os.environ["PATH"] = os.path.join(repo, ".venv", "bin") + os.pathsep + os.environ.get("PATH", "")
     work = tempfile.mkdtemp(prefix="storescope-bench-")
-    server = S3Server(os.path.join(work, "s3"))
+    server = S3Server(os.path.join(work, "s3"), volume_size_limit_mb=BENCH_VOLUME_MB)
     server.start()
     try:
         storecore.register_scheme("bench", "s3", **server.options())
@@ -400,10 +439,14 @@ def main() -> None:
         print(f"load average before the first round: {loads[0]:.2f}", flush=True)
         for rnd in range(args.repeat):
             for step, label, nbytes in cases:
-                # Rotate the order each round so that no tool always goes first.
-                k = (rnd + len(label)) % len(tools)
-                for tool, steps in tools[k:] + tools[:k]:
+                # A new order each round (seeded: runs repeat it): a rotation kept each tool behind the same
+                # neighbour, so whatever one tool left the server doing (a volume to grow, pages to write back)
+                # always fell on the next one.
+                order = list(tools)
+                random.Random(f"{rnd} {label}").shuffle(order)
+                for tool, steps in order:
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
+                    settle(server.proc.pid if server.proc is not None else None)
                     try:
                         record(label, tool, nbytes, timed(steps[step]))
                     except Exception as e:  # noqa: BLE001 - a peer failing is reported, the others go on

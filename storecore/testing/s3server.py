@@ -53,9 +53,11 @@ def find_weed() -> str | None:
 class S3Server:
     """A SeaweedFS server with one identity; ``restart()`` keeps its data and ports."""
 
-    def __init__(self, workdir: str | None = None) -> None:
+    def __init__(self, workdir: str | None = None, *, volume_size_limit_mb: int = 256) -> None:
         self.external = bool(os.environ.get("STORESCOPE_TEST_S3_ENDPOINT"))
         self.workdir = workdir or tempfile.mkdtemp(prefix="storescope-s3-")
+        #: SeaweedFS starts a new volume when one holds this much (benchmarks raise it: see benchmarks/transfer.py)
+        self.volume_size_limit_mb = int(volume_size_limit_mb)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.workdir, "weed.log")
         if self.external:
@@ -121,7 +123,7 @@ class S3Server:
         cmd = [
             weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             # Every bucket is a collection with volumes of its own: allow many volumes.
-            "-master.telemetry=false", "-master.volumeSizeLimitMB=256", "-volume.max=5000",
+            "-master.telemetry=false", f"-master.volumeSizeLimitMB={self.volume_size_limit_mb}", "-volume.max=5000",
             "-volume.preStopSeconds=0",
             f"-master.port={self.master_port}", f"-master.port.grpc={self.master_grpc}",
             f"-volume.port={self.volume_port}", f"-volume.port.grpc={self.volume_grpc}",
