@@ -949,9 +949,12 @@ class MountsModel(QStandardItemModel):
         node.children = []
         node.state = IDLE
         node.error = ""
-        self._show_state(node)
         if was_loaded:
+            # Straight to LOADING: a row shown IDLE and empty is one a view (or a model tester) lists by itself
+            # through fetchMore, and that listing ran next to this one (every row twice).
             self._start_fetch(node)
+        else:
+            self._show_state(node)
 
     def refresh_uri(self, uri: str) -> None:
         """Refresh the loaded node of ``uri`` (or its nearest loaded ancestor folder)."""

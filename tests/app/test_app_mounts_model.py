@@ -344,6 +344,70 @@ def test_expanding_10k_key_prefix_keeps_event_loop_responsive(qtbot, s3_server, 
     assert stall < 0.2 + 2 * jitter, f"longest event-loop stall {stall * 1000:.0f} ms (with a busy Python thread: {jitter * 1000:.0f} ms)"
 
 
+@pytest.mark.s3
+def test_odd_s3_keys_are_rows_found_by_their_exact_key(qtbot, model, s3_server, s3_scheme, s3_bucket):
+    """Keys are data: '..', '.', case twins, spaces and percent signs list as rows named by the key, each found
+    again by its exact key (after a sort too)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id=s3_server.access_key,
+                          aws_secret_access_key=s3_server.secret_key, region_name="us-east-1")
+    odd = ["..", ".", "a..b", "A", "a", " lead", "trail ", "100%", "x%2Fy"]
+    refused = []
+    for i, name in enumerate(odd):
+        try:
+            client.put_object(Bucket=s3_bucket, Key=f"odd/{name}", Body=b"x" * i)
+        except client.exceptions.ClientError:
+            refused.append(name)  # SeaweedFS refuses some names AWS takes ("." and ".." segments)
+    odd = [n for n in odd if n not in refused]
+    assert "a..b" in odd and len(odd) >= 7
+    root_uri = f"{s3_scheme}://{s3_bucket}"
+    root = load(qtbot, model, model.add_mount(MountSpec("b", root_uri, "s3"), root_uri))
+    folder = load(qtbot, model, child(model, root, "odd"))
+    assert folder.state == DONE, folder.error
+    assert sorted(names(model, folder)) == sorted(odd)
+    model.sort(SIZE, Qt.SortOrder.DescendingOrder)
+    for node in folder.children:
+        index = model.index_of(node)
+        assert index.data() == node.name and model.node(index) is node
+        assert node.uri.endswith("/odd/" + node.name)
+
+
+def test_a_listing_failing_mid_way_keeps_the_rows_it_showed(qtbot, model, local_root, monkeypatch):
+    """A server lost after some pages of a big folder (rows filled in slices): the rows shown stay, all filled,
+    the folder says why in its row, and a refresh lists it whole."""
+    import app.models.mounts_model as mm
+    import storecore
+
+    monkeypatch.setattr(mm, "FILL_NOW_ROWS", 10)
+    monkeypatch.setattr(mm, "FILL_SLICE", 7)
+    for i in range(200):
+        open(os.path.join(local_root, f"h{i:03d}"), "wb").close()
+    real_pages = mm.list_pages
+    fail = [True]
+    shown: list[str] = []
+
+    def failing_pages(uri, mode, token=None):
+        nodes = [n for page in real_pages(uri, mode, token) for n in page]
+        shown[:] = sorted(n.name for n in nodes[:120])
+        for i in range(0, 120, 40):
+            yield nodes[i : i + 40]
+        if fail[0]:
+            raise storecore.BackendUnavailable(f"{uri}: connection reset by peer", path=uri)
+        yield nodes[120:]
+
+    monkeypatch.setattr(mm, "list_pages", failing_pages)
+    index = model.add_mount(MountSpec("d", local_root, "local"))
+    node = load(qtbot, model, index)
+    assert node.state == ERROR and "connection reset" in node.error
+    assert "connection reset" in index.siblingAtColumn(KIND).data()
+    assert names(model, node) == shown
+    assert all(model.index_of(c).siblingAtColumn(KIND).data() == "File" for c in node.children)
+    fail[0] = False
+    node = relist(qtbot, model, index)
+    assert node.state == DONE and len(names(model, node)) == 200
+
+
 def _nodes(names_sizes: list[tuple[str, int]]) -> list[TreeNode]:
     return [TreeNode(f"mem://b/{n}", n, "file", size=s) for n, s in names_sizes]
 
