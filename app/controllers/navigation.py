@@ -31,6 +31,8 @@ class Navigation:
     def __init__(self, window: MainWindow) -> None:
         self.w = window
         self.reveal_target: str | None = None
+        #: a node revealed while its folder was still listing: rows arriving above it push it out of view
+        self.revealed_early: TreeNode | None = None
         self.deferred_select: str | None = None
         self.filter_node: TreeNode | None = None
         self.filter_text = ""
@@ -201,6 +203,8 @@ class Navigation:
             self.reveal_target = None
             w.tree.scrollTo(index)
             w.tree.setCurrentIndex(index)
+            parent = node.parent
+            self.revealed_early = node if parent is not None and parent.state == LOADING else None
             w.revealed.emit(target)
             return
         w.tree.expand(index)
@@ -315,7 +319,14 @@ class Navigation:
             self.filter_rows(folder, self.filter_text, self.filtered_upto)
         self.on_fetch_finished(uri)
 
-    def on_fetch_finished(self, _uri: str) -> None:
+    def on_fetch_finished(self, uri: str) -> None:
+        early = self.revealed_early
+        if early is not None and early.parent is not None and early.parent.uri == uri and early.parent.state != LOADING:
+            # Its folder has every row now: show it again, unless the user has moved on.
+            self.revealed_early = None
+            index = self.w.model.index_of(early)
+            if index.isValid() and self.w.tree.currentIndex().siblingAtColumn(0) == index:
+                self.w.tree.scrollTo(index)
         self.update_counts()
         self.update_activity()
         if self.reveal_target is not None:

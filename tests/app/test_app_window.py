@@ -322,3 +322,35 @@ def test_the_worker_pool_keeps_the_gil_switch_interval_short(qtbot, window):
 
     workers.pool()
     assert sys.getswitchinterval() <= workers.GIL_SWITCH_INTERVAL_S < 0.005
+
+
+def test_a_row_revealed_while_its_folder_lists_is_in_view_when_the_listing_ends(qtbot, window, local_root,
+                                                                                 monkeypatch):
+    """Rows of a folder listed out of order land above the revealed one and push it down: once the listing
+    ends, the selected row is scrolled back into view."""
+    import app.models.mounts_model as mm
+
+    names = [f"k{i:04d}.txt" for i in range(1500)]
+    os.makedirs(os.path.join(local_root, "many"))
+    for name in names:
+        open(os.path.join(local_root, "many", name), "w").close()
+    real_pages = mm.list_pages
+
+    def late_first_pages(uri, mode, token=None):  # the target early, the rows sorting before it after it
+        nodes = [n for page in real_pages(uri, mode, token) for n in page]
+        nodes.sort(key=lambda n: n.name != "k1400.txt")
+        for i in range(0, len(nodes), 100):
+            yield nodes[i : i + 100]
+
+    monkeypatch.setattr(mm, "list_pages", late_first_pages)
+    window.resize(900, 500)
+    window.show()
+    window.add_mount(MountSpec("data", local_root, "local"))
+    target = os.path.join(local_root, "many", "k1400.txt")
+    with qtbot.waitSignal(window.revealed, timeout=15_000):
+        window.reveal(target)
+    folder = window.model.find_loaded(os.path.join(local_root, "many"))
+    qtbot.waitUntil(lambda: folder.state == DONE, timeout=15_000)
+    index = window.model.index_of(window.model.find_loaded(target))
+    assert window.tree.currentIndex().siblingAtColumn(0) == index
+    assert window.tree.viewport().rect().intersects(window.tree.visualRect(index))
