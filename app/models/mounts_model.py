@@ -34,6 +34,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
@@ -253,6 +254,19 @@ def row_cells(node: TreeNode) -> RowCells:
     flags = _flags(node.kind in DROP_KINDS, not node.expandable)
     return (name, size, {_DISPLAY: human_time(node.mtime)}, {_DISPLAY: node.kind_text}), (
         None if flags == LEAF_FLAGS else flags)
+
+
+@dataclass(eq=False)
+class UnfilledPage:
+    """A page of rows inserted empty, filled a slice at a time (``MountsModel._fill_some``)."""
+
+    node: TreeNode
+    #: (row, child, cells) in increasing row
+    placed: list[tuple[int, TreeNode, RowCells]]
+    #: set once every row is filled: the listing worker waits for it before its next page
+    inserted: threading.Event
+    #: rows of ``placed`` filled so far
+    done: int = 0
 
 
 class DisplayOrder:
@@ -521,7 +535,7 @@ class MountsModel(QStandardItemModel):
         self.root = TreeNode("", "", "root", expandable=True)
         self.root.state = DONE
         #: pages inserted but not yet filled: (folder, [(row, child, cells)], next to fill, the worker's event)
-        self._unfilled: list[tuple[TreeNode, list[tuple[int, TreeNode, RowCells]], list[int], threading.Event]] = []
+        self._unfilled: list[UnfilledPage] = []
         self._fill_timer = QTimer(self)
         self._fill_timer.setSingleShot(True)
         self._fill_timer.setInterval(1)  # after the view's zero-timer layout of the inserted rows
@@ -762,7 +776,7 @@ class MountsModel(QStandardItemModel):
             if self.rowCount(parent) <= FILL_NOW_ROWS:
                 self._fill(parent, placed)
             else:
-                self._unfilled.append((node, placed, [0], inserted))
+                self._unfilled.append(UnfilledPage(node, placed, inserted))
                 self._fill_timer.start()
                 deferred = True
             gc.freeze()
@@ -810,17 +824,17 @@ class MountsModel(QStandardItemModel):
         """Fill the next FILL_SLICE rows of the oldest unfilled page (the fill timer's slot)."""
         if not self._unfilled:
             return
-        node, placed, done, inserted = self._unfilled[0]
+        page = self._unfilled[0]
         # Finding the folder's row may fill every pending page at once (flush_fills): then nothing is left here.
-        parent = QModelIndex() if node.removed else self._parent_index(node)
-        if self._unfilled and self._unfilled[0][2] is done:
-            part = placed[done[0] : done[0] + FILL_SLICE]
-            done[0] += len(part)
-            if part and not node.removed:
+        parent = QModelIndex() if page.node.removed else self._parent_index(page.node)
+        if self._unfilled and self._unfilled[0] is page:
+            part = page.placed[page.done : page.done + FILL_SLICE]
+            page.done += len(part)
+            if part and not page.node.removed:
                 self._fill(parent, part)
-            if done[0] >= len(placed):
+            if page.done >= len(page.placed):
                 self._unfilled.pop(0)
-                inserted.set()
+                page.inserted.set()
         if self._unfilled:
             self._fill_timer.start()
 
@@ -830,10 +844,10 @@ class MountsModel(QStandardItemModel):
             return
         self._fill_timer.stop()
         pending, self._unfilled = self._unfilled, []
-        for node, placed, done, inserted in pending:
-            if not node.removed and done[0] < len(placed):
-                self._fill(self._parent_index(node), placed[done[0] :])
-            inserted.set()
+        for page in pending:
+            if not page.node.removed and page.done < len(page.placed):
+                self._fill(self._parent_index(page.node), page.placed[page.done :])
+            page.inserted.set()
 
     def _parent_index(self, node: TreeNode) -> QModelIndex:
         """The index rows of ``node`` hang from (the invalid index for the root)."""
