@@ -191,6 +191,50 @@ class Response:
             self.complete = True
         return data
 
+    def _read_exact_into(self, view: memoryview) -> int:
+        """Read the next ``min(len(view), length)`` body bytes into ``view``; return how many (0 at the end).
+
+        As :meth:`_read_exact`, into a buffer the caller keeps: no new buffer to allocate and zero per piece, and
+        the bytes land where the next piece lands too (still in the CPU's cache when they are hashed and
+        written on)."""
+        sock = self.conn.sock
+        length = self.length
+        if self.chunked or length is None or not _WAITALL or sock is None or isinstance(sock, ssl.SSLSocket):
+            data = self._read_some(len(view))
+            view[: len(data)] = data
+            return len(data)
+        if self.complete:
+            return 0
+        n = min(len(view), length)
+        got = self.conn.reader.readinto1(view[:n])  # bytes already buffered (one receive when none are)
+        if not got:
+            raise http.client.IncompleteRead(b"", length)
+        while got < n:
+            k = sock.recv_into(view[got:n], n - got, _WAITALL)
+            if not k:
+                raise http.client.IncompleteRead(b"", length - got)
+            got += k
+        self.length = length - n
+        if not self.length:
+            self.complete = True
+        return n
+
+    def stream_into(self, buffer: bytearray) -> Iterator[memoryview]:
+        """The body in pieces read into ``buffer`` (up to its size each): every piece is a view of ``buffer``, valid
+        only until the next one is asked for.  Raises ConnectionError if the body ends early."""
+        view = memoryview(buffer)
+        try:
+            while True:
+                n = self._read_exact_into(view)
+                if not n:
+                    break
+                yield view[:n]
+        except _BROKEN as e:
+            missing = f": {self.length} bytes missing" if self.length else ""
+            raise ConnectionError(f"body ended early{missing} ({type(e).__name__})") from None
+        finally:
+            self.release_conn()
+
     def stream(self, amt: int) -> Iterator[bytes | bytearray]:
         """The body in chunks of up to ``amt`` bytes; raises ConnectionError if it ends early."""
         try:

@@ -62,6 +62,19 @@ def test_a_kept_connection_is_reused_by_the_same_thread(http_server):
     assert b"".join(second.stream(4096)) == b"x" * 1000
 
 
+def test_a_body_read_into_a_reused_buffer_arrives_whole_in_pieces_of_the_buffer_size(http_server):
+    conns = Connections(http_server, connect_timeout=5, read_timeout=5)
+    buffer = bytearray(4096)
+    resp = conns.request("GET", f"{http_server}/10000")
+    pieces = [bytes(piece) for piece in resp.stream_into(buffer)]  # a piece is valid until the next: copy it
+    assert [len(p) for p in pieces] == [4096, 4096, 1808] and b"".join(pieces) == b"x" * 10000
+    resp = conns.request("GET", f"{http_server}/drop")
+    with pytest.raises(ConnectionError, match="ended early"):
+        for _ in resp.stream_into(buffer):
+            pass
+    assert resp.conn.sock is None
+
+
 def test_a_body_cut_short_is_a_connection_error_and_the_connection_is_dropped(http_server):
     conns = Connections(http_server, connect_timeout=5, read_timeout=5)
     resp = conns.request("GET", f"{http_server}/drop")
@@ -158,7 +171,7 @@ def test_presigned_requests_reach_odd_keys_and_wrong_secrets_are_refused(s3_serv
         data = key.encode() * 100
         fast.put(s3_bucket, key, data, {"ChecksumCRC32": multipart.crc32_b64(multipart.zlib.crc32(data))})
         assert s3_server.client().get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
-        assert b"".join(multipart._read_body(fast(s3_bucket, key, {}))) == data
+        assert b"".join(bytes(c) for c in multipart._read_body(fast(s3_bucket, key, {}))) == data
     storecore.register_scheme("wrongsecret3", "s3", **s3_server.options(aws_secret_access_key="not-the-secret"))
     wrong, _ = storecore.backend_for(f"wrongsecret3://{s3_bucket}/x")
     with pytest.raises(Exception) as refused:

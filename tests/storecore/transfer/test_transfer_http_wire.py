@@ -90,6 +90,13 @@ def test_chunked_bodies_folded_and_repeated_headers_are_read(canned):
     assert second.conn is resp.conn and second.read() == b"ok"
 
 
+def test_a_chunked_body_read_into_a_reused_buffer_arrives_whole(canned):
+    server = canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    conns = Connections(server.url, connect_timeout=5, read_timeout=5)
+    resp = conns.request("GET", f"{server.url}/a")
+    assert b"".join(bytes(piece) for piece in resp.stream_into(bytearray(4))) == b"hello world"
+
+
 def test_100_continue_is_skipped_and_a_body_without_length_is_read_to_the_close(canned):
     server = canned(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nX-A: 1\r\n\r\nuntil the end")
     conns = Connections(server.url, connect_timeout=5, read_timeout=5)
