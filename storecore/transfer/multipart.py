@@ -28,7 +28,6 @@ import random
 import stat as stat_mod
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from ..errors import BackendUnavailable, Cancelled, ChecksumMismatch, StorecoreE
 from ..logs import describe, suppress_logged
 from .verify import (
     composite_etag,
+    crc32,
     crc32_b64,
     crc32_combine,
     crc32_composite,
@@ -54,13 +54,17 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 #: S3 allows at most this many parts per upload
 MAX_PARTS = 10_000
-#: chunk size for streaming a part body to disk (the cancel and pause checks and progress come per chunk).  Each
-#: chunk is read into a buffer its thread reuses and written as it arrives.  Measured on 1 GiB downloads (2-core VM,
-#: kernel 6.18, ext4, rounds alternated with s5cmd; median of 5, system CPU): 1 MiB chunks 448-598 MB/s, 1.3-1.8 s;
-#: 256 KiB chunks 929-1,029 MB/s, 0.5-0.6 s; s5cmd 1,064-1,073 MB/s, 0.65 s.  Gathering 4 MiB before each write (an
-#: earlier choice): 539-765 MB/s, 0.8-1.7 s.  In the slow rounds the time goes to copying into the page cache (likely
-#: the larger folios a bigger write takes, from memory this VM had handed back to its host)
+#: chunk size for streaming a part body to disk (the cancel and pause checks and progress come per chunk): each one
+#: is read into a buffer its thread reuses, hashed, and written before the next is read
 STREAM_CHUNK = 256 * 1024
+#: largest single write into a downloaded file.  The kernel (6.x, ext4) gives a write page-cache folios of the write's
+#: size; up to 32 KiB (order 3) they come from the per-CPU lists of recently freed pages, larger ones from the buddy
+#: free lists, where a VM's free-page reporting hands blocks back to its host (each page is then faulted in from the
+#: host on first touch): the likely cause of the slow rounds below, and the one every measurement here fits.
+#: 1 GiB downloads alternated with s5cmd (which writes 32 KiB at a time) on a 2-core VM, kernel 6.18: writes of
+#: 256 KiB ran 1,100-1,160 MB/s in most rounds but 430-590 MB/s, at 1.4-2.1 s of system CPU instead of 0.5, in 2
+#: rounds of 7 (4 MiB writes: half the rounds); 32 KiB writes ran 926-1,110 MB/s in all 7, s5cmd 990-1,140
+WRITE_SLICE = 32 * 1024
 TMP_SUFFIX = ".storecore-tmp"
 
 
@@ -562,7 +566,7 @@ def _put_whole(ctx: Control, read: Callable[[int, int], bytes], size: int, db: A
         if not ctx.verify:
             return None, _put_object(client, Bucket=db.bucket, Key=dkey, Body=data)["ETag"].strip('"')
         if _uses_crc32(ctx, client):
-            crc = crc32_b64(zlib.crc32(data))
+            crc = crc32_b64(crc32(data))
             resp = _put_object(client, Bucket=db.bucket, Key=dkey, Body=data, ChecksumCRC32=crc)
             stored = resp.get("ChecksumCRC32")
             if stored:
@@ -640,7 +644,7 @@ def _send_one_part(ctx: Control, client: Any, db: Any, dkey: str, state: UploadS
     if not ctx.verify:
         return _send_part(client, **kwargs)["ETag"].strip('"'), b"", None
     if state.crc32 and id(client) not in _no_crc:
-        crc = zlib.crc32(data)
+        crc = crc32(data)
         resp = _send_part(client, **kwargs, ChecksumCRC32=crc32_b64(crc))
         etag = resp["ETag"].strip('"')
         stored = resp.get("ChecksumCRC32")
@@ -841,13 +845,13 @@ def _fetch_part(ctx: Control, sb: Any, skey: str, plan: _Plan, n: int,
                     plan.expected = crc
         use_crc = plan.expected is not None and plan.expected.startswith("crc32:")
         h = None if use_crc else hashlib.md5(usedforsecurity=False)
-        crc32 = 0
+        running = 0
         for chunk in _read_body(body):
             ctx.check()
             if not ctx.verify:
                 pass
             elif h is None:
-                crc32 = zlib.crc32(chunk, crc32)
+                running = crc32(chunk, running)
             else:
                 h.update(chunk)
             write_at(chunk, s + got)
@@ -860,7 +864,7 @@ def _fetch_part(ctx: Control, sb: Any, skey: str, plan: _Plan, n: int,
         ctx.add_bytes(-got)
         uri = sb.uri(skey)
         raise BackendUnavailable(f"{uri}: part {n} ended after {got} of {e - s} bytes", path=uri)
-    return crc32 if h is None else h.digest()
+    return running if h is None else h.digest()
 
 
 def _downloaded_checksum(plan: _Plan, digests: list[Any], reread: Callable[[], str]) -> str:
@@ -1088,10 +1092,11 @@ def _file_writer(fd: int, *, parallel: bool) -> Callable[[bytes | memoryview, in
 
 
 def _write_at(fd: int, chunk: bytes | memoryview, offset: int) -> None:
-    """Write ``chunk`` at ``offset``, until every byte is written (a short write: a signal, a full disk)."""
+    """Write ``chunk`` at ``offset`` in writes of at most :data:`WRITE_SLICE`, until every byte is written (a
+    short write: a signal, a full disk)."""
     view = memoryview(chunk)
     while view:
-        n = os.pwrite(fd, view, offset)
+        n = os.pwrite(fd, view[:WRITE_SLICE], offset)
         view, offset = view[n:], offset + n
 
 
