@@ -13,7 +13,9 @@ tools run in a new (seeded) order every round so that none always runs
 first or right after the same neighbour, each starts on a settled server
 (``settle``), and the 1-minute load average is
 printed before and after each round: on a shared machine, figures taken at a
-load well above the benchmark's own are not comparable.
+load well above the benchmark's own are not comparable.  The summary also counts each tool's slow rounds
+(system CPU far above its least in that case: new page cache landing in memory the VM had handed back to its
+host, see ``warm_page_cache``); they hit every tool now and then, and where they decide a median it says so.
 
     .venv-bench/bin/python benchmarks/transfer.py            # 1 GiB + 2,000 × 256 KiB
     .venv-bench/bin/python benchmarks/transfer.py --quick    # 128 MiB + 300 × 256 KiB
@@ -115,6 +117,16 @@ def warm_page_cache(folder: str, nbytes: int) -> None:
         for _ in range(-(-nbytes // len(block))):
             f.write(block)
     os.unlink(path)
+
+
+#: a round whose client system CPU is over this many times the same tool's least in that case counts as slow
+SLOW_FACTOR = 1.8
+
+
+def slow_rounds(system_seconds: list[float]) -> int:
+    """How many rounds took over :data:`SLOW_FACTOR` times the least system CPU of all of them (at least 0.1 s)."""
+    least = max(min(system_seconds), 0.1)
+    return sum(1 for s in system_seconds if s > SLOW_FACTOR * least)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
@@ -358,11 +370,13 @@ def main() -> None:
 
         results: dict[tuple[str, str], list[float]] = {}
         cpus: dict[tuple[str, str], list[float]] = {}
+        systems: dict[tuple[str, str], list[float]] = {}
 
         def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float]) -> None:
             seconds, user, system = took
             results.setdefault((case, tool), []).append(nbytes / seconds / 1e6)
             cpus.setdefault((case, tool), []).append(user + system)
+            systems.setdefault((case, tool), []).append(system)
             # client CPU: high system time on a fresh download means new page cache (see warm_page_cache)
             print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s"
                   f"  client CPU user {user:5.2f} s, system {system:5.2f} s", flush=True)
@@ -489,6 +503,11 @@ def main() -> None:
             cpu = "  ".join(f"{t}={statistics.median(cpus[(label, t)]) * scale:.2f}"
                             for t, _ in tools if cpus.get((label, t)))
             print(f"  {'':<26} client CPU (median, {unit}): {cpu}")
+            # On a VM that hands freed memory back to its host, a round whose new page cache lands in such memory
+            # pays a host fault per page (system CPU: see warm_page_cache); these rounds set many medians.
+            slow = "  ".join(f"{t}={slow_rounds(systems[(label, t)])}/{len(systems[(label, t)])}"
+                             for t, _ in tools if systems.get((label, t)))
+            print(f"  {'':<26} slow rounds (system CPU over {SLOW_FACTOR:g}× the tool's least in this case): {slow}")
         if missing:
             print("  missing peers: " + "; ".join(missing))
         queue.close()
