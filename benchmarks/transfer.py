@@ -9,8 +9,9 @@ it is also timed with ``verify=False`` (size checks only, as the peers do) to
 show what the verification costs on this CPU.
 
 Every measurement is the best of ``--repeat`` rounds (3 by default), the
-tools run in a new (seeded) order every round so that none always runs
-first or right after the same neighbour, each starts on a settled server
+tools run in a new order every round so that none always runs
+first or right after the same neighbour (drawn from ``--seed``, a new one
+each run unless given: it is printed, and a run repeats with it), each starts on a settled server
 (``settle``), and the 1-minute load average is
 printed before and after each round: on a shared machine, figures taken at a
 load well above the benchmark's own are not comparable.  The summary also counts each tool's slow rounds
@@ -295,8 +296,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="queue: files moved at once")
     parser.add_argument("--part-mib", type=int, default=16, help="queue: part size in MiB")
     parser.add_argument("--part-concurrency", type=int, default=10, help="queue: parts moved at once")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the tools' order (default: a new one)")
     parser.add_argument("--tools", default="", help="comma-separated words: run only the tools whose name holds one")
     args = parser.parse_args()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(10**6)
+    print(f"order seed: {args.seed} (--seed={args.seed} repeats this run's orders)", flush=True)
     big_mib = args.big_mib or (128 if args.quick else 1024)
     nfiles = args.files or (300 if args.quick else 2000)
     small = 256 * 1024
@@ -462,11 +467,12 @@ def main() -> None:
         print(f"load average before the first round: {loads[0]:.2f}", flush=True)
         for rnd in range(args.repeat):
             for step, label, nbytes in cases:
-                # A new order each round (seeded: runs repeat it): a rotation kept each tool behind the same
-                # neighbour, so whatever one tool left the server doing (a volume to grow, pages to write back)
-                # always fell on the next one.
+                # A new order each round: a rotation kept each tool behind the same neighbour, so whatever one
+                # tool left the server doing (a volume to grow, pages to write back) always fell on the next one.
+                # A seed fixed for every run did the same across runs: the queue's 1 GiB downloads always ran
+                # right after s3fs, boto3 CRT or the TransferManager, the tools that churn the most memory.
                 order = list(tools)
-                random.Random(f"{rnd} {label}").shuffle(order)
+                random.Random(f"{args.seed} {rnd} {label}").shuffle(order)
                 for tool, steps in order:
                     clear_downloads()
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
