@@ -160,43 +160,13 @@ class Response:
             raise http.client.IncompleteRead(b"")
         return data
 
-    def _read_exact(self, amt: int) -> bytes | bytearray:
-        """The next ``min(amt, length)`` body bytes of a plain-socket body of known length: what the reader holds,
-        then the rest in one ``recv`` that waits for all of it (``MSG_WAITALL``) instead of one per arrival, each
-        a GIL handoff.  Falls back to :meth:`_read_some` elsewhere (TLS, chunked, unknown length)."""
-        sock = self.conn.sock
-        length = self.length
-        if self.chunked or length is None or not _WAITALL or sock is None or isinstance(sock, ssl.SSLSocket):
-            return self._read_some(amt)
-        if self.complete:
-            return b""
-        n = min(amt, length)
-        head = self.conn.reader.read1(n)  # bytes already buffered (one receive when none are)
-        if not head:
-            raise http.client.IncompleteRead(b"", length)
-        if len(head) == n:
-            data: bytes | bytearray = head
-        else:
-            buf = bytearray(n)
-            buf[: len(head)] = head
-            view, got = memoryview(buf), len(head)
-            while got < n:
-                k = sock.recv_into(view[got:], n - got, _WAITALL)
-                if not k:
-                    raise http.client.IncompleteRead(b"", length - got)
-                got += k
-            data = buf
-        self.length = length - n
-        if not self.length:
-            self.complete = True
-        return data
-
     def _read_exact_into(self, view: memoryview) -> int:
         """Read the next ``min(len(view), length)`` body bytes into ``view``; return how many (0 at the end).
 
-        As :meth:`_read_exact`, into a buffer the caller keeps: no new buffer to allocate and zero per piece, and
-        the bytes land where the next piece lands too (still in the CPU's cache when they are hashed and
-        written on)."""
+        On a plain socket with a body of known length: what the reader holds, then the rest in one ``recv`` that
+        waits for all of it (``MSG_WAITALL``) instead of one per arrival, each a GIL handoff.  Into a buffer the
+        caller keeps: nothing to allocate and zero per piece, and the bytes are still in the CPU's cache when they
+        are hashed and written on.  Elsewhere (TLS, chunked, unknown length) :meth:`_read_some` reads them."""
         sock = self.conn.sock
         length = self.length
         if self.chunked or length is None or not _WAITALL or sock is None or isinstance(sock, ssl.SSLSocket):
@@ -235,19 +205,11 @@ class Response:
         finally:
             self.release_conn()
 
-    def stream(self, amt: int) -> Iterator[bytes | bytearray]:
-        """The body in chunks of up to ``amt`` bytes; raises ConnectionError if it ends early."""
-        try:
-            while True:
-                chunk = self._read_exact(amt)
-                if not chunk:
-                    break
-                yield chunk
-        except _BROKEN as e:
-            missing = f": {self.length} bytes missing" if self.length else ""
-            raise ConnectionError(f"body ended early{missing} ({type(e).__name__})") from None
-        finally:
-            self.release_conn()
+    def stream(self, amt: int) -> Iterator[bytes]:
+        """The body in chunks of up to ``amt`` bytes, each one kept (see :meth:`stream_into` for pieces of one
+        reused buffer); raises ConnectionError if it ends early."""
+        for piece in self.stream_into(bytearray(amt)):
+            yield bytes(piece)
 
     def read(self, amt: int | None = None) -> bytes:
         """Up to ``amt`` bytes of the body (all of it when None)."""
