@@ -130,6 +130,29 @@ def slow_rounds(system_seconds: list[float]) -> int:
     return sum(1 for s in system_seconds if s > SLOW_FACTOR * least)
 
 
+#: kernel memory counters printed for every step (``/proc/vmstat``): reclaim, compaction and faults that can make a
+#: round slow for whichever tool runs in it
+VMSTAT_KEYS = ("pgscan_kswapd", "pgscan_direct", "compact_stall", "pgmajfault", "thp_fault_alloc", "nr_free_pages")
+
+
+def vmstat() -> dict[str, int]:
+    """The :data:`VMSTAT_KEYS` counters now (empty where there is no ``/proc/vmstat``)."""
+    try:
+        with open("/proc/vmstat") as f:
+            pairs = (line.split() for line in f)
+            return {k: int(v) for k, v in pairs if k in VMSTAT_KEYS}
+    except OSError:
+        return {}
+
+
+def vmstat_change(before: dict[str, int], after: dict[str, int]) -> str:
+    """The counters that changed between ``before`` and ``after``, and the free memory at the start."""
+    moved = [f"{k}+{after[k] - v}" for k, v in before.items() if k != "nr_free_pages" and after.get(k, v) != v]
+    free = before.get("nr_free_pages")
+    head = f"free {free * os.sysconf('SC_PAGE_SIZE') // MiB} MiB" if free is not None else ""
+    return " ".join([head, *moved]).strip()
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
     """Seconds ``fn()`` takes, and the user and system CPU seconds the client spent meanwhile (this process and
     the child processes it waited for: s5cmd)."""
@@ -377,14 +400,14 @@ def main() -> None:
         cpus: dict[tuple[str, str], list[float]] = {}
         systems: dict[tuple[str, str], list[float]] = {}
 
-        def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float]) -> None:
+        def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float], memory: str = "") -> None:
             seconds, user, system = took
             results.setdefault((case, tool), []).append(nbytes / seconds / 1e6)
             cpus.setdefault((case, tool), []).append(user + system)
             systems.setdefault((case, tool), []).append(system)
             # client CPU: high system time on a fresh download means new page cache (see warm_page_cache)
             print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s"
-                  f"  client CPU user {user:5.2f} s, system {system:5.2f} s", flush=True)
+                  f"  client CPU user {user:5.2f} s, system {system:5.2f} s  [{memory}]", flush=True)
 
         def fresh(name: str) -> str:
             """An empty folder ``name`` in the work directory (emptied before the timing started: see
@@ -478,7 +501,9 @@ def main() -> None:
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
                     settle(server.proc.pid if server.proc is not None else None)
                     try:
-                        record(label, tool, nbytes, timed(steps[step]))
+                        before = vmstat()
+                        took = timed(steps[step])
+                        record(label, tool, nbytes, took, vmstat_change(before, vmstat()))
                     except Exception as e:  # noqa: BLE001 - a peer failing is reported, the others go on
                         if tool.startswith(("storecore", "queue")):
                             raise

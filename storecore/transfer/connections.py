@@ -189,7 +189,7 @@ class Response:
             self.complete = True
         return n
 
-    def stream_into(self, buffer: bytearray) -> Iterator[memoryview]:
+    def stream_into(self, buffer: bytearray | memoryview) -> Iterator[memoryview]:
         """The body in pieces read into ``buffer`` (up to its size each): every piece is a view of ``buffer``, valid
         only until the next one is asked for.  Raises ConnectionError if the body ends early."""
         view = memoryview(buffer)

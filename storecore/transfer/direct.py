@@ -1,0 +1,132 @@
+"""Writes of big downloads around the page cache (``O_DIRECT``), where the file system takes them.
+
+A buffered write copies every byte into new page cache, which costs the
+system CPU of allocating and filling that memory and leaves the file dirty
+for write-back later.  On a 2-core VM a 1 GiB download spent 0.5 s of system
+CPU there in a good round and 1.0-3.0 s in a slow one (new page cache landing
+in memory the VM had handed back to its host), while the server and the
+network shared the same cores.  ``O_DIRECT`` writes go from the download's own
+buffer to the device: 0.06-0.09 s of system CPU for 1 GiB at 2.1 GB/s here
+(eight 256 KiB writers into a preallocated file), and no slow rounds.
+
+Direct writes need aligned memory, offsets and lengths.  Each download
+thread reads into one page-aligned buffer (:func:`aligned_buffer`); a
+chunk's aligned part goes through the direct descriptor and the rest (the
+object's last bytes, or a chunk that is not aligned) through the ordinary
+one, which stays coherent with it.  A file system that refuses
+``O_DIRECT`` (tmpfs before 6.6, some FUSE and network mounts), a platform
+without it, or a first write it rejects, makes the download buffered, as
+before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import logging
+import mmap
+import os
+import threading
+from collections.abc import Callable
+
+from ..logs import describe
+
+logger = logging.getLogger(__name__)
+
+#: alignment of direct writes' memory, offsets and lengths (a page: every block device's logical block fits it)
+ALIGN = 4096
+
+
+def aligned_buffer(size: int) -> memoryview:
+    """A writable, page-aligned buffer of ``size`` bytes (anonymous memory: an ``mmap``)."""
+    return memoryview(mmap.mmap(-1, size))
+
+
+def _fallocate() -> Callable[[int, int, int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_FALLOCATE = _fallocate() if hasattr(os, "O_DIRECT") else None
+
+
+def preallocate(fd: int, size: int) -> bool:
+    """Reserve ``size`` bytes of blocks for ``fd`` (``fallocate``, never an emulation that writes zeros); False
+    where the file system cannot.  Direct writes into reserved blocks overwrite them under a shared inode lock
+    (ext4): into holes, each write allocates under an exclusive one (1.5 GB/s here instead of 2.1)."""
+    if _FALLOCATE is None or size <= 0:
+        return False
+    if _FALLOCATE(fd, 0, 0, size) == 0:
+        return True
+    logger.debug("preallocate: fallocate failed: %s", os.strerror(ctypes.get_errno()))
+    return False
+
+
+def open_direct(path: str, size: int) -> int | None:
+    """A second descriptor of the existing file ``path`` for direct writes, its ``size`` bytes preallocated;
+    None where the platform or the file system has no ``O_DIRECT``."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | flag)
+    except OSError as exc:  # EINVAL: this file system takes no direct I/O
+        logger.debug("open_direct: %s", describe(exc))
+        return None
+    preallocate(fd, size)
+    return fd
+
+
+class DirectWriter:
+    """``write_at(chunk, offset)`` into one file: aligned bytes through ``direct_fd``, the rest through ``fd``.
+
+    Direct writes run in parallel (each is a device write of its own); buffered ones take turns (see
+    ``multipart._file_writer``).  The first direct write the kernel refuses (memory it cannot align, a file
+    system that accepted the open but not the write) turns this writer buffered for good.
+    """
+
+    def __init__(self, fd: int, direct_fd: int, buffered: Callable[[memoryview, int], None]) -> None:
+        self.fd = fd
+        self.direct_fd = direct_fd
+        self._buffered = buffered
+        self._direct = True
+        self._lock = threading.Lock()
+
+    @property
+    def direct(self) -> bool:
+        """Whether writes still go around the page cache."""
+        return self._direct
+
+    def __call__(self, chunk: bytes | memoryview, offset: int) -> None:
+        view = memoryview(chunk).cast("B")
+        if self._direct and offset % ALIGN == 0:
+            aligned = len(view) - len(view) % ALIGN
+            while aligned:
+                try:
+                    n = os.pwrite(self.direct_fd, view[:aligned], offset)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    logger.debug("direct write refused, writing through the page cache: %s", describe(exc))
+                    self._direct = False
+                    break
+                view, offset, aligned = view[n:], offset + n, aligned - n
+                if n % ALIGN:
+                    break  # a short write off the alignment: the rest goes buffered
+        if view:
+            self._buffered(view, offset)
+
+    def close(self) -> None:
+        """Close the direct descriptor (the ordinary one belongs to the caller)."""
+        with contextlib.suppress(OSError):
+            os.close(self.direct_fd)
+
+
+__all__ = ["ALIGN", "DirectWriter", "aligned_buffer", "open_direct", "preallocate"]

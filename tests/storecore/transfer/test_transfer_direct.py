@@ -1,0 +1,156 @@
+"""Big downloads written around the page cache (``O_DIRECT``): the same bytes, verified, whatever the alignment."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from transfer_helpers import write
+
+from storecore.transfer import JobState, TransferQueue, direct, multipart
+
+MiB = 1024 * 1024
+PART = 5 * MiB
+
+
+def _direct_fd_or_skip(path: str, size: int) -> int:
+    fd = direct.open_direct(path, size)
+    if fd is None:
+        pytest.skip("this file system takes no O_DIRECT writes")
+    return fd
+
+
+def _writer(path: str, size: int) -> tuple[int, direct.DirectWriter, list[tuple[int, int]]]:
+    """A DirectWriter on a new file of ``size`` bytes, and the list its buffered writes are recorded in."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.ftruncate(fd, size)
+    buffered: list[tuple[int, int]] = []
+
+    def through_cache(view: memoryview, offset: int) -> None:
+        buffered.append((offset, len(view)))
+        multipart._write_at(fd, view, offset)
+
+    return fd, direct.DirectWriter(fd, _direct_fd_or_skip(path, size), through_cache), buffered
+
+
+def test_aligned_chunks_go_around_the_cache_and_the_tail_through_it(tmp_path):
+    path = str(tmp_path / "f.bin")
+    data = os.urandom(3 * 65536 + 1000)  # three aligned chunks and a tail of 1,000 bytes
+    fd, writer, buffered = _writer(path, len(data))
+    buf = direct.aligned_buffer(65536)
+    try:
+        for offset in range(0, len(data), 65536):
+            piece = data[offset : offset + 65536]
+            buf[: len(piece)] = piece
+            writer(buf[: len(piece)], offset)
+    finally:
+        writer.close()
+        os.close(fd)
+    assert writer.direct
+    assert buffered == [(3 * 65536, 1000)]  # only the unaligned tail went through the page cache
+    with open(path, "rb") as f:
+        assert f.read() == data
+
+
+def test_a_chunk_off_the_alignment_is_written_through_the_cache(tmp_path):
+    path = str(tmp_path / "f.bin")
+    data = os.urandom(40_000)
+    fd, writer, buffered = _writer(path, len(data))
+    buf = direct.aligned_buffer(len(data))
+    buf[:] = data
+    try:
+        writer(buf[:100], 0)  # aligned offset, a length below one block: buffered
+        writer(buf[100:], 100)  # unaligned offset: buffered whole
+    finally:
+        writer.close()
+        os.close(fd)
+    assert buffered == [(0, 100), (100, len(data) - 100)]
+    with open(path, "rb") as f:
+        assert f.read() == data
+
+
+def test_memory_the_kernel_refuses_turns_the_writer_buffered_and_loses_nothing(tmp_path):
+    path = str(tmp_path / "f.bin")
+    data = os.urandom(64 * 1024)
+    fd, writer, buffered = _writer(path, 2 * len(data))
+    # bytes objects are not page-aligned: the direct write is refused (EINVAL) and the bytes go buffered
+    odd = bytearray(len(data) + 1)
+    odd[1:] = data
+    try:
+        writer(memoryview(odd)[1:], 0)
+        writer(data, len(data))
+    finally:
+        writer.close()
+        os.close(fd)
+    with open(path, "rb") as f:
+        assert f.read() == data + data
+    if writer.direct:  # a file system that takes any memory (tmpfs since 6.6 buffers O_DIRECT itself)
+        assert buffered == []
+    else:  # refused once (ext4, XFS): from then on every byte goes through the page cache
+        assert sum(n for _, n in buffered) == 2 * len(data)
+
+
+def test_preallocation_reserves_the_blocks_of_a_sparse_file(tmp_path):
+    path = str(tmp_path / "f.bin")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.ftruncate(fd, 8 * MiB)  # as a download's temporary file: its size set, no blocks yet
+        if not direct.preallocate(fd, 8 * MiB):
+            pytest.skip("this file system cannot preallocate")
+        st = os.fstat(fd)
+        assert st.st_size == 8 * MiB and st.st_blocks * 512 >= 8 * MiB
+        assert os.pread(fd, 4096, 4 * MiB) == bytes(4096)  # reserved blocks read as zeros
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("size", [6 * PART, 6 * PART + 4097, 4 * PART + 1])
+def test_a_big_download_written_directly_is_whole_and_verified(s3_root, tmp_path, monkeypatch, size):
+    if not _takes_direct(tmp_path):
+        pytest.skip("this file system takes no O_DIRECT writes")
+    monkeypatch.setattr(multipart, "DIRECT_MIN", PART)  # the tests' objects are small
+    opened: list[int] = []
+    real_open = multipart.open_direct
+
+    def counting_open(path: str, size: int) -> int | None:
+        fd = real_open(path, size)
+        opened.append(size)
+        return fd
+
+    monkeypatch.setattr(multipart, "open_direct", counting_open)
+    data = os.urandom(size)
+    write(str(tmp_path / "src.bin"), data)
+    with TransferQueue(part_size=PART, history=False) as q:
+        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
+        job = q.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"))
+        assert job.wait(60) is JobState.DONE, job.error
+    assert opened == [size]
+    assert (tmp_path / "dl" / "d.bin").read_bytes() == data
+    assert os.listdir(tmp_path / "dl") == ["d.bin"]
+    assert job.report()[0].verified
+
+
+def test_a_download_below_the_threshold_stays_buffered(s3_root, tmp_path, monkeypatch):
+    opened: list[int] = []
+    monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
+    data = os.urandom(6 * PART)
+    write(str(tmp_path / "src.bin"), data)
+    with TransferQueue(part_size=PART, history=False) as q:
+        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
+        assert q.submit(f"{s3_root}/d.bin", str(tmp_path / "d.bin")).wait(60) is JobState.DONE
+    assert opened == []  # 30 MiB is under DIRECT_MIN
+    assert (tmp_path / "d.bin").read_bytes() == data
+
+
+def _takes_direct(folder) -> bool:
+    path = str(folder / ".probe")
+    with open(path, "wb"):
+        pass
+    try:
+        fd = direct.open_direct(path, 0)
+        if fd is None:
+            return False
+        os.close(fd)
+        return True
+    finally:
+        os.unlink(path)
