@@ -53,6 +53,10 @@ class Tuning:
     transfer_concurrency: int = 4
     transfer_part_size: int = 16 * MiB
     transfer_part_concurrency: int = 8
+    #: downloads to local files of at least this many bytes, in several parts, write around the page cache (``O_DIRECT``,
+    #: where the file system takes it: see ``storecore.transfer.direct``); 0: never.  Copies and queues only: the
+    #: remote cache and ``read_to`` keep the page cache, since their files are read right away
+    transfer_direct_min: int = 64 * MiB
     # AutoStore's S3Options defaults
     store_multipart_threshold: int = 64 * MiB
     store_multipart_chunksize: int = 16 * MiB

@@ -67,9 +67,6 @@ STREAM_CHUNK = 256 * 1024
 #: rounds of 7 (4 MiB writes: half the rounds); 32 KiB writes ran 926-1,110 MB/s in all 7, s5cmd 990-1,140
 WRITE_SLICE = 32 * 1024
 TMP_SUFFIX = ".storecore-tmp"
-#: downloads of at least this many bytes, fetched in several parts, write around the page cache where the file system
-#: allows (see :mod:`.direct`)
-DIRECT_MIN = 64 * MiB
 
 
 class Control(Protocol):
@@ -904,6 +901,7 @@ def download(
     durable: bool = True,
     fresh: bool = False,
     first: tuple[Any, int] | None = None,
+    direct_min: int = 0,
 ) -> tuple[str, str]:
     """Download an S3 object into the local file ``target`` with parallel ranged GETs.
 
@@ -913,7 +911,9 @@ def download(
     CRC32s are rebuilt with the object's own part size).  Returns (source
     checksum, checksum of the bytes written).  ``fresh``: the caller found no file at ``target`` (no mode to
     keep: no stat before the rename).  ``first``: an open response for bytes ``[0, n)`` of this version (the
-    remote cache's validating GET), used as part 1 where the parts fit it, else closed.
+    remote cache's validating GET), used as part 1 where the parts fit it, else closed.  ``direct_min``: an object of
+    at least this many bytes fetched in several parts is written around the page cache where the file system allows
+    (see :mod:`.direct`; 0: never).
 
     The bytes are hashed as they arrive (CRC32s of the parts combined into the object's, or MD5s): a file is
     read back only for an MD5-verified object fetched in several ranges without a composite ETag.
@@ -947,8 +947,10 @@ def download(
         if (len(ranges) > 1 or resumed) and os.fstat(fd).st_size != size:
             os.ftruncate(fd, size)
         write_at = _file_writer(fd, parallel=len(ranges) > 1)
-        if len(ranges) > 1 and size >= DIRECT_MIN and (direct_fd := open_direct(state.tmp, size)) is not None:
-            write_at = direct = DirectWriter(fd, direct_fd, write_at)
+        if direct_min and len(ranges) > 1 and size >= direct_min:
+            direct_fd = open_direct(state.tmp, size)
+            if direct_fd is not None:
+                write_at = direct = DirectWriter(fd, direct_fd, write_at)
         try:
             _fetch_parts(ctx, sb, skey, plan, state, write_at, executor, bodies)
         except Cancelled:

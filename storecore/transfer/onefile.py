@@ -39,6 +39,8 @@ class Route:
     part_size: int
     executor: Executor
     durable: bool = True
+    #: downloads of at least this many bytes in several parts write around the page cache (0: never)
+    direct_min: int = 0
     #: parts of one upload read and not yet sent (None: as many as the pool runs)
     max_in_flight: int | None = None
     #: destination URI -> unfinished multipart upload / partial download (kept for a retry to resume)
@@ -68,7 +70,7 @@ def move_bytes(ctx: Any, sb: Backend, sentry: Entry, db: Backend, dpath: str, ro
         src_sum, dst_sum = download_parts(
             ctx, sb, sb.key(sentry.path), size, src_etag, target, part_size=route.part_size, executor=route.executor,
             state=route.downloads.get(duri), on_state=lambda s: _keep(route.downloads, duri, s),
-            durable=route.durable, fresh=ctx.fresh,
+            durable=route.durable, fresh=ctx.fresh, direct_min=route.direct_min,
         )
         return src_sum, dst_sum, False, size  # every part was counted to its last byte
     if op == "move" and sb is db and sb.is_local:
@@ -202,6 +204,7 @@ def standalone_route(scheme: str = "s3") -> Route:
             tuning = tuning_for(scheme)
             part_size = upload_part_size(tuning)
             route = _routes[scheme] = Route(part_size, part_pool(tuning.max_concurrency),
+                                            direct_min=int(tuning.transfer_direct_min),
                                             max_in_flight=max(1, int(tuning.object_memory) // part_size))
         return route
 

@@ -1013,7 +1013,8 @@ class TransferJob:
     @property
     def _route(self) -> onefile.Route:
         q = self.queue
-        return onefile.Route(q.part_size, q._parts, q.durable, uploads=self._uploads, downloads=self._downloads)
+        return onefile.Route(q.part_size, q._parts, q.durable, direct_min=q.direct_min, uploads=self._uploads,
+                             downloads=self._downloads)
 
     def _move_bytes(self, ctx: _FileCtx, sb: Backend, sentry: Entry, db: Backend, dpath: str) -> onefile.Moved:
         """Move one file's bytes by the transfer engine's route (see :func:`onefile.move_bytes`)."""
@@ -1173,6 +1174,9 @@ class TransferQueue:
         #: a cluster job's batches close at this many bytes or files, whichever comes first
         self.cluster_batch_bytes = 256 * MiB
         self.cluster_batch_files = 500
+        #: downloads to local files of at least this many bytes (in several parts) write around the page cache
+        #: (``O_DIRECT``, where the file system takes it); 0: never
+        self.direct_min = int(_TUNING.transfer_direct_min)
         self._client: Any = None
         self._owns_client = False
 

@@ -108,7 +108,6 @@ def test_preallocation_reserves_the_blocks_of_a_sparse_file(tmp_path):
 def test_a_big_download_written_directly_is_whole_and_verified(s3_root, tmp_path, monkeypatch, size):
     if not _takes_direct(tmp_path):
         pytest.skip("this file system takes no O_DIRECT writes")
-    monkeypatch.setattr(multipart, "DIRECT_MIN", PART)  # the tests' objects are small
     opened: list[int] = []
     real_open = multipart.open_direct
 
@@ -121,6 +120,7 @@ def test_a_big_download_written_directly_is_whole_and_verified(s3_root, tmp_path
     data = os.urandom(size)
     write(str(tmp_path / "src.bin"), data)
     with TransferQueue(part_size=PART, history=False) as q:
+        q.direct_min = PART  # the tests' objects are small
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
         job = q.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"))
         assert job.wait(60) is JobState.DONE, job.error
@@ -138,7 +138,7 @@ def test_a_download_below_the_threshold_stays_buffered(s3_root, tmp_path, monkey
     with TransferQueue(part_size=PART, history=False) as q:
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
         assert q.submit(f"{s3_root}/d.bin", str(tmp_path / "d.bin")).wait(60) is JobState.DONE
-    assert opened == []  # 30 MiB is under DIRECT_MIN
+    assert opened == []  # 30 MiB is under the default transfer_direct_min
     assert (tmp_path / "d.bin").read_bytes() == data
 
 
@@ -154,3 +154,19 @@ def _takes_direct(folder) -> bool:
         return True
     finally:
         os.unlink(path)
+
+
+def test_a_file_fetched_to_be_read_keeps_the_page_cache(s3_root, tmp_path, monkeypatch):
+    """``download_file`` (the remote cache, ``read_to``) hands its file to a reader right away: no direct writes."""
+    import storecore
+    from storecore.transfer.objects import download_file
+
+    opened: list[int] = []
+    monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
+    data = os.urandom(80 * MiB)  # over transfer_direct_min, in several parts
+    backend, loc = storecore.backend_for(f"{s3_root}/big.bin")
+    backend.write_bytes(loc.path, data)
+    entry = backend.stat(loc.path)
+    download_file(backend, backend.key(loc.path), str(tmp_path / "big.bin"), size=entry.size, etag=entry.etag)
+    assert opened == []
+    assert (tmp_path / "big.bin").read_bytes() == data
