@@ -8,15 +8,20 @@ part, or MD5 / ETag where it keeps none) while the peers check sizes at most;
 it is also timed with ``verify=False`` (size checks only, as the peers do) to
 show what the verification costs on this CPU.
 
-Every measurement is the best of ``--repeat`` rounds (3 by default), the
-tools run in a new order every round so that none always runs
-first or right after the same neighbour (drawn from ``--seed``, a new one
-each run unless given: it is printed, and a run repeats with it), each starts on a settled server
-(``settle``), and the 1-minute load average is
-printed before and after each round: on a shared machine, figures taken at a
-load well above the benchmark's own are not comparable.  The summary also counts each tool's slow rounds
-(system CPU far above its least in that case: new page cache landing in memory the VM had handed back to its
-host, see ``warm_page_cache``); they hit every tool now and then, and where they decide a median it says so.
+Every measurement is the best of ``--repeat`` rounds (5 by default: with 3,
+one slow round of a tool, see below, set its median).  The tools run in a new
+order every round so that none always runs first or right after the same
+neighbour (drawn from ``--seed``, a new one each run unless given: it is
+printed, and a run repeats with it); each starts on a settled server
+(``settle``), and the 1-minute load average is printed before and after each
+round: on a shared machine, figures taken at a load well above the
+benchmark's own are not comparable.  Every step prints the kernel's memory
+counters that moved during it (free memory at its start, reclaim, compaction:
+``vmstat``).  The summary also counts each tool's slow rounds (system CPU far
+above its least in that case: new page cache landing in memory the VM had
+handed back to its host, see ``warm_page_cache``); they hit every tool now
+and then.  The queue's big downloads write around the page cache
+(``storecore.transfer.direct``) and have had none since.
 
     .venv-bench/bin/python benchmarks/transfer.py            # 1 GiB + 2,000 × 256 KiB
     .venv-bench/bin/python benchmarks/transfer.py --quick    # 128 MiB + 300 × 256 KiB
@@ -314,7 +319,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (128 MiB, 300 files)")
     parser.add_argument("--big-mib", type=int, default=None, help="size of the single object in MiB")
     parser.add_argument("--files", type=int, default=None, help="number of 256 KiB objects")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per measurement (the best is kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per measurement (the best is kept)")
     parser.add_argument("--only", default="", help="comma-separated cases to run: big-up,big-down,many-up,many-down")
     parser.add_argument("--concurrency", type=int, default=16, help="queue: files moved at once")
     parser.add_argument("--part-mib", type=int, default=16, help="queue: part size in MiB")

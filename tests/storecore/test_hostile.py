@@ -648,3 +648,48 @@ def test_a_server_failing_mid_frame_loses_nothing_and_the_next_read_resumes(s3_r
         for z in (20, 3, 31):
             np.testing.assert_array_equal(node.read_slice((z,), cache=False), data[z])
     h5chunks.CACHE.clear()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.integers(min_value=1, max_value=5 * 8192),
+    st.lists(st.integers(min_value=1, max_value=3 * 4096 + 7), min_size=1, max_size=12),
+    st.randoms(use_true_random=False),
+    st.booleans(),
+)
+def test_direct_writes_of_any_chunking_give_the_same_bytes(tmp_path, size, cuts, rnd, aligned_memory):
+    """Chunks of any length at any offset, in any order, from aligned or unaligned memory: the direct writer
+    (aligned bytes around the page cache, the rest through it) leaves exactly the bytes a plain write would."""
+    from storecore.transfer import direct
+    from storecore.transfer.multipart import _write_at
+
+    data = os.urandom(size)
+    bounds, at = [], 0
+    for n in cuts * (size // sum(cuts) + 1):
+        if at >= size:
+            break
+        bounds.append((at, min(size, at + n)))
+        at += n
+    rnd.shuffle(bounds)
+    path = str(tmp_path / f"direct-{size}-{len(bounds)}.bin")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.ftruncate(fd, size)
+        direct_fd = direct.open_direct(path, size)
+        if direct_fd is None:
+            pytest.skip("this file system takes no O_DIRECT writes")
+        writer = direct.DirectWriter(fd, direct_fd, lambda view, offset: _write_at(fd, view, offset))
+        buffer = direct.aligned_buffer(max(e - s for s, e in bounds))
+        try:
+            for s, e in bounds:
+                if aligned_memory:
+                    buffer[: e - s] = data[s:e]
+                    writer(buffer[: e - s], s)
+                else:
+                    writer(data[s:e], s)
+        finally:
+            writer.close()
+        assert os.pread(fd, size + 1, 0) == data
+    finally:
+        os.close(fd)
+        os.unlink(path)

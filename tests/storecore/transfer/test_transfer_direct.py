@@ -170,3 +170,29 @@ def test_a_file_fetched_to_be_read_keeps_the_page_cache(s3_root, tmp_path, monke
     download_file(backend, backend.key(loc.path), str(tmp_path / "big.bin"), size=entry.size, etag=entry.etag)
     assert opened == []
     assert (tmp_path / "big.bin").read_bytes() == data
+
+
+def test_bytes_damaged_in_flight_are_caught_on_the_direct_path_and_nothing_is_left(s3_root, tmp_path, monkeypatch):
+    from storecore.errors import ChecksumMismatch
+
+    if not _takes_direct(tmp_path):
+        pytest.skip("this file system takes no O_DIRECT writes")
+    data = os.urandom(6 * PART)
+    write(str(tmp_path / "src.bin"), data)
+    with TransferQueue(part_size=PART, history=False) as q:
+        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
+    real_read = multipart._read_body
+
+    def damaging_read(body):
+        for i, chunk in enumerate(real_read(body)):
+            if i == 1:
+                chunk[5] ^= 0xFF  # in place, in the aligned buffer: the direct write still goes ahead
+            yield chunk
+
+    monkeypatch.setattr(multipart, "_read_body", damaging_read)
+    with TransferQueue(part_size=PART, history=False) as q:
+        q.direct_min = PART
+        job = q.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"))
+        assert job.wait(60) is JobState.FAILED
+    assert isinstance(job.exception, ChecksumMismatch) and "does not match" in job.error
+    assert os.listdir(tmp_path / "dl") == []
