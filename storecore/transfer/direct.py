@@ -2,12 +2,14 @@
 
 A buffered write copies every byte into new page cache, which costs the
 system CPU of allocating and filling that memory and leaves the file dirty
-for write-back later.  On a 2-core VM a 1 GiB download spent 0.5 s of system
-CPU there in a good round and 1.0-3.0 s in a slow one (new page cache landing
-in memory the VM had handed back to its host), while the server and the
-network shared the same cores.  ``O_DIRECT`` writes go from the download's own
-buffer to the device: 0.06-0.09 s of system CPU for 1 GiB at 2.1 GB/s here
-(eight 256 KiB writers into a preallocated file), and no slow rounds.
+for write-back later.  On a 2-core VM a 1 GiB download took 0.5 s of system
+CPU (receiving and writing) in a good round and 1.0-3.0 s in a slow one, the
+extra nearly all in filling new page cache that landed in memory the VM had
+handed back to its host; the server shares the same cores.  ``O_DIRECT``
+writes go from the download's own buffer to the device: 0.06-0.09 s of
+system CPU for 1 GiB at 2.1 GB/s here (eight 256 KiB writers into a
+preallocated file).  In full benchmark runs the queue's 1 GiB downloads have
+had no slow round since (0 of 13 in three runs, against 2 of 3 the run before).
 
 Direct writes need aligned memory, offsets and lengths.  Each download
 thread reads into one page-aligned buffer (:func:`aligned_buffer`); a
@@ -27,7 +29,6 @@ import errno
 import logging
 import mmap
 import os
-import threading
 from collections.abc import Callable
 
 from ..logs import describe
@@ -85,19 +86,17 @@ def open_direct(path: str, size: int) -> int | None:
 
 
 class DirectWriter:
-    """``write_at(chunk, offset)`` into one file: aligned bytes through ``direct_fd``, the rest through ``fd``.
+    """``write_at(chunk, offset)`` into one file: aligned bytes through ``direct_fd``, the rest through ``buffered``.
 
     Direct writes run in parallel (each is a device write of its own); buffered ones take turns (see
     ``multipart._file_writer``).  The first direct write the kernel refuses (memory it cannot align, a file
     system that accepted the open but not the write) turns this writer buffered for good.
     """
 
-    def __init__(self, fd: int, direct_fd: int, buffered: Callable[[memoryview, int], None]) -> None:
-        self.fd = fd
+    def __init__(self, direct_fd: int, buffered: Callable[[memoryview, int], None]) -> None:
         self.direct_fd = direct_fd
         self._buffered = buffered
         self._direct = True
-        self._lock = threading.Lock()
 
     @property
     def direct(self) -> bool:
@@ -124,7 +123,7 @@ class DirectWriter:
             self._buffered(view, offset)
 
     def close(self) -> None:
-        """Close the direct descriptor (the ordinary one belongs to the caller)."""
+        """Close the direct descriptor (the buffered writer's belongs to the caller)."""
         with contextlib.suppress(OSError):
             os.close(self.direct_fd)
 

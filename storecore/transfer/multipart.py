@@ -950,7 +950,7 @@ def download(
         if direct_min and len(ranges) > 1 and size >= direct_min:
             direct_fd = open_direct(state.tmp, size)
             if direct_fd is not None:
-                write_at = direct = DirectWriter(fd, direct_fd, write_at)
+                write_at = direct = DirectWriter(direct_fd, write_at)
         try:
             _fetch_parts(ctx, sb, skey, plan, state, write_at, executor, bodies)
         except Cancelled:

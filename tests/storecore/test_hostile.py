@@ -678,7 +678,7 @@ def test_direct_writes_of_any_chunking_give_the_same_bytes(tmp_path, size, cuts,
         direct_fd = direct.open_direct(path, size)
         if direct_fd is None:
             pytest.skip("this file system takes no O_DIRECT writes")
-        writer = direct.DirectWriter(fd, direct_fd, lambda view, offset: _write_at(fd, view, offset))
+        writer = direct.DirectWriter(direct_fd, lambda view, offset: _write_at(fd, view, offset))
         buffer = direct.aligned_buffer(max(e - s for s, e in bounds))
         try:
             for s, e in bounds:

@@ -31,7 +31,7 @@ def _writer(path: str, size: int) -> tuple[int, direct.DirectWriter, list[tuple[
         buffered.append((offset, len(view)))
         multipart._write_at(fd, view, offset)
 
-    return fd, direct.DirectWriter(fd, _direct_fd_or_skip(path, size), through_cache), buffered
+    return fd, direct.DirectWriter(_direct_fd_or_skip(path, size), through_cache), buffered
 
 
 def test_aligned_chunks_go_around_the_cache_and_the_tail_through_it(tmp_path):
