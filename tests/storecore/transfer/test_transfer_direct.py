@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from transfer_helpers import when_bytes, write
+from transfer_helpers import write
 
 from storecore.transfer import JobState, TransferQueue, direct, multipart
-from storecore.transfer.history import TransferHistory
 
 MiB = 1024 * 1024
 PART = 5 * MiB
@@ -198,32 +197,3 @@ def test_bytes_damaged_in_flight_are_caught_on_the_direct_path_and_nothing_is_le
     assert isinstance(job.exception, ChecksumMismatch) and "does not match" in job.error
     assert os.listdir(tmp_path / "dl") == []
 
-
-def test_a_direct_download_interrupted_by_closing_resumes_from_its_temporary_file(s3_root, tmp_path):
-    if not _takes_direct(tmp_path):
-        pytest.skip("this file system takes no O_DIRECT writes")
-    data = os.urandom(6 * PART + 12345)
-    write(str(tmp_path / "src.bin"), data)
-    with TransferQueue(part_size=PART, history=False) as q:
-        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
-    history = str(tmp_path / "history.json")
-    on_progress, reached = when_bytes(2 * PART)
-    first = TransferQueue(part_concurrency=1, part_size=PART, history=history, progress_interval=0)
-    first.direct_min = PART
-    job = first.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"), on_progress=on_progress)
-    assert reached.wait(60)
-    first.close(suspend=True)
-    assert job.state is JobState.FAILED and not os.path.exists(tmp_path / "dl" / "d.bin")
-    entry = TransferHistory(history).entries()[-1]
-    assert len(next(iter(entry["resume"]["downloads"].values()))["done"]) >= 1
-
-    second = TransferQueue(part_size=PART, history=history)
-    second.direct_min = PART
-    try:
-        resumed = second.resubmit(entry)
-        assert resumed.wait(60) is JobState.DONE, resumed.error
-    finally:
-        second.close()
-    assert (tmp_path / "dl" / "d.bin").read_bytes() == data
-    assert os.listdir(tmp_path / "dl") == ["d.bin"]
-    assert resumed.report()[0].verified

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
 from transfer_helpers import pending_uploads, when_bytes, write
 
 import storecore
@@ -67,14 +68,17 @@ def test_an_upload_interrupted_by_closing_continues_in_a_new_queue(s3_server, s3
     assert TransferHistory(history).entries()[-1]["state"] == "done"
 
 
-def test_a_download_interrupted_by_closing_continues_from_its_temporary_file(s3_root, tmp_path):
-    data = os.urandom(6 * PART)
+@pytest.mark.parametrize("direct_min, size", [(0, 6 * PART), (PART, 6 * PART + 12345)], ids=["buffered", "direct"])
+def test_a_download_interrupted_by_closing_continues_from_its_temporary_file(s3_root, tmp_path, direct_min, size):
+    """Also with direct writes (``O_DIRECT`` where the file system takes them) and a tail off their alignment."""
+    data = os.urandom(size)
     write(str(tmp_path / "src.bin"), data)
     with TransferQueue(part_size=PART, history=False) as q:
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
     history = str(tmp_path / "history.json")
     on_progress, reached = when_bytes(2 * PART)
     first = TransferQueue(part_concurrency=1, part_size=PART, history=history, progress_interval=0)
+    first.direct_min = direct_min
     job = first.submit(f"{s3_root}/d.bin", str(tmp_path / "dl" / "d.bin"), on_progress=on_progress)
     assert reached.wait(60)
     first.close(suspend=True)
@@ -86,6 +90,7 @@ def test_a_download_interrupted_by_closing_continues_from_its_temporary_file(s3_
     assert parts_kept >= 1
 
     second = TransferQueue(part_size=PART, history=history)
+    second.direct_min = direct_min
     try:
         resumed = second.resubmit(entry)
         assert resumed.wait(60) is JobState.DONE, resumed.error
