@@ -33,3 +33,8 @@ def when_bytes(job_bytes: int):
             reached.set()
 
     return on_progress, reached
+
+
+def whole_body(resp, amt: int) -> bytes:
+    """The whole body of a fast-path ``Response``, read ``amt`` bytes at a time into one reused buffer."""
+    return b"".join(bytes(piece) for piece in resp.stream_into(bytearray(amt)))

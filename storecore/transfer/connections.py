@@ -205,12 +205,6 @@ class Response:
         finally:
             self.release_conn()
 
-    def stream(self, amt: int) -> Iterator[bytes]:
-        """The body in chunks of up to ``amt`` bytes, each one kept (see :meth:`stream_into` for pieces of one
-        reused buffer); raises ConnectionError if it ends early."""
-        for piece in self.stream_into(bytearray(amt)):
-            yield bytes(piece)
-
     def read(self, amt: int | None = None) -> bytes:
         """Up to ``amt`` bytes of the body (all of it when None)."""
         try:

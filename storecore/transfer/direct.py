@@ -96,16 +96,12 @@ class DirectWriter:
     def __init__(self, direct_fd: int, buffered: Callable[[memoryview, int], None]) -> None:
         self.direct_fd = direct_fd
         self._buffered = buffered
-        self._direct = True
-
-    @property
-    def direct(self) -> bool:
-        """Whether writes still go around the page cache."""
-        return self._direct
+        #: whether writes still go around the page cache
+        self.direct = True
 
     def __call__(self, chunk: bytes | memoryview, offset: int) -> None:
         view = memoryview(chunk).cast("B")
-        if self._direct and offset % ALIGN == 0:
+        if self.direct and offset % ALIGN == 0:
             aligned = len(view) - len(view) % ALIGN
             while aligned:
                 try:
@@ -114,7 +110,7 @@ class DirectWriter:
                     if exc.errno != errno.EINVAL:
                         raise
                     logger.debug("direct write refused, writing through the page cache: %s", describe(exc))
-                    self._direct = False
+                    self.direct = False
                     break
                 view, offset, aligned = view[n:], offset + n, aligned - n
                 if n % ALIGN:

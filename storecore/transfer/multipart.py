@@ -51,7 +51,6 @@ from .verify import (
 
 logger = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 #: S3 allows at most this many parts per upload
 MAX_PARTS = 10_000
@@ -219,7 +218,7 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
             root = ET.fromstring(fast.list(backend.bucket, params))
         except Exception as e:  # noqa: BLE001 - the backend's listing raises its own, translated errors
             if not listed:
-                log.debug("fast listing of %s refused (%s): the backend lists", backend.uri(key), describe(e))
+                logger.debug("fast listing of %s refused (%s): the backend lists", backend.uri(key), describe(e))
                 yield from by_backend()
                 return
             raise _error(e, backend.uri(key)) from e
@@ -697,7 +696,7 @@ def _older_uploads(client: Any, bucket: str, key: str, mine: str) -> list[str]:
     try:
         resp = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
     except Exception as e:  # noqa: BLE001 - only clean-up depends on it
-        log.info("could not list the multipart uploads of %s: %s", key, e)
+        logger.info("could not list the multipart uploads of %s: %s", key, e)
         return []
     uploads = [u for u in resp.get("Uploads", []) or [] if u.get("Key") == key]
     started = next((u.get("Initiated") for u in uploads if u.get("UploadId") == mine), None)
@@ -711,9 +710,9 @@ def _abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) ->
     for upload_id in upload_ids:
         try:
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            log.info("aborted the stale multipart upload %s of %s", upload_id, key)
+            logger.info("aborted the stale multipart upload %s of %s", upload_id, key)
         except Exception as e:  # noqa: BLE001 - the object is complete; a leftover upload is only clutter
-            log.warning("could not abort the stale multipart upload %s of %s: %s", upload_id, key, e)
+            logger.warning("could not abort the stale multipart upload %s of %s: %s", upload_id, key, e)
 
 
 def _list_parts(client: Any, bucket: str, key: str, upload_id: str) -> dict[int, str]:

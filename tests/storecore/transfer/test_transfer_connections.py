@@ -8,6 +8,7 @@ import stat
 import threading
 
 import pytest
+from transfer_helpers import whole_body
 
 from storecore.transfer import JobState, TransferQueue
 from storecore.transfer.connections import Connections
@@ -50,16 +51,16 @@ def test_a_connection_the_server_dropped_is_replaced_without_failing_the_request
     conns = Connections(http_server, connect_timeout=5, read_timeout=5)
     for size in (10, 20, 30):  # each response is followed by a silent hang-up
         resp = conns.request("GET", f"{http_server}/{size}")
-        assert resp.status == 200 and b"".join(resp.stream(7)) == b"x" * size
+        assert resp.status == 200 and whole_body(resp, 7) == b"x" * size
 
 
 def test_a_kept_connection_is_reused_by_the_same_thread(http_server):
     conns = Connections(http_server, connect_timeout=5, read_timeout=5)
     first = conns.request("GET", f"{http_server}/stay")
-    assert b"".join(first.stream(4096)) == b"x" * 1000
+    assert whole_body(first, 4096) == b"x" * 1000
     second = conns.request("GET", f"{http_server}/stay")
     assert second.conn is first.conn
-    assert b"".join(second.stream(4096)) == b"x" * 1000
+    assert whole_body(second, 4096) == b"x" * 1000
 
 
 def test_a_body_read_into_a_reused_buffer_arrives_whole_in_pieces_of_the_buffer_size(http_server):
@@ -79,9 +80,9 @@ def test_a_body_cut_short_is_a_connection_error_and_the_connection_is_dropped(ht
     conns = Connections(http_server, connect_timeout=5, read_timeout=5)
     resp = conns.request("GET", f"{http_server}/drop")
     with pytest.raises(ConnectionError, match="ended early"):
-        b"".join(resp.stream(100))
+        whole_body(resp, 100)
     assert resp.conn.sock is None
-    assert b"".join(conns.request("GET", f"{http_server}/5").stream(100)) == b"xxxxx"
+    assert whole_body(conns.request("GET", f"{http_server}/5"), 100) == b"xxxxx"
 
 
 def test_an_endpoint_nobody_listens_on_is_a_connection_error():
@@ -214,4 +215,4 @@ def test_https_endpoints_verify_certificates_as_botocore_does(https_server, monk
     monkeypatch.setenv("AWS_CA_BUNDLE", cert)  # botocore's way of trusting a private CA
     trusted = Connections(url, connect_timeout=5, read_timeout=5)
     for size in (10, 20):
-        assert b"".join(trusted.request("GET", f"{url}/{size}").stream(7)) == b"x" * size
+        assert whole_body(trusted.request("GET", f"{url}/{size}"), 7) == b"x" * size

@@ -10,6 +10,7 @@ import socket
 import threading
 
 import pytest
+from transfer_helpers import whole_body
 
 from storecore.transfer.connections import Connections
 
@@ -88,7 +89,7 @@ def test_chunked_bodies_folded_and_repeated_headers_are_read(canned):
     conns = Connections(server.url, connect_timeout=5, read_timeout=5)
     resp = conns.request("GET", f"{server.url}/a")
     assert resp.headers.get("x-amz-meta-a") == "one two" and resp.headers.get("X-REP") == "1, 2"
-    assert b"".join(resp.stream(3)) == b"hello world"
+    assert whole_body(resp, 3) == b"hello world"
     second = conns.request("GET", f"{server.url}/b")  # the same connection, kept after the last chunk
     assert second.conn is resp.conn and second.read() == b"ok"
 
@@ -105,7 +106,7 @@ def test_100_continue_is_skipped_and_a_body_without_length_is_read_to_the_close(
     conns = Connections(server.url, connect_timeout=5, read_timeout=5)
     resp = conns.request("GET", f"{server.url}/a")
     assert resp.status == 200 and resp.headers.get("x-a") == "1"
-    assert b"".join(resp.stream(4)) == b"until the end"
+    assert whole_body(resp, 4) == b"until the end"
     assert resp.conn.sock is None  # read to the close: never kept
 
 
@@ -130,7 +131,7 @@ def test_a_chunked_body_cut_short_is_a_connection_error(canned):
     conns = Connections(server.url, connect_timeout=5, read_timeout=5)
     resp = conns.request("GET", f"{server.url}/a")
     with pytest.raises(ConnectionError, match="ended early"):
-        b"".join(resp.stream(100))
+        whole_body(resp, 100)
 
 
 def test_control_characters_in_headers_are_refused_before_sending(canned):
