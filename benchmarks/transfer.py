@@ -21,7 +21,10 @@ counters that moved during it (free memory at its start, reclaim, compaction:
 above its least in that case: new page cache landing in memory the VM had
 handed back to its host, see ``warm_page_cache``); they hit every tool now
 and then.  The queue's big downloads write around the page cache
-(``storecore.transfer.direct``) and have had none since.
+(``storecore.transfer.direct``) and have had none since.  Earlier downloads
+are deleted before the timing starts, the 2,000-file ones at the start of a
+round and at least a minute before the next small download
+(``RECENTLY_DELETED_S``: new files skip past recently freed inodes).
 
     .venv-bench/bin/python benchmarks/transfer.py            # 1 GiB + 2,000 × 256 KiB
     .venv-bench/bin/python benchmarks/transfer.py --quick    # 128 MiB + 300 × 256 KiB
@@ -123,6 +126,23 @@ def warm_page_cache(folder: str, nbytes: int) -> None:
         for _ in range(-(-nbytes // len(block))):
             f.write(block)
     os.unlink(path)
+
+
+#: ext4 without a journal (as on these VMs) does not reuse an inode freed in the last 60 s (6 min while its
+#: inode-table block is unwritten): every new file skips past each such inode, one buffer-cache lookup apiece.
+#: Deleting a tool's 2,000 downloaded files right before the next tool downloads 2,000 made that tool's creates
+#: cost 2-3 times the system CPU (in perf, 70 % of a create went to ``recently_deleted``), and the first tool of
+#: a round paid none of it.  Small downloads are therefore deleted at the start of a round, written back, and the
+#: round's first small download waits until they are this old.
+RECENTLY_DELETED_S = 61
+
+
+def wait_out_recent_deletes(deleted_at: float) -> float:
+    """Wait until :data:`RECENTLY_DELETED_S` have passed since ``deleted_at`` (``time.monotonic``); return the wait."""
+    left = deleted_at + RECENTLY_DELETED_S - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    return max(left, 0.0)
 
 
 #: a round whose client system CPU is over this many times the same tool's least in that case counts as slow
@@ -322,8 +342,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds per measurement (the best is kept)")
     parser.add_argument("--only", default="", help="comma-separated cases to run: big-up,big-down,many-up,many-down")
     parser.add_argument("--concurrency", type=int, default=16, help="queue: files moved at once")
-    parser.add_argument("--part-mib", type=int, default=16, help="queue: part size in MiB")
-    parser.add_argument("--part-concurrency", type=int, default=10, help="queue: parts moved at once")
+    parser.add_argument("--part-mib", type=int, default=None, help="queue: part size in MiB (default: storecore's tuning)")
+    parser.add_argument("--part-concurrency", type=int, default=None,
+                        help="queue: parts moved at once (default: storecore's tuning)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the tools' order (default: a new one)")
     parser.add_argument("--tools", default="", help="comma-separated words: run only the tools whose name holds one")
     args = parser.parse_args()
@@ -366,8 +387,14 @@ def main() -> None:
         make_small(many, nfiles, small)
         big_bytes, many_bytes = big_mib * MiB, nfiles * small
 
-        tuning = dict(concurrency=args.concurrency, part_size=args.part_mib * MiB,
-                      part_concurrency=args.part_concurrency, history=False, durable=False)
+        from storecore.tuning import DEFAULT as TUNING
+
+        part_size = args.part_mib * MiB if args.part_mib else TUNING.transfer_part_size
+        tuning = dict(concurrency=args.concurrency, part_size=part_size,
+                      part_concurrency=args.part_concurrency or TUNING.transfer_part_concurrency,
+                      history=False, durable=False)
+        print(f"queue: {args.concurrency} files, {part_size // MiB} MiB parts, {tuning['part_concurrency']} at once",
+              flush=True)
         queue = TransferQueue(**tuning)
         fast_queue = TransferQueue(**tuning, verify=False)
         b3 = boto3.client(
@@ -415,20 +442,29 @@ def main() -> None:
                   f"  client CPU user {user:5.2f} s, system {system:5.2f} s  [{memory}]", flush=True)
 
         def fresh(name: str) -> str:
-            """An empty folder ``name`` in the work directory (emptied before the timing started: see
-            ``clear_downloads``; emptied here only when a step runs on its own)."""
+            """An empty folder ``name`` in the work directory (earlier downloads are deleted before the timing
+            starts: see ``clear_downloads``; emptied here only when a step runs on its own)."""
             path = os.path.join(work, name)
             shutil.rmtree(path, ignore_errors=True)
             os.makedirs(path)
             return path
 
-        def clear_downloads() -> None:
-            """Delete every tool's earlier downloads, untimed.  ``fresh`` runs inside the timed step: deleting
-            the 2,000 files a tool downloaded the round before was timed for that tool in every round but the
-            first (0.1-0.3 s of system CPU), which made rounds unequal."""
+        def clear_downloads(suffixes: tuple[str, ...]) -> None:
+            """Delete the earlier downloads in folders ending with ``suffixes``, untimed.  ``fresh`` runs inside
+            the timed step: deleting the 2,000 files a tool downloaded the round before was timed for that tool
+            in every round but the first (0.1-0.3 s of system CPU), which made rounds unequal."""
             for name in os.listdir(work):
-                if name.endswith(("-down", "-many")):
+                if name.endswith(suffixes):
                     shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+
+        small_cleared = [-float(RECENTLY_DELETED_S)]  # nothing deleted yet
+
+        def clear_small_downloads() -> None:
+            """Delete every tool's 2,000-file downloads at once, written back (see ``RECENTLY_DELETED_S``)."""
+            if any(name.endswith("-many") for name in os.listdir(work)):
+                clear_downloads(("-many",))
+                os.sync()
+                small_cleared[0] = time.monotonic()
 
         tools: list[tuple[str, dict[str, Callable[[], object]]]] = []
         # Each tool has its own keys; downloads read what that tool uploaded.
@@ -494,6 +530,9 @@ def main() -> None:
         loads = [os.getloadavg()[0]]
         print(f"load average before the first round: {loads[0]:.2f}", flush=True)
         for rnd in range(args.repeat):
+            # The small downloads of a round stay until the next one starts (3.5 GiB at most), so that no
+            # tool's files go in right after 2,000 others were deleted (see RECENTLY_DELETED_S).
+            clear_small_downloads()
             for step, label, nbytes in cases:
                 # A new order each round: a rotation kept each tool behind the same neighbour, so whatever one
                 # tool left the server doing (a volume to grow, pages to write back) always fell on the next one.
@@ -502,7 +541,12 @@ def main() -> None:
                 order = list(tools)
                 random.Random(f"{args.seed} {rnd} {label}").shuffle(order)
                 for tool, steps in order:
-                    clear_downloads()
+                    clear_downloads(("-down",))  # one file each: a few freed inodes
+                    if step == "many down":
+                        waited = wait_out_recent_deletes(small_cleared[0])
+                        if waited:
+                            print(f"  (waited {waited:.0f} s for the inodes freed at the round's start to age)",
+                                  flush=True)
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
                     settle(server.proc.pid if server.proc is not None else None)
                     try:
@@ -517,7 +561,7 @@ def main() -> None:
                         # correctness spot check of what the queue downloaded
                         got = os.listdir(os.path.join(work, "q-many", "many"))
                         assert len(got) == nfiles, f"queue downloaded {len(got)} of {nfiles} files"
-            clear_downloads()
+            clear_downloads(("-down",))
             loads.append(os.getloadavg()[0])
             print(f"round {rnd + 1} done, load average {loads[-1]:.2f}", flush=True)
 
