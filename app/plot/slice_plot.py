@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import qt_classes
 from ..formatting import human_size
 from ..qtcompat import add_action
 from ..viewers.budget import Budget
@@ -98,7 +99,8 @@ def preload() -> None:
     pyqtgraph itself (patched: :mod:`app.plot.pg_patches`); the colour maps' files; numpy.ma
     (the first image); the readout's value formatting.  Importing these creates no Qt object
     (pyqtgraph's modules only make value types such as QColor at import), so any thread may do
-    it; a second caller waits for the first.
+    it once PySide6's classes exist (:mod:`app.qt_classes`: on a worker this waits for the GUI
+    thread to make them); a second caller waits for the first.
     """
     global _preload_state
     if _preload_state == "done":
@@ -108,6 +110,7 @@ def preload() -> None:
             return
         _preload_state = "running"
         try:
+            qt_classes.ensure()  # pyqtgraph touches every Qt class: made on the GUI thread first
             import pyqtgraph as pg
 
             from . import pg_patches

@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
+from .. import qt_classes
 from ..workers import LatestOnly
 from .budget import Budget
 from .qt_compat import guard_none_refcount
@@ -38,6 +39,7 @@ def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
     from .registry import candidates, choose, classify
 
     target = classify(uri)
+    qt_classes.ensure()  # the viewers' modules, and the plot's, may be imported next, here on a worker
     found = candidates(target) or [choose(target)]
     cls = next((c for c in found if c.__name__ == forced), found[0])
     payload = cls.prepare(target, budget, token)
@@ -46,6 +48,7 @@ def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
 
 def _warm_modules() -> list[type]:
     """The viewer classes the pane builds ahead, their widgets' modules imported (worker thread)."""
+    qt_classes.ensure()  # the GUI thread makes PySide6's classes first: see app.qt_classes
     from .array_viewer import ArrayViewer
 
     ArrayViewer.preload()
@@ -83,6 +86,7 @@ class PreviewPane(QWidget):
     def __init__(self, parent: QWidget | None = None, budget: Budget | None = None) -> None:
         super().__init__(parent)
         guard_none_refcount()
+        qt_classes.start()  # before any worker imports the plot's modules (the warm-up, a first selection)
         self.budget = budget or Budget.from_env()
         self._slot = LatestOnly(owner=self)  # a load finishing after the pane is gone delivers nothing
         self._uri: str | None = None
