@@ -3,9 +3,9 @@
 PySide6 makes a Qt class, and its enums, the first time Python touches it.  The
 plot's modules (pyqtgraph touches every class of QtCore, QtGui and QtWidgets
 when it is imported) are imported on a worker, so that the window never freezes
-for them; making those classes there while the GUI thread delivered events
-crashed a test run with a segmentation fault (the worker was inside ``enum``'s
-class creation for PySide6).  The GUI thread therefore makes them first, in
+for them; a test run crashed with a segmentation fault on the GUI thread, in
+its event loop, while a worker importing pyqtgraph was inside ``enum``'s class
+creation for PySide6.  The GUI thread therefore makes them first, in
 idle-time steps of a few milliseconds (about 90 ms in all), from the moment the
 preview pane exists (:func:`start`), and a worker about to import such modules
 waits until it is done (:func:`ensure`).
