@@ -457,14 +457,15 @@ def main() -> None:
                 if name.endswith(suffixes):
                     shutil.rmtree(os.path.join(work, name), ignore_errors=True)
 
-        small_cleared = [-float(RECENTLY_DELETED_S)]  # nothing deleted yet
+        small_cleared = -float(RECENTLY_DELETED_S)  # time.monotonic() of the last delete (none yet)
 
         def clear_small_downloads() -> None:
             """Delete every tool's 2,000-file downloads at once, written back (see ``RECENTLY_DELETED_S``)."""
+            nonlocal small_cleared
             if any(name.endswith("-many") for name in os.listdir(work)):
                 clear_downloads(("-many",))
                 os.sync()
-                small_cleared[0] = time.monotonic()
+                small_cleared = time.monotonic()
 
         tools: list[tuple[str, dict[str, Callable[[], object]]]] = []
         # Each tool has its own keys; downloads read what that tool uploaded.
@@ -543,7 +544,7 @@ def main() -> None:
                 for tool, steps in order:
                     clear_downloads(("-down",))  # one file each: a few freed inodes
                     if step == "many down":
-                        waited = wait_out_recent_deletes(small_cleared[0])
+                        waited = wait_out_recent_deletes(small_cleared)
                         if waited:
                             print(f"  (waited {waited:.0f} s for the inodes freed at the round's start to age)",
                                   flush=True)

@@ -105,12 +105,13 @@ def preload() -> None:
     global _preload_state
     if _preload_state == "done":
         return
+    # pyqtgraph touches every Qt class: made on the GUI thread first (before the lock, which the GUI thread may want)
+    qt_classes.ensure()
     with _preload_lock:
         if _preload_state == "done":
             return
         _preload_state = "running"
         try:
-            qt_classes.ensure()  # pyqtgraph touches every Qt class: made on the GUI thread first
             import pyqtgraph as pg
 
             from . import pg_patches

@@ -39,7 +39,6 @@ def _prepare(uri: str, forced: str | None, budget: Budget, token: Any) -> tuple:
     from .registry import candidates, choose, classify
 
     target = classify(uri)
-    qt_classes.ensure()  # the viewers' modules, and the plot's, may be imported next, here on a worker
     found = candidates(target) or [choose(target)]
     cls = next((c for c in found if c.__name__ == forced), found[0])
     payload = cls.prepare(target, budget, token)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import threading
 
+from .. import qt_classes
 from .base import Target, Viewer, classify
 
 __all__ = ["BUILTIN_VIEWERS", "Target", "Viewer", "candidates", "choose", "classify", "register_viewer", "viewers"]
@@ -40,6 +41,10 @@ def _load(entry: str | type[Viewer]) -> type[Viewer]:
     """The class an entry names (imported once; ``classify`` and ``prepare`` run on workers, hence the lock)."""
     if not isinstance(entry, str):
         return entry
+    if entry not in _loaded:
+        # A viewer's module imports Qt names: PySide6 makes those classes on the GUI thread first (before the
+        # lock: the GUI thread may ask for a viewer meanwhile)
+        qt_classes.ensure()
     with _lock:
         cls = _loaded.get(entry)
         if cls is None:

@@ -9,7 +9,7 @@ handed back to its host; the server shares the same cores.  ``O_DIRECT``
 writes go from the download's own buffer to the device: 0.06-0.09 s of
 system CPU for 1 GiB at 2.1 GB/s here (eight 256 KiB writers into a
 preallocated file).  In full benchmark runs the queue's 1 GiB downloads have
-had no slow round since (0 of 13 in three runs, against 2 of 3 the run before).
+had no slow round since (0 of 28 in six runs, against 2 of 3 the run before).
 
 Direct writes need aligned memory, offsets and lengths.  Each download
 thread reads into one page-aligned buffer (:func:`aligned_buffer`); a
