@@ -22,7 +22,8 @@ from .logs import describe
 
 logger = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,12 @@ class Tuning:
     #: (median) to 198-210; downloads stayed level (1,151 against 1,122 MB/s median); see benchmarks/transfer.py
     transfer_part_size: int = 8 * MiB
     transfer_part_concurrency: int = 8
-    #: downloads to local files of at least this many bytes, in several parts, write around the page cache (``O_DIRECT``,
-    #: where the file system takes it: see ``storecore.transfer.direct``); 0: never.  Copies and queues only: the
-    #: remote cache and ``read_to`` keep the page cache, since their files are read right away
-    transfer_direct_min: int = 64 * MiB
+    #: downloads to local files of at least this many bytes write around the page cache (``O_DIRECT``, on a local
+    #: block file system that takes it: see ``storecore.transfer.direct``); 0: never.  Below it the
+    #: direct path's fixed cost per file (a second descriptor, preallocation, a device write) outweighed the copy
+    #: it saves: 64 KiB files 91 against 108 MB/s buffered, 128 KiB level.  Copies and queues only: the remote
+    #: cache and ``read_to`` keep the page cache, since their files are read right away
+    transfer_direct_min: int = 256 * KiB
     # AutoStore's S3Options defaults
     store_multipart_threshold: int = 64 * MiB
     store_multipart_chunksize: int = 16 * MiB

@@ -1,4 +1,4 @@
-"""Writes of big downloads around the page cache (``O_DIRECT``), where the file system takes them.
+"""Writes of downloads around the page cache (``O_DIRECT``), on local file systems that take them.
 
 A buffered write copies every byte into new page cache, which costs the
 system CPU of allocating and filling that memory and leaves the file dirty
@@ -19,6 +19,17 @@ one, which stays coherent with it.  A file system that refuses
 ``O_DIRECT`` (tmpfs before 6.6, some FUSE and network mounts), a platform
 without it, or a first write it rejects, makes the download buffered, as
 before.
+
+Small files gain the same (objects of :data:`~storecore.tuning.Tuning.transfer_direct_min`, 256 KiB, and up,
+fetched in one stream).  In alternated runs with obstore and s5cmd downloading between them (their processes
+churn memory as a desktop's others do), the queue's 2,000 × 256 KiB downloads ran 397 MB/s median written
+directly against 246 buffered (system CPU 0.49 s against 1.49; obstore 151, s5cmd 177), 512 × 1 MiB 734
+against 481, 128 × 4 MiB 876 against 738.  Below 256 KiB the fixed cost per file (a second descriptor, the
+preallocation, one device write) outweighs the copy saved.
+
+Only local block file systems get direct writes (:func:`suits_direct`): a network or FUSE mount makes of
+``O_DIRECT`` what it will, often a round trip per write.  A device's ``queue/rotational`` flag is no guide:
+virtio disks report 1 whatever backs them (this VM's does, at 2.1 GB/s direct).
 """
 
 from __future__ import annotations
@@ -37,6 +48,43 @@ logger = logging.getLogger(__name__)
 
 #: alignment of direct writes' memory, offsets and lengths (a page: every block device's logical block fits it)
 ALIGN = 4096
+
+#: the mount table of this process: ``major:minor`` of each mount's device and its file system
+MOUNTINFO = "/proc/self/mountinfo"
+
+#: file systems on local block devices, whose ``O_DIRECT`` writes go from the buffer to the device
+LOCAL_BLOCK_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "bcachefs"})
+
+#: st_dev -> whether files there are written around the page cache (asked once per device)
+_suits: dict[int, bool] = {}
+
+
+def file_system_type(major: int, minor: int, mountinfo: str = MOUNTINFO) -> str | None:
+    """The file system mounted from device ``major:minor`` (``ext4``, ``nfs4``, ``fuse.sshfs``...), read from
+    ``mountinfo`` (Linux's format: the device is the third field, the type the first after ``-``); None where
+    there is no such table or no such mount."""
+    wanted = f"{major}:{minor}"
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == wanted and "-" in fields[6:]:
+                    after = fields.index("-", 6) + 1
+                    return fields[after] if after < len(fields) else None
+    except OSError:
+        return None
+    return None
+
+
+def suits_direct(fd: int) -> bool:
+    """Whether the open file ``fd`` is on a local block file system (:data:`LOCAL_BLOCK_FILE_SYSTEMS`), to write
+    around the page cache.  Elsewhere (NFS, SMB, FUSE, overlay, tmpfs) ``O_DIRECT`` means what that file system
+    makes of it, often a round trip per write.  One look at the mount table per device, then a ``fstat``."""
+    dev = os.fstat(fd).st_dev
+    known = _suits.get(dev)
+    if known is None:
+        known = _suits[dev] = file_system_type(os.major(dev), os.minor(dev)) in LOCAL_BLOCK_FILE_SYSTEMS
+    return known
 
 
 def aligned_buffer(size: int) -> memoryview:
@@ -124,4 +172,4 @@ class DirectWriter:
             os.close(self.direct_fd)
 
 
-__all__ = ["ALIGN", "DirectWriter", "aligned_buffer", "open_direct", "preallocate"]
+__all__ = ["ALIGN", "DirectWriter", "aligned_buffer", "open_direct", "preallocate", "file_system_type", "suits_direct"]

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from ..backends.base import Backend, Entry
 from ..errors import BackendUnavailable, Cancelled, ChecksumMismatch, StorecoreError
 from ..logs import describe, suppress_logged
-from .direct import DirectWriter, aligned_buffer, open_direct
+from .direct import DirectWriter, aligned_buffer, open_direct, suits_direct
 from .verify import (
     composite_etag,
     crc32,
@@ -911,8 +911,8 @@ def download(
     checksum, checksum of the bytes written).  ``fresh``: the caller found no file at ``target`` (no mode to
     keep: no stat before the rename).  ``first``: an open response for bytes ``[0, n)`` of this version (the
     remote cache's validating GET), used as part 1 where the parts fit it, else closed.  ``direct_min``: an object of
-    at least this many bytes fetched in several parts is written around the page cache where the file system allows
-    (see :mod:`.direct`; 0: never).
+    at least this many bytes is written around the page cache where the device and file system suit it (see
+    :mod:`.direct`; 0: never).
 
     The bytes are hashed as they arrive (CRC32s of the parts combined into the object's, or MD5s): a file is
     read back only for an MD5-verified object fetched in several ranges without a composite ETag.
@@ -946,7 +946,7 @@ def download(
         if (len(ranges) > 1 or resumed) and os.fstat(fd).st_size != size:
             os.ftruncate(fd, size)
         write_at = _file_writer(fd, parallel=len(ranges) > 1)
-        if direct_min and len(ranges) > 1 and size >= direct_min:
+        if direct_min and size >= direct_min and suits_direct(fd):
             direct_fd = open_direct(state.tmp, size)
             if direct_fd is not None:
                 write_at = direct = DirectWriter(direct_fd, write_at)

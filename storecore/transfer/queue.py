@@ -1174,8 +1174,8 @@ class TransferQueue:
         #: a cluster job's batches close at this many bytes or files, whichever comes first
         self.cluster_batch_bytes = 256 * MiB
         self.cluster_batch_files = 500
-        #: downloads to local files of at least this many bytes (in several parts) write around the page cache
-        #: (``O_DIRECT``, where the file system takes it); 0: never
+        #: downloads to local files of at least this many bytes write around the page cache (``O_DIRECT``, on a
+        #: local block file system that takes it); 0: never
         self.direct_min = int(_TUNING.transfer_direct_min)
         self._client: Any = None
         self._owns_client = False

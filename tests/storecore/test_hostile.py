@@ -693,3 +693,20 @@ def test_direct_writes_of_any_chunking_give_the_same_bytes(tmp_path, size, cuts,
     finally:
         os.close(fd)
         os.unlink(path)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.lists(st.text(alphabet=string.printable.replace("\n", "").replace("\r", ""), max_size=12),
+                               max_size=12).map(" ".join), max_size=8))
+def test_a_mount_table_of_any_shape_gives_a_file_system_or_none_and_never_raises(tmp_path, lines):
+    """Malformed mount tables (no "-", nothing after it, the device field missing, binary junk) never raise: the
+    download then keeps the page cache; a well-formed line among them is still found."""
+    from storecore.transfer import direct
+
+    table = tmp_path / "mountinfo"
+    table.write_text("\n".join([*lines, "99 1 7:77 / /x rw - ext4 /dev/x rw", "98 1 7:78 / /y rw -"]) + "\n")
+    kind = direct.file_system_type(7, 77, mountinfo=str(table))
+    assert kind == "ext4" or any(line.split()[2:3] == ["7:77"] for line in lines)
+    assert direct.file_system_type(7, 78, mountinfo=str(table)) in (None, *(w for line in lines for w in line.split()))
+    table.write_bytes(b"\xff\xfe 1 7:77 /\x00 / - \x80\n")
+    assert direct.file_system_type(7, 77, mountinfo=str(table)) is None

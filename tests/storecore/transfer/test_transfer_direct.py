@@ -1,4 +1,4 @@
-"""Big downloads written around the page cache (``O_DIRECT``): the same bytes, verified, whatever the alignment."""
+"""Downloads written around the page cache (``O_DIRECT``): the same bytes, verified, whatever the alignment."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from transfer_helpers import write
 
 from storecore.transfer import JobState, TransferQueue, direct, multipart
+from storecore.tuning import DEFAULT
 
 MiB = 1024 * 1024
 PART = 5 * MiB
@@ -133,13 +134,71 @@ def test_a_big_download_written_directly_is_whole_and_verified(s3_root, tmp_path
 def test_a_download_below_the_threshold_stays_buffered(s3_root, tmp_path, monkeypatch):
     opened: list[int] = []
     monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
+    data = os.urandom(DEFAULT.transfer_direct_min - 1)
+    write(str(tmp_path / "src.bin"), data)
+    with TransferQueue(part_size=PART, history=False) as q:
+        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
+        assert q.submit(f"{s3_root}/d.bin", str(tmp_path / "d.bin")).wait(60) is JobState.DONE
+    assert opened == []
+    assert (tmp_path / "d.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [1024 * 1024, 1024 * 1024 + 1000])
+def test_a_small_download_on_a_local_file_system_is_written_directly_in_one_stream(s3_root, tmp_path, size,
+                                                                                   monkeypatch):
+    if not _takes_direct(tmp_path):
+        pytest.skip("this file system or device takes no direct writes")
+    opened: list[int] = []
+    real_open = multipart.open_direct
+    monkeypatch.setattr(multipart, "open_direct", lambda path, n: opened.append(n) or real_open(path, n))
+    names = [f"f{i}.bin" for i in range(6)]
+    data = {name: os.urandom(size) for name in names}
+    for name in names:
+        write(str(tmp_path / "src" / name), data[name])
+    with TransferQueue(part_size=PART, history=False, durable=False) as q:
+        assert q.submit(str(tmp_path / "src"), f"{s3_root}/many").wait(60) is JobState.DONE
+        job = q.submit(f"{s3_root}/many", str(tmp_path / "dl"))
+        assert job.wait(60) is JobState.DONE, job.error
+    assert opened == [size] * len(names)  # the default threshold, one stream each
+    assert sorted(os.listdir(tmp_path / "dl")) == names  # no temporary file left
+    for name in names:
+        assert (tmp_path / "dl" / name).read_bytes() == data[name]
+    assert all(record.verified for record in job.report())
+
+
+def test_a_download_to_a_device_that_does_not_suit_direct_writes_stays_buffered(s3_root, tmp_path, monkeypatch):
+    opened: list[int] = []
+    monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
+    monkeypatch.setattr(multipart, "suits_direct", lambda fd: False)  # a network or FUSE mount
     data = os.urandom(6 * PART)
     write(str(tmp_path / "src.bin"), data)
     with TransferQueue(part_size=PART, history=False) as q:
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
         assert q.submit(f"{s3_root}/d.bin", str(tmp_path / "d.bin")).wait(60) is JobState.DONE
-    assert opened == []  # 30 MiB is under the default transfer_direct_min
+    assert opened == []
     assert (tmp_path / "d.bin").read_bytes() == data
+
+
+MOUNTINFO = """\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+25 22 0:23 / /dev/shm rw,nosuid,nodev shared:3 - tmpfs tmpfs rw,size=24683664k
+31 22 259:2 /home /home rw,relatime shared:12 master:4 - xfs /dev/nvme0n1p2 rw,attr2
+40 22 0:52 / /mnt/data rw,relatime shared:20 - nfs4 server:/export rw,vers=4.2
+41 22 0:53 / /mnt/ssh rw,nosuid,nodev,relatime - fuse.sshfs user@host:/ rw,user_id=1000
+44 22 0:41 / /srv rw,relatime - btrfs /dev/sda3 rw,ssd,space_cache=v2
+"""
+
+
+def test_the_mount_table_names_each_devices_file_system(tmp_path):
+    table = tmp_path / "mountinfo"
+    table.write_text(MOUNTINFO)
+    kinds = {dev: direct.file_system_type(*dev, mountinfo=str(table))
+             for dev in [(254, 0), (0, 23), (259, 2), (0, 52), (0, 53), (0, 41), (8, 1)]}
+    assert kinds == {(254, 0): "ext4", (0, 23): "tmpfs", (259, 2): "xfs", (0, 52): "nfs4", (0, 53): "fuse.sshfs",
+                     (0, 41): "btrfs", (8, 1): None}  # optional fields (master:4) or none before the "-"
+    suited = {dev for dev, kind in kinds.items() if kind in direct.LOCAL_BLOCK_FILE_SYSTEMS}
+    assert suited == {(254, 0), (259, 2), (0, 41)}  # network, FUSE and memory file systems keep the page cache
+    assert direct.file_system_type(254, 0, mountinfo=str(tmp_path / "none")) is None  # no such table: no platform
 
 
 def _takes_direct(folder) -> bool:
@@ -151,7 +210,8 @@ def _takes_direct(folder) -> bool:
         if fd is None:
             return False
         os.close(fd)
-        return True
+        with open(path, "rb") as f:
+            return direct.suits_direct(f.fileno())
     finally:
         os.unlink(path)
 
