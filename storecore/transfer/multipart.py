@@ -911,7 +911,7 @@ def download(
     checksum, checksum of the bytes written).  ``fresh``: the caller found no file at ``target`` (no mode to
     keep: no stat before the rename).  ``first``: an open response for bytes ``[0, n)`` of this version (the
     remote cache's validating GET), used as part 1 where the parts fit it, else closed.  ``direct_min``: an object of
-    at least this many bytes is written around the page cache where the device and file system suit it (see
+    at least this many bytes is written around the page cache on a local block file system that takes it (see
     :mod:`.direct`; 0: never).
 
     The bytes are hashed as they arrive (CRC32s of the parts combined into the object's, or MD5s): a file is
