@@ -131,10 +131,15 @@ def test_a_big_download_written_directly_is_whole_and_verified(s3_root, tmp_path
     assert job.report()[0].verified
 
 
-def test_a_download_below_the_threshold_stays_buffered(s3_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("size, suits", [(DEFAULT.transfer_direct_min - 1, None), (6 * PART, False)],
+                         ids=["below-the-threshold", "a-network-or-fuse-mount"])
+def test_a_download_stays_buffered_below_the_threshold_or_off_local_file_systems(s3_root, tmp_path, monkeypatch,
+                                                                                 size, suits):
     opened: list[int] = []
     monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
-    data = os.urandom(DEFAULT.transfer_direct_min - 1)
+    if suits is not None:
+        monkeypatch.setattr(multipart, "suits_direct", lambda fd: suits)
+    data = os.urandom(size)
     write(str(tmp_path / "src.bin"), data)
     with TransferQueue(part_size=PART, history=False) as q:
         assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
@@ -164,19 +169,6 @@ def test_a_small_download_on_a_local_file_system_is_written_directly_in_one_stre
     for name in names:
         assert (tmp_path / "dl" / name).read_bytes() == data[name]
     assert all(record.verified for record in job.report())
-
-
-def test_a_download_to_a_device_that_does_not_suit_direct_writes_stays_buffered(s3_root, tmp_path, monkeypatch):
-    opened: list[int] = []
-    monkeypatch.setattr(multipart, "open_direct", lambda path, size: opened.append(size))
-    monkeypatch.setattr(multipart, "suits_direct", lambda fd: False)  # a network or FUSE mount
-    data = os.urandom(6 * PART)
-    write(str(tmp_path / "src.bin"), data)
-    with TransferQueue(part_size=PART, history=False) as q:
-        assert q.submit(str(tmp_path / "src.bin"), f"{s3_root}/d.bin").wait(60) is JobState.DONE
-        assert q.submit(f"{s3_root}/d.bin", str(tmp_path / "d.bin")).wait(60) is JobState.DONE
-    assert opened == []
-    assert (tmp_path / "d.bin").read_bytes() == data
 
 
 MOUNTINFO = """\
