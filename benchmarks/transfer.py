@@ -80,6 +80,13 @@ def make_small(folder: str, count: int, size: int) -> None:
 BENCH_VOLUME_MB = 16 * 1024
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds process ``pid`` has used, all its threads (Linux ``/proc``; OSError elsewhere)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def settle(pid: int | None, *, idle: float = 0.05, window: float = 0.1, limit: float = 5.0) -> float:
     """Flush dirty pages and wait until the server process ``pid`` is idle; return the seconds waited.
 
@@ -91,18 +98,11 @@ def settle(pid: int | None, *, idle: float = 0.05, window: float = 0.1, limit: f
     os.sync()
     if pid is None:
         return time.perf_counter() - t0
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu_seconds() -> float:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime, all threads
-
     try:
         while time.perf_counter() - t0 < limit:
-            before = cpu_seconds()
+            before = process_cpu_seconds(pid)
             time.sleep(window)
-            if cpu_seconds() - before <= idle * window:
+            if process_cpu_seconds(pid) - before <= idle * window:
                 break
     except OSError:  # an external server: nothing to watch
         pass
@@ -431,15 +431,27 @@ def main() -> None:
         results: dict[tuple[str, str], list[float]] = {}
         cpus: dict[tuple[str, str], list[float]] = {}
         systems: dict[tuple[str, str], list[float]] = {}
+        servers: dict[tuple[str, str], list[float]] = {}
 
-        def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float], memory: str = "") -> None:
+        def record(case: str, tool: str, nbytes: int, took: tuple[float, float, float], memory: str = "",
+                   server_cpu: float | None = None) -> None:  # fmt: skip
             seconds, user, system = took
             results.setdefault((case, tool), []).append(nbytes / seconds / 1e6)
             cpus.setdefault((case, tool), []).append(user + system)
             systems.setdefault((case, tool), []).append(system)
+            if server_cpu is not None:
+                servers.setdefault((case, tool), []).append(server_cpu)
             # client CPU: high system time on a fresh download means new page cache (see warm_page_cache)
+            on_server = f", server CPU {server_cpu:5.2f} s" if server_cpu is not None else ""
             print(f"  {case:<26} {tool:<22} {seconds:7.2f} s  {nbytes / seconds / 1e6:8.1f} MB/s"
-                  f"  client CPU user {user:5.2f} s, system {system:5.2f} s  [{memory}]", flush=True)
+                  f"  client CPU user {user:5.2f} s, system {system:5.2f} s{on_server}  [{memory}]", flush=True)
+
+        def server_cpu_now() -> float | None:
+            """The test server's CPU seconds so far; None for an external server or off Linux."""
+            try:
+                return process_cpu_seconds(server.proc.pid) if server.proc is not None else None
+            except OSError:
+                return None
 
         def fresh(name: str) -> str:
             """An empty folder ``name`` in the work directory (earlier downloads are deleted before the timing
@@ -551,9 +563,11 @@ def main() -> None:
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
                     settle(server.proc.pid if server.proc is not None else None)
                     try:
-                        before = vmstat()
+                        before, server_before = vmstat(), server_cpu_now()
                         took = timed(steps[step])
-                        record(label, tool, nbytes, took, vmstat_change(before, vmstat()))
+                        server_after = server_cpu_now()
+                        server_cpu = None if server_before is None or server_after is None else server_after - server_before
+                        record(label, tool, nbytes, took, vmstat_change(before, vmstat()), server_cpu)
                     except Exception as e:  # noqa: BLE001 - a peer failing is reported, the others go on
                         if tool.startswith(("storecore", "queue")):
                             raise
@@ -593,6 +607,11 @@ def main() -> None:
             cpu = "  ".join(f"{t}={statistics.median(cpus[(label, t)]) * scale:.2f}"
                             for t, _ in tools if cpus.get((label, t)))
             print(f"  {'':<26} client CPU (median, {unit}): {cpu}")
+            # Uploads on this server are server-bound: its CPU per step shows whether a tool's request shape costs it.
+            server_cpu_line = "  ".join(f"{t}={statistics.median(servers[(label, t)]) * scale:.2f}"
+                                        for t, _ in tools if servers.get((label, t)))
+            if server_cpu_line:
+                print(f"  {'':<26} server CPU (median, {unit}): {server_cpu_line}")
             # On a VM that hands freed memory back to its host, a round whose new page cache lands in such memory
             # pays a host fault per page (system CPU: see warm_page_cache); these rounds set many medians.
             slow = "  ".join(f"{t}={slow_rounds(systems[(label, t)])}/{len(systems[(label, t)])}"
