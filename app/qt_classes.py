@@ -76,12 +76,23 @@ def start() -> None:
     global _timer
     if _done.is_set() or _timer is not None or not _on_gui_thread():
         return
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
 
     _timer = QTimer()
     _timer.setInterval(0)
     _timer.timeout.connect(lambda: _run(STEP_S))
     _timer.start()
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(finish)
+
+
+def finish() -> None:
+    """The GUI thread's event loop is ending (``aboutToQuit``): make what is left now.  Its idle steps will not
+    run again, so a worker waiting in :func:`ensure` would otherwise wait :data:`WAIT_S`, past the app's wait for
+    its workers, and still be inside PySide6 while the interpreter shuts down."""
+    if _on_gui_thread():
+        _run(None)
 
 
 def ensure() -> None:

@@ -79,3 +79,37 @@ def test_without_a_gui_thread_making_them_a_worker_makes_them_itself(fresh_state
     t.join(30)
     assert qt_classes.made()
     assert set(makers) == {"alone"}
+
+
+def test_a_worker_waiting_when_the_event_loop_ends_is_released_at_once(tmp_path):
+    """The app quits before the idle steps are done (a screenshot of a missing --select quits within half a
+    second): ``aboutToQuit`` makes the rest on the GUI thread, so the waiting worker goes on at once instead of
+    waiting 30 s, past the app's 3 s wait for its workers."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "quit_early.py"
+    script.write_text(
+        "import threading, time\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from app import qt_classes\n"
+        "app = QApplication([])\n"
+        "qt_classes.start()\n"
+        "released = threading.Event()\n"
+        "def worker():\n"
+        "    qt_classes.ensure()\n"
+        "    released.set()\n"
+        "t = threading.Thread(target=worker)\n"
+        "t.start()\n"
+        "QTimer.singleShot(0, app.quit)  # before the idle steps are through\n"
+        "app.exec()\n"
+        "print('made', qt_classes.made(), 'released', released.wait(5), flush=True)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=root)
+    result = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "made True released True" in result.stdout
