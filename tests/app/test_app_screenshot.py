@@ -14,8 +14,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run_storescope(args: list[str], tmp_path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``python -m app.main ARGS`` offscreen with isolated settings and data dirs."""
+    # PYTHONFAULTHANDLER: a crash of the app's process leaves every thread's stack in the stderr the tests show.
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STORESCOPE_SETTINGS=str(tmp_path / "settings.ini"),
-               STORESCOPE_DATA_DIR=str(tmp_path / "data"))
+               STORESCOPE_DATA_DIR=str(tmp_path / "data"), PYTHONFAULTHANDLER="1")
     return subprocess.run([sys.executable, "-m", "app.main", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
