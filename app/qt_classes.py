@@ -84,15 +84,10 @@ def start() -> None:
     _timer.start()
     app = QCoreApplication.instance()
     if app is not None:
-        app.aboutToQuit.connect(finish)
-
-
-def finish() -> None:
-    """The GUI thread's event loop is ending (``aboutToQuit``): make what is left now.  Its idle steps will not
-    run again, so a worker waiting in :func:`ensure` would otherwise wait :data:`WAIT_S`, past the app's wait for
-    its workers, and still be inside PySide6 while the interpreter shuts down."""
-    if _on_gui_thread():
-        _run(None)
+        # When the event loop ends, its idle steps never run again: a worker waiting in ensure() would wait WAIT_S,
+        # past the app's wait for its workers, and still be inside PySide6 as the interpreter shuts down.  The
+        # GUI thread (where aboutToQuit is delivered) makes what is left at once instead.
+        app.aboutToQuit.connect(ensure)
 
 
 def ensure() -> None:
