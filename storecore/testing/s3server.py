@@ -53,11 +53,14 @@ def find_weed() -> str | None:
 class S3Server:
     """A SeaweedFS server with one identity; ``restart()`` keeps its data and ports."""
 
-    def __init__(self, workdir: str | None = None, *, volume_size_limit_mb: int = 256) -> None:
+    def __init__(self, workdir: str | None = None, *, volume_size_limit_mb: int = 256,
+                 cpu_profile: str | None = None) -> None:
         self.external = bool(os.environ.get("STORESCOPE_TEST_S3_ENDPOINT"))
         self.workdir = workdir or tempfile.mkdtemp(prefix="storescope-s3-")
         #: SeaweedFS starts a new volume when one holds this much (benchmarks raise it: see benchmarks/transfer.py)
         self.volume_size_limit_mb = int(volume_size_limit_mb)
+        #: where weed writes its Go CPU profile when it stops (read it with :mod:`storecore.testing.go_profile`)
+        self.cpu_profile = cpu_profile
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.workdir, "weed.log")
         if self.external:
@@ -131,6 +134,8 @@ class S3Server:
             "-s3", f"-s3.port={self.s3_port}", f"-s3.port.grpc={self.s3_grpc}", f"-s3.config={config}",
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-metricsPort={self.metrics_port}",
         ]
+        if self.cpu_profile:
+            cmd.append(f"-cpuprofile={self.cpu_profile}")
         env = dict(os.environ, WEED_MASTER_VOLUME_GROWTH_COPY_1="1")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -168,14 +173,15 @@ class S3Server:
             return "(no log)"
 
     def stop(self) -> None:
-        """SIGTERM, 2 s grace, then SIGKILL (test data needs no clean shutdown)."""
+        """SIGTERM, 2 s grace, then SIGKILL (test data needs no clean shutdown; with :attr:`cpu_profile`, 60 s
+        for weed to write its profile)."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(2)
+            proc.wait(60 if self.cpu_profile else 2)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

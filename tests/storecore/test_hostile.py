@@ -710,3 +710,23 @@ def test_a_mount_table_of_any_shape_gives_a_file_system_or_none_and_never_raises
     assert direct.file_system_type(7, 78, mountinfo=str(table)) in (None, *(w for line in lines for w in line.split()))
     table.write_bytes(b"\xff\xfe 1 7:77 /\x00 / - \x80\n")
     assert direct.file_system_type(7, 77, mountinfo=str(table)) is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300), zipped=st.booleans())
+def test_a_server_profile_of_any_bytes_reads_or_says_why(tmp_path, body, zipped):
+    """The benchmark's reader of the server's Go profile: any bytes, gzipped or not, give a profile or one
+    ProfileError naming the file; nothing else escapes (truncated varints, fields past the end, odd wire types)."""
+    import gzip
+
+    from storecore.testing.go_profile import ProfileError, read_profile
+
+    path = tmp_path / "weed.prof"
+    path.write_bytes(gzip.compress(body) if zipped else body)
+    try:
+        profile = read_profile(str(path))
+    except ProfileError as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+    else:
+        assert profile.total_seconds >= 0
+        assert all(0 <= share <= 1 for _, share in profile.categories())
