@@ -199,3 +199,35 @@ def test_savers_write_to_s3_through_the_engine(s3_root, monkeypatch):
     got = zarr.open_array(BackendStore(backend, loc.path, read_only=True), path="dataset", mode="r")[:]
     assert np.array_equal(got, arr)
     assert sent and all("ChecksumCRC32" in k or "ContentMD5" in k for k in sent)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_checksummed_parts_go_through_the_fast_path_and_size_only_ones_through_botocore(small_parts, tmp_path, verify):
+    """A verified multipart upload sends its parts as presigned PUTs with their CRC32 (botocore's UploadPart is
+    never called), and the object is whole; a size-only upload keeps botocore, whose client signs the payload."""
+    from storecore.transfer import JobState, TransferQueue
+
+    data = os.urandom(12 * MiB + 3)
+    src = tmp_path / "parts.bin"
+    src.write_bytes(data)
+    name = f"fast ü+%20=&?-{verify}.bin"  # keys are data: quoted into the signed URL as they are
+    backend, loc = storecore.backend_for(f"{small_parts}/{name}")
+    botocore_parts: list[str] = []
+    hooks = []
+    for signed in (False, True):
+        events = multipart.transfer_client(backend, sign_payload=signed).meta.events
+        events.register("before-call.s3.UploadPart", lambda **kw: botocore_parts.append("UploadPart"),
+                        unique_id="count-upload-parts")
+        hooks.append(events)
+    try:
+        queue = TransferQueue(part_size=5 * MiB, history=False, verify=verify)
+        job = queue.submit(str(src), f"{small_parts}/{name}")
+        assert job.wait() is JobState.DONE, job.error
+        queue.close()
+    finally:
+        for events in hooks:
+            events.unregister("before-call.s3.UploadPart", unique_id="count-upload-parts")
+    assert backend.read_bytes(loc.path) == data
+    assert (backend.stat(loc.path).etag or "").endswith("-3")
+    assert botocore_parts == ([] if verify else ["UploadPart"] * 3)
+    assert _open_uploads(backend) == []
