@@ -1,7 +1,7 @@
 """Keep-alive HTTP/1.1 connections for presigned S3 requests: one per thread and host, on plain sockets.
 
-The transfer engine's small GETs and PUTs go to presigned URLs (see
-``multipart._Get``).  Sending them through urllib3 costs about 0.5 ms of CPU
+The transfer engine's GETs, whole-object PUTs and checksummed multipart parts
+go to presigned URLs (see ``multipart._Get``).  Sending them through urllib3 costs about 0.5 ms of CPU
 per request, and its pool serialises thousands of small requests on one lock;
 :mod:`http.client` halves that, but still parses every response's headers
 with the :mod:`email` package and validates every request line piece by piece
@@ -13,7 +13,7 @@ connection per host, so nothing is shared and nothing waits.
 
 A request on a kept-alive connection the server has meanwhile closed (idle
 timeout, restart) is sent once more on a new connection; every request
-sent here is idempotent (a GET, or a whole-object PUT carrying its checksum).
+sent here is idempotent (a GET, or a PUT of a whole object or of one part, carrying its checksum).
 Failures surface as :class:`ConnectionError`; HTTP error statuses are left to
 the caller.
 """
