@@ -73,6 +73,76 @@ class ZstdPrefixChunk(h5chunks.PartDecodedChunk):
             raise CorruptData(f"{self.name}: not a valid Zstandard frame ({e})") from e
 
 
+_ZSTD_MAGIC = 0xFD2FB528
+
+
+def zstd_frames_problem(read: Any, size: int, expected: int) -> str | None:
+    """What is wrong with ``size`` stored bytes of Zstandard frames that should decode to ``expected`` bytes, from
+    the frame and block headers alone (no decoding); None when they are whole.
+
+    ``read(start, n)`` gives stored bytes.  A chunk decoded part-way shows its first values before the decoder
+    reaches the end of the frame: without this look, a chunk cut short or followed by junk (which zarr refuses
+    whole) would show its first planes as good data and fail only further in.
+    """
+    pos, frames, declared, all_declared = 0, 0, 0, True
+
+    def short(where: str) -> str:
+        return f"is cut short (the stored chunk ends at byte {size}, inside {where})"
+
+    while pos < size:
+        head = read(pos, 4)
+        if len(head) < 4:
+            return short("a frame header") if frames == 0 else f"has {size - pos} bytes after its last frame"
+        magic = int.from_bytes(head, "little")
+        if 0x184D2A50 <= magic <= 0x184D2A5F:  # a skippable frame: its length follows
+            length = read(pos + 4, 4)
+            if len(length) < 4 or pos + 8 + int.from_bytes(length, "little") > size:
+                return short("a skippable frame")
+            pos += 8 + int.from_bytes(length, "little")
+            continue
+        if magic != _ZSTD_MAGIC:
+            return f"has {size - pos} bytes after its last frame" if frames else "is not a Zstandard frame"
+        frames += 1
+        descriptor = read(pos + 4, 1)
+        if not descriptor:
+            return short(f"frame {frames}'s header")
+        d = descriptor[0]
+        if d & 0x08:
+            return f"has the reserved bit set in frame {frames}'s header"
+        single = (d >> 5) & 1
+        fcs_size = (1 if single else 0, 2, 4, 8)[d >> 6]
+        pos += 5 + (0 if single else 1) + (0, 1, 2, 4)[d & 3]
+        if fcs_size:
+            raw = read(pos, fcs_size)
+            if len(raw) < fcs_size:
+                return short(f"frame {frames}'s header")
+            declared += int.from_bytes(raw, "little") + (256 if fcs_size == 2 else 0)
+        else:
+            all_declared = False
+        pos += fcs_size
+        while True:  # blocks: a 3-byte header (last flag, type, size), then the block
+            header = read(pos, 3)
+            if len(header) < 3:
+                return short(f"frame {frames}'s blocks")
+            value = int.from_bytes(header, "little")
+            kind = (value >> 1) & 3
+            if kind == 3:
+                return f"has a block of the reserved type in frame {frames}"
+            pos += 3 + (1 if kind == 1 else value >> 3)
+            if pos > size:
+                return short(f"frame {frames}'s blocks")
+            if value & 1:
+                break
+        pos += 4 * ((d >> 2) & 1)  # the content checksum
+        if pos > size:
+            return short(f"frame {frames}'s checksum")
+    if frames == 0:
+        return "is empty (no Zstandard frame)"
+    if all_declared and declared != expected:
+        return f"declares {declared} decoded bytes, the chunk holds {expected}"
+    return None
+
+
 @dataclass
 class _Layout:
     """What decoding a chunk needs: its shape, the dtype of its bytes, and where its bytes are stored."""
@@ -120,7 +190,9 @@ def _layout(array: Any) -> _Layout | None:
         return None
     if math.prod(chunks) * dtype.itemsize < h5chunks.PREFIX_MIN_CHUNK:
         return None
-    return _Layout(chunks, stored, dtype, array.fill_value, meta.encode_chunk_key)
+    # a v2 fill_value of null: zarr fills never-written chunks of numbers with zeros
+    fill = array.fill_value if array.fill_value is not None else np.zeros((), dtype)[()]
+    return _Layout(chunks, stored, dtype, fill, meta.encode_chunk_key)
 
 
 def reads_chunk_prefixes(array: Any) -> bool:
@@ -188,6 +260,12 @@ def read(array: Any, selection: tuple, owner: Any, name: str, folder: str, range
             if stored is None or (isinstance(stored, _StoredRanges) and not stored.exists()):  # never written
                 out[where] = layout.fill
                 return
+            if isinstance(stored, bytes):
+                problem = zstd_frames_problem(lambda s, n: stored[s:s + n], len(stored), layout.chunk_nbytes)
+            else:
+                problem = zstd_frames_problem(stored.read_at, stored.size(), layout.chunk_nbytes)
+            if problem:
+                raise CorruptData(f"{name}: chunk {key}: Zstandard data {problem}")
             part = ZstdPrefixChunk(stored, layout.chunk_nbytes, layout.stored_dtype, layout.chunks,
                                    f"{name}: chunk {key}")  # fmt: skip
         out[where] = part.upto(need)[inner]
@@ -218,6 +296,18 @@ class _StoredRanges(io.RawIOBase):
 
     def exists(self) -> bool:
         return self._first is not None
+
+    def size(self) -> int:
+        """The chunk object's stored size."""
+        if self._first is not None and len(self._first) < h5chunks.PREFIX_STEP:
+            return len(self._first)  # the first read got it all
+        return int(self._owner.backend.stat(self._path).size)
+
+    def read_at(self, start: int, n: int) -> bytes:
+        """``n`` stored bytes from ``start`` (fewer at the end), from the first read where it holds them."""
+        if self._first is not None and start + n <= len(self._first):
+            return self._first[start:start + n]
+        return self._range(start, start + n) or b""
 
     def readable(self) -> bool:
         return True

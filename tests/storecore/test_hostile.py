@@ -591,7 +591,10 @@ def test_a_deflate_chunk_decoding_past_its_size_is_capped_and_named(tmp_path, mo
     h5chunks.CACHE.clear()
 
 
-def test_a_zstd_chunk_longer_than_its_array_chunk_is_named_once_it_is_read_whole(tmp_path, monkeypatch):
+@pytest.mark.parametrize("sized", [True, False])
+def test_a_zstd_chunk_longer_than_its_array_chunk_is_named_once_it_is_read_whole(tmp_path, monkeypatch, sized):
+    """A frame decoding to 100× its chunk: refused before any decoding when its header says so (``sized``); else
+    its start decodes, no further than asked, and the read that reaches the chunk's end names it."""
     import zarr
     import zstandard
 
@@ -604,13 +607,19 @@ def test_a_zstd_chunk_longer_than_its_array_chunk_is_named_once_it_is_read_whole
     z = zarr.create_array(str(tmp_path / "bomb.zarr"), shape=shape, chunks=shape, dtype="u1")
     z[...] = 1
     with open(tmp_path / "bomb.zarr" / "c" / "0" / "0" / "0", "wb") as f:  # 100× the chunk's bytes
-        f.write(zstandard.ZstdCompressor().compress(bytes([1]) * (100 * 64 * 128 * 128)))
+        f.write(zstandard.ZstdCompressor(write_content_size=sized).compress(bytes([1]) * (100 * 64 * 128 * 128)))
     with open_container(f"{tmp_path}/bomb.zarr") as node:
-        assert (node.read_slice((0,), cache=False) == 1).all()  # the start decodes, and no further than asked
-        part = h5chunks.CACHE.peek(next(iter(h5chunks.CACHE._items)))
-        assert part.done < 64 * 128 * 128
-        with pytest.raises(CorruptData, match=r"bomb\.zarr.*chunk c/0/0/0.*decodes past"):
-            node.read_slice((63,), cache=False)
+        if sized:
+            with pytest.raises(CorruptData, match=r"bomb\.zarr.*chunk c/0/0/0: Zstandard data declares 104857600 "
+                                                  r"decoded bytes, the chunk holds 1048576"):
+                node.read_slice((0,), cache=False)
+            assert not h5chunks.CACHE._items
+        else:
+            assert (node.read_slice((0,), cache=False) == 1).all()  # the start decodes, and no further than asked
+            part = h5chunks.CACHE.peek(next(iter(h5chunks.CACHE._items)))
+            assert part.done < 64 * 128 * 128
+            with pytest.raises(CorruptData, match=r"bomb\.zarr.*chunk c/0/0/0.*decodes past"):
+                node.read_slice((63,), cache=False)
     h5chunks.CACHE.clear()
 
 
@@ -730,3 +739,34 @@ def test_a_server_profile_of_any_bytes_reads_or_says_why(tmp_path, body, zipped)
     else:
         assert profile.total_seconds >= 0
         assert all(0 <= share <= 1 for _, share in profile.categories())
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=0, max_size=3000), frames=st.integers(1, 3), checksum=st.booleans(),
+       sized=st.booleans(), cut=st.integers(1, 10_000), junk=st.binary(min_size=1, max_size=20))
+def test_zstd_frame_walk_accepts_whole_frames_and_names_any_cut_or_tail(data, frames, checksum, sized, cut, junk):
+    """The look at a Zarr chunk's Zstandard frames before part-way decoding: whole frames (with or without their
+    content size and checksum, one or several) pass; any cut short, or any bytes after them, are named; random
+    bytes never raise."""
+    import zstandard
+
+    from storecore.containers.zarr_chunks import zstd_frames_problem
+
+    part = data * 7  # compressible: frames of several blocks
+    cctx = zstandard.ZstdCompressor(level=1, write_checksum=checksum, write_content_size=sized)
+    stored = b"".join(cctx.compress(part) for _ in range(frames))
+
+    def walk(raw: bytes, expected: int) -> str | None:
+        return zstd_frames_problem(lambda s, n: raw[s:s + n], len(raw), expected)
+
+    assert walk(stored, frames * len(part)) is None
+    assert zstandard.ZstdDecompressor().decompressobj().decompress(stored[: len(stored) // frames]) == part
+    shortened = stored[: max(0, len(stored) - 1 - cut % len(stored))]
+    one = len(stored) // frames
+    if len(shortened) % one or (sized and part) or not shortened:  # (fewer whole frames of unknown size: the decoder finds that)
+        assert walk(shortened, frames * len(part)) is not None
+    if not junk.startswith(b"\x28\xb5\x2f\xfd") and not (len(junk) >= 4 and 0x184D2A50 <= int.from_bytes(junk[:4], "little") <= 0x184D2A5F):
+        assert "after its last frame" in (walk(stored + junk, frames * len(part)) or "")
+    if sized:
+        assert "declares" in (walk(stored, frames * len(part) + 1) or "")
+    walk(junk + data, len(data))  # anything at all: a problem or None, never an exception

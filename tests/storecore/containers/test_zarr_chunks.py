@@ -158,3 +158,46 @@ def test_a_late_frame_resumes_chunks_decoded_here_rather_than_decoding_them_agai
         # the part-decoded chunk as it was)
         np.testing.assert_array_equal(node.read_slice((19,), cache=False), data[19])
         assert part.complete and not _parts()
+
+
+@pytest.mark.parametrize("damage", ["half", "header", "one short", "junk after", "second frame cut"])
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_damaged_chunk_is_refused_before_its_first_values_are_shown(request, tmp_path, small_chunks, damage, where):
+    """A chunk cut short or followed by junk (zarr refuses it whole) is refused on the first plane read, not
+    shown part-way and refused further in; the chunk is named, and its sibling chunks still read."""
+    data = values((8, 16, 16))
+    make(tmp_path / "d.zarr", data, (4, 16, 16))
+    chunk = os.path.join(tmp_path, "d.zarr", "c", "1", "0", "0")
+    stored = open(chunk, "rb").read()
+    damaged = {"half": stored[: len(stored) // 2], "header": stored[:5], "one short": stored[:-1],
+               "junk after": stored + b"\x00junk", "second frame cut": stored + stored[:-3]}[damage]
+    with open(chunk, "wb") as f:
+        f.write(damaged)
+    with pytest.raises(Exception):  # noqa: B017 - the oracle: zarr refuses the chunk whole
+        zarr.open_array(str(tmp_path / "d.zarr"))[4]
+    uri = f"{tmp_path}/d.zarr"
+    if where == "s3":
+        s3_root = request.getfixturevalue("s3_root")
+        copy(uri, f"{s3_root}/d.zarr")
+        uri = f"{s3_root}/d.zarr"
+    with open_container(uri) as node:
+        assert node.reads_chunk_prefixes
+        with pytest.raises(CorruptData, match=r"d\.zarr.*chunk c/1/0/0: Zstandard data (is cut short|has \d+ bytes after)"):
+            node.read_slice((4,), cache=False)
+        np.testing.assert_array_equal(node.read_slice((0,), cache=False), data[0])
+
+
+@pytest.mark.parametrize("dtype", ["<f4", "<i4", "<u2", "<c8"])
+def test_a_v2_null_fill_value_reads_unwritten_chunks_as_zeros(tmp_path, small_chunks, dtype):
+    """Zarr v2 ``"fill_value": null`` (as zarr 2 wrote by default): zarr reads never-written chunks as zeros,
+    and so does the part-way decoder."""
+    from numcodecs import Zstd
+
+    v2 = zarr.create_array(str(tmp_path / "n.zarr"), shape=(8, 10, 10), chunks=(4, 10, 10), dtype=dtype,
+                           zarr_format=2, compressors=Zstd(level=1), fill_value=None)  # fmt: skip
+    v2[:4] = values((4, 10, 10), dtype)
+    with open_container(f"{tmp_path}/n.zarr") as node:
+        assert node.reads_chunk_prefixes
+        got = node.read_slice((6,), cache=False)
+        np.testing.assert_array_equal(got, v2[6])
+        assert got.dtype == np.dtype(dtype) and not np.isnan(got).any() and (got == 0).all()
