@@ -92,6 +92,25 @@ class ZarrContainer(Container):
                 if backend.exists(self.location.path):
                     raise FormatError(f"{self.uri}: not a Zarr store (no zarr.json/.zgroup/.zarray)", path=self.uri) from e
                 raise NotFound(f"{self.uri}: no such Zarr store", path=self.uri) from e
+        #: whether listings come from consolidated metadata (one document for the whole store), which goes stale
+        #: when a member is added or deleted without consolidating again: checked against the folders it names
+        self.consolidated = getattr(getattr(self.root, "metadata", None), "consolidated_metadata", None) is not None
+
+    def unconsolidated(self) -> None:
+        """Read members from their own metadata from now on: the consolidated metadata is stale."""
+        import zarr
+
+        if not self.consolidated:
+            return
+        with zarr_errors(self.uri):
+            self.root = zarr.open_group(store=self.store, mode="r" if self.mode == "r" else "a", use_consolidated=False)
+        self.consolidated = False
+
+    def metadata_exists(self, path: str, zarr_format: int, kind: str) -> bool:
+        """Whether the group or array at inner ``path`` still has its own metadata document in the store."""
+        folder = self.location.path.rstrip("/") + (path if path != "/" else "")
+        names = ("zarr.json",) if zarr_format == 3 else ((".zarray",) if kind == "array" else (".zgroup",))
+        return any(self.backend.exists(f"{folder}/{name}") for name in names)
 
     @property
     def bytes_read(self) -> int:
@@ -135,9 +154,23 @@ class ZarrContainer(Container):
             return ZarrNode(self, "/", self.root)
         if not hasattr(self.root, "members"):
             raise NotFound(f"{uri}: no such group or array (the store root is an array)", path=uri)
-        with zarr_errors(uri):
-            obj = self.root[path.strip("/")]
-        return ZarrNode(self, path, obj)
+        try:
+            with zarr_errors(uri):
+                obj = self.root[path.strip("/")]
+        except NotFound:
+            if not self.consolidated:
+                raise
+            # added after the store was consolidated: its own metadata says what it is
+            self.unconsolidated()
+            with zarr_errors(uri):
+                obj = self.root[path.strip("/")]
+            logger.info("%s: not in the store's consolidated metadata (stale): read from its own", uri)
+            return ZarrNode(self, path, obj)
+        node = ZarrNode(self, path, obj)
+        if self.consolidated and not self.metadata_exists(path, node.zarr_format, node.kind):
+            raise NotFound(f"{uri}: listed in the store's consolidated metadata, but its own metadata is gone "
+                           "(deleted since the store was consolidated)", path=uri)
+        return node
 
     def _close(self) -> None:
         with suppress_logged(logger, "_close"):
@@ -263,8 +296,31 @@ class ZarrNode(Node):
                     continue
                 yield ZarrNode(self.container, path, obj)  # type: ignore[arg-type]
             return
+        container = self.container
+        if getattr(container, "consolidated", False) and not self._members_match_folders(members):
+            logger.info("%s: the store's consolidated metadata is stale: members read from their own", self.uri)
+            container.unconsolidated()  # type: ignore[attr-defined]
+            yield from container.node(self.path).children()
+            return
         for name, obj in members:
             yield ZarrNode(self.container, f"{base}/{name}", obj)  # type: ignore[arg-type]
+
+    def _members_match_folders(self, members: list[tuple[str, Any]]) -> bool:
+        """Whether consolidated ``members`` are the folders below this group that hold Zarr metadata: one listing
+        of the group's folder (its direct entries), and a look inside only at folders not among the members."""
+        container = self.container
+        try:
+            folders = {e.name for e in container.backend.ls(self._folder) if e.is_dir}
+        except StorecoreError as e:
+            logger.debug("listing %s to check its consolidated members failed: %s", self.uri, e)
+            return True  # nothing to check against: keep what the store says
+        names = {name for name, _ in members}
+        if names - folders:
+            return False  # a member deleted since
+        fmt = self.zarr_format
+        base = self.path.rstrip("/")
+        return not any(container.metadata_exists(f"{base}/{name}", fmt, kind)  # type: ignore[attr-defined]
+                       for name in folders - names for kind in ("array", "group"))
 
     def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
         if self.kind != "array":

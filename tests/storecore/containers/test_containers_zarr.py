@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import zarr
 
 import storecore
 from storecore.containers import detect_format, is_container, open_container
@@ -399,3 +400,70 @@ def test_write_groups_tables_and_attrs(new_container, tmp_path):
     set_attrs(f"{new_container}::/a", {"only": "this"}, replace=True)
     with open_container(new_container) as root:
         assert root["a"].attrs == {"only": "this"}
+
+
+def _stale_store(path, fmt: int) -> None:
+    """A store consolidated, then changed: ``gone`` deleted, ``late`` added, a plain folder ``notes`` beside."""
+    import shutil
+
+    g = zarr.open_group(str(path), mode="w", zarr_format=fmt)
+    g.create_array("a", shape=(4,), dtype="i4")[:] = np.arange(4)
+    g.create_array("gone", shape=(4,), dtype="i4")[:] = 7
+    sub = g.create_group("sub")
+    sub.create_array("inner", shape=(2,), dtype="f8")[:] = [1.5, 2.5]
+    zarr.consolidate_metadata(str(path))
+    shutil.rmtree(path / "gone")
+    zarr.create_array(store=str(path / "late"), shape=(2,), dtype="i4", zarr_format=fmt)[:] = [9, 9]
+    (path / "notes").mkdir()
+    (path / "notes" / "readme.txt").write_text("not zarr")
+
+
+@pytest.mark.filterwarnings("ignore:Object at notes is not recognized:UserWarning")  # zarr's, on the plain folder
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_stale_consolidated_metadata_lists_and_reads_what_is_stored(request, tmp_path, fmt, where):
+    """Consolidated metadata that no longer matches the store (a member deleted, one added since): the listing is
+    zarr's own without it, the added array reads, the deleted one is not found (never read as fill values)."""
+    import warnings
+
+    store = tmp_path / f"stale{fmt}.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr warns that consolidated metadata is not in the v3 spec
+        _stale_store(store, fmt)
+        oracle = zarr.open_group(str(store), mode="r", use_consolidated=False)
+        expected = sorted(oracle.keys())
+    uri = str(store)
+    if where == "s3":
+        uri = f"{request.getfixturevalue('s3_root')}/stale{fmt}.zarr"
+        copy(str(store), uri)
+    assert expected == ["a", "late", "sub"]
+    with open_container(uri) as root:
+        assert [c.name for c in root.children()] == expected
+        assert [c.name for c in root.container.node("/sub").children()] == ["inner"]
+    with open_container(f"{uri}::/late") as late:
+        np.testing.assert_array_equal(late.read_slice(()), [9, 9])
+    with pytest.raises(NotFound, match=r"::/gone: listed in the store's consolidated metadata, but its own metadata "
+                                       r"is gone"):
+        open_container(f"{uri}::/gone")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_fresh_consolidated_metadata_is_kept(tmp_path, fmt):
+    """A store whose consolidated metadata matches its folders (a plain folder beside them does not count) keeps
+    reading members from it."""
+    import warnings
+
+    store = tmp_path / f"fresh{fmt}.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = zarr.open_group(str(store), mode="w", zarr_format=fmt)
+        g.create_array("a", shape=(3,), dtype="i2")[:] = [1, 2, 3]
+        g.create_group("g").create_array("b", shape=(1,), dtype="u1")[:] = [5]
+        zarr.consolidate_metadata(str(store))
+    (store / "notes").mkdir()
+    with open_container(str(store)) as root:
+        assert root.container.consolidated
+        assert [c.name for c in root.children()] == ["a", "g"]
+        assert [c.name for c in root.container.node("/g").children()] == ["b"]
+        assert root.container.consolidated  # nothing stale: still one document for the whole store
+        np.testing.assert_array_equal(root.container.node("/a").read_slice(()), [1, 2, 3])
