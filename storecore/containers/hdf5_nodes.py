@@ -525,7 +525,9 @@ class H5Node(Node):
             return []
         checked = min(len(sources), MAX_VDS_CHECKS)
         of = f"{len(missing)} of {checked}" + (f" checked ({len(sources)} in all)" if checked < len(sources) else "")
-        return [f"virtual dataset: {of} sources missing, read as the fill value {self.fill_value!r}: {missing[0]}"]
+        remote = self.container.backend.local_path(self.container.location.path) is None
+        state = "not readable from a remote file" if remote else "missing"
+        return [f"virtual dataset: {of} sources {state}, read as the fill value {self.fill_value!r}: {missing[0]}"]
 
     def _missing_source(self, vs: Any) -> str:
         """Why the virtual source ``vs`` cannot be read ("" when it can, or when that cannot be told cheaply)."""
@@ -541,7 +543,11 @@ class H5Node(Node):
                     return f"{dname} is an external link to {link.filename}, which cannot be opened"
                 return f"{dname} is not in the file"
         folder = self.container.backend.local_path(posixpath.dirname(self.container.location.path))
-        if folder is None or "%" in fname:  # a remote file, or a printf-style name pattern: not checked
+        if folder is None:
+            # HDF5 opens a virtual source by its file name; a remote file is read through a file object, so the
+            # source files beside it on the server are never opened
+            return f"{fname} is another file, which HDF5 cannot open beside a remote file (copy both to a local folder)"
+        if "%" in fname:  # a printf-style name pattern: not checked
             return ""
         full = fname if os.path.isabs(fname) else os.path.join(folder, fname)
         return "" if os.path.exists(full) else f"{fname} (no such file beside {self.container.location.name})"

@@ -79,3 +79,22 @@ def test_corpus_master_file_without_its_data_files():
     with open_container(f"{DLS}::/entry/data/data") as node:  # read-only use
         (warning,) = node.warnings()
         assert "external link to Therm_6_2_000001.h5" in warning
+
+
+@pytest.mark.parametrize("root", ["memory://vds-remote/run", "s3"])
+def test_a_remote_master_file_says_its_sources_are_not_read(request, tmp_path, root):
+    """On S3 (or in memory) HDF5 reads the master file through a file object and cannot open the source files
+    beside it: the values are the fill value, and the warning says so instead of passing them off as data."""
+    from storecore.transfer import copy
+
+    write_vds(str(tmp_path), present=2, missing=0)
+    if root == "s3":
+        root = f"{request.getfixturevalue('s3_root')}/vds"
+    copy(str(tmp_path), root)
+    with open_container(f"{root}/master.h5::/frames") as node:
+        (warning,) = node.warnings()
+        assert "2 of 2 sources not readable from a remote file, read as the fill value 7" in warning
+        assert "data_000000.h5 is another file, which HDF5 cannot open beside a remote file" in warning
+        assert node[0, 0, 0] == 7
+    with open_container(f"{tmp_path}/master.h5::/frames") as local:
+        assert local.warnings() == [] and local[5, 0, 0] == 2
