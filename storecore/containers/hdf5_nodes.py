@@ -405,6 +405,49 @@ def _codec_names(dset: Any) -> tuple[str | None, list[str]]:
     return compressor, filters
 
 
+def _holds_refs(dtype: Any) -> bool:
+    """Whether values of ``dtype`` hold HDF5 references anywhere: as the type itself, in a compound field, in an
+    array field or in a variable-length sequence (``DIMENSION_LIST`` is a sequence of references)."""
+    import h5py
+    import numpy as np
+
+    if dtype.names:
+        return any(_holds_refs(dtype.fields[name][0]) for name in dtype.names)
+    if dtype.subdtype is not None:
+        return _holds_refs(dtype.subdtype[0])
+    if h5py.check_ref_dtype(dtype) is not None:
+        return True
+    base = h5py.check_vlen_dtype(dtype)
+    return isinstance(base, np.dtype) and _holds_refs(base)
+
+
+def _refs_as_paths(value: Any, resolve: Any) -> Any:
+    """``value`` with each HDF5 reference in it replaced by ``resolve(ref)``, the path it points to: in compound
+    fields (a structured array keeps its fields, a reference field becomes one of paths), sequences and arrays."""
+    import h5py
+    import numpy as np
+
+    if isinstance(value, h5py.Reference | h5py.RegionReference):
+        return resolve(value)
+    if isinstance(value, np.void) and value.dtype.names:
+        return {name: _refs_as_paths(value[name], resolve) for name in value.dtype.names}
+    if not isinstance(value, np.ndarray) or not (value.dtype.names or value.dtype.kind == "O"):
+        return value
+    if value.dtype.names:
+        fields = value.dtype.fields
+        out = value.astype([(n, object if _holds_refs(fields[n][0]) else fields[n][0]) for n in value.dtype.names])
+        for name in value.dtype.names:
+            if _holds_refs(fields[name][0]):
+                column = out[name]
+                for index in np.ndindex(column.shape):
+                    column[index] = _refs_as_paths(column[index], resolve)
+        return out
+    out = np.empty(value.shape, object)
+    for index in np.ndindex(value.shape):
+        out[index] = _refs_as_paths(value[index], resolve)
+    return out
+
+
 def _h5_value_kind(dtype: Any) -> str:
     """What an HDF5 dataset's values are, by h5py's own type checks (never by comparing dtypes)."""
     import h5py
@@ -609,10 +652,9 @@ class H5Node(Node):
         import h5py
         import numpy as np
 
-        if isinstance(value, h5py.Reference):
-            return self.container.resolve_ref(value)
-        if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], h5py.Reference):
-            return [self.container.resolve_ref(r) for r in value.ravel()]
+        if isinstance(value, h5py.Reference | h5py.RegionReference) or (
+                isinstance(value, np.ndarray | np.void) and _holds_refs(value.dtype)):
+            return _refs_as_paths(value, self.container.resolve_ref)
         return value
 
     def children(self) -> Iterator[Node]:
@@ -701,6 +743,8 @@ class H5Node(Node):
             out = np.empty(len(flat), dtype=object)
             out[:] = flat
             return out.reshape(np.shape(data))
+        if self._obj.dtype.names and _holds_refs(self._obj.dtype):  # reference fields of a compound: paths
+            return np.asarray(_refs_as_paths(np.asarray(data), self.container.resolve_ref))
         return np.asarray(data)
 
     def lazy(self) -> Any:

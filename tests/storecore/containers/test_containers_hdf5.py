@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import h5py
 import numpy as np
 import pytest
 from test_containers_zarr import KINDS, SHAPES, assert_same, sample, selections
@@ -310,3 +311,36 @@ def test_storage_errors_are_not_reported_as_corruption(h5_dir, memory_root):
             for sel in selections(5):
                 node[sel]
         assert "gone.h5" in str(e.value) and not isinstance(e.value, CorruptData)
+
+
+def test_references_inside_attributes_and_compound_fields_are_paths(tmp_path):
+    """Dimension scales (netCDF-4 and the h5py dims API write DIMENSION_LIST, a sequence of references per axis,
+    and REFERENCE_LIST, a compound with a reference field), 2-D reference attributes and compound datasets with a
+    reference field: every reference shows as the path it points to, as h5py resolves it."""
+    path = str(tmp_path / "refs.h5")
+    with h5py.File(path, "w") as f:
+        f["z"] = np.zeros((2, 3))
+        f["t"], f["x"] = [0.0, 1.0], [5.0, 6.0, 7.0]
+        f["t"].make_scale("time")
+        f["x"].make_scale("x")
+        f["z"].dims[0].attach_scale(f["t"])
+        f["z"].dims[1].attach_scale(f["x"])
+        f["z"].attrs["grid"] = np.array([[f["t"].ref, f["x"].ref], [f["x"].ref, f["z"].ref]], dtype=h5py.ref_dtype)
+        rec = np.array([(1, f["t"].ref), (2, f["x"].ref), (3, f["z"].ref)], dtype=[("n", "i4"), ("r", h5py.ref_dtype)])
+        f.create_dataset("rec", data=rec)
+        f["rec"].attrs["one"] = rec[1]
+    with h5py.File(path, "r", locking=False) as f:  # the oracle
+        dims = [[f[r].name for r in axis] for axis in f["z"].attrs["DIMENSION_LIST"]]
+        scale_of = [{"dataset": f[row["dataset"]].name, "dimension": int(row["dimension"])}
+                    for row in f["x"].attrs["REFERENCE_LIST"]]
+        grid = [[f[r].name for r in row] for row in f["z"].attrs["grid"]]
+        fields = [(int(n), f[r].name) for n, r in f["rec"][:]]
+    with open_container(path) as root:
+        z, x, rec = root.container.node("/z"), root.container.node("/x"), root.container.node("/rec")
+        assert z.attrs["DIMENSION_LIST"] == dims == [["/t"], ["/x"]]
+        assert z.attrs["grid"] == grid
+        assert x.attrs["REFERENCE_LIST"] == scale_of == [{"dataset": "/z", "dimension": 1}]
+        assert rec.attrs["one"] == {"n": 2, "r": "/x"}
+        got = rec[:]
+        assert got.dtype.names == ("n", "r") and [(int(n), r) for n, r in got] == fields
+        assert [(int(n), r) for n, r in rec[1:]] == fields[1:]
