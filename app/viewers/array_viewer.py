@@ -7,7 +7,6 @@ or from ``prepare``), and the pane builds the viewer in short steps.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import posixpath
@@ -22,7 +21,7 @@ from ..formatting import human_size
 from ..plot.source import ArraySource
 from .base import Target, Viewer
 from .budget import Budget
-from .widgets import alive, fill_kv, kv_table, stack_over_plot
+from .widgets import alive, attribute_rows, fill_kv, kv_table, stack_over_plot
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +360,7 @@ class ArrayViewer(Viewer):
         old = self.payload
         self.payload = payload
         fill_kv(self.facts, payload.facts)
-        fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in payload.attrs.items()])
+        fill_kv(self.attrs, attribute_rows(payload.attrs))
         self.meta.setTabText(1, f"Attributes ({len(payload.attrs)})")
         self.member.blockSignals(True)
         self.member.clear()

@@ -9,7 +9,6 @@ image ticks where an axis is uniform), ``*_errors`` as error bars on curves,
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QTabWidget, QWidget
 
 from .base import Target, Viewer, has_default_plot
 from .budget import Budget
-from .widgets import FlowLayout, alive, button, fill_kv, kv_table, row_of, stack_over_plot
+from .widgets import FlowLayout, alive, attribute_rows, button, fill_kv, kv_table, row_of, stack_over_plot
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +223,7 @@ class NexusViewer(Viewer):
         view = payload.signals[index]
         fill_kv(
             self.attrs,
-            [(k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in view.source.attrs.items()],
+            attribute_rows(view.source.attrs),
         )
         fill = view.source.attrs.get("_FillValue", view.source.attrs.get("missing_value"))
         if isinstance(fill, list):

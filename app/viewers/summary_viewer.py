@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QTreeWidget, QTree
 from ..formatting import human_size
 from .base import Target, Viewer, has_default_plot
 from .budget import Budget
-from .widgets import fill_kv, kv_table
+from .widgets import attribute_rows, fill_kv, kv_table
 
 #: children listed for a group (more are counted but not shown)
 MAX_CHILDREN = 2000
@@ -78,14 +77,19 @@ def _container_kind(target: Target) -> str:
 
 
 def _broken_link(target: Target) -> Summary:
-    """A soft/external link whose target does not exist: say so, and to what."""
+    """A link that leads to no group or dataset (its target missing, a loop of links) or a member whose metadata
+    cannot be read: say why, as storecore found it, and to what."""
     node = target.node
     to = getattr(node, "link_target", None) or "an unknown target"
+    why = str(getattr(node, "error", None) or "")
+    own = f"{getattr(node, 'uri', '')}: "
+    if why.startswith(own):
+        why = why[len(own):]  # the path is the row above
     facts = [
         ("Kind", "Broken link"),
         ("Path", getattr(node, "path", "")),
         ("Points to", str(to)),
-        ("Problem", f"nothing exists at {to}: the link is broken (not an empty group)"),
+        ("Problem", why or f"nothing exists at {to}: the link is broken (not an empty group)"),
         ("URI", target.uri),
     ]
     if target.note:
@@ -180,7 +184,7 @@ class SummaryViewer(Viewer):
         self.children.addTopLevelItems(items)
         for col in range(3):
             self.children.resizeColumnToContents(col)
-        fill_kv(self.attrs, [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in payload.attrs.items()])
+        fill_kv(self.attrs, attribute_rows(payload.attrs))
         self.attrs.setVisible(bool(payload.attrs))
         self.ready.emit()
 

@@ -196,6 +196,14 @@ def fill_kv(table: QTableWidget, rows: Iterable[tuple[str, Any]]) -> None:
     table.resizeRowsToContents()
 
 
+def attribute_rows(attrs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, text) rows of attributes for :func:`fill_kv`: text as it is, anything else as JSON with its
+    non-ASCII characters kept (``µm``, not ``\\u00b5m``)."""
+    import json
+
+    return [(k, v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)) for k, v in attrs.items()]
+
+
 def stack_over_plot(
     owner: QWidget, top: Iterable[QWidget | tuple[QWidget, Qt.AlignmentFlag]], plot: QWidget, top_height: int
 ) -> None:

@@ -43,7 +43,7 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
     """Convert attribute values to plain JSON-able Python (numpy → python, bytes → str).
 
     Complex numbers become ``"1+2j"`` strings; compound (structured) values
-    become dicts; anything else unknown becomes its ``str`` (or, with
+    become dicts; opaque bytes their hex digits; anything else unknown becomes its ``str`` (or, with
     ``strict=True``, raises ``TypeError``).
     """
     import numpy as np
@@ -62,6 +62,8 @@ def json_safe(value: Any, *, strict: bool = False) -> Any:
         return {name: json_safe(value[name], strict=strict) for name in value.dtype.names}
     if isinstance(value, np.datetime64 | np.timedelta64 | _dt.date | _dt.datetime):
         return str(value)
+    if isinstance(value, np.void):  # opaque bytes: hex, every byte kept (as opaque datasets show), never read as text
+        return value.tobytes().hex()
     if isinstance(value, np.generic):
         item = value.item()
         if isinstance(item, np.generic):  # float128/complex256 have no Python equivalent: round to double

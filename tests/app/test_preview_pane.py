@@ -343,6 +343,27 @@ def test_links_resolve_and_broken_links_are_described(qtbot, pane, tmp_path):
     w = show(qtbot, pane, f"{path}::/dangling")
     facts = {w.facts.item(r, 0).text(): w.facts.item(r, 1).text() for r in range(w.facts.rowCount())}
     assert "broken" in facts["Link"] and "/nowhere" in facts["Link"]
+    assert "/nowhere" in facts["Problem"]
+
+
+def test_a_loop_of_links_says_so_and_attributes_keep_their_characters(qtbot, pane, tmp_path):
+    """A loop of soft links is not "nothing exists at": the summary gives storecore's reason; list and compound
+    attribute values keep non-ASCII characters (µm, Å, é) rather than JSON escapes."""
+    import h5py
+
+    path = tmp_path / "loop.h5"
+    with h5py.File(path, "w") as f:
+        f["a"], f["b"] = h5py.SoftLink("/b"), h5py.SoftLink("/a")
+        g = f.create_group("g")
+        g.attrs["units"] = np.array(["µm", "Å"], dtype=h5py.string_dtype())
+        g.attrs["rec"] = np.array((1, "é".encode()), dtype=[("n", "i4"), ("s", h5py.string_dtype())])
+        g["x"] = np.arange(3.0)
+    w = show(qtbot, pane, f"{path}::/a")
+    facts = {w.facts.item(r, 0).text(): w.facts.item(r, 1).text() for r in range(w.facts.rowCount())}
+    assert facts["Problem"] == "link chain does not end at a group or dataset"
+    w = show(qtbot, pane, f"{path}::/g")
+    attrs = {w.attrs.item(r, 0).text(): w.attrs.item(r, 1).text() for r in range(w.attrs.rowCount())}
+    assert attrs == {"units": '["µm", "Å"]', "rec": '{"n": 1, "s": "é"}'}
 
 
 def test_a_larger_budget_still_reads_text_in_steps(qtbot, tmp_path):

@@ -344,3 +344,17 @@ def test_references_inside_attributes_and_compound_fields_are_paths(tmp_path):
         got = rec[:]
         assert got.dtype.names == ("n", "r") and [(int(n), r) for n, r in got] == fields
         assert [(int(n), r) for n, r in rec[1:]] == fields[1:]
+
+
+def test_opaque_attributes_keep_every_byte_as_hex(tmp_path):
+    """Opaque attribute values (``np.void``) are bytes, not text: shown as hex with trailing zero bytes kept."""
+    path = str(tmp_path / "opaque.h5")
+    with h5py.File(path, "w") as f:
+        f.attrs["blob"] = np.void(b"\x01\x00\x00")
+        f.attrs["zeros"] = np.void(b"\x00\x00")
+        f.attrs["many"] = np.array([b"\xff\x00", b"\x00\x01"], "V2")
+    with h5py.File(path, "r", locking=False) as f:
+        oracle = {k: (v.tobytes().hex() if isinstance(v, np.void) else [x.tobytes().hex() for x in v])
+                  for k, v in f.attrs.items()}
+    with open_container(path) as root:
+        assert root.attrs == oracle == {"blob": "010000", "zeros": "0000", "many": ["ff00", "0001"]}
