@@ -670,7 +670,9 @@ class SlicePlot(QWidget):
             box.blockSignals(False)
         self.mode, self.axes = default_view(source)
         self._sync_controls()
-        self.sliders.configure(source.shape, self.axes, self._slider_names(), [0] * nd)
+        # a zero-length axis leaves no position for a slider to take (request_slice says the array is empty)
+        shown = tuple(range(nd)) if 0 in tuple(source.shape) else self.axes
+        self.sliders.configure(source.shape, shown, self._slider_names(), [0] * nd)
         self.request_slice(autorange=True)
 
     def _axis_label(self, ax: int) -> str:
@@ -746,6 +748,10 @@ class SlicePlot(QWidget):
             return
         if self.mode == "scalar":
             self._show_scalar()
+            return
+        if 0 in tuple(self.source.shape):  # nothing to read or draw, whichever axes are shown
+            self.guard.offer(f"Empty ({'×'.join(map(str, self.source.shape))}): no values to plot", "")
+            self._mark_painted()
             return
         level, src, req, geometry = self._level_request()
         self._drop_detail()

@@ -520,3 +520,22 @@ def test_the_previous_file_is_closed_off_the_gui_thread(qtbot, pane, data_dir):
     show(qtbot, pane, f"{data_dir}/notes.txt")
     qtbot.waitUntil(lambda: bool(closed_on), timeout=10_000)
     assert closed_on[0] is not threading.main_thread()
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0, 0), (0, 5, 5), (5, 0, 5), (3, 4, 0)])
+def test_an_array_with_a_zero_length_axis_says_it_is_empty(qtbot, pane, tmp_path, shape):
+    """No values to draw: one line saying the array is empty, no slider with a position to take, no exception
+    (a zero-width image made pyqtgraph divide by zero); changing the shown axes keeps saying so."""
+    import zarr
+
+    zarr.create_array(str(tmp_path / "e.zarr"), shape=shape, chunks=tuple(max(1, n) for n in shape), dtype="f4")
+    np.save(tmp_path / "e.npy", np.zeros(shape, "f4"))
+    for uri in (str(tmp_path / "e.zarr"), str(tmp_path / "e.npy")):
+        w = show(qtbot, pane, uri)
+        assert type(w).__name__ == "ArrayViewer", uri
+        plot = w.plot
+        qtbot.waitUntil(lambda plot=plot: plot.guard.isVisibleTo(plot), timeout=10000)
+        assert w.plot.guard.label.text() == f"Empty ({'×'.join(map(str, shape))}): no values to plot"
+        assert w.plot.sliders.spin_boxes() == {}
+        w.plot.set_axes((0,))
+        assert w.plot.guard.label.text().startswith("Empty (")
