@@ -228,7 +228,10 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
         source = open_npy(target.backend, target.location, target.size)
     attrs = dict(getattr(source, "attrs", {}) or {})
     names, coords = _dims_and_coords(target, source, attrs)
-    fill = attrs.get("_FillValue", attrs.get("missing_value"))
+    from storecore.containers.conventions import variable_attrs
+
+    cf_attrs = variable_attrs(getattr(source, "node", None), attrs)  # with a Zarr v2 variable's _FillValue
+    fill = cf_attrs.get("_FillValue", cf_attrs.get("missing_value"))
     if isinstance(fill, list):
         fill = fill[0] if fill else None
     facts = describe(source, target)
@@ -250,7 +253,7 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
             facts[1:1] = [("Warning", w) for w in node.warnings()] if node is not None else []
         except Exception as e:  # noqa: BLE001 - a note only: never fail the preview
             log.debug("no warnings for %s: %s", target.uri, e)
-        cf = cf_info(attrs, source.dtype)
+        cf = cf_info(cf_attrs, source.dtype)
         value_label = cf.label
         if cf.active and source.dtype.kind in "iuf" and source.dtype.names is None:
             packing = f"× {cf.scale_factor:g}" if cf.scale_factor is not None else ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ def _read_coord(node: Node | None, n: int) -> np.ndarray | None:
         return None
     if values.dtype.kind not in "iuf":
         return None
-    attrs = node.attrs or {}
+    attrs = variable_attrs(node, node.attrs or {})
     return decode(values, cf_info(attrs, node.dtype)).astype(float)
 
 
@@ -197,6 +198,23 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out
+
+
+def variable_attrs(node: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` of the variable ``node`` as CF decoding reads them.
+
+    xarray writes a Zarr v2 variable's ``_FillValue`` as the array's ``fill_value`` (in ``.zarray``), not among
+    its attributes, and reads it back from there: for a v2 array with ``_ARRAY_DIMENSIONS`` (xarray's mark) and
+    no ``_FillValue`` attribute, the array's fill value is its ``_FillValue``.
+    """
+    if node is None or "_FillValue" in attrs or "_ARRAY_DIMENSIONS" not in attrs:
+        return attrs
+    if getattr(node, "zarr_format", None) != 2 or getattr(node, "kind", "") != "array":
+        return attrs
+    fill = node.fill_value
+    if fill is None or (isinstance(fill, float) and math.isnan(fill)):  # NaN is missing as it is
+        return attrs
+    return {**attrs, "_FillValue": fill}
 
 
 def cf_info(attrs: dict[str, Any], dtype: Any = None) -> CFInfo:

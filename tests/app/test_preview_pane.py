@@ -539,3 +539,24 @@ def test_an_array_with_a_zero_length_axis_says_it_is_empty(qtbot, pane, tmp_path
         assert w.plot.sliders.spin_boxes() == {}
         w.plot.set_axes((0,))
         assert w.plot.guard.label.text().startswith("Empty (")
+
+
+def test_an_xarray_zarr_v2_packed_variable_masks_its_fill_value(qtbot, pane, tmp_path):
+    """xarray keeps a Zarr v2 variable's _FillValue in .zarray's fill_value: the viewer's CF decoding masks it
+    (the plotted values are xarray's, NaN where it is missing), not -9999 × 0.01 + 5."""
+    import warnings
+
+    xr = pytest.importorskip("xarray")
+    values = np.linspace(0, 10, 6)
+    values[2] = np.nan
+    ds = xr.Dataset({"packed": (("x",), values, {"units": "K"})})
+    ds["packed"].encoding = {"dtype": "i2", "scale_factor": 0.01, "add_offset": 5.0, "_FillValue": -9999}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(str(tmp_path / "x.zarr"), zarr_format=2, consolidated=False)
+    w = show(qtbot, pane, f"{tmp_path}/x.zarr::/packed")
+    facts = {w.facts.item(r, 0).text(): w.facts.item(r, 1).text() for r in range(w.facts.rowCount())}
+    assert facts["CF decoding"] == "values × 0.01 + 5; missing: -9999"
+    plot = w.plot
+    qtbot.waitUntil(lambda: plot.raw is not None, timeout=10000)
+    np.testing.assert_allclose(plot.raw, values, equal_nan=True)

@@ -349,3 +349,28 @@ def test_very_old_axis_attributes_and_two_dimensional_axes(tmp_path):
         assert any("spans dimensions" in n for n in spec.notes)
     finally:
         root.close()
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_xarray_packed_zarr_variables_decode_as_xarray_reads_them(tmp_path, zarr_format):
+    """xarray writes a Zarr v2 variable's _FillValue as the array's fill_value (v3: among its attributes); either
+    way the CF decoding masks it, and the values equal xarray's; a float variable's NaN fill adds no mask."""
+    import warnings
+
+    xr = pytest.importorskip("xarray")
+    values = np.linspace(0, 10, 6)
+    values[2] = np.nan
+    ds = xr.Dataset({"packed": (("x",), values, {"units": "K"}), "plain": (("x",), values)})
+    ds["packed"].encoding = {"dtype": "i2", "scale_factor": 0.01, "add_offset": 5.0, "_FillValue": -9999}
+    path = str(tmp_path / f"xr{zarr_format}.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # xarray/zarr notes about v2, consolidated metadata
+        ds.to_zarr(path, zarr_format=zarr_format, consolidated=False)
+        expected = xr.open_zarr(path, consolidated=False)["packed"].values
+    with storecore.open_container(f"{path}::/packed") as node:
+        attrs = conventions.variable_attrs(node, node.attrs)
+        cf = conventions.cf_info(attrs, node.dtype)
+        assert cf.fill_values == [-9999.0] and cf.packed
+        np.testing.assert_allclose(conventions.decode(node.read_slice(()), cf), expected, equal_nan=True)
+    with storecore.open_container(f"{path}::/plain") as node:
+        assert conventions.variable_attrs(node, node.attrs).get("_FillValue") in (None, node.attrs.get("_FillValue"))
