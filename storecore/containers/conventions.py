@@ -212,8 +212,11 @@ def variable_attrs(node: Any, attrs: dict[str, Any]) -> dict[str, Any]:
     if getattr(node, "zarr_format", None) != 2 or getattr(node, "kind", "") != "array":
         return attrs
     fill = node.fill_value
-    if fill is None or (isinstance(fill, float) and math.isnan(fill)):  # NaN is missing as it is
-        return attrs
+    if fill is None or isinstance(fill, bool | str) or (isinstance(fill, float) and math.isnan(fill)):
+        return attrs  # none, or NaN: missing as it is
+    packed = "scale_factor" in attrs or "add_offset" in attrs
+    if fill == 0 and not packed:
+        return attrs  # zarr's own default: arrays written by zarr with _ARRAY_DIMENSIONS keep their zeros
     return {**attrs, "_FillValue": fill}
 
 
