@@ -138,8 +138,9 @@ def _csv_head(
     return records, width, True
 
 
-def _wide_csv(target: Target, budget: Budget, sep: str) -> tuple[Any, str] | None:
-    """A very wide text table cut to its first ``MAX_COLUMNS`` columns, or None when it is not wide.
+def _wide_csv(target: Target, budget: Budget, sep: str | None) -> tuple[Any, str] | None:
+    """A very wide text table cut to its first ``MAX_COLUMNS`` columns, or None when it is not wide; ``sep``:
+    its field separator (None: found from its head, as storecore's CSV reading finds it).
 
     The header is sniffed with one bounded read first; only when it holds
     more than ``MAX_COLUMNS`` fields (or does not end within the sniff) is
@@ -152,6 +153,10 @@ def _wide_csv(target: Target, budget: Budget, sep: str) -> tuple[Any, str] | Non
 
     loc, backend, size = target.location, target.backend, target.size
     sniff = backend.read_bytes(loc.path, 0, CSV_SNIFF_BYTES if size is None else min(size, CSV_SNIFF_BYTES))
+    if sep is None:
+        from storecore.formats.tables import csv_dialect
+
+        sep = str(csv_dialect(sniff)["separator"])
     _, width, complete = _csv_head([sniff], sep.encode(), MAX_COLUMNS + 1, len(sniff), 0)
     if (complete or (size is not None and len(sniff) >= size)) and width <= MAX_COLUMNS:
         return None
@@ -192,7 +197,7 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
     if not lazy_store and not budget.fits(size):
         return None, f"This table is {human_size(size)} in a store that cannot be scanned lazily."
     if ext in (".csv", ".tsv") and target.kind == "file":
-        wide = _wide_csv(target, budget, "\t" if ext == ".tsv" else ",")  # before polars parses any schema
+        wide = _wide_csv(target, budget, "\t" if ext == ".tsv" else None)  # before polars parses any schema
         if wide is not None:
             return wide
     if ext in (".parquet", ".pq", ".csv") or target.kind == "dataset":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import FormatError, NotFound
@@ -53,8 +54,46 @@ def _write_parquet(obj: Any, f: IO[bytes], **kw: Any) -> None:
     _frame(obj).write_parquet(f, **_strip(kw))
 
 
+#: field separators a CSV file may use, in order of preference when the head is ambiguous
+CSV_SEPARATORS = (",", ";", "\t", "|")
+#: bytes of a CSV file's head read to find its dialect
+CSV_DIALECT_BYTES = 64 * 1024
+_QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+_DECIMAL_COMMA = re.compile(rb"(?:^|;)\s*-?\d+,\d+\s*(?=;|$)")
+
+
+def csv_dialect(head: bytes, default: str = ",") -> dict[str, Any]:
+    """polars options for a CSV file whose first bytes are ``head``: its field ``separator`` and, for
+    European spreadsheets (``;`` between fields), ``decimal_comma`` when numbers are written ``1,5``.
+
+    The separator is the candidate found the same number of times (at least once) on each of the first
+    lines, quoted text left out; the most frequent in the header when no candidate is that regular;
+    ``default`` when none occurs.
+    """
+    lines = [_QUOTED.sub(b"", line) for line in head.removeprefix(b"\xef\xbb\xbf").splitlines()[:6] if line.strip()]
+    if len(head) >= CSV_DIALECT_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut by the read
+    if not lines:
+        return {"separator": default}
+    counts = {sep: [line.count(sep.encode()) for line in lines] for sep in CSV_SEPARATORS}
+    regular = [sep for sep, n in counts.items() if n[0] and len(set(n)) == 1]
+    if default in regular:
+        separator = default
+    elif regular:
+        separator = max(regular, key=lambda sep: counts[sep][0])
+    else:
+        separator = max(CSV_SEPARATORS, key=lambda sep: counts[sep][0])
+        separator = separator if counts[separator][0] else default
+    options: dict[str, Any] = {"separator": separator}
+    if separator == ";" and any(_DECIMAL_COMMA.search(line) for line in lines[1:]):
+        options["decimal_comma"] = True
+    return options
+
+
 def _read_csv(f: IO[bytes], **kw: Any) -> Any:
-    return _pl().read_csv(f, **_strip(kw))
+    data = f.read()
+    options = {} if "separator" in kw else csv_dialect(data[:CSV_DIALECT_BYTES])
+    return _pl().read_csv(io.BytesIO(data), **{**options, **_strip(kw)})
 
 
 def _write_csv(obj: Any, f: IO[bytes], **kw: Any) -> None:
@@ -159,6 +198,8 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
             raise FormatError(f"{backend.uri(path)}: only parquet and CSV files can be scanned lazily")
         keys = [entry.path]
     scan = pl.scan_parquet if ext == ".parquet" else pl.scan_csv
+    if ext == ".csv" and "separator" not in kw:
+        kw = {**csv_dialect(backend.read_bytes(keys[0], 0, CSV_DIALECT_BYTES)), **kw}
     if backend.is_local:
         sources: list[Any] = [backend.local_path(k) for k in keys]
         return scan(sources if len(sources) > 1 else sources[0], **kw)
@@ -169,5 +210,5 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
         uris = [f"s3://{backend.bucket}/{backend.key(k)}" for k in keys]
         return scan(uris if len(uris) > 1 else uris[0], storage_options=polars_storage_options(backend), **kw)
     read = pl.read_parquet if ext == ".parquet" else pl.read_csv
-    frames = [read(io.BytesIO(backend.read_bytes(k))) for k in keys]
+    frames = [read(io.BytesIO(backend.read_bytes(k)), **kw) for k in keys]
     return pl.concat(frames, how="vertical_relaxed").lazy()

@@ -560,3 +560,23 @@ def test_an_xarray_zarr_v2_packed_variable_masks_its_fill_value(qtbot, pane, tmp
     plot = w.plot
     qtbot.waitUntil(lambda: plot.raw is not None, timeout=10000)
     np.testing.assert_allclose(plot.raw, values, equal_nan=True)
+
+
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_a_semicolon_csv_from_a_european_spreadsheet_is_a_table(qtbot, pane, tmp_path, memory_root, root):
+    """BOM, ';' between fields and decimal commas: three columns, the numbers read as numbers, not one column
+    called "name;value;note" or a one-line error."""
+    from PySide6.QtCore import Qt
+
+    import storecore
+
+    text = "\ufeffname;value;note\nalpha;1,5;ü\nbeta;2,25;x\n".encode()
+    base = str(tmp_path) if root == "local" else memory_root
+    backend, loc = storecore.backend_for(f"{base}/eu.csv")
+    backend.write_bytes(loc.path, text)
+    w = show(qtbot, pane, f"{base}/eu.csv")
+    assert type(w).__name__ == "TableViewer"
+    qtbot.waitUntil(lambda: w.model.rowCount() == 2, timeout=10000)
+    headers = [w.model.headerData(c, Qt.Orientation.Horizontal) for c in range(w.model.columnCount())]
+    assert headers == ["name\nString", "value\nFloat64", "note\nString"]
+    assert w.model.data(w.model.index(1, 1)) == "2.25"

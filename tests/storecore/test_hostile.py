@@ -770,3 +770,22 @@ def test_zstd_frame_walk_accepts_whole_frames_and_names_any_cut_or_tail(data, fr
     if sized:
         assert "declares" in (walk(stored, frames * len(part) + 1) or "")
     walk(junk + data, len(data))  # anything at all: a problem or None, never an exception
+
+
+@settings(max_examples=150, deadline=None)
+@given(sep=st.sampled_from([",", ";", "\t", "|"]),
+       cells=st.lists(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n\x00"),
+                                       max_size=6), min_size=2, max_size=5), min_size=1, max_size=6),
+       junk=st.binary(max_size=200))
+def test_csv_dialect_finds_the_separator_polars_wrote_and_never_raises(sep, cells, junk):
+    """Tables written by polars with any of the four separators (values holding separators and quotes get
+    quoted) are read back with that separator; any bytes at all give a dialect, never an exception."""
+    import polars as pl
+
+    from storecore.formats.tables import csv_dialect
+
+    width = min(len(r) for r in cells)
+    frame = pl.DataFrame({f"c{i}": [r[i] for r in cells] for i in range(width)})
+    text = frame.write_csv(separator=sep).encode()
+    assert csv_dialect(text)["separator"] == sep
+    assert csv_dialect(junk)["separator"] in (",", ";", "\t", "|")

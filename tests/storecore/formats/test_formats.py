@@ -232,6 +232,39 @@ def test_scan_csv_dataset_and_refusals(local_root):
         scan(f"{local_root}/j/x.json")
 
 
+@pytest.mark.parametrize(("text", "separator", "decimal_comma"), [
+    (b"a,b,c\n1,2,3\n4,5,6\n", ",", False),
+    (b"\xef\xbb\xbfname;value;note\nalpha;1,5;x\nbeta;2,25;y\n", ";", True),  # Excel in European locales
+    (b"name;value\nalpha;1.5\nbeta;2\n", ";", False),
+    (b"a\tb\n1\t2\n", "\t", False),
+    (b"a|b|c\n1|2|3\n", "|", False),
+    (b'a;b\n"x, y, z";1\n"p, q";2\n', ";", False),  # separators inside quotes do not count
+    (b"only\n1\n2\n", ",", False),
+    (b"", ",", False),
+])
+def test_csv_dialect_is_found_from_the_head(text, separator, decimal_comma):
+    from storecore.formats.tables import csv_dialect
+
+    options = csv_dialect(text)
+    assert options["separator"] == separator
+    assert options.get("decimal_comma", False) is decimal_comma
+
+
+@pytest.mark.parametrize("root", ["local_root", "memory_root"])
+def test_semicolon_csv_with_decimal_commas_loads_and_scans_as_polars_reads_it(request, root, tmp_path):
+    """A CSV as a spreadsheet in a European locale exports it (BOM, ';', decimal commas): load and scan give the
+    table polars reads when told its dialect."""
+    base = request.getfixturevalue(root)
+    text = "\ufeffname;value;note\nalpha;1,5;ü\nbeta;2,25;x\n".encode()
+    expected = pl.read_csv(io.BytesIO(text), separator=";", decimal_comma=True)
+    backend, loc = storecore.backend_for(f"{base}/eu.csv")
+    backend.write_bytes(loc.path, text)
+    for got in (load(f"{base}/eu.csv"), scan(f"{base}/eu.csv").collect()):
+        assert got.columns == ["name", "value", "note"]
+        assert got["value"].to_list() == expected["value"].to_list() == [1.5, 2.25]
+    assert load(f"{base}/eu.csv", separator=";", decimal_comma=False)["value"].to_list() == ["1,5", "2,25"]  # as told
+
+
 # -- errors -------------------------------------------------------------------------------------------
 def test_pickle_refused_without_opt_in(any_root):
     uri = save({1, 2, 3}, f"{any_root}/obj")
