@@ -187,6 +187,7 @@ class NodeSource(ArraySource):
         self.shape = tuple(node.shape or ())
         self.dtype = np.dtype(node.dtype)
         self.chunks = tuple(node.chunks) if node.chunks else None
+        self.layout = getattr(node, "layout", None)
         self.attrs = dict(node.attrs or {})
         self.compressor = node.compressor
         self.filters = list(getattr(node, "filters", []) or [])

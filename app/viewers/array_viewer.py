@@ -190,7 +190,7 @@ def describe(source: Any, target: Target) -> list[tuple[str, str]]:
         chunk_bytes = math.prod(source.chunks) * source.dtype.itemsize
         rows.append(("Chunks", f"{' × '.join(map(str, source.chunks))}  ({n:,} chunks of {human_size(chunk_bytes)})"))
     else:
-        rows.append(("Chunks", "contiguous"))
+        rows.append(("Chunks", getattr(source, "layout", None) or "contiguous"))  # or compact, virtual, external
     if source.compressor:
         rows.append(("Compressor", source.compressor))
     filters = getattr(source, "filters", None)

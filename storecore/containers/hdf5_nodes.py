@@ -555,6 +555,19 @@ class H5Node(Node):
     def chunks(self) -> tuple[int, ...] | None:
         return tuple(self._obj.chunks) if self.kind == "array" and self._obj.chunks else None
 
+    @property
+    def layout(self) -> str | None:
+        if self.kind != "array":
+            return None
+        import h5py
+
+        with self.container.errors(self.uri):
+            plist = self._obj.id.get_create_plist()
+            if plist.get_external_count():
+                return "external"
+            return {h5py.h5d.COMPACT: "compact", h5py.h5d.VIRTUAL: "virtual", h5py.h5d.CHUNKED: "chunked"}.get(
+                plist.get_layout(), "contiguous")
+
     def warnings(self) -> list[str]:
         """For a virtual dataset: which of its sources cannot be read (they read as the fill value)."""
         if self.kind != "array":
@@ -728,6 +741,8 @@ class H5Node(Node):
             with self.container.errors(self.uri):
                 data = self._obj[selection]
         except CorruptData as e:
+            if self._value_kind == "opaque":  # a tagged opaque type: HDF5 converts only to the same tag
+                return self._read_opaque(selection)
             missing = self.missing_filters()
             if missing:
                 code, name = missing[0]
@@ -746,6 +761,22 @@ class H5Node(Node):
         if self._obj.dtype.names and _holds_refs(self._obj.dtype):  # reference fields of a compound: paths
             return np.asarray(_refs_as_paths(np.asarray(data), self.container.resolve_ref))
         return np.asarray(data)
+
+    def _read_opaque(self, selection: tuple) -> np.ndarray:
+        """``selection`` of an opaque dataset read as its own type: HDF5 has no conversion from an opaque type
+        with a tag (C and Fortran writers name their blobs) to h5py's untagged one, but the bytes are the same."""
+        import h5py
+        import numpy as np
+        from h5py._hl import selections  # h5py's own selection machinery: what Dataset.__getitem__ uses
+
+        dset = self._obj
+        with self.container.errors(self.uri):
+            chosen = selections.select(dset.shape, selection, dset)
+            out = np.empty(chosen.array_shape, dset.dtype)
+            if out.size:
+                mspace = h5py.h5s.create_simple(chosen.mshape) if chosen.mshape else h5py.h5s.create(h5py.h5s.SCALAR)
+                dset.id.read(mspace, chosen.id, out, mtype=dset.id.get_type())
+        return out
 
     def lazy(self) -> Any:
         """The ``h5py.Dataset`` or ``h5py.Group``."""
@@ -848,6 +879,10 @@ class H5LinkNode(Node):
     @property
     def chunks(self) -> tuple[int, ...] | None:
         return self._delegate("chunks")
+
+    @property
+    def layout(self) -> str | None:
+        return self._delegate("layout")
 
     @property
     def compressor(self) -> str | None:

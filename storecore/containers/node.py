@@ -233,6 +233,14 @@ class Node:
         return None
 
     @property
+    def layout(self) -> str | None:
+        """How an array's values are stored: ``"chunked"`` or ``"contiguous"`` (HDF5 adds ``"compact"``,
+        ``"virtual"`` and ``"external"``); ``None`` for groups."""
+        if self.kind != "array":
+            return None
+        return "chunked" if self.chunks else "contiguous"
+
+    @property
     def compressor(self) -> str | None:
         """Name of the compression codec (``"zstd"``, ``"gzip(4)"``...), or ``None``."""
         return None

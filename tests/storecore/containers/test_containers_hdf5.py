@@ -358,3 +358,43 @@ def test_opaque_attributes_keep_every_byte_as_hex(tmp_path):
                   for k, v in f.attrs.items()}
     with open_container(path) as root:
         assert root.attrs == oracle == {"blob": "010000", "zeros": "0000", "many": ["ff00", "0001"]}
+
+
+def test_a_tagged_opaque_dataset_reads_its_bytes(tmp_path):
+    """Opaque types with a tag (as C and Fortran writers make them) have no HDF5 conversion to h5py's untagged
+    type: they read as their own type, the same bytes h5py's low-level read gives, never "corrupt"."""
+    path = str(tmp_path / "tagged.h5")
+    with h5py.File(path, "w") as f:
+        kind = h5py.h5t.create(h5py.h5t.OPAQUE, 3)
+        kind.set_tag(b"raw sensor bytes")
+        ds = h5py.h5d.create(f.id, b"blob", kind, h5py.h5s.create_simple((3, 2)))
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([[b"abc", b"def"], [b"ghi", b"jkl"], [b"\0\0\0", b"x\0y"]],
+                                                      dtype="V3"), mtype=kind)  # fmt: skip
+    with h5py.File(path, "r", locking=False) as f:  # the oracle: a read as the file's own type
+        d = f["blob"]
+        oracle = np.empty((3, 2), "V3")
+        d.id.read(h5py.h5s.ALL, h5py.h5s.ALL, oracle, mtype=d.id.get_type())
+    with open_container(f"{path}::/blob") as node:
+        for sel in ((), (1,), (slice(0, 2), 1), (2, 1), (slice(None, None, 2),)):
+            np.testing.assert_array_equal(node.read_slice(sel, cache=False), oracle[sel])
+
+
+def test_layouts_are_named(tmp_path):
+    """The metadata says how values are stored: a virtual dataset is not "contiguous"."""
+    path = str(tmp_path / "layouts.h5")
+    with h5py.File(path, "w") as f:
+        f["contiguous"] = np.arange(4)
+        f.create_dataset("chunked", data=np.arange(4), chunks=(2,))
+        plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        plist.set_layout(h5py.h5d.COMPACT)
+        h5py.h5d.create(f.id, b"compact", h5py.h5t.NATIVE_INT32, h5py.h5s.create_simple((4,)), plist)
+        layout = h5py.VirtualLayout((4,), "i8")
+        layout[:] = h5py.VirtualSource(".", "/contiguous", shape=(4,))
+        f.create_virtual_dataset("virtual", layout)
+        f.create_dataset("external", shape=(4,), dtype="i4", external=[(str(tmp_path / "raw.bin"), 0, 16)])
+        f["link"] = h5py.SoftLink("/virtual")
+    with open_container(path) as root:
+        assert root.layout is None
+        names = ("contiguous", "chunked", "compact", "virtual", "external")
+        assert {n: root.container.node(f"/{n}").layout for n in names} == {n: n for n in names}
+        assert root.container.node("/link").layout == "virtual"
