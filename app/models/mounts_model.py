@@ -40,6 +40,8 @@ from typing import Any
 from PySide6.QtCore import QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QStandardItem, QStandardItemModel
 
+from storecore.cli import printable
+
 from .. import workers
 from ..formatting import human_size
 from ..icons import icon
@@ -239,7 +241,7 @@ def row_cells(node: TreeNode) -> RowCells:
     as numbers); dates and kinds sort by their text.
     """
     name: dict[int, Any] = {
-        _DISPLAY: node.name,
+        _DISPLAY: printable(node.name),  # a name with a newline or a bidi override must not reshape the row
         _DECORATION: icon(node.icon),
         NODE_ROLE: node,
         URI_ROLE: node.uri,

@@ -8,6 +8,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
+from storecore.cli import printable
+
 from ..formatting import human_size
 from .base import Target, Viewer, has_default_plot
 from .budget import Budget
@@ -109,7 +111,7 @@ def _group(target: Target) -> Summary:
             shape = "×".join(map(str, child.shape)) if child.shape is not None else ""
             dtype = str(child.dtype) if child.dtype is not None else ""
             kind = child.kind + (" (broken)" if getattr(child, "broken", False) else "")
-            rows.append((child.name, kind, shape, dtype))
+            rows.append((printable(child.name), kind, shape, dtype))  # a newline in a name stays on its row
     groups = sum(1 for r in rows if r[1] == "group")
     root = not target.location.inner or target.location.inner.strip("/") == ""
     facts = [

@@ -543,3 +543,18 @@ def test_modified_text_is_the_local_minute_of_the_timestamp(ts):
     from app.models.mounts_model import human_time
 
     assert human_time(ts) == datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def test_control_characters_in_names_are_shown_escaped_and_kept_exact(qtbot, model, local_root):
+    """A file name with a newline, a tab, an escape or a right-to-left override is shown escaped (``\\n``,
+    ``\\u202e``), as the command line prints it, so it cannot break or reverse its row; the node keeps the
+    exact name and URI."""
+    odd = ["a\nb.txt", "tab\there.txt", "\x1b[31mred.txt", "\u202eevil.txt", "plain µm.txt"]
+    for name in odd:
+        with open(os.path.join(local_root, name), "w") as f:
+            f.write("x")
+    root = load(qtbot, model, model.add_mount(MountSpec("odd", local_root, "local")))
+    shown = {model.node(child(model, root, name)).name: child(model, root, name).data() for name in odd}
+    assert shown == {"a\nb.txt": "a\\nb.txt", "tab\there.txt": "tab\\there.txt", "\x1b[31mred.txt": "\\x1b[31mred.txt",
+                     "\u202eevil.txt": "\\u202eevil.txt", "plain µm.txt": "plain µm.txt"}
+    assert model.node(child(model, root, "a\nb.txt")).uri == os.path.join(local_root, "a\nb.txt")
