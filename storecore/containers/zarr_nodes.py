@@ -106,11 +106,11 @@ class ZarrContainer(Container):
             self.root = zarr.open_group(store=self.store, mode="r" if self.mode == "r" else "a", use_consolidated=False)
         self.consolidated = False
 
-    def metadata_exists(self, path: str, zarr_format: int, kind: str) -> bool:
-        """Whether the group or array at inner ``path`` still has its own metadata document in the store."""
+    def metadata_exists(self, path: str, zarr_format: int, kind: str | None = None) -> bool:
+        """Whether the group or array (``kind``; None: either) at inner ``path`` has its own metadata document."""
         folder = self.location.path.rstrip("/") + (path if path != "/" else "")
-        names = ("zarr.json",) if zarr_format == 3 else ((".zarray",) if kind == "array" else (".zgroup",))
-        return any(self.backend.exists(f"{folder}/{name}") for name in names)
+        v2 = {"array": (".zarray",), "group": (".zgroup",)}.get(kind or "", (".zarray", ".zgroup"))
+        return any(self.backend.exists(f"{folder}/{name}") for name in (("zarr.json",) if zarr_format == 3 else v2))
 
     @property
     def bytes_read(self) -> int:
@@ -319,8 +319,8 @@ class ZarrNode(Node):
             return False  # a member deleted since
         fmt = self.zarr_format
         base = self.path.rstrip("/")
-        return not any(container.metadata_exists(f"{base}/{name}", fmt, kind)  # type: ignore[attr-defined]
-                       for name in folders - names for kind in ("array", "group"))
+        return not any(container.metadata_exists(f"{base}/{name}", fmt)  # type: ignore[attr-defined]
+                       for name in folders - names)
 
     def _read(self, selection: tuple, cache: bool = True) -> np.ndarray:
         if self.kind != "array":
