@@ -37,6 +37,15 @@ def make(path, data, chunks, **kwargs):
     return z
 
 
+def placed(request, store, where: str) -> str:
+    """The URI of the local ``store``, or of a copy of it on the test S3 server (``where="s3"``)."""
+    if where != "s3":
+        return str(store)
+    uri = f"{request.getfixturevalue('s3_root')}/{store.name}"
+    copy(str(store), uri)
+    return uri
+
+
 def _parts():
     return [v for v, _ in h5chunks.CACHE._items.values() if isinstance(v, zarr_chunks.ZstdPrefixChunk)]
 
@@ -137,11 +146,7 @@ def test_remote_frames_are_decoded_part_way(s3_root, tmp_path, small_chunks):
 def test_stored_bytes_come_from_one_listing_and_equal_zarrs_count(request, tmp_path, where):
     data = values((20, 30, 30))
     make(tmp_path / "s.zarr", data, (5, 10, 10))
-    uri = f"{tmp_path}/s.zarr"
-    if where == "s3":
-        root = request.getfixturevalue("s3_root")
-        copy(uri, f"{root}/s.zarr")
-        uri = f"{root}/s.zarr"
+    uri = placed(request, tmp_path / "s.zarr", where)
     with open_container(uri) as node:
         listed = node.stored_nbytes
         assert listed == node.lazy().nbytes_stored()
@@ -175,11 +180,7 @@ def test_a_damaged_chunk_is_refused_before_its_first_values_are_shown(request, t
         f.write(damaged)
     with pytest.raises(Exception):  # noqa: B017 - the oracle: zarr refuses the chunk whole
         zarr.open_array(str(tmp_path / "d.zarr"))[4]
-    uri = f"{tmp_path}/d.zarr"
-    if where == "s3":
-        s3_root = request.getfixturevalue("s3_root")
-        copy(uri, f"{s3_root}/d.zarr")
-        uri = f"{s3_root}/d.zarr"
+    uri = placed(request, tmp_path / "d.zarr", where)
     with open_container(uri) as node:
         assert node.reads_chunk_prefixes
         with pytest.raises(CorruptData, match=r"d\.zarr.*chunk c/1/0/0: Zstandard data (is cut short|has \d+ bytes after)"):
