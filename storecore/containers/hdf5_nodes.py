@@ -581,8 +581,7 @@ class H5Node(Node):
             return []
         checked = min(len(sources), MAX_VDS_CHECKS)
         of = f"{len(missing)} of {checked}" + (f" checked ({len(sources)} in all)" if checked < len(sources) else "")
-        remote = self.container.backend.local_path(self.container.location.path) is None
-        state = "not readable from a remote file" if remote else "missing"
+        state = "missing" if self.container.location.is_local else "not readable from a remote file"
         return [f"virtual dataset: {of} sources {state}, read as the fill value {self.fill_value!r}: {missing[0]}"]
 
     def _missing_source(self, vs: Any) -> str:
@@ -753,13 +752,9 @@ class H5Node(Node):
             raise
         if self._is_str:
             return _decode_strings(data)
-        if self._is_ref:
-            flat = [self.container.resolve_ref(r) for r in np.asarray(data, dtype=object).ravel()]
-            out = np.empty(len(flat), dtype=object)
-            out[:] = flat
-            return out.reshape(np.shape(data))
-        if self._obj.dtype.names and _holds_refs(self._obj.dtype):  # reference fields of a compound: paths
-            return np.asarray(_refs_as_paths(np.asarray(data), self.container.resolve_ref))
+        if self._is_ref or (self._obj.dtype.names and _holds_refs(self._obj.dtype)):  # references (or fields): paths
+            values = np.asarray(data, dtype=object) if self._is_ref else np.asarray(data)
+            return np.asarray(_refs_as_paths(values, self.container.resolve_ref))
         return np.asarray(data)
 
     def _read_opaque(self, selection: tuple) -> np.ndarray:
