@@ -17,7 +17,9 @@ printed, and a run repeats with it); each starts on a settled server
 round: on a shared machine, figures taken at a load well above the
 benchmark's own are not comparable.  Every step prints the kernel's memory
 counters that moved during it (free memory at its start, reclaim, compaction:
-``vmstat``).  The summary also counts each tool's slow rounds (system CPU far
+``vmstat``), and the time the machine's CPUs spent idle, waiting on the disk
+or taken by the VM's host (``cpu_states``): a slow round with ordinary CPU use
+shows which.  The summary also counts each tool's slow rounds (system CPU far
 above its least in that case: new page cache landing in memory the VM had
 handed back to its host, see ``warm_page_cache``); they hit every tool now
 and then.  The queue's big downloads write around the page cache
@@ -184,6 +186,27 @@ def vmstat_change(before: dict[str, int], after: dict[str, int]) -> str:
     free = before.get("nr_free_pages")
     head = f"free {free * os.sysconf('SC_PAGE_SIZE') // MiB} MiB" if free is not None else ""
     return " ".join([head, *moved]).strip()
+
+
+#: the machine's CPU states printed for every step (``/proc/stat``, summed over its CPUs): time no process could use
+#: (idle: waiting on the network or a lock; iowait: on the disk; steal: the VM's host ran something else)
+CPU_STATES = {"idle": 3, "iowait": 4, "steal": 7}
+
+
+def cpu_states() -> dict[str, float]:
+    """Seconds the machine has spent in each of :data:`CPU_STATES` since it booted (empty off Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return {}
+    return {k: int(fields[i]) / tick for k, i in CPU_STATES.items() if i < len(fields)}
+
+
+def cpu_states_change(before: dict[str, float], after: dict[str, float]) -> str:
+    """The seconds each of :data:`CPU_STATES` took between ``before`` and ``after`` (those above 0.05 s)."""
+    return " ".join(f"{k} {after[k] - v:.2f} s" for k, v in before.items() if k in after and after[k] - v > 0.05)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
@@ -574,11 +597,13 @@ def main() -> None:
                     warm_page_cache(work, nbytes)  # the server's writes need new page cache too
                     settle(server.proc.pid if server.proc is not None else None)
                     try:
-                        before, server_before = vmstat(), server_cpu_now()
+                        before, server_before, states = vmstat(), server_cpu_now(), cpu_states()
                         took = timed(steps[step])
-                        server_after = server_cpu_now()
+                        server_after, states_after = server_cpu_now(), cpu_states()
                         server_cpu = None if server_before is None or server_after is None else server_after - server_before
-                        record(label, tool, nbytes, took, vmstat_change(before, vmstat()), server_cpu)
+                        machine = " ".join(x for x in (vmstat_change(before, vmstat()),
+                                                       cpu_states_change(states, states_after)) if x)
+                        record(label, tool, nbytes, took, machine, server_cpu)
                     except Exception as e:  # noqa: BLE001 - a peer failing is reported, the others go on
                         if tool.startswith(("storecore", "queue")):
                             raise
