@@ -448,7 +448,7 @@ def list_pages(uri: str, mode: str, token: workers.CancelToken | None = None) ->
     from storecore.transfer.multipart import list_pages as folder_pages
 
     backend, loc = storecore.backend_for(uri)
-    # An object store's folder through the transfer engine's listing (ElementTree on a presigned request): botocore
+    # An object store's folder through the transfer engine's listing (ElementTree on a request it signs): botocore
     # spent ~0.4 ms of Python per key parsing it, holding the GIL the window needs; a small first page shows sooner.
     for entries in folder_pages(backend, loc.path, FIRST_PAGE, PAGE, folders=True):
         if token is not None and token.cancelled:

@@ -1,7 +1,7 @@
-"""Keep-alive HTTP/1.1 connections for presigned S3 requests: one per thread and host, on plain sockets.
+"""Keep-alive HTTP/1.1 connections for signed S3 requests: one per thread and host, on plain sockets.
 
-The transfer engine's GETs, whole-object PUTs and checksummed multipart parts
-go to presigned URLs (see ``multipart._Get``).  Sending them through urllib3 costs about 0.5 ms of CPU
+The transfer engine's GETs, whole-object PUTs, checksummed multipart parts and
+listings are signed by the engine itself (see ``multipart._Get``).  Sending them through urllib3 costs about 0.5 ms of CPU
 per request, and its pool serialises thousands of small requests on one lock;
 :mod:`http.client` halves that, but still parses every response's headers
 with the :mod:`email` package and validates every request line piece by piece

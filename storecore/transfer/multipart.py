@@ -114,29 +114,30 @@ _fast_paths: dict[int, Any] = {}
 
 
 class _Get:
-    """Object GETs and small PUTs sent through presigned URLs on plain keep-alive connections.
+    """Object GETs and PUTs (whole objects, checksummed parts) and listings sent on plain keep-alive connections.
 
     A botocore ``get_object`` costs about 1.3 ms of CPU (event hooks, request
     building, response parsing), as much as moving a 256 KiB body: for many
-    small objects that, not the network, sets the pace.  Presigning with the
-    same client (so credentials, region and addressing are botocore's) and
-    sending on a per-thread keep-alive connection (:mod:`.connections`) costs
-    about a tenth of that (0.12 ms of CPU for a 256 KiB GET, body included).
-    Used only where botocore would connect directly (no proxy in the
-    environment); elsewhere :func:`get_object` calls boto3.
+    small objects that, not the network, sets the pace.  Signing here (with
+    :class:`~.sigv4.Signer` on a custom endpoint: SigV4 headers; on AWS's own
+    addressing with the same client's presigner, so that credentials, region
+    and addressing are botocore's) and sending on a per-thread keep-alive
+    connection (:mod:`.connections`) costs about a tenth of that (0.12 ms of
+    CPU for a 256 KiB GET, body included).  Used only where botocore would
+    connect directly (no proxy in the environment); elsewhere
+    :func:`get_object` calls boto3.
     """
 
-    def __init__(self, client: Any, connections: Any, presigner: Any = None) -> None:
-        self.client, self.connections, self.presigner = client, connections, presigner
+    def __init__(self, client: Any, connections: Any, signer: Any = None) -> None:
+        self.client, self.connections, self.signer = client, connections, signer
 
     def sign(self, method: str, bucket: str, key: str, headers: dict[str, str],
-             part: tuple[str, int] | None = None) -> str:
-        """A presigned URL for ``method`` on ``key`` signing ``headers`` (the request must send them); ``part``:
-        (upload id, part number) of a multipart upload's part (a PUT)."""
-        if self.presigner is not None:
+             part: tuple[str, int] | None = None) -> tuple[str, dict[str, str]]:
+        """The URL and headers of a ``method`` request on ``key`` that sends ``headers``; ``part``: (upload id,
+        part number) of a multipart upload's part (a PUT)."""
+        if self.signer is not None:
             query = {"partNumber": str(part[1]), "uploadId": part[0]} if part else None
-            return self.presigner.url(method, bucket, key, {k: v for k, v in headers.items() if k.startswith("x-amz-")},
-                                      params=query)
+            return self.signer.sign(method, bucket, key, headers, params=query)
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if headers.get("x-amz-checksum-mode"):
             params["ChecksumMode"] = headers["x-amz-checksum-mode"]
@@ -145,10 +146,11 @@ class _Get:
         op = "get_object" if method == "GET" else "put_object"
         if part:
             op, params["UploadId"], params["PartNumber"] = "upload_part", part[0], part[1]
-        return self.client.generate_presigned_url(op, Params=params, ExpiresIn=900)
+        return self.client.generate_presigned_url(op, Params=params, ExpiresIn=900), headers
 
     def __call__(self, bucket: str, key: str, headers: dict[str, str]) -> Any:
-        resp = self.connections.request("GET", self.sign("GET", bucket, key, headers), headers=headers)
+        url, send = self.sign("GET", bucket, key, headers)
+        resp = self.connections.request("GET", url, headers=send)
         if resp.status in (200, 206):
             return resp
         from botocore.exceptions import ClientError  # here: an import statement costs even when cached
@@ -166,7 +168,8 @@ class _Get:
             headers = {"Content-MD5": checksum["ContentMD5"]}
         else:
             headers = {}  # size checks only
-        resp = self.connections.request("PUT", self.sign("PUT", bucket, key, headers, part), body=body, headers=headers)
+        url, send = self.sign("PUT", bucket, key, headers, part)
+        resp = self.connections.request("PUT", url, body=body, headers=send)
         etag = resp.headers.get("ETag")
         if resp.status == 200 and etag:
             resp.read()
@@ -179,12 +182,12 @@ class _Get:
 
         raise ClientError(_error_body(resp), "UploadPart" if part else "PutObject")
 
-
     def list(self, bucket: str, params: dict[str, str]) -> bytes:
-        """The XML body of one ListObjectsV2 page (``params``: its query) through a presigned URL."""
+        """The XML body of one ListObjectsV2 page (``params``: its query), signed by :attr:`signer`."""
         from botocore.exceptions import ClientError
 
-        resp = self.connections.request("GET", self.presigner.url("GET", bucket, "", None, params=params))
+        url, send = self.signer.sign("GET", bucket, "", params=params)
+        resp = self.connections.request("GET", url, headers=send)
         if resp.status != 200:
             raise ClientError(_error_body(resp), "ListObjectsV2")
         body = resp.read()
@@ -198,8 +201,8 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
     entries instead, sub-folders included (a ``/`` delimiter), as :meth:`ls_pages` gives them.
 
     botocore spends about 0.4 ms of CPU a key on a listing (XML to dicts, every timestamp through
-    ``dateutil``): as much as moving a small object.  The same request sent through the fast path's presigned
-    URL and read with ElementTree costs a tenth of that.  Where there is no fast path, where the first page is
+    ``dateutil``): as much as moving a small object.  The same request sent through the fast path's signer
+    and read with ElementTree costs a tenth of that.  Where there is no fast path, where the first page is
     refused or nothing is listed, the backend lists (and raises its own errors).
     """
     import datetime
@@ -210,7 +213,7 @@ def list_pages(backend: Any, path: str, first: int, page: int, *, folders: bool 
         return backend.ls_pages(path) if folders else backend.ls_pages_ramped(path, first, page)
 
     fast = _fast_get(backend) if getattr(backend, "supports_s3_api", False) else None
-    if fast is None or fast.presigner is None:
+    if fast is None or fast.signer is None:
         yield from by_backend()
         return
     key = backend.key(path)
@@ -307,16 +310,16 @@ def _fast_get_for_client(backend: Any) -> _Get | None:
     with _clients_lock:
         if _fast_paths.get(key) is None:
             from .connections import Connections
-            from .presign import Presigner
+            from .sigv4 import Signer
 
             tuning = backend.tuning
-            presigner = None
+            signer = None
             credentials = backend.credentials()
             if backend.endpoint_url and credentials is not None:
                 # path-style URLs on a custom endpoint; AWS's own addressing is left to botocore
-                presigner = Presigner(endpoint, client.meta.region_name, credentials)
+                signer = Signer(endpoint, client.meta.region_name, credentials)
             _fast_paths[key] = _Get(client, Connections(endpoint, connect_timeout=tuning.connect_timeout,
-                                                   read_timeout=tuning.read_timeout), presigner)
+                                                   read_timeout=tuning.read_timeout), signer)
         return _fast_paths[key]
 
 
@@ -485,7 +488,7 @@ def _send_part(client: Any, **kwargs: Any) -> dict[str, Any]:
 
     With a Content-MD5 or CRC32 it goes through the client's fast path when there is one, as whole objects do
     (:func:`_put_object`): botocore's ``upload_part`` cost 5.6-6.2 ms of CPU for an 8 MiB part here, the
-    presigned PUT 2.9-3.4 ms, about 0.35 s of the 1.1 s a 1 GiB upload costs the client.  Size-only parts
+    fast path's PUT 2.9-3.4 ms, about 0.35 s of the 1.1 s a 1 GiB upload costs the client.  Size-only parts
     (no checksum header) keep botocore, whose client for them signs the payload.
     """
     fast = _fast_paths.get(id(client))
@@ -572,14 +575,14 @@ def upload(
 
 def _put_whole(ctx: Control, read: Callable[[int, int], bytes], size: int, db: Any, dkey: str,
                check_source: Callable[[], None] | None) -> tuple[str, str]:  # fmt: skip
-    """One PUT of the whole object with its CRC32 (or MD5), through the fast path (a presigned URL)."""
+    """One PUT of the whole object with its CRC32 (or MD5), through the fast path (see :class:`_Get`)."""
     uri = db.uri(dkey)
     data = read(0, size) if size else b""
     if len(data) != size:
         raise ChecksumMismatch(f"{uri}: source gave {len(data)} bytes, expected {size}", path=uri)
     if check_source is not None:
         check_source()
-    client = transfer_client(db)  # presigned: payload signing does not apply
+    client = transfer_client(db)  # the fast path signs no payload: the CRC32 or Content-MD5 guards the body
     _fast_get(db)
 
     def put() -> tuple[str | None, str]:

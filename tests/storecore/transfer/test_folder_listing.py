@@ -1,4 +1,4 @@
-"""A folder's listing through the transfer engine's presigned requests equals the backend's own (botocore) listing."""
+"""A folder's listing through the transfer engine's own signed requests equals the backend's own (botocore) listing."""
 
 from __future__ import annotations
 

@@ -203,7 +203,7 @@ def test_savers_write_to_s3_through_the_engine(s3_root, monkeypatch):
 
 @pytest.mark.parametrize("verify", [True, False])
 def test_checksummed_parts_go_through_the_fast_path_and_size_only_ones_through_botocore(small_parts, tmp_path, verify):
-    """A verified multipart upload sends its parts as presigned PUTs with their CRC32 (botocore's UploadPart is
+    """A verified multipart upload sends its parts as PUTs it signs itself, with their CRC32 (botocore's UploadPart is
     never called), and the object is whole; a size-only upload keeps botocore, whose client signs the payload."""
     from storecore.transfer import JobState, TransferQueue
 

@@ -125,49 +125,52 @@ def test_downloads_keep_the_mode_of_the_file_they_replace(s3_root, tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".storecore-tmp")]
 
 
-# presigned URLs ---------------------------------------------------------------------------------
+# signed requests --------------------------------------------------------------------------------
 KEYS = ["a.bin", "dir/sub dir/ü ñ+%&=?#x.bin", "~tilde/(paren)[b]{c}*'!$@;:,", "trailing/"]
 
 
 @pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8333", "https://s3.example.org", "http://minio.local:9000/p"])
 @pytest.mark.parametrize("token", [None, "TOKEN/with+chars=="])
-def test_presigned_urls_are_the_ones_botocore_signs(monkeypatch, endpoint, token):
+def test_signed_requests_carry_the_authorization_botocore_computes(monkeypatch, endpoint, token):
     import datetime
-    import urllib.parse
 
-    import boto3
     import botocore.auth
+    from botocore.awsrequest import AWSRequest
     from botocore.config import Config
+    from botocore.credentials import Credentials
 
-    from storecore.transfer.presign import Presigner
+    from storecore.transfer.sigv4 import UNSIGNED_PAYLOAD, Signer
 
     fixed = datetime.datetime(2026, 11, 26, 12, 30, 5)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: fixed)
-    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="wJalr/K7+EXAMPLEKEY",
-                                    aws_session_token=token)
-    client = session.client("s3", endpoint_url=endpoint, region_name="eu-west-3",
-                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                                          request_checksum_calculation="when_required"))
-    ours = Presigner(endpoint, "eu-west-3", session.get_credentials())
-    cases = [("get_object", {}, {}, "GET"), ("get_object", {"ChecksumMode": "ENABLED"}, {"x-amz-checksum-mode": "ENABLED"}, "GET"),
-             ("put_object", {"ChecksumCRC32": "NhCmhg=="}, {"x-amz-checksum-crc32": "NhCmhg=="}, "PUT")]
+    credentials = Credentials("AKIDEXAMPLE", "wJalr/K7+EXAMPLEKEY", token)
+    ours = Signer(endpoint, "eu-west-3", credentials)
+    part = {"partNumber": "7", "uploadId": "2~a/b+c=="}
+    listing = {"list-type": "2", "prefix": "dir/sub dir/ü+", "continuation-token": "AbC+/==", "encoding-type": "url"}
+    cases = [("GET", {}, None), ("GET", {"x-amz-checksum-mode": "ENABLED"}, None),
+             ("PUT", {"x-amz-checksum-crc32": "NhCmhg=="}, None), ("PUT", {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}, None),
+             ("PUT", {"x-amz-checksum-crc32": "NhCmhg=="}, part), ("GET", {}, listing)]
     for key in KEYS:
-        for op, params, headers, method in cases:
-            theirs = urllib.parse.urlsplit(client.generate_presigned_url(
-                op, Params={"Bucket": "my-bucket", "Key": key, **params}, ExpiresIn=900))
-            mine = urllib.parse.urlsplit(ours.url(method, "my-bucket", key, headers, now=fixed))
-            assert (mine.scheme, mine.netloc, mine.path) == (theirs.scheme, theirs.netloc, theirs.path)
-            assert sorted(urllib.parse.parse_qsl(mine.query)) == sorted(urllib.parse.parse_qsl(theirs.query))
+        for method, headers, params in cases:
+            url, send = ours.sign(method, "my-bucket", "" if params is listing else key, headers, params=params, now=fixed)
+            assert {k: send[k] for k in headers} == headers and send["X-Amz-Content-SHA256"] == UNSIGNED_PAYLOAD
+            assert ("X-Amz-Security-Token" in send) == bool(token)
+            theirs = AWSRequest(method=method, url=url, headers={**headers, "X-Amz-Content-SHA256": UNSIGNED_PAYLOAD})
+            theirs.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+            botocore.auth.S3SigV4Auth(credentials, "s3", "eu-west-3").add_auth(theirs)
+            assert send["Authorization"] == theirs.headers["Authorization"], (key, method, headers, params)
+            assert send["X-Amz-Date"] == theirs.headers["X-Amz-Date"]
+            assert url.startswith(endpoint.rstrip("/") + "/my-bucket/")
 
 
-def test_presigned_requests_reach_odd_keys_and_wrong_secrets_are_refused(s3_server, s3_bucket, s3_scheme):
+def test_signed_requests_reach_odd_keys_and_wrong_secrets_are_refused(s3_server, s3_bucket, s3_scheme):
     import storecore
     from storecore.errors import PermissionDenied
     from storecore.transfer import multipart
 
     b, _ = storecore.backend_for(f"{s3_scheme}://{s3_bucket}/x")
     fast = multipart._fast_get(b)
-    assert fast is not None and fast.presigner is not None
+    assert fast is not None and fast.signer is not None
     for key in KEYS[:3]:
         data = key.encode() * 100
         fast.put(s3_bucket, key, data, {"ChecksumCRC32": multipart.crc32_b64(multipart.crc32(data))})
