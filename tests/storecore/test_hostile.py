@@ -789,3 +789,34 @@ def test_csv_dialect_finds_the_separator_polars_wrote_and_never_raises(sep, cell
     text = frame.write_csv(separator=sep).encode()
     assert csv_dialect(text)["separator"] == sep
     assert csv_dialect(junk)["separator"] in (",", ";", "\t", "|")
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.text(min_size=1, max_size=40), prefix=st.text(max_size=20), token=st.text(max_size=20))
+def test_any_key_or_query_is_signed_as_botocore_signs_it(key, prefix, token):
+    """Keys are data: whatever a key or a listing's prefix and token hold, the request's signature is botocore's."""
+    import datetime
+
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+
+    from storecore.transfer.sigv4 import UNSIGNED_PAYLOAD, Signer
+
+    fixed = datetime.datetime(2026, 12, 5, 1, 2, 3)
+    credentials = Credentials("AKIDEXAMPLE", "secret/+=", None)
+    signer = Signer("http://127.0.0.1:9000", "us-east-1", credentials)
+    listing = {"list-type": "2", "prefix": prefix, "continuation-token": token}
+    for bucket_key, params in ((key, None), ("", listing)):
+        url, send = signer.sign("GET", "b", bucket_key, {"x-amz-checksum-mode": "ENABLED"}, params=params, now=fixed)
+        theirs = AWSRequest(method="GET", url=url, headers={"x-amz-checksum-mode": "ENABLED",
+                                                            "X-Amz-Content-SHA256": UNSIGNED_PAYLOAD})
+        theirs.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+        original = botocore.auth.get_current_datetime
+        botocore.auth.get_current_datetime = lambda *a, **k: fixed  # hypothesis runs many examples per test call
+        try:
+            botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(theirs)
+        finally:
+            botocore.auth.get_current_datetime = original
+        assert send["Authorization"] == theirs.headers["Authorization"]
