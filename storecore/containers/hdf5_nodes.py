@@ -68,7 +68,9 @@ def _close_remote_files() -> None:
     # virtual dataset (VDS) whose file is closed crashes it there (exit code 139 on quitting).  A node kept
     # alive to the end (by a widget Qt never deletes, say) must not leave one behind.
     for node in list(_dataset_nodes):
-        dcpl = getattr(node._obj, "_dcpl", None)
+        # only a property list h5py already made (its cached ``_dcpl``): asking for one would make it, and on a
+        # dataset whose file is closed that raises (a traceback printed at exit)
+        dcpl = vars(node._obj).get("_dcpl")
         with suppress_logged(logger, "closing a dataset's property list at exit"):
             if dcpl is not None and dcpl.valid:
                 dcpl.close()

@@ -1,0 +1,49 @@
+"""HDF5 files from other ecosystems than beamlines: listed and read by storecore as h5py lists and reads them.
+
+MATLAB v7.3, AnnData, PyTables/pandas, netCDF-4, old-style NeXus and bliss scan files, storage odds
+(external raw files, compact layout, scale-offset, array and nested compound types, bitfields), and a SWMR
+file read while another process appends to it.  The oracle is h5py (see ``test_real_files.check_file``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import ecosystem_files as eco
+import pytest
+from test_real_files import check_file
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """The ecosystem-style files, written once."""
+    d = tmp_path_factory.mktemp("ecosystems")
+    return {
+        "matlab": eco.write_matlab_v73(d / "data.mat"),
+        "anndata": eco.write_anndata(d / "cells.h5ad"),
+        "pytables": eco.write_pytables(d / "store.h5"),
+        "netcdf": eco.write_netcdf4(d / "climate.nc"),
+        "nexus_old": eco.write_nexus_old(d / "old.nxs"),
+        "bliss": eco.write_bliss(d / "bliss.h5", d / "lima_0000.h5"),
+        "odds": eco.write_storage_odds(d / "odds.h5"),
+    }
+
+
+@pytest.mark.parametrize("name", ["matlab", "anndata", "pytables", "netcdf", "nexus_old", "bliss", "odds"])
+def test_ecosystem_file_lists_and_reads_like_h5py(files, name):
+    assert check_file(files[name]) > 0
+
+
+# -- at exit ------------------------------------------------------------------------------------------------------------
+def test_node_kept_past_its_closed_file_prints_nothing_at_exit(files):
+    """A dataset node still alive at exit whose file was closed: the exit hook that closes property lists
+    must not make one (which raises on a closed file) and print a traceback."""
+    code = (
+        "from storecore.containers import open_container\n"
+        f"with open_container({str(files['odds'])!r}) as root:\n"
+        "    node = root.get('/compact')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
