@@ -744,6 +744,8 @@ class H5Node(Node):
         except CorruptData as e:
             if self._value_kind == "opaque":  # a tagged opaque type: HDF5 converts only to the same tag
                 return self._read_opaque(selection)
+            if self.layout == "external":
+                return self._read_external(selection, e)
             missing = self.missing_filters()
             if missing:
                 code, name = missing[0]
@@ -758,6 +760,44 @@ class H5Node(Node):
             values = np.asarray(data, dtype=object) if self._is_ref else np.asarray(data)
             return np.asarray(_refs_as_paths(values, self.container.resolve_ref))
         return np.asarray(data)
+
+    def _read_external(self, selection: tuple, error: CorruptData) -> np.ndarray:
+        """``selection`` of a dataset kept in external raw files (``create_dataset(external=...)``) that HDF5 could
+        not open: they are looked for beside this HDF5 file, where their writer put them.
+
+        HDF5 looks for relative raw file names in the working folder of the process (unless each dataset is
+        opened with an ``efile_prefix``, which HDF5 then refuses to mix with other openings of the same dataset in
+        one process), so a file opened from anywhere else read as "corrupt".  The raw bytes are the dataset's
+        values in its own (file) type, row-major, segment after segment: numpy reads them as that type.
+        """
+        import numpy as np
+
+        dset = self._obj
+        plist = dset.id.get_create_plist()
+        segments = [plist.get_external(i) for i in range(plist.get_external_count())]
+        names = ", ".join(os.fsdecode(name) for name, _, _ in segments)
+        folder = self.container.backend.local_path(posixpath.dirname(self.container.location.path))
+        if folder is None:
+            raise CorruptData(f"{self.uri}: its values are in external raw files ({names}), which cannot be read "
+                              "beside a remote file (copy them with it to a local folder)", path=self.uri) from error  # fmt: skip
+        if dset.dtype.hasobject:  # variable-length values hold heap addresses: only HDF5 can read them
+            raise error
+        need = dset.size * dset.dtype.itemsize
+        data = bytearray()
+        for name, offset, size in segments:
+            full = os.path.join(folder, os.fsdecode(name))  # an absolute name stays as it is
+            if not os.path.isfile(full):
+                raise CorruptData(f"{self.uri}: external raw data file {os.fsdecode(name)} not found (neither in the "
+                                  f"working folder nor beside {self.container.location.name})", path=self.uri) from error  # fmt: skip
+            with open(full, "rb") as raw:
+                raw.seek(offset)
+                data += raw.read(min(size, need - len(data)))
+            if len(data) >= need:
+                break
+        if len(data) < need:
+            raise CorruptData(f"{self.uri}: external raw data files ({names}) hold {len(data)} of its {need} bytes",
+                              path=self.uri) from error  # fmt: skip
+        return np.array(np.frombuffer(bytes(data), dtype=dset.dtype).reshape(dset.shape)[selection])
 
     def _read_opaque(self, selection: tuple) -> np.ndarray:
         """``selection`` of an opaque dataset read as its own type: HDF5 has no conversion from an opaque type

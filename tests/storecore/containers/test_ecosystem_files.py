@@ -12,8 +12,13 @@ import sys
 from pathlib import Path
 
 import ecosystem_files as eco
+import h5py
+import numpy as np
 import pytest
 from test_real_files import check_file
+
+from storecore.containers import open_container
+from storecore.errors import CorruptData
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,36 @@ def files(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", ["matlab", "anndata", "pytables", "netcdf", "nexus_old", "bliss", "odds"])
 def test_ecosystem_file_lists_and_reads_like_h5py(files, name):
     assert check_file(files[name]) > 0
+
+
+# -- external raw data files -----------------------------------------------------------------------------------
+def _h5py_beside(path: Path, name: str) -> np.ndarray:
+    """What h5py reads when told to look for the raw files beside the HDF5 file (``efile_prefix``)."""
+    with h5py.File(path, "r", locking=False) as f:
+        dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+        dapl.set_efile_prefix(b"${ORIGIN}")
+        return h5py.Dataset(h5py.h5d.open(f.id, name.encode(), dapl=dapl))[()]
+
+
+def test_external_raw_file_beside_the_hdf5_file_reads_from_any_working_folder(files, monkeypatch, tmp_path):
+    """HDF5 looks for a relative raw file name in the working folder: opened from elsewhere, the file read as
+    corrupt.  Its writer put the raw file beside it, and that is where it is read from."""
+    path = files["odds"]
+    monkeypatch.chdir(tmp_path)  # anywhere but the file's folder
+    want = _h5py_beside(path, "external")
+    with open_container(f"{path}::/external") as node:
+        assert node.layout == "external"
+        np.testing.assert_array_equal(node.read_slice(()), want)
+        np.testing.assert_array_equal(node.read_slice((slice(1, 3), 4)), want[1:3, 4])
+        np.testing.assert_array_equal(node.read_slice((3,)), want[3])
+
+
+def test_missing_external_raw_file_is_named(files, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with open_container(f"{files['odds']}::/external_missing") as node, pytest.raises(CorruptData) as info:
+        node.read_slice(())
+    text = str(info.value)
+    assert "odds.h5::/external_missing" in text and "nowhere.raw" in text and "\n" not in text
 
 
 # -- at exit ------------------------------------------------------------------------------------------------------------
