@@ -34,9 +34,15 @@ class ImagePayload:
 
 
 def _to_rgba(img: Any) -> np.ndarray:
-    """Any PIL mode as 8-bit RGBA (16-bit and float images scaled by their 0.5–99.5 percentiles)."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float32)
+    """Any PIL mode as 8-bit RGBA (16-bit, float and signed images scaled by their 0.5–99.5 percentiles).
+
+    Values come from storecore's :func:`~storecore.formats.images.pil_array`: a signed 8-bit TIFF, which Pillow
+    decodes as unsigned, is scaled as the signed values it holds (never -1 as the brightest grey).
+    """
+    from storecore.formats.images import pil_array, tiff_dtype
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or tiff_dtype(img) not in (None, np.uint8):
+        a = pil_array(img).astype(np.float32)
         finite = a[np.isfinite(a)]
         lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (0.0, 1.0))
         g = np.clip((a - lo) / ((hi - lo) or 1.0) * 255, 0, 255).astype(np.uint8)
