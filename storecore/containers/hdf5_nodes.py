@@ -246,13 +246,26 @@ class RemoteReader(ReadOnlyFile):
         return len(data)
 
 
-def _open_local(path: str, h5mode: str, cache: dict[str, int]) -> Any:
-    """Open a local file; reading takes no lock, so a viewer never blocks (or is blocked by) a writer elsewhere."""
+def _open_local(path: str, h5mode: str, cache: dict[str, int], *, uri: str = "") -> Any:
+    """Open a local file; reading takes no lock, so a viewer never blocks (or is blocked by) a writer elsewhere.
+
+    A file another program has open for writing is marked so in its superblock and HDF5 refuses a plain
+    reader; a writer in SWMR mode (single writer, multiple readers: what detectors and DAQ use while a scan
+    runs) lets readers in that say so, as h5py's ``swmr=True`` does.
+    """
     import h5py
 
     try:
         return h5py.File(path, h5mode, locking=h5mode != "r", **cache)
     except OSError as e:
+        if h5mode == "r" and "already open for write" in str(e):
+            try:
+                return h5py.File(path, "r", locking=False, swmr=True, **cache)
+            except OSError:
+                raise FormatError(
+                    f"{uri or path}: open for writing by another program (not in SWMR mode), or left marked open by "
+                    "a writer that stopped (h5clear -s clears the mark)", path=uri or path,
+                ) from e  # fmt: skip
         # The same process already holds the file open with HDF5's default locking (HDF5 shares one
         # handle per file and refuses a second opening with other flags): open it the same way.
         if "locking flag" not in str(e):
@@ -284,7 +297,7 @@ class HDF5Container(Container):
             elif self.location.is_local:
                 if mode == "r":
                     self._check_file()
-                self.file = _open_local(self.location.path, h5mode, cache)
+                self.file = _open_local(self.location.path, h5mode, cache, uri=self.uri)
                 _open_remote.add(self)  # closed at exit too (see _close_remote_files)
             else:
                 if mode != "r":

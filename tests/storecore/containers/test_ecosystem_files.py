@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import ecosystem_files as eco
@@ -18,7 +19,7 @@ import pytest
 from test_real_files import check_file
 
 from storecore.containers import open_container
-from storecore.errors import CorruptData
+from storecore.errors import CorruptData, FormatError
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,54 @@ def test_missing_external_raw_file_is_named(files, monkeypatch, tmp_path):
         node.read_slice(())
     text = str(info.value)
     assert "odds.h5::/external_missing" in text and "nowhere.raw" in text and "\n" not in text
+
+
+# -- a file another program is writing ----------------------------------------------------------------------------------
+def test_swmr_file_reads_while_another_process_appends(tmp_path):
+    """A detector or DAQ writing in SWMR mode marks the file open for writing: a plain reader is refused
+    ("already open for write"), a SWMR reader is let in and sees whole rows only."""
+    path = tmp_path / "live.h5"
+    writer = subprocess.Popen([sys.executable, eco.__file__, "swmr", str(path), "150", "0.01"])
+    try:
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        seen = 0
+        while writer.poll() is None and time.monotonic() < deadline:
+            with open_container(str(path)) as root:
+                data = root.get("/data")
+                n = data.shape[0]
+                if n:
+                    rows = data.read_slice((slice(0, n),))
+                    np.testing.assert_array_equal(rows[:, 0], np.arange(n))
+                seen += 1
+        assert seen > 0
+    finally:
+        writer.wait(timeout=60)
+    assert writer.returncode == 0
+
+
+def test_file_held_open_by_a_plain_writer_says_so(tmp_path):
+    """A writer not in SWMR mode (in another process: HDF5 shares one handle per file within a process)."""
+    path = tmp_path / "held.h5"
+    code = (
+        "import sys, h5py\n"
+        f"f = h5py.File({str(path)!r}, 'w', libver='latest')\n"
+        "f['x'] = 1\n"
+        "f.flush()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        with pytest.raises(FormatError) as info:
+            open_container(str(path))
+    finally:
+        writer.communicate("", timeout=60)
+    text = str(info.value)
+    assert str(path) in text and "open for writing by another program" in text and "\n" not in text
 
 
 # -- at exit ------------------------------------------------------------------------------------------------------------
