@@ -59,26 +59,17 @@ def _read_bytes(data: bytes, ext: str) -> Any:
 
 
 def _structured(target: Target, budget: Budget) -> tuple[Any, str]:
-    import numpy as np
-    import polars as pl
+    """A container node's or a structured ``.npy`` file's values as a table: both through
+    :func:`~.values_table.values_frame`, so their fields read alike (bytes as text, times as times)."""
+    from .values_table import values_frame
 
     node = target.node
-    if node is not None:
-        from .values_table import values_frame
-
-        return values_frame(node, budget)
     if node is None:  # a structured .npy file
         from ..plot.source import open_npy
 
         node = open_npy(target.backend, target.location, target.size)
         node.read_slice = node.read  # type: ignore[attr-defined]
-    n = int(node.shape[0]) if node.shape else 1
-    fit = max(1, budget.max_bytes // max(1, node.dtype.itemsize))
-    rows = min(n, fit)
-    arr = np.asarray(node.read_slice((slice(0, rows),)) if node.shape else node.read_slice(()))
-    frame = pl.DataFrame({name: arr[name] for name in arr.dtype.names})
-    guard = f"Showing the first {rows:,} of {n:,} records." if rows < n else ""
-    return frame.lazy(), guard
+    return values_frame(node, budget)
 
 
 def _csv_head(

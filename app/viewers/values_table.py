@@ -33,8 +33,42 @@ def _flat_fields(dtype: np.dtype, prefix: str = "") -> list[tuple[str, tuple[str
     return out
 
 
+#: the numpy unit each datetime64/timedelta64 unit is converted to for polars (which takes D, ms, us and ns only):
+#: exact for every unit listed; others (ps, fs, as, and months or years of a duration) are shown as text
+_POLARS_TIME_UNITS = {"M": {"Y": "D", "M": "D", "W": "D", "D": "D", "h": "ms", "m": "ms", "s": "ms"},
+                      "m": {"W": "ms", "D": "ms", "h": "ms", "m": "ms", "s": "ms"}}
+
+
+def _python_dates(arr: np.ndarray) -> bool:
+    """Whether every datetime in ``arr`` lies in years 1–9999, which Python's ``datetime`` (and so polars, when a
+    cell is shown) can hold: polars panics on years outside them."""
+    if arr.dtype.kind != "M":
+        return True
+    years = arr[~np.isnat(arr)].astype("M8[Y]")  # (to years: a cast that never overflows, unlike one to finer units)
+    return not years.size or (years.min() >= np.datetime64("0001", "Y") and years.max() <= np.datetime64("9999", "Y"))
+
+
+def _temporal_series(name: str, arr: np.ndarray) -> Any:
+    """A datetime64/timedelta64 column as polars dates, datetimes or durations (NaT as null), sortable as times.
+
+    Written as text by ``format_value`` they came out as integers (``datetime64[ns]`` items are ints) and NaT as
+    ``None``; units polars cannot hold, or values that do not survive the unit change, are shown as numpy's text.
+    """
+    import polars as pl
+
+    arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
+    unit = np.datetime_data(arr.dtype)[0]
+    target = unit if unit in ("ms", "us", "ns") else _POLARS_TIME_UNITS[arr.dtype.kind].get(unit)
+    if target is not None and _python_dates(arr):
+        converted = arr.astype(f"{arr.dtype.kind}8[{target}]")
+        if np.array_equal(converted.astype(arr.dtype).view(np.int64), arr.view(np.int64)):
+            return pl.Series(name, converted)
+    text = np.datetime_as_string(arr) if arr.dtype.kind == "M" else np.array([str(v) for v in arr], dtype=object)
+    return pl.Series(name, [str(v) for v in text], dtype=pl.String)
+
+
 def _series(name: str, values: Any, labels: dict[int, str] | None = None) -> Any:
-    """One column: numbers stay numbers (they sort as numbers); everything else is text."""
+    """One column: numbers stay numbers (they sort as numbers), times stay times; everything else is text."""
     import polars as pl
 
     from storecore.containers.values import format_value
@@ -42,6 +76,8 @@ def _series(name: str, values: Any, labels: dict[int, str] | None = None) -> Any
     arr = np.asarray(values)
     if labels is None and arr.ndim == 1 and arr.dtype.kind in "biuf" and arr.dtype.itemsize <= 8:
         return pl.Series(name, arr.astype(arr.dtype.newbyteorder("=")))
+    if arr.ndim == 1 and arr.dtype.kind in "mM":
+        return _temporal_series(name, arr)
     return pl.Series(name, [format_value(v, enum_labels=labels) for v in arr], dtype=pl.String)
 
 

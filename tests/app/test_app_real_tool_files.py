@@ -1,0 +1,43 @@
+"""Previews of files as real tools write them: times in Zarr arrays and ``.npy`` records read as times, byte
+strings of a ``.npy`` record as text, alike whichever container holds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import zarr
+from window_helpers import show
+
+from app.viewers.table_viewer import TableViewer
+
+
+def cells(viewer: TableViewer) -> list[list[str]]:
+    model = viewer.model
+    return [[model.data(model.index(r, c)) for c in range(model.columnCount())] for r in range(model.rowCount())]
+
+
+def test_datetime_and_timedelta_arrays_show_times_not_integers(qtbot, pane, tmp_path):
+    group = zarr.open_group(tmp_path / "t.zarr", mode="w", zarr_format=2)
+    when = np.array(["2020-01-01T00:00", "NaT", "1900-06-01T12:34:56.789"], dtype="M8[ns]")
+    group.create_array("when", data=when, chunks=(2,))
+    group.create_array("took", data=np.array([3600, "NaT"], dtype="m8[s]"), chunks=(2,))
+    viewer = show(qtbot, pane, f"{tmp_path}/t.zarr::/when")
+    assert isinstance(viewer, TableViewer)
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 3)
+    shown = [row[0] for row in cells(viewer)]
+    assert shown[0].startswith("2020-01-01") and shown[2].startswith("1900-06-01 12:34:56.789")  # not 1577836800000000000
+    viewer = show(qtbot, pane, f"{tmp_path}/t.zarr::/took")
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 2)
+    assert "1h" in cells(viewer)[0][0] or "1:00:00" in cells(viewer)[0][0]
+
+
+def test_a_structured_npy_reads_its_byte_strings_and_times_as_a_zarr_record_does(qtbot, pane, tmp_path):
+    records = np.array([(1, b"ab", np.datetime64("2021-05-06", "s"))], dtype=[("i", "<i4"), ("s", "S3"), ("t", ">M8[s]")])
+    np.save(tmp_path / "r.npy", records)
+    viewer = show(qtbot, pane, tmp_path / "r.npy")
+    assert isinstance(viewer, TableViewer)
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 1)
+    row = cells(viewer)[0]
+    assert row[1] == "ab" and row[2].startswith("2021-05-06")  # not b'ab'
+    assert dt.date(2021, 5, 6).isoformat() in row[2]
