@@ -505,6 +505,7 @@ def write_bliss(path: Path, ext_rel: Path) -> Path:
                 det = inst.create_group(c)
                 det.attrs["NX_class"] = "NXdetector"
                 det["data"] = np.linspace(0, 1, 11) * (1 + len(c))
+            inst["diode"]["errors"] = np.full(11, 0.1)
             meas = e.create_group("measurement")
             meas.attrs["NX_class"] = "NXcollection"
             for c in ("samy", "diode", "mon", "epoch"):
@@ -514,7 +515,10 @@ def write_bliss(path: Path, ext_rel: Path) -> Path:
             meas["abs_missing"] = h5py.ExternalLink("/data/visitor/x/lima_0000.h5", "/frames")
             ps = e.create_group("plotselect")
             ps.attrs.update({"NX_class": "NXdata", "signal": "diode", "axes": "samy"})
+            ps.attrs["auxiliary_signals"] = ["mon"]
             ps["diode"] = h5py.SoftLink(f"/{scan}/measurement/diode")
+            ps["diode_errors"] = h5py.SoftLink(f"/{scan}/instrument/diode/errors")
+            ps["mon"] = h5py.SoftLink(f"/{scan}/measurement/mon")
             ps["samy"] = h5py.SoftLink(f"/{scan}/measurement/samy")
             ps2 = e.create_group("frames")
             ps2.attrs.update({"NX_class": "NXdata", "signal": "data"})

@@ -82,17 +82,18 @@ def resolve(target: Target, budget: Budget) -> NexusPayload:
     for ax in spec.axes:
         if ax is not None and ax.dim in coords and len(shape) >= 2 and ax.linear(shape[ax.dim]) is None:
             notes.append(f"axis {ax.label} is not uniform: image ticks show indices, the cursor readout its values")
-    signals = [SignalView(spec.signal.name, NodeSource(spec.signal), spec.signal_label, spec.errors)]
-    for node in spec.auxiliary:
+    # signals by the names their NXdata group gives them (a linked member's target is often just "data")
+    signals = [SignalView(spec.signal_name or spec.signal.name, NodeSource(spec.signal), spec.signal_label, spec.errors)]
+    for name, node in zip(spec.auxiliary_names, spec.auxiliary, strict=True):
         attrs = node.attrs or {}
-        label = nexus.axis_label(node.name, str(attrs.get("long_name") or ""), str(attrs.get("units") or ""))
+        label = nexus.axis_label(name, str(attrs.get("long_name") or ""), str(attrs.get("units") or ""))
         errors = None
         try:
-            errors = node.parent().get(f"{node.name}_errors")
+            errors = (spec.group or node.parent()).get(f"{name}_errors")
         except Exception as e:  # noqa: BLE001 - no errors for this one
-            log.debug("no error bars for %s: %s", node.name, e)
+            log.debug("no error bars for %s: %s", name, e)
             errors = None
-        signals.append(SignalView(node.name, NodeSource(node), label, errors))
+        signals.append(SignalView(name, NodeSource(node), label, errors))
     chain = " → ".join(p if p != "/" else target.name for p in spec.chain)
     facts = [
         ("Signal", f"{spec.signal.path}  ({' × '.join(map(str, shape)) or 'scalar'}, {spec.signal.dtype})"),
@@ -106,7 +107,7 @@ def resolve(target: Target, budget: Budget) -> NexusPayload:
     if spec.errors is not None:
         facts.append(("Errors", spec.errors.path))
     if spec.auxiliary:
-        facts.append(("Auxiliary signals", ", ".join(n.name for n in spec.auxiliary)))
+        facts.append(("Auxiliary signals", ", ".join(spec.auxiliary_names)))
     if spec.interpretation:
         facts.append(("Interpretation", spec.interpretation))
     for note in notes:
@@ -193,7 +194,9 @@ class NexusViewer(Viewer):
         self.payload = payload
         spec = payload.spec
         self.heading.setText(
-            f"{spec.signal_label}  ·  {spec.signal.path}" if spec.signal_label != spec.signal.name else spec.signal.path
+            f"{spec.signal_label}  ·  {spec.signal.path}"
+            if spec.signal_label != (spec.signal_name or spec.signal.name)
+            else spec.signal.path
         )
         self.heading.setToolTip(spec.signal.uri)
         fill_kv(self.facts, payload.facts)

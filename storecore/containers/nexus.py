@@ -113,6 +113,11 @@ class PlotSpec:
     #: the ``@default`` path followed from the selected node (its group paths), for display
     chain: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the names the group gives the signal and the auxiliary signals: a member may be a link (bliss's
+    #: ``plotselect/diode`` → ``/1.1/instrument/diode/data``) whose target has another name, often the same
+    #: one (``data``) for every signal
+    signal_name: str = ""
+    auxiliary_names: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -278,10 +283,16 @@ def is_nxdata_with_signal(node: Node | None) -> bool:
 
 
 def _old_style_signal(group: Node) -> Node | None:
-    for child in _children(group):
-        if child.kind == "array" and _truthy_signal(_attrs(child).get("signal")):
-            return child
-    return None
+    return _old_style_member(group)[1]
+
+
+def _old_style_member(group: Node) -> tuple[str, Node | None]:
+    """The name in ``group`` and the dataset of its old-style ``signal=1`` member (``("", None)`` when none)."""
+    for name in _child_names(group):
+        child = _get(group, name)
+        if child is not None and child.kind == "array" and _truthy_signal(_attrs(child).get("signal")):
+            return name, child
+    return "", None
 
 
 def default_entry(root: Node) -> Node | None:
@@ -415,11 +426,12 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
     """The plot of one NXdata group (new-style ``@signal``/``@axes`` or old-style ``signal=1``)."""
     attrs = _attrs(group)
     notes: list[str] = []
+    signal_name = signal.name if signal is not None else ""
     if signal is None:
-        name = attr_text(attrs.get("signal")).strip()
-        signal = _get(group, name) if name else None
+        signal_name = attr_text(attrs.get("signal")).strip()
+        signal = _get(group, signal_name) if signal_name else None
         if signal is None:
-            signal = _old_style_signal(group)
+            signal_name, signal = _old_style_member(group)
     if signal is None or signal.kind != "array" or signal.shape is None:
         return None
     sattrs = _attrs(signal)
@@ -469,19 +481,21 @@ def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = No
         if axes[spec.dim] is None:
             axes[spec.dim] = spec
 
-    errors = _get(group, f"{signal.name}_errors") or _get(group, "errors")  # "errors": the old-style name
+    errors = _get(group, f"{signal_name}_errors") or _get(group, "errors")  # "errors": the old-style name
     if errors is not None and (errors.kind != "array" or tuple(errors.shape or ()) != shape):
         errors = None
-    auxiliary = []
+    auxiliary, auxiliary_names = [], []
     for name in _name_list(attrs.get("auxiliary_signals")):
         node = _get(group, name)
         if node is not None and node.kind == "array" and tuple(node.shape or ()) == shape:
             auxiliary.append(node)
+            auxiliary_names.append(name)
     interpretation = attr_text(sattrs.get("interpretation") or attrs.get("interpretation")).strip().lower()
     title = attr_text(attrs.get("title")).strip() or read_text(_get(group, "title"))
     units = attr_text(sattrs.get("units"))
-    label = axis_label(signal.name, attr_text(sattrs.get("long_name")), units)
-    return PlotSpec(signal, group, axes, errors, auxiliary, interpretation, title, label, units, [group.path], notes)
+    label = axis_label(signal_name, attr_text(sattrs.get("long_name")), units)
+    return PlotSpec(signal, group, axes, errors, auxiliary, interpretation, title, label, units, [group.path], notes,
+                    signal_name, auxiliary_names)  # fmt: skip
 
 
 __all__ = [

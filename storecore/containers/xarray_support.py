@@ -106,15 +106,17 @@ def _nexus_dataset(xr: Any, spec: Any, chunks: Any) -> Any:
             if axis.long_name:
                 a["long_name"] = axis.long_name
             coords[axis.name] = xr.Variable((axis.name,), values, attrs=a)
-    data_vars = {signal.name: _variable(xr, signal, dims, chunks)}
+    # variables by the names the NXdata group gives them: a linked member's target is often just "data"
+    name = spec.signal_name or signal.name
+    data_vars = {name: _variable(xr, signal, dims, chunks)}
     if spec.errors is not None:
-        data_vars[f"{signal.name}_errors"] = _variable(xr, spec.errors, dims, chunks)
-    for aux in spec.auxiliary:
-        data_vars.setdefault(aux.name, _variable(xr, aux, dims, chunks))
+        data_vars[f"{name}_errors"] = _variable(xr, spec.errors, dims, chunks)
+    for aux_name, aux in zip(spec.auxiliary_names, spec.auxiliary, strict=True):
+        data_vars.setdefault(aux_name, _variable(xr, aux, dims, chunks))
     attrs = _attrs(spec.group) if spec.group is not None else {}
     if spec.title:
         attrs.setdefault("title", spec.title)
-    attrs["signal"] = signal.name
+    attrs["signal"] = name
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

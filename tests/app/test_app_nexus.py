@@ -131,6 +131,19 @@ def test_curve_with_errors_auxiliary_and_default_plot_action(qtbot, pane, tmp_pa
     assert isinstance(pane.current_viewer, NexusViewer)
 
 
+def test_bliss_signals_behind_links_go_by_their_group_names(qtbot, pane, tmp_path):
+    """bliss links every plotselect signal to a counter's ``data``: the selector and labels say diode and mon."""
+    from ecosystem_files import write_bliss
+
+    path = write_bliss(tmp_path / "bliss.h5", tmp_path / "lima_0000.h5")
+    viewer = show(qtbot, pane, f"{path}::/1.1")
+    assert isinstance(viewer, NexusViewer)
+    plot = viewer.plot
+    qtbot.waitUntil(lambda: plot.shown_values() is not None, timeout=15_000)
+    assert [viewer.signal_box.itemText(i) for i in range(viewer.signal_box.count())] == ["diode", "mon"]
+    assert plot.curve_plot.getAxis("left").labelText == "diode"
+
+
 def test_plain_groups_keep_the_summary(qtbot, pane, tmp_path):
     path = str(tmp_path / "plain.h5")
     with h5py.File(path, "w") as f:

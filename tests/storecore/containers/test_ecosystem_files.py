@@ -131,3 +131,23 @@ def test_node_kept_past_its_closed_file_prints_nothing_at_exit(files):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+# -- NeXus signals behind links ---------------------------------------------------------------------------------------
+def test_bliss_plotselect_signals_keep_the_names_their_group_gives_them(files):
+    """bliss's ``plotselect`` NXdata links its signals to ``instrument/<counter>/data``: the plot, its labels, its
+    errors and the xarray variables go by the group's names (``diode``, ``mon``), not by every target's ``data``."""
+    from storecore.containers.nexus import default_plot
+    from storecore.containers.xarray_support import open_dataset
+
+    with open_container(f"{files['bliss']}::/1.1") as entry:
+        spec = default_plot(entry)
+        assert spec.signal.path == "/1.1/instrument/diode/data"
+        assert spec.signal_name == "diode" and spec.signal_label == "diode"
+        assert spec.auxiliary_names == ["mon"] and [n.path for n in spec.auxiliary] == ["/1.1/instrument/mon/data"]
+        assert spec.errors is not None and spec.errors.path == "/1.1/instrument/diode/errors"
+        assert spec.names == ["samy"]
+    ds = open_dataset(f"{files['bliss']}::/1.1")
+    assert sorted(ds.data_vars) == ["diode", "diode_errors", "mon"] and ds.attrs["signal"] == "diode"
+    with h5py.File(files["bliss"], "r", locking=False) as f:
+        np.testing.assert_array_equal(ds["mon"].values, f["/1.1/instrument/mon/data"][()])
