@@ -191,7 +191,7 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
         wide = _wide_csv(target, budget, "\t" if ext == ".tsv" else None)  # before polars parses any schema
         if wide is not None:
             return wide
-    if ext in (".parquet", ".pq", ".csv") or target.kind == "dataset":
+    if ext in (".parquet", ".pq", ".csv", ".tsv") or target.kind == "dataset":  # (storecore: dialect, Latin-1)
         from storecore.formats import scan
 
         frame = scan(target.uri)

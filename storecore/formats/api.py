@@ -91,9 +91,15 @@ def read_with(handler: Handler, fileobj: Any, key: str, *, allow_pickle: bool = 
         e.locate(key)
         raise
     except (TypeError, ImportError) as e:
-        raise FormatError(f"{key}: cannot read as {handler.name}: {type(e).__name__}: {e}", path=key) from e
+        raise FormatError(f"{key}: cannot read as {handler.name}: {type(e).__name__}: {first_line(e)}", path=key) from e
     except Exception as e:
-        raise CorruptData(f"{key}: cannot decode as {handler.name}: {type(e).__name__}: {e}", path=key) from e
+        raise CorruptData(f"{key}: cannot decode as {handler.name}: {type(e).__name__}: {first_line(e)}", path=key) from e
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of ``exc``'s message: polars appends hints and a blank line or two ("Consider
+    setting 'truncate_ragged_lines=True'."), and an error a person reads in a status bar or a log is one line."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
 
 
 def load(

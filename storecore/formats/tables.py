@@ -1,4 +1,5 @@
-"""Table handlers (polars): ``.parquet``, ``.csv``, ``.jsonl``, and lazy scans of files and datasets.
+"""Table handlers (polars): ``.parquet``, ``.csv``, ``.tsv``, Arrow IPC / Feather v2, ``.jsonl``, and lazy
+scans of files and datasets.
 
 Reading one ``.parquet``/``.csv`` file gives an eager ``polars.DataFrame`` (what
 ``store["table"]`` users expect); :func:`scan_location` gives a ``LazyFrame``
@@ -10,8 +11,10 @@ endpoint and credentials, or from the remote cache when one is given.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
+import logging
 import re
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
     from ..backends.base import Backend
 
 DATASET_EXTENSIONS = (".parquet", ".csv")
+
+logger = logging.getLogger(__name__)
 
 
 def _pl() -> Any:
@@ -90,10 +95,49 @@ def csv_dialect(head: bytes, default: str = ",") -> dict[str, Any]:
     return options
 
 
-def _read_csv(f: IO[bytes], **kw: Any) -> Any:
-    data = f.read()
-    options = {} if "separator" in kw else csv_dialect(data[:CSV_DIALECT_BYTES])
+def is_utf8(head: bytes) -> bool:
+    """Whether ``head`` (the first bytes of a text file, perhaps cut inside a character) is UTF-8."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def as_utf8(data: bytes) -> bytes:
+    """A text table's bytes as UTF-8, which is all polars reads: bytes that are not UTF-8 are Latin-1 (what
+    spreadsheets on Western systems save as "CSV"), decoded as such, the way storecore decodes other text."""
+    return data if is_utf8(data) else data.decode("latin-1").encode("utf-8")
+
+
+def _read_csv(f: IO[bytes], *, default_separator: str = ",", **kw: Any) -> Any:
+    data = as_utf8(f.read())
+    options = {} if "separator" in kw else csv_dialect(data[:CSV_DIALECT_BYTES], default_separator)
     return _pl().read_csv(io.BytesIO(data), **{**options, **_strip(kw)})
+
+
+def _read_tsv(f: IO[bytes], **kw: Any) -> Any:
+    return _read_csv(f, default_separator="\t", **kw)
+
+
+def _write_tsv(obj: Any, f: IO[bytes], **kw: Any) -> None:
+    _frame(obj).write_csv(f, **{"separator": "\t", **_strip(kw)})
+
+
+def _read_ipc(f: IO[bytes], **kw: Any) -> Any:
+    """An Arrow IPC file (``.arrow``, Feather v2) or stream (``.arrows``): polars tells them by their first bytes."""
+    data = f.read()
+    pl = _pl()
+    if data[:6] == b"ARROW1":
+        return pl.read_ipc(io.BytesIO(data), **_strip(kw))
+    if data[:4] == b"FEA1":
+        raise FormatError("a Feather v1 file (written by feather-format or pyarrow's version=1), which polars "
+                          "cannot read: convert it with pyarrow.feather.write_feather(..., version=2)")
+    return pl.read_ipc_stream(io.BytesIO(data), **_strip(kw))
+
+
+def _write_ipc(obj: Any, f: IO[bytes], **kw: Any) -> None:
+    _frame(obj).write_ipc(f, **_strip(kw))
 
 
 def _write_csv(obj: Any, f: IO[bytes], **kw: Any) -> None:
@@ -102,7 +146,7 @@ def _write_csv(obj: Any, f: IO[bytes], **kw: Any) -> None:
 
 def _read_jsonl(f: IO[bytes], **_kw: Any) -> list[Any]:
     out = []
-    for n, line in enumerate(io.TextIOWrapper(f, encoding="utf-8"), 1):
+    for n, line in enumerate(io.TextIOWrapper(f, encoding="utf-8-sig"), 1):  # (-sig: a BOM, as Windows tools write)
         if line.strip():
             try:
                 out.append(json.loads(line))
@@ -128,6 +172,9 @@ HANDLERS = [
     Handler("parquet", [".parquet", ".pq"], ["polars:DataFrame", "polars:LazyFrame"], 10,
             read=_read_parquet, write=_write_parquet),
     Handler("csv", [".csv"], ["polars:DataFrame", "polars:LazyFrame"], 0, read=_read_csv, write=_write_csv),
+    Handler("tsv", [".tsv", ".tab"], ["polars:DataFrame", "polars:LazyFrame"], 0, read=_read_tsv, write=_write_tsv),
+    Handler("ipc", [".arrow", ".feather", ".ipc", ".arrows"], ["polars:DataFrame", "polars:LazyFrame"], 0,
+            read=_read_ipc, write=_write_ipc),
     Handler("jsonl", [".jsonl", ".ndjson"], [], 12, read=_read_jsonl, write=_write_jsonl, accepts=_is_records),
 ]
 
@@ -193,13 +240,20 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
     if entry.is_dir:
         ext, keys = dataset_files(backend, path)
     else:
-        ext = next((e for e in DATASET_EXTENSIONS if entry.name.lower().endswith(e)), "")
+        ext = next((e for e in (*DATASET_EXTENSIONS, ".tsv") if entry.name.lower().endswith(e)), "")
         if not ext:
-            raise FormatError(f"{backend.uri(path)}: only parquet and CSV files can be scanned lazily")
+            raise FormatError(f"{backend.uri(path)}: only parquet, CSV and TSV files can be scanned lazily")
         keys = [entry.path]
     scan = pl.scan_parquet if ext == ".parquet" else pl.scan_csv
-    if ext == ".csv" and "separator" not in kw:
-        kw = {**csv_dialect(backend.read_bytes(keys[0], 0, CSV_DIALECT_BYTES)), **kw}
+    if ext in (".csv", ".tsv"):
+        head = backend.read_bytes(keys[0], 0, CSV_DIALECT_BYTES)
+        if "separator" not in kw:
+            kw = {**csv_dialect(head, "\t" if ext == ".tsv" else ","), **kw}
+        if not is_utf8(head):
+            latin1 = _latin1_frame(backend, keys, entry.size if not entry.is_dir else None, kw)
+            if latin1 is not None:
+                return latin1
+            kw = {"encoding": "utf8-lossy", **kw}
     if backend.is_local:
         sources: list[Any] = [backend.local_path(k) for k in keys]
         return scan(sources if len(sources) > 1 else sources[0], **kw)
@@ -212,3 +266,25 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
     read = pl.read_parquet if ext == ".parquet" else pl.read_csv
     frames = [read(io.BytesIO(backend.read_bytes(k)), **kw) for k in keys]
     return pl.concat(frames, how="vertical_relaxed").lazy()
+
+
+#: bytes of Latin-1 text tables transcoded to UTF-8 in memory by :func:`scan_location`; larger ones are scanned
+#: with polars' ``utf8-lossy`` (their non-ASCII letters shown as U+FFFD)
+CSV_TRANSCODE_BYTES = 256 * 1024 * 1024
+
+
+def _latin1_frame(backend: Backend, keys: list[str], size: int | None, kw: dict[str, Any]) -> Any:
+    """A lazy frame over text tables whose head is not UTF-8 (so Latin-1: :func:`as_utf8`), read into memory and
+    transcoded, or None when they are larger than :data:`CSV_TRANSCODE_BYTES` (polars scans UTF-8 only).
+
+    Only the head is looked at: a file whose first non-UTF-8 byte comes later fails when that row is read, with
+    polars' "invalid utf-8 sequence".
+    """
+    pl = _pl()
+    total = size if size is not None else sum(backend.stat(k).size or 0 for k in keys)
+    if total > CSV_TRANSCODE_BYTES:
+        logger.warning("%s: a text table that is not UTF-8 and too large to transcode in memory: read with "
+                       "polars' utf8-lossy", backend.uri(keys[0]))
+        return None
+    frames = [pl.read_csv(io.BytesIO(as_utf8(backend.read_bytes(k))), **kw) for k in keys]
+    return (frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")).lazy()

@@ -3,14 +3,19 @@ the values the reference library gives, or refused with one line naming the file
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 
 import numpy as np
+import polars as pl
+import pytest
 from PIL import Image
 
 from storecore import backend_for
-from storecore.formats import load
+from storecore.errors import CorruptData, FormatError
+from storecore.formats import load, scan
+from storecore.formats.tables import as_utf8, is_utf8
 
 
 def put(root: str, name: str, data: bytes) -> str:
@@ -48,3 +53,49 @@ def test_tiff_pages_of_another_size_after_the_first_series_are_left_out(memory_r
     pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
     got = load(put(memory_root, "mixed.tif", buf.getvalue()))
     assert got.shape == (3, 10, 10) and [int(got[i, 0, 0]) for i in range(3)] == [0, 1, 2]
+
+
+LATIN1 = "name,value\nälpha,1\nGrüße,2\n".encode("latin-1")
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_latin1_csv_reads_as_its_letters_eagerly_and_lazily(request, tmp_path, where):
+    if where == "local":
+        (tmp_path / "l.csv").write_bytes(LATIN1)
+        uri = str(tmp_path / "l.csv")
+    else:
+        uri = put(request.getfixturevalue("memory_root"), "l.csv", LATIN1)
+    want = pl.DataFrame({"name": ["älpha", "Grüße"], "value": [1, 2]})
+    assert load(uri).equals(want)  # polars alone: "invalid utf-8 sequence"
+    assert scan(uri).collect().equals(want)
+
+
+def test_utf8_text_is_left_as_it_is_even_cut_inside_a_character():
+    assert is_utf8("Grüße".encode()[:3]) and not is_utf8(LATIN1)
+    assert as_utf8("ü".encode()) == "ü".encode()
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_reads(memory_root):
+    assert load(put(memory_root, "b.jsonl", '\ufeff{"a": 1}\n{"a": 2}\n'.encode())) == [{"a": 1}, {"a": 2}]
+
+
+def test_tsv_and_arrow_ipc_files_read_as_polars_reads_them(memory_root, tmp_path):
+    df = pl.DataFrame({"a": [1, None], "l": [[1, 2], []], "s": pl.Series(["x", "y"], dtype=pl.Categorical),
+                       "t": pl.Series([dt.datetime(2024, 1, 1), None]).dt.replace_time_zone("Europe/Berlin")})
+    for name, write in (("t.arrow", df.write_ipc), ("t.feather", lambda f: df.write_ipc(f, compression="zstd")),
+                        ("t.arrows", df.write_ipc_stream)):
+        buf = io.BytesIO()
+        write(buf)
+        assert load(put(memory_root, name, buf.getvalue())).equals(df), name
+    tsv = put(memory_root, "t.tsv", b"a\tb\n1\t2,5\n3\tx y\n")
+    assert load(tsv).equals(pl.DataFrame({"a": [1, 3], "b": ["2,5", "x y"]}))
+    (tmp_path / "t.tsv").write_bytes(b"a\tb\n1\t2,5\n")
+    assert scan(str(tmp_path / "t.tsv")).collect().columns == ["a", "b"]
+
+
+def test_unreadable_tables_say_why_in_one_line(memory_root):
+    with pytest.raises(FormatError, match=r"v1\.feather: a Feather v1 file .* polars cannot read") as e:
+        load(put(memory_root, "v1.feather", b"FEA1" + bytes(64)))
+    with pytest.raises(CorruptData, match="ragged.csv: cannot decode as csv: .*more fields") as e2:
+        load(put(memory_root, "ragged.csv", b"a,b\n1,2\n3,4,5\n"))
+    assert "\n" not in str(e.value) and "\n" not in str(e2.value)  # polars' hint lines are left out
