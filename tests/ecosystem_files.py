@@ -413,6 +413,8 @@ def write_netcdf4(path: Path) -> Path:
         # unsigned via _Unsigned
         u = f.create_dataset("ubyte", data=np.array([-1, 0, 127], "i1"))
         u.attrs["_Unsigned"] = np.bytes_(b"true")
+        uf = f.create_dataset("ubyte_fill", data=np.array([-1, -2, 5, 0], "i1"))  # 255 (missing), 254, 5, 0
+        uf.attrs.update({"_Unsigned": np.bytes_(b"true"), "_FillValue": np.int8(-1), "scale_factor": np.float32(0.5)})
         # fixed-length char attribute arrays
         f.attrs["history"] = np.array([b"one", b"two"])
     return path

@@ -259,7 +259,8 @@ def open_array(target: Target, budget: Budget, member: str | None = None) -> Arr
             packing = f"× {cf.scale_factor:g}" if cf.scale_factor is not None else ""
             packing += f" + {cf.add_offset:g}" if cf.add_offset is not None else ""
             masked = ", ".join(f"{v:g}" for v in cf.fill_values)
-            facts.insert(2, ("CF decoding", "; ".join(t for t in (packing.strip() and f"values {packing.strip()}",
+            facts.insert(2, ("CF decoding", "; ".join(t for t in (cf.unsigned and "read as unsigned (_Unsigned)",
+                                                                     packing.strip() and f"values {packing.strip()}",
                                                                      masked and f"missing: {masked}") if t)))  # fmt: skip
             source = DecodedSource(source, cf)
             fill = None  # decoded: missing samples are NaN already

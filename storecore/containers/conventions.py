@@ -20,7 +20,7 @@ import contextlib
 import logging
 import math
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -168,6 +168,9 @@ class CFInfo:
     valid_max: float | None = None
     units: str = ""
     long_name: str = ""
+    #: ``_Unsigned = "true"``: unsigned values kept in a signed type (netCDF-3 has no unsigned types; netCDF
+    #: writers and xarray use it for unsigned bytes), read as unsigned as netCDF tools and xarray do
+    unsigned: bool = False
 
     @property
     def packed(self) -> bool:
@@ -177,7 +180,8 @@ class CFInfo:
     @property
     def active(self) -> bool:
         """True when :func:`decode` changes anything."""
-        return self.packed or bool(self.fill_values) or self.valid_min is not None or self.valid_max is not None
+        bounded = self.valid_min is not None or self.valid_max is not None
+        return self.unsigned or self.packed or bool(self.fill_values) or bounded
 
     @property
     def label(self) -> str:
@@ -227,6 +231,7 @@ def cf_info(attrs: dict[str, Any], dtype: Any = None) -> CFInfo:
         add_offset=_number(attrs.get("add_offset")),
         units=attr_text(attrs.get("units")),
         long_name=attr_text(attrs.get("long_name")),
+        unsigned=attr_text(attrs.get("_Unsigned")).strip().lower() == "true",
     )
     for key in ("_FillValue", "missing_value"):
         value = attrs.get(key)
@@ -270,6 +275,10 @@ def decode(raw: np.ndarray, info: CFInfo) -> np.ndarray:
     Arrays that need nothing are returned unchanged.
     """
     a = np.asarray(raw)
+    if info.unsigned and a.dtype.kind == "i":
+        a = a.view(a.dtype.str.replace("i", "u"))  # the same bits; -1 is 255
+        wrap = float(2 ** (8 * a.dtype.itemsize))  # fill values were written in the signed type too
+        info = replace(info, unsigned=False, fill_values=[v + wrap if v < 0 else v for v in info.fill_values])
     if not info.active or a.dtype.kind not in "iuf":
         return a
     missing = mask(a, info)

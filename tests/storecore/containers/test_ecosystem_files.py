@@ -151,3 +151,21 @@ def test_bliss_plotselect_signals_keep_the_names_their_group_gives_them(files):
     assert sorted(ds.data_vars) == ["diode", "diode_errors", "mon"] and ds.attrs["signal"] == "diode"
     with h5py.File(files["bliss"], "r", locking=False) as f:
         np.testing.assert_array_equal(ds["mon"].values, f["/1.1/instrument/mon/data"][()])
+
+
+# -- netCDF conventions ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ubyte", "ubyte_fill"])
+def test_netcdf_unsigned_bytes_decode_as_xarray_decodes_them(files, name):
+    """``_Unsigned = "true"``: unsigned bytes in a signed type (their fill value too), as netCDF writers keep them."""
+    import xarray as xr
+
+    from storecore.containers.conventions import cf_info, decode
+
+    with open_container(f"{files['netcdf']}::/{name}") as node:
+        raw = node.read_slice(())
+        got = decode(raw, cf_info(node.attrs, node.dtype))
+        with h5py.File(files["netcdf"], "r", locking=False) as f:  # text attributes as netCDF4-python gives them
+            attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in f[name].attrs.items()}
+    want = xr.decode_cf(xr.Dataset({name: ("x", raw, attrs)}))[name].values
+    np.testing.assert_array_equal(got, want)
+    assert got[0] != raw[0] or np.isnan(got[0])  # -1 read as 255 (or missing)
