@@ -168,7 +168,7 @@ class ContainerRoute:
         try:
             if node.kind != "array":
                 raise InvalidArgument(f"{self.source}: only array nodes can be exported (this is a {node.kind})")
-            arr = np.asarray(api.read_slice(node, ()))
+            arr = npy_savable(np.asarray(api.read_slice(node, ())), self.source)
         finally:
             node.close()
         db, dl = backend_for(self.destination)
@@ -184,6 +184,30 @@ class ContainerRoute:
         if self.kind == "import":
             sb, sl = backend_for(self.source)
             sb.delete(sl.path, recursive=False)
+
+
+def npy_savable(arr: Any, source: str) -> Any:
+    """``arr`` as ``np.save`` can write it without pickles, or :class:`InvalidArgument` naming ``source``.
+
+    Text arrays (storecore reads HDF5 strings and references as object arrays of ``str``: AnnData indices,
+    netCDF string variables, MATLAB cell arrays) become fixed-width unicode; the dtype metadata h5py puts on enum
+    and string types (which ``.npy`` cannot keep, and numpy warns about on stderr) is dropped.  Variable-length
+    sequences have no ``.npy`` form.
+    """
+    import numpy as np
+
+    if arr.dtype.hasobject:
+        flat = arr.ravel().tolist()
+        if arr.dtype.names or not all(isinstance(v, str) for v in flat):
+            raise InvalidArgument(f"{source}: variable-length values (sequences, or in a compound's fields) "
+                                  "have no .npy form", path=source)  # fmt: skip
+        return np.array(flat, dtype=str).reshape(arr.shape)
+    import warnings
+
+    with warnings.catch_warnings():  # numpy's own .npy header round trip: the dtype as the file will hold it
+        warnings.simplefilter("ignore", UserWarning)
+        plain = np.lib.format.descr_to_dtype(np.lib.format.dtype_to_descr(arr.dtype))
+    return arr.view(plain)
 
 
 def load_array(data: bytes, name: str) -> Any:

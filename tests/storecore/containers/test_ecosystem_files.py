@@ -169,3 +169,44 @@ def test_netcdf_unsigned_bytes_decode_as_xarray_decodes_them(files, name):
     want = xr.decode_cf(xr.Dataset({name: ("x", raw, attrs)}))[name].values
     np.testing.assert_array_equal(got, want)
     assert got[0] != raw[0] or np.isnan(got[0])  # -1 read as 255 (or missing)
+
+
+# -- exported through the transfer queue ------------------------------------------------------------------------------
+@pytest.fixture
+def queue():
+    from storecore.transfer import TransferQueue
+
+    q = TransferQueue(history=False)
+    yield q
+    q.close()
+
+
+@pytest.mark.filterwarnings("error::UserWarning")  # numpy warns on stderr about dtype metadata .npy cannot keep
+@pytest.mark.parametrize(("name", "inner"), [
+    ("anndata", "/obs/_index"), ("matlab", "/C"), ("netcdf", "/station"), ("odds", "/enum_u1_2d"),
+    ("pytables", "/df_table/table"), ("odds", "/nested_compound"), ("odds", "/external"),
+])  # fmt: skip
+def test_dataset_exported_as_npy_holds_h5py_values(files, tmp_path, queue, name, inner):
+    """A dataset dropped onto a folder becomes a ``.npy`` (no pickles): text (AnnData indices, MATLAB cells as
+    the paths they point to, netCDF strings) as unicode, h5py's enum and string dtype marks dropped."""
+    from test_real_files import assert_equal_values, expected_value
+
+    from storecore.transfer import JobState
+
+    job = queue.submit(f"{files[name]}::{inner}", str(tmp_path / "x"))
+    assert job.wait(60) is JobState.DONE, job.error
+    got = np.load(tmp_path / "x.npy", allow_pickle=False)
+    with h5py.File(files[name], "r", locking=False) as f:
+        dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+        dapl.set_efile_prefix(b"${ORIGIN}")  # /external's raw file is beside the file
+        want = expected_value(f, h5py.Dataset(h5py.h5d.open(f.id, inner.encode(), dapl=dapl)), ())
+    assert got.dtype.kind != "O"
+    assert_equal_values(got, want, inner)
+
+
+def test_variable_length_sequences_are_refused_by_name(files, tmp_path, queue):
+    from storecore.transfer import JobState
+
+    job = queue.submit(f"{files['pytables']}::/df_fixed/block1_values", str(tmp_path / "x"))
+    assert job.wait(60) is JobState.FAILED
+    assert "block1_values" in job.error and "variable-length" in job.error and "\n" not in job.error
