@@ -42,17 +42,45 @@ def _to_rgba(img: Any) -> np.ndarray:
     from storecore.formats.images import pil_array, tiff_dtype
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or tiff_dtype(img) not in (None, np.uint8):
-        a = pil_array(img).astype(np.float32)
-        finite = a[np.isfinite(a)]
-        lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (0.0, 1.0))
-        g = np.clip((a - lo) / ((hi - lo) or 1.0) * 255, 0, 255).astype(np.uint8)
-        return np.dstack([g, g, g, np.full_like(g, 255)])
+        return _scaled_rgba(pil_array(img))
     return np.asarray(img.convert("RGBA"))
+
+
+def _scaled_rgba(values: np.ndarray) -> np.ndarray:
+    """An ``(H, W)`` or ``(H, W, 3|4)`` array of any numbers as 8-bit RGBA, scaled by its 0.5–99.5 percentiles."""
+    a = values.astype(np.float32)
+    finite = a[np.isfinite(a)]
+    lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (0.0, 1.0))
+    g = np.clip(np.nan_to_num((a - lo) / ((hi - lo) or 1.0) * 255), 0, 255).astype(np.uint8)
+    if g.ndim == 3:  # colour: scaled together, alpha opaque
+        return np.dstack([g[..., :3], np.full(g.shape[:2], 255, np.uint8)])
+    return np.dstack([g, g, g, np.full_like(g, 255)])
+
+
+def _numpy_image(target: Target, data: bytes) -> ImagePayload:
+    """An image Pillow cannot open, read by storecore (a float64 TIFF through tifffile, when installed): its
+    first page, downsampled by striding; or a one-line error naming the file and the cause."""
+    from storecore.errors import CorruptData, StorecoreError
+    from storecore.formats.images import read_image
+
+    try:
+        arr = np.asarray(read_image(data))
+    except StorecoreError as e:
+        raise CorruptData(f"{target.uri}: {e}", path=target.uri) from e
+    except Exception as e:  # noqa: BLE001 - tifffile's own errors: a damaged file
+        raise CorruptData(f"{target.uri}: cannot decode the image ({type(e).__name__}: {e})", path=target.uri) from e
+    color = arr.ndim >= 3 and arr.shape[-1] in (3, 4)
+    page = arr.reshape(-1, *arr.shape[-(3 if color else 2):])
+    frames, arr = page.shape[0], page[0]
+    h, w = arr.shape[:2]
+    step = -(-max(h, w) // MAX_SIDE)
+    note = f"downsampled to {-(-w // step)}×{-(-h // step)}" if step > 1 else ""
+    return ImagePayload(np.ascontiguousarray(_scaled_rgba(arr[::step, ::step])), (w, h), str(arr.dtype), frames, note)
 
 
 def load_image(target: Target, budget: Budget) -> ImagePayload:
     """Decode (and downsample) an image within ``budget`` (worker)."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     from storecore.errors import CorruptData
 
@@ -61,7 +89,10 @@ def load_image(target: Target, budget: Budget) -> ImagePayload:
         return ImagePayload(None, (0, 0), "", 0, guard=f"This image file is {human_size(size)}.", full_cost=size)
     data = target.backend.read_bytes(target.location.path) if size else b""
     try:
-        img = Image.open(io.BytesIO(data))
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            return _numpy_image(target, data)
         w, h = img.size
         frames = getattr(img, "n_frames", 1)
         bands = len(img.getbands())

@@ -61,11 +61,34 @@ def _read_image(f: IO[bytes], **_kw: Any) -> Any:
     APNG, WebP), which Pillow may give in different modes (a palette first frame, RGB ones after), are all
     converted to RGBA when they differ.
     """
+    return read_image(f.read())
+
+
+#: the first bytes of a TIFF (little- or big-endian; classic or BigTIFF)
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _unreadable_tiff(data: bytes) -> Any:
+    """A TIFF Pillow cannot decode (float64 or float16 samples, 64-bit integers, a compression it lacks) read by
+    tifffile when it is installed (its first series, as tifffile.imread gives it), else a :class:`FormatError`
+    that names the package."""
+    import importlib.util
+
+    if importlib.util.find_spec("tifffile") is None:
+        raise FormatError("a TIFF Pillow cannot decode (float64/float16 or 64-bit integer samples, or a compression "
+                          "it lacks): tifffile reads it: pip install tifffile")
+    import tifffile
+
+    return tifffile.imread(io.BytesIO(data))
+
+
+def read_image(data: bytes) -> Any:
+    """The image in ``data`` as numpy values (see :func:`_read_image`); :class:`FormatError` when it is none."""
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(f.read())) as im:
+        with Image.open(io.BytesIO(data)) as im:
             frames = getattr(im, "n_frames", 1)
             first = pil_array(im)
             if frames == 1:
@@ -85,6 +108,8 @@ def _read_image(f: IO[bytes], **_kw: Any) -> Any:
                 rgba.append(np.asarray(im.convert("RGBA")))
             return np.stack(rgba)
     except UnidentifiedImageError as e:
+        if data[:4] in TIFF_MAGIC:
+            return _unreadable_tiff(data)
         raise FormatError("not an image Pillow can read") from e
 
 

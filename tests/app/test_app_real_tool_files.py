@@ -12,6 +12,13 @@ from window_helpers import show
 from app.viewers.table_viewer import TableViewer
 
 
+def pane_text(pane) -> str:
+    """Every visible label's text in the pane (where a load's error is shown)."""
+    from PySide6.QtWidgets import QLabel
+
+    return "\n".join(w.text() for w in pane.findChildren(QLabel) if w.isVisible())
+
+
 def cells(viewer: TableViewer) -> list[list[str]]:
     model = viewer.model
     return [[model.data(model.index(r, c)) for c in range(model.columnCount())] for r in range(model.rowCount())]
@@ -41,3 +48,22 @@ def test_a_structured_npy_reads_its_byte_strings_and_times_as_a_zarr_record_does
     row = cells(viewer)[0]
     assert row[1] == "ab" and row[2].startswith("2021-05-06")  # not b'ab'
     assert dt.date(2021, 5, 6).isoformat() in row[2]
+
+
+def test_a_float64_tiff_is_shown_or_its_cause_named_without_an_object_address(qtbot, pane, tmp_path):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "storecore" / "formats"))
+    from test_real_tool_files import float64_tiff
+
+    from app.viewers.image_viewer import ImageViewer
+
+    (tmp_path / "f64.tif").write_bytes(float64_tiff(np.linspace(0, 1, 12).reshape(3, 4)))
+    viewer = show(qtbot, pane, tmp_path / "f64.tif")
+    if importlib.util.find_spec("tifffile"):
+        assert isinstance(viewer, ImageViewer)
+    else:  # was "cannot decode the image (cannot identify image file <_io.BytesIO object at 0x…>)"
+        text = pane_text(pane)
+        assert "f64.tif" in text and "pip install tifffile" in text and "BytesIO" not in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import io
+import struct
 
 import numpy as np
 import polars as pl
@@ -99,3 +100,29 @@ def test_unreadable_tables_say_why_in_one_line(memory_root):
     with pytest.raises(CorruptData, match="ragged.csv: cannot decode as csv: .*more fields") as e2:
         load(put(memory_root, "ragged.csv", b"a,b\n1,2\n3,4,5\n"))
     assert "\n" not in str(e.value) and "\n" not in str(e2.value)  # polars' hint lines are left out
+
+
+def float64_tiff(values: np.ndarray) -> bytes:
+    """A one-strip little-endian TIFF of float64 samples (SampleFormat 3, 64 bits), as tifffile writes one."""
+    h, w = values.shape
+    pixels = values.astype("<f8").tobytes()
+    entries = [(256, 4, w), (257, 4, h), (258, 3, 64), (259, 3, 1), (262, 3, 1), (273, 4, 0), (277, 3, 1),
+               (278, 4, h), (279, 4, len(pixels)), (339, 3, 3)]
+    ifd_size = 2 + 12 * len(entries) + 4
+    data_at = 8 + ifd_size
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in entries:
+        value = data_at if tag == 273 else value
+        ifd += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + pixels
+
+
+def test_a_float64_tiff_pillow_cannot_decode_is_read_by_tifffile_or_named(memory_root):
+    values = np.linspace(-1, 1, 12).reshape(3, 4)
+    uri = put(memory_root, "f64.tif", float64_tiff(values))
+    if importlib.util.find_spec("tifffile"):
+        got = load(uri)
+        assert got.dtype == np.float64 and np.array_equal(got, values)
+    else:
+        with pytest.raises(FormatError, match=r"f64\.tif: a TIFF Pillow cannot decode .*pip install tifffile"):
+            load(uri)  # was "not an image Pillow can read"
