@@ -254,7 +254,7 @@ def open_npy(backend: Any, location: Any, size: int | None) -> ArraySource:
         try:
             arr = np.load(location.path, mmap_mode="r", allow_pickle=False)
         except ValueError as e:
-            if "pickle" in str(e).lower():
+            if "pickle" in str(e).lower() or "python objects" in str(e).lower():  # (numpy ≥ 2.3 says the latter)
                 raise PickleNotAllowed(f"{uri}: object arrays need pickle, which previews never load", path=uri) from e
             raise CorruptData(f"{uri}: not a readable .npy file ({e})", path=uri) from e
         except OSError as e:

@@ -83,8 +83,8 @@ class Target:
     @property
     def is_structured(self) -> bool:
         """True for arrays read better as rows of text: records, strings, references, sequences."""
-        if self.npy_dtype is not None:
-            return self.npy_dtype.names is not None
+        if self.npy_dtype is not None:  # (strings and times of a .npy read as a container's do: as a table)
+            return self.npy_dtype.names is not None or not self.is_plottable
         node = self.node
         if self.kind != "array" or node is None or node.shape in (None, ()):
             return False

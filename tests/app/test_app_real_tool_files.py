@@ -67,3 +67,16 @@ def test_a_float64_tiff_is_shown_or_its_cause_named_without_an_object_address(qt
     else:  # was "cannot decode the image (cannot identify image file <_io.BytesIO object at 0x…>)"
         text = pane_text(pane)
         assert "f64.tif" in text and "pip install tifffile" in text and "BytesIO" not in text
+
+
+def test_npy_strings_and_times_are_tables_and_an_object_npy_is_refused_as_pickle(qtbot, pane, tmp_path):
+    np.save(tmp_path / "s.npy", np.array(["αβ", "c"]))
+    np.save(tmp_path / "t.npy", np.array(["2020-01-01", "NaT"], dtype="M8[s]"))
+    for name, first in (("s.npy", "αβ"), ("t.npy", "2020-01-01")):
+        viewer = show(qtbot, pane, tmp_path / name)
+        assert isinstance(viewer, TableViewer), name  # was the array viewer's "cannot plot values of type <U2"
+        qtbot.waitUntil(lambda v=viewer: v.model.rowCount() == 2)
+        assert cells(viewer)[0][0].startswith(first)
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    show(qtbot, pane, tmp_path / "o.npy")
+    assert "o.npy: object arrays need pickle, which previews never load" in pane_text(pane)
