@@ -7,6 +7,7 @@ or from ``prepare``), and the pane builds the viewer in short steps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import posixpath
@@ -163,14 +164,22 @@ def _conventions(target: Target, node: Any, shape: tuple[int, ...]) -> Conventio
         return names, coords, labels, facts
     if node is None or node.kind != "array":
         return names, coords, labels, facts
-    parent = node.parent()
-    if parent is not None and nexus.nx_class(parent) == "NXdata":  # a NeXus signal (or axis) selected directly
-        spec = nexus.nxdata_plot(parent, signal=node)
-        if spec is not None and any(a is not None for a in spec.axes):
-            for ax in spec.axes:
-                if ax is not None and (values := ax.centers(shape[ax.dim])) is not None:
-                    coords[ax.dim] = values
-            return spec.names, coords, spec.labels, facts
+    # the group the array is selected in: a link's when it was reached through one (an NXdata's signal is most
+    # often a link to a detector's data, in this file or another), whose own group holds the axes
+    with contextlib.ExitStack() as stack:
+        member = node
+        if target.note.startswith("link"):
+            from storecore.containers import open_container
+
+            member = stack.enter_context(open_container(target.uri))
+        parent = member.parent()
+        if parent is not None and nexus.nx_class(parent) == "NXdata":  # a NeXus signal (or axis) selected directly
+            spec = nexus.nxdata_plot(parent, signal=node, signal_name=member.name)
+            if spec is not None and any(a is not None for a in spec.axes):
+                for ax in spec.axes:
+                    if ax is not None and (values := ax.centers(shape[ax.dim])) is not None:
+                        coords[ax.dim] = values
+                return spec.names, coords, spec.labels, facts
     dims = conventions.dimensions(node)
     if dims:
         names = [d.name for d in dims]

@@ -386,14 +386,15 @@ def default_plot(node: Node, *, read_axes: bool = True) -> PlotSpec | None:
     itself (old-style files mark it ``signal=1``).  Axis values are read when
     ``read_axes`` (small 1-D datasets only).
     """
+    # an array's plot comes from the group it is selected in: for a link, the link's group, not its target's
+    # (an NXdata's signal is most often a link to a detector's data, with the axes only in the NXdata)
+    name, group = node.name, node.parent() if node.kind in ("array", "link") else None
     if node.kind == "link":
         node = node.target()
     if node.kind == "array":
-        parent = node.parent()
-        if parent is None:
+        if group is None:
             return None
-        spec = nxdata_plot(parent, read_axes=read_axes, signal=node)
-        return spec
+        return nxdata_plot(group, read_axes=read_axes, signal=node, signal_name=name)
     group, chain = find_default(node)
     if group is None:
         return None
@@ -422,11 +423,17 @@ def _entry_title(group: Node) -> str:
     return ""
 
 
-def nxdata_plot(group: Node, *, read_axes: bool = True, signal: Node | None = None) -> PlotSpec | None:
-    """The plot of one NXdata group (new-style ``@signal``/``@axes`` or old-style ``signal=1``)."""
+def nxdata_plot(
+    group: Node, *, read_axes: bool = True, signal: Node | None = None, signal_name: str = ""
+) -> PlotSpec | None:
+    """The plot of one NXdata group (new-style ``@signal``/``@axes`` or old-style ``signal=1``).
+
+    ``signal`` plots that array of the group instead of its ``@signal``; ``signal_name`` is its name in the group
+    when it is reached through a link (whose target has another name).
+    """
     attrs = _attrs(group)
     notes: list[str] = []
-    signal_name = signal.name if signal is not None else ""
+    signal_name = signal_name or (signal.name if signal is not None else "")
     if signal is None:
         signal_name = attr_text(attrs.get("signal")).strip()
         signal = _get(group, signal_name) if signal_name else None

@@ -252,6 +252,22 @@ def test_a_signal_dataset_selected_directly_keeps_its_nexus_axes(qtbot, pane, tm
     assert plot.hist.axis.labelText == "Intensity (counts)"
 
 
+def test_a_linked_signal_selected_directly_keeps_its_nxdata_axes(qtbot, pane, tmp_path):
+    """An NXdata's signal is most often a link to a detector's data (bliss's plotselect/diode → instrument/diode/
+    data): its axes are the NXdata's, where it is selected, not its target's group's."""
+    from ecosystem_files import write_bliss
+
+    path = write_bliss(tmp_path / "bliss.h5", tmp_path / "lima_0000.h5")
+    viewer = show(qtbot, pane, f"{path}::/1.1/plotselect/diode")
+    assert isinstance(viewer, ArrayViewer)
+    plot = viewer.plot
+    qtbot.waitUntil(lambda: plot.shown_values() is not None, timeout=15_000)
+    assert plot.names == ["samy"]
+    x, _ = plot.curve.getData()
+    with h5py.File(path, "r", locking=False) as f:
+        np.testing.assert_allclose(x, f["/1.1/instrument/samy/data"][()])
+
+
 @pytest.mark.skipif(not os.path.isdir(CORPUS), reason="corpus not mounted")
 def test_corpus_master_file_without_its_data_files_says_so(qtbot, pane):
     """The Diamond NXmx master file's frames come from a data file that is not there: the plot says why

@@ -147,6 +147,10 @@ def test_bliss_plotselect_signals_keep_the_names_their_group_gives_them(files):
         assert spec.auxiliary_names == ["mon"] and [n.path for n in spec.auxiliary] == ["/1.1/instrument/mon/data"]
         assert spec.errors is not None and spec.errors.path == "/1.1/instrument/diode/errors"
         assert spec.names == ["samy"]
+    with open_container(f"{files['bliss']}::/1.1/plotselect/diode") as link:  # the link selected: same plot
+        spec = default_plot(link)
+        assert spec.group.path == "/1.1/plotselect" and spec.names == ["samy"] and spec.signal_name == "diode"
+        assert spec.auxiliary_names == ["mon"]
     ds = open_dataset(f"{files['bliss']}::/1.1")
     assert sorted(ds.data_vars) == ["diode", "diode_errors", "mon"] and ds.attrs["signal"] == "diode"
     with h5py.File(files["bliss"], "r", locking=False) as f:
