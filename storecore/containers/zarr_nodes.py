@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,28 @@ if TYPE_CHECKING:
 
     from ..backends.base import Backend
     from ..location import Location
+
+
+
+class _ZarrOrphanTasks(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" reports for zarr's own tasks.
+
+    ``Group.members()`` fetches every member's metadata in concurrent tasks and raises the first failure; the
+    failures of the other tasks are then never retrieved, and asyncio prints each with its traceback (dozens of
+    lines per bad member) when the task is collected.  :meth:`ZarrNode.children` then opens the members one by
+    one and names each bad one (a :class:`BrokenNode`), so these reports say nothing new: kept at debug level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Task exception was never retrieved") and f"{os.sep}zarr{os.sep}" in message:
+            logger.debug("zarr task failed with nobody waiting (its member is listed as broken): %s",
+                         record.exc_info[1] if record.exc_info else message.splitlines()[-1])
+            return False
+        return True
+
+
+logging.getLogger("asyncio").addFilter(_ZarrOrphanTasks())
 
 ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 #: recent slices kept per read-only store (see ZarrContainer.cached_read)
