@@ -895,7 +895,15 @@ class H5LinkNode(Node):
             if not here.is_local:
                 raise NotFound(f"{self.uri}: external link to a local path {filename!r}", path=self.uri)
             return Location.parse(filename)
-        return here.parent.join(filename)
+        # HDF5 resolves a relative name against the linking file's folder, ".." included (a scan file's
+        # "../detector/lima_0000.h5"): normalised here, as a path, not joined as a key (which refuses "..")
+        folder = posixpath.dirname(here.path)
+        if here.is_local:
+            return Location.parse(os.path.normpath(os.path.join(folder, filename)))
+        key = posixpath.normpath(posixpath.join(folder, filename))
+        if key == ".." or key.startswith("../"):
+            raise NotFound(f"{self.uri}: external link to {filename!r} leads out of the bucket", path=self.uri)
+        return Location(here.scheme, here.bucket, key.lstrip("/"))
 
     @property
     def broken(self) -> bool:

@@ -214,3 +214,38 @@ def test_variable_length_sequences_are_refused_by_name(files, tmp_path, queue):
     job = queue.submit(f"{files['pytables']}::/df_fixed/block1_values", str(tmp_path / "x"))
     assert job.wait(60) is JobState.FAILED
     assert "block1_values" in job.error and "variable-length" in job.error and "\n" not in job.error
+
+
+# -- external links by relative paths ---------------------------------------------------------------------------------
+def _scan_folders(root: Path) -> Path:
+    """A scan file in ``scans/`` linking its frames as ``../detector/lima_0000.h5`` (and ``./`` spelled out)."""
+    (root / "scans").mkdir()
+    (root / "detector").mkdir()
+    with h5py.File(root / "detector" / "lima_0000.h5", "w") as f:
+        f["frames"] = np.arange(24, dtype="u2").reshape(2, 3, 4)
+    master = root / "scans" / "scan_0001.h5"
+    with h5py.File(master, "w") as f:
+        f["up"] = h5py.ExternalLink("../detector/lima_0000.h5", "/frames")
+        f["dotted"] = h5py.ExternalLink("./../scans/../detector/lima_0000.h5", "/frames")
+        f["out_of_root"] = h5py.ExternalLink("../../../../../../../nowhere.h5", "/frames")
+    return master
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_external_links_up_a_folder_resolve_as_hdf5_resolves_them(tmp_path, memory_root, where):
+    """HDF5 resolves a relative external link against the linking file's folder, ``..`` included."""
+    from storecore.transfer import copy
+
+    master = _scan_folders(tmp_path)
+    with h5py.File(master, "r", locking=False) as f:
+        want = f["up"][()]
+    uri = str(master)
+    if where == "memory":
+        copy(str(tmp_path), f"{memory_root}/beamline")
+        uri = f"{memory_root}/beamline/scans/scan_0001.h5"
+    for name in ("up", "dotted"):
+        with open_container(f"{uri}::/{name}") as link:
+            assert not link.broken, link.error
+            np.testing.assert_array_equal(link.read_slice((1,)), want[1])
+    with open_container(f"{uri}::/out_of_root") as link:
+        assert link.broken and "nowhere.h5" in link.error and "\n" not in link.error
