@@ -104,15 +104,15 @@ def _group(target: Target) -> Summary:
     if getattr(node, "kind", "") == "link" and getattr(node, "broken", False):
         return _broken_link(target)
     rows = []
-    count = 0
+    count = groups = 0
     for child in node.children():
         count += 1
+        groups += child.kind == "group"  # counted over every member: the rows stop at MAX_CHILDREN
         if len(rows) < MAX_CHILDREN:
             shape = "×".join(map(str, child.shape)) if child.shape is not None else ""
             dtype = str(child.dtype) if child.dtype is not None else ""
             kind = child.kind + (" (broken)" if getattr(child, "broken", False) else "")
             rows.append((printable(child.name), kind, shape, dtype))  # a newline in a name stays on its row
-    groups = sum(1 for r in rows if r[1] == "group")
     root = not target.location.inner or target.location.inner.strip("/") == ""
     facts = [
         ("Kind", _container_kind(target) if root else "Group"),

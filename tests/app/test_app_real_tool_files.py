@@ -80,3 +80,16 @@ def test_npy_strings_and_times_are_tables_and_an_object_npy_is_refused_as_pickle
     np.save(tmp_path / "o.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     show(qtbot, pane, tmp_path / "o.npy")
     assert "o.npy: object arrays need pickle, which previews never load" in pane_text(pane)
+
+
+def test_a_group_of_thousands_counts_every_member_group(qtbot, pane, tmp_path):
+    from app.viewers import summary_viewer
+
+    group = zarr.open_group(tmp_path / "many.zarr", mode="w", zarr_format=2)
+    for i in range(summary_viewer.MAX_CHILDREN + 5):
+        group.create_group(f"g{i:05d}")
+    group.create_array("arr", data=np.arange(3))
+    facts = show(qtbot, pane, tmp_path / "many.zarr").facts
+    members = next(facts.item(r, 1).text() for r in range(facts.rowCount()) if facts.item(r, 0).text() == "Members")
+    n = summary_viewer.MAX_CHILDREN + 6
+    assert members == f"{n} ({n - 1} groups, 1 others)"  # was "(1999 groups, 7 others)": groups among rows shown
