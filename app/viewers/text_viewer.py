@@ -71,11 +71,12 @@ def read_text(target: Target, limit: int) -> TextChunk:
     text, bad = decode(data, final=complete)
     chunk = TextChunk(target, text, len(data), size, bad, limit)
     if complete and target.ext in (".json", ".jsonl", ".ndjson") and len(data) <= JSON_TREE_MAX:
+        doc = text.removeprefix("\ufeff")  # a byte-order mark before the document (Windows tools write one)
         try:
             if target.ext == ".json":
-                chunk.tree = json.loads(text)
+                chunk.tree = json.loads(doc)
             else:
-                chunk.tree = [json.loads(line) for line in text.splitlines() if line.strip()]
+                chunk.tree = [json.loads(line) for line in doc.splitlines() if line.strip()]
         except ValueError as e:
             chunk.tree_error = f"not valid JSON: {e}"
     return chunk

@@ -38,7 +38,8 @@ def _json_default(obj: Any) -> Any:
 
 def _read_json(f: IO[bytes], **_kw: Any) -> Any:
     try:
-        return json.loads(f.read().decode("utf-8"))
+        # bytes, as they are: json finds UTF-8 with or without a byte-order mark (Windows tools write one), UTF-16/32
+        return json.loads(f.read())
     except json.JSONDecodeError as e:
         raise FormatError(f"not valid JSON: {e.msg} at line {e.lineno}") from e
 

@@ -93,3 +93,11 @@ def test_a_group_of_thousands_counts_every_member_group(qtbot, pane, tmp_path):
     members = next(facts.item(r, 1).text() for r in range(facts.rowCount()) if facts.item(r, 0).text() == "Members")
     n = summary_viewer.MAX_CHILDREN + 6
     assert members == f"{n} ({n - 1} groups, 1 others)"  # was "(1999 groups, 7 others)": groups among rows shown
+
+
+def test_json_and_jsonl_with_a_byte_order_mark_show_their_tree(qtbot, pane, tmp_path):
+    (tmp_path / "b.json").write_bytes('\ufeff{"a": [1, 2]}'.encode())
+    (tmp_path / "b.jsonl").write_bytes('\ufeff{"a": 1}\n{"a": 2}\n'.encode())
+    for name, top in (("b.json", "{1}"), ("b.jsonl", "[2]")):
+        viewer = show(qtbot, pane, tmp_path / name)
+        assert viewer.tree.topLevelItem(0) is not None and viewer.tree.topLevelItem(0).text(1) == top, name

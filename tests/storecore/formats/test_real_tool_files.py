@@ -126,3 +126,8 @@ def test_a_float64_tiff_pillow_cannot_decode_is_read_by_tifffile_or_named(memory
     else:
         with pytest.raises(FormatError, match=r"f64\.tif: a TIFF Pillow cannot decode .*pip install tifffile"):
             load(uri)  # was "not an image Pillow can read"
+
+
+def test_json_with_a_byte_order_mark_reads_as_pythons_json_reads_its_bytes(memory_root):
+    assert load(put(memory_root, "b.json", '\ufeff{"a": [1, 2]}'.encode())) == {"a": [1, 2]}  # was "Unexpected BOM"
+    assert load(put(memory_root, "u16.json", '{"a": "ü"}'.encode("utf-16"))) == {"a": "ü"}
