@@ -848,3 +848,29 @@ def test_a_zarr_group_with_unreadable_members_lists_them_without_asyncio_traceba
     assert "nosuchcodec" in kids["codec"].error and "-3" in kids["neg"].error
     assert not any("never retrieved" in r.getMessage() for r in caplog.records)
     assert "never retrieved" not in capfd.readouterr().err
+
+
+def test_hdf5_external_raw_files_short_missing_or_split_read_as_hdf5_reads_them(tmp_path, monkeypatch, capsys):
+    """External raw storage (``create_dataset(external=...)``) read from another working folder: a raw file
+    shorter than its dataset reads zeros past its end, a dataset split over two files (one at an offset) reads
+    whole, and a missing raw file is named in one line.  h5py, run in the file's folder, is the oracle."""
+    import h5py
+
+    from storecore.containers import open_container
+
+    (tmp_path / "short.raw").write_bytes(np.arange(5, dtype="<f4").tobytes())
+    (tmp_path / "p1.raw").write_bytes(np.arange(3, dtype="<i2").tobytes())
+    (tmp_path / "p2.raw").write_bytes(b"xx" + np.arange(3, 6, dtype="<i2").tobytes())
+    monkeypatch.chdir(tmp_path)
+    with h5py.File("s.h5", "w") as f:
+        f.create_dataset("short", shape=(10,), dtype="<f4", external=[("short.raw", 0, h5py.h5f.UNLIMITED)])
+        f.create_dataset("split", shape=(6,), dtype="<i2", external=[("p1.raw", 0, 6), ("p2.raw", 2, 6)])
+        f.create_dataset("gone", shape=(4,), dtype="<i4", external=[("gone.raw", 0, 16)])
+    with h5py.File("s.h5", "r") as f:
+        want = {name: f[name][()] for name in ("short", "split")}
+    monkeypatch.chdir(tmp_path.parent)
+    for name, values in want.items():
+        with open_container(f"{tmp_path / 's.h5'}::/{name}") as node:
+            np.testing.assert_array_equal(node.read_slice(()), values)
+    code, _, err = run(capsys, "cat", f"{tmp_path / 's.h5'}::/gone")
+    assert code == 1 and "s.h5::/gone" in one_line(err) and "gone.raw" in err and err.count("\n") == 1
