@@ -796,6 +796,12 @@ class H5Node(Node):
         if dset.dtype.hasobject:  # variable-length values hold heap addresses: only HDF5 can read them
             raise error
         need = dset.size * dset.dtype.itemsize
+        if len(segments) == 1:  # one whole raw file (the usual case): mapped, so a frame reads only that frame
+            name, offset, size = segments[0]
+            full = os.path.join(folder, os.fsdecode(name))
+            if dset.shape and need and size >= need and os.path.isfile(full) and os.path.getsize(full) >= offset + need:
+                mapped = np.memmap(full, dtype=dset.dtype, mode="r", offset=offset, shape=dset.shape)
+                return np.array(mapped[selection])
         data = bytearray()
         for name, offset, size in segments:
             full = os.path.join(folder, os.fsdecode(name))  # an absolute name stays as it is
