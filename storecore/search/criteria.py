@@ -174,19 +174,32 @@ def _dtype_test(spec: Any) -> Callable[[Any], bool] | None:
     if callable(spec) and not isinstance(spec, type):
         return lambda dt: dt is not None and bool(spec(dt))
     specs = list(spec) if isinstance(spec, list | tuple | set | frozenset) else [spec]
-    import numpy as np
-
     tests: list[Callable[[Any], bool]] = []
     for s in specs:
-        if isinstance(s, str) and _GLOB_CHARS.search(s):
-            tests.append(lambda dt, pat=s: fnmatch.fnmatchcase(str(dt), pat) or fnmatch.fnmatchcase(dt.str, pat))
+        want = _as_dtype(s)
+        if want is None and isinstance(s, str) and _GLOB_CHARS.search(s):
+            # the name numpy gives too: a big-endian float64 is '>f8' as text, 'float64' by name
+            tests.append(lambda dt, pat=s: any(fnmatch.fnmatchcase(t, pat) for t in (str(dt), dt.str, dt.name)))
             continue
-        try:
-            want = np.dtype(s)
-        except TypeError:
-            raise InvalidArgument(f"invalid dtype criterion {s!r} (use e.g. float32, '<f4', 'int*')") from None
-        tests.append(lambda dt, w=want: dt == w)
+        if want is None:
+            raise InvalidArgument(f"invalid dtype criterion {s!r} (use e.g. float32, '<f4', 'int*')")
+        if isinstance(s, str) and s[:1] in "<>":  # a byte order spelled out: that one only
+            tests.append(lambda dt, w=want: dt == w)
+        else:  # float64 finds big-endian float64 too (HDF5 and v2 Zarr files written on such machines)
+            tests.append(lambda dt, w=want: dt == w or (dt.byteorder in "<>" and dt.newbyteorder("=") == w))
     return lambda dt: dt is not None and any(t(dt) for t in tests)
+
+
+def _as_dtype(spec: Any) -> Any:
+    """``spec`` as a numpy dtype, or None when numpy reads no dtype in it (then it may be a glob: ``int*``).
+
+    Tried before the glob: ``datetime64[s]`` is a dtype, not ``datetime64`` followed by a class of one letter."""
+    import numpy as np
+
+    try:
+        return np.dtype(spec)
+    except (TypeError, ValueError, SyntaxError):
+        return None
 
 
 @dataclass

@@ -102,13 +102,24 @@ def _np_dtype(spec: Any) -> Any:
     try:
         if isinstance(spec, list):  # v2 structured dtype
             return np.dtype([tuple(f) for f in spec])
-        if isinstance(spec, dict):  # v3 extension type {"name": ..., "configuration": ...}
-            spec = spec.get("name")
+        if isinstance(spec, dict):  # v3 extension type {"name": ..., "configuration": ...}: as zarr reads it
+            return _zarr_v3_dtype(spec)
         if spec == "string":
             return np.dtype(object)
         return np.dtype(spec)
     except (TypeError, ValueError):
         return None
+
+
+def _zarr_v3_dtype(spec: dict[str, Any]) -> Any:
+    """The numpy dtype of a v3 ``data_type`` with a configuration (``numpy.datetime64`` with its unit,
+    ``fixed_length_utf32``, ``structured``…), from zarr's own parser; variable-length strings as ``object``, as
+    the nodes give them.  ``np.dtype(spec["name"])`` knew none of these: such arrays had no dtype to find by."""
+    import numpy as np
+    from zarr.dtype import parse_dtype
+
+    dtype = parse_dtype(spec, zarr_format=3).to_native_dtype()
+    return np.dtype(object) if dtype.kind == "T" else dtype
 
 
 # -- Zarr ---------------------------------------------------------------------------------

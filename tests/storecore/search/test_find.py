@@ -412,3 +412,22 @@ def test_a_walk_closed_by_a_consumer_that_saw_the_cancel_counts_as_cancelled(tmp
     cancel[0] = True
     walk.close()  # the consumer stops without asking the walk for more
     assert stats.cancelled
+
+
+def test_dtypes_with_units_extension_types_and_big_endian_are_found(tmp_path):
+    """v3 extension data types (``numpy.datetime64`` with its unit, fixed-length UTF-32) had no dtype in the
+    metadata reader; ``datetime64[s]`` was taken for a glob; ``float*`` and ``float64`` missed ``>f8``."""
+    import zarr
+
+    g3 = zarr.open_group(tmp_path / "v3.zarr", mode="w", zarr_format=3)
+    g3.create_array("when", data=np.array(["2020-01-01", "NaT"], dtype="M8[s]"))
+    g3.create_array("names", data=np.array(["ab", "c"], dtype="<U3"))
+    g2 = zarr.open_group(tmp_path / "v2.zarr", mode="w", zarr_format=2)
+    g2.create_array("big", data=np.arange(3, dtype=">f8"))
+    g2.create_array("little", data=np.arange(3, dtype="<f8"))
+    found = lambda uri, dt: {m.uri.rsplit("::", 1)[1] for m in find(str(tmp_path / uri), dtype=dt, kind="array")}  # noqa: E731
+    assert found("v3.zarr", "datetime64[s]") == {"/when"} and found("v3.zarr", "<U3") == {"/names"}
+    assert found("v2.zarr", "float*") == found("v2.zarr", "float64") == {"/big", "/little"}
+    assert found("v2.zarr", "<f8") == {"/little"}  # a byte order spelled out is kept
+    with pytest.raises(InvalidArgument, match="invalid dtype criterion 'nonsense'"):
+        found("v2.zarr", "nonsense")
