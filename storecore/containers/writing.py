@@ -57,7 +57,8 @@ def _as_array(data: Any) -> np.ndarray:
         if all(isinstance(v, str) for v in flat):
             return arr
         raise InvalidArgument("object arrays can only be written when they hold strings")
-    if arr.dtype.kind not in "biufcUSM":
+    # records (structured dtypes: zarr v2/v3 and HDF5 compounds) and timedeltas (zarr) are written as they are
+    if arr.dtype.kind not in "biufcUSMm" and arr.dtype.names is None:
         raise InvalidArgument(f"cannot write arrays of dtype {arr.dtype}")
     return arr
 
@@ -276,6 +277,10 @@ def write_array(
                 return written
             if existing is not None and not overwrite:
                 raise AlreadyExists(f"{written}: already exists (pass overwrite=True)", path=written)
+            if arr.dtype.names and root.metadata.zarr_format == 3:
+                # zarr v3 stores records through one "bytes" codec in one byte order and wrote a big-endian field's
+                # bytes under a little-endian dtype (2.5 read back as 5.4e-321): written in native order, same values
+                arr = arr.astype(arr.dtype.newbyteorder("="))
             dtype = str if arr.dtype.kind in "UO" else arr.dtype
             if arr.dtype.kind == "O":
                 arr = arr.astype(str)

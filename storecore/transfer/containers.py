@@ -38,14 +38,15 @@ def _containers_api() -> Any:
 
 
 def _digest(arr: Any) -> str:
-    """MD5 of an array's values (text arrays by their strings, so object and string dtypes agree)."""
+    """MD5 of an array's values (text arrays by their strings, so object and string dtypes agree; numbers in
+    native byte order, as zarr v3 reads back a big-endian array written into it)."""
     import numpy as np
 
     arr = np.asarray(arr)
     if arr.dtype.kind in "OUT" or arr.dtype.kind == "S":
         data = json.dumps([str(x) for x in arr.ravel().tolist()]).encode()
     else:
-        data = np.ascontiguousarray(arr).tobytes()
+        data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")).tobytes()  # (records field by field)
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 

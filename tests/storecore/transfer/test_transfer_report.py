@@ -209,3 +209,21 @@ def test_conflict_policies_apply_to_container_destinations(queue, local_root, ex
         assert refused.wait(60) is JobState.FAILED and "already exists" in refused.error
     finally:
         nobody.close()
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_big_endian_records_and_timedeltas_import_into_zarr_with_their_values(queue, local_root, fmt):
+    """A big-endian .npy failed its check in a v3 store (read back in native order); records were refused; and a
+    v3 store wrote a record's big-endian field under a little-endian dtype (2.5 read back as 5.4e-321)."""
+    import zarr
+
+    zarr.open_group(os.path.join(local_root, "d.zarr"), mode="w", zarr_format=fmt)
+    records = np.array([(1, 2.5, b"ab"), (3, -1.0, b"cd")], dtype=[("i", "<i4"), ("f", ">f8"), ("s", "S3")])
+    arrays = {"big": np.arange(5, dtype=">i4"), "rec": records, "took": np.array([5, "NaT"], dtype="m8[s]")}
+    for name, arr in arrays.items():
+        put(f"{local_root}/{name}.npy", npy(arr))
+        job = queue.submit(f"{local_root}/{name}.npy", f"{local_root}/d.zarr::/{name}")
+        assert job.wait(60) is JobState.DONE, job.error
+        assert job.report()[0].verified
+        back = values(f"{local_root}/d.zarr::/{name}")
+        assert back.tolist() == arr.tolist(), name
