@@ -268,9 +268,10 @@ def scan_location(backend: Backend, path: str, *, cache: Any = None, **kw: Any) 
     return pl.concat(frames, how="vertical_relaxed").lazy()
 
 
-#: bytes of Latin-1 text tables transcoded to UTF-8 in memory by :func:`scan_location`; larger ones are scanned
-#: with polars' ``utf8-lossy`` (their non-ASCII letters shown as U+FFFD)
-CSV_TRANSCODE_BYTES = 256 * 1024 * 1024
+#: bytes of Latin-1 text tables transcoded to UTF-8 in memory by :func:`scan_location` (the default preview budget:
+#: a lazy scan must not read more than a preview would); larger ones are scanned with polars' ``utf8-lossy``
+#: (their non-ASCII letters shown as U+FFFD)
+CSV_TRANSCODE_BYTES = 64 * 1024 * 1024
 
 
 def _latin1_frame(backend: Backend, keys: list[str], size: int | None, kw: dict[str, Any]) -> Any:

@@ -131,3 +131,12 @@ def test_a_float64_tiff_pillow_cannot_decode_is_read_by_tifffile_or_named(memory
 def test_json_with_a_byte_order_mark_reads_as_pythons_json_reads_its_bytes(memory_root):
     assert load(put(memory_root, "b.json", '\ufeff{"a": [1, 2]}'.encode())) == {"a": [1, 2]}  # was "Unexpected BOM"
     assert load(put(memory_root, "u16.json", '{"a": "ü"}'.encode("utf-16"))) == {"a": "ü"}
+
+
+def test_a_latin1_csv_larger_than_the_transcoding_bound_is_scanned_lossily_not_read_whole(tmp_path, monkeypatch):
+    from storecore.formats import tables
+
+    (tmp_path / "big.csv").write_bytes(LATIN1)
+    monkeypatch.setattr(tables, "CSV_TRANSCODE_BYTES", len(LATIN1) - 1)
+    names = scan(str(tmp_path / "big.csv")).collect()["name"].to_list()
+    assert names == ["\ufffdlpha", "Gr\ufffd\ufffde"]  # each byte that is not UTF-8 shown as U+FFFD: no error
