@@ -196,12 +196,28 @@ def fill_kv(table: QTableWidget, rows: Iterable[tuple[str, Any]]) -> None:
     table.resizeRowsToContents()
 
 
+#: an attribute shows at most this many values and characters (a cell of millions of numbers took a minute to lay out)
+ATTR_MAX_ITEMS = 1000
+ATTR_MAX_CHARS = 20_000
+
+
 def attribute_rows(attrs: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, text) rows of attributes for :func:`fill_kv`: text as it is, anything else as JSON with its
-    non-ASCII characters kept (``µm``, not ``\\u00b5m``)."""
+    non-ASCII characters kept (``µm``, not ``\\u00b5m``); a long value cut, saying how long it is."""
+    return [(k, _attribute_text(v)) for k, v in attrs.items()]
+
+
+def _attribute_text(value: Any) -> str:
     import json
 
-    return [(k, v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)) for k, v in attrs.items()]
+    if isinstance(value, list) and len(value) > ATTR_MAX_ITEMS:
+        head = json.dumps(value[:ATTR_MAX_ITEMS], default=str, ensure_ascii=False)
+        text = f"{head[:-1]}, …]  ({len(value):,} values)"
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) > ATTR_MAX_CHARS:
+        text = f"{text[:ATTR_MAX_CHARS]}…  ({len(text):,} characters)"
+    return text
 
 
 def stack_over_plot(

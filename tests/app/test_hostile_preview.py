@@ -236,3 +236,25 @@ def test_tree_rows_are_found_by_their_exact_keys_after_a_sort(qapp, names):
         index = model.index_of(node)
         assert index.data(NODE_ROLE) is node and index.data() == printable(node.name)  # a tab shows as \\t
     assert sorted(n.name for n in model.child_nodes(mount)) == sorted(names)
+
+
+def test_a_group_with_a_huge_attribute_shows_it_cut_with_its_length(qtbot, pane, tmp_path):
+    """A calibration table of 2 million numbers as a group's attribute: the summary shows its first values and how
+    many there are (the whole text took about a minute to lay out in the table)."""
+    import h5py
+
+    from app.viewers.widgets import ATTR_MAX_CHARS
+
+    path = tmp_path / "calibration.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # dense attribute storage: no 64 KiB limit
+        g = f.create_group("g")
+        g.attrs.create("table", np.arange(2_000_000, dtype="f8"))
+        g.attrs["unit"] = "keV"
+    with qtbot.waitSignal(pane.loaded, timeout=60000):
+        pane.show_location(f"{path}::/g")
+    viewer = pane.current_viewer
+    assert type(viewer).__name__ == "SummaryViewer"
+    rows = {viewer.attrs.item(i, 0).text(): viewer.attrs.item(i, 1).text() for i in range(viewer.attrs.rowCount())}
+    assert rows["unit"] == "keV"
+    assert rows["table"].startswith("[0.0, 1.0, 2.0") and rows["table"].endswith("(2,000,000 values)")
+    assert len(rows["table"]) < ATTR_MAX_CHARS + 100

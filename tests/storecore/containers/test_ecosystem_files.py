@@ -249,3 +249,28 @@ def test_external_links_up_a_folder_resolve_as_hdf5_resolves_them(tmp_path, memo
             np.testing.assert_array_equal(link.read_slice((1,)), want[1])
     with open_container(f"{uri}::/out_of_root") as link:
         assert link.broken and "nowhere.h5" in link.error and "\n" not in link.error
+
+
+# -- huge attribute arrays ------------------------------------------------------------------------------------------
+def test_huge_numeric_attribute_converts_in_one_numpy_call(tmp_path, monkeypatch):
+    """A calibration table of millions of numbers as an attribute: numpy converts it at once (element by element
+    took seconds for every look at the attributes), to the same Python values h5py gives."""
+    from storecore.containers import node as node_module
+
+    path = tmp_path / "table.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # dense attribute storage: no 64 KiB limit
+        f.create_group("g").attrs.create("table", np.arange(200_000, dtype="f8").reshape(1000, 200) / 7)
+    calls = 0
+    original = node_module.json_safe
+
+    def counting(value, **kw):
+        nonlocal calls
+        calls += 1
+        return original(value, **kw)
+
+    monkeypatch.setattr(node_module, "json_safe", counting)
+    with open_container(f"{path}::/g") as g:
+        attrs = g.attrs
+    assert calls < 10
+    with h5py.File(path, "r", locking=False) as f:
+        assert attrs["table"] == f["g"].attrs["table"].tolist()
