@@ -191,6 +191,14 @@ def open_table(target: Target, budget: Budget) -> tuple[Any, str]:
         wide = _wide_csv(target, budget, "\t" if ext == ".tsv" else None)  # before polars parses any schema
         if wide is not None:
             return wide
+    if ext in (".arrow", ".feather", ".ipc") and target.kind == "file":
+        from storecore.errors import FormatError
+        from storecore.formats.tables import ipc_kind
+
+        try:  # a Feather v1 file is named as such (polars reads none: "out-of-spec: InvalidFooter")
+            ipc_kind(target.backend.read_bytes(loc.path, 0, 6))
+        except FormatError as e:
+            raise FormatError(f"{target.name}: {e}", path=target.uri) from e
     if ext in (".parquet", ".pq", ".csv", ".tsv") or target.kind == "dataset":  # (storecore: dialect, Latin-1)
         from storecore.formats import scan
 

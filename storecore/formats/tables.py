@@ -124,16 +124,21 @@ def _write_tsv(obj: Any, f: IO[bytes], **kw: Any) -> None:
     _frame(obj).write_csv(f, **{"separator": "\t", **_strip(kw)})
 
 
-def _read_ipc(f: IO[bytes], **kw: Any) -> Any:
-    """An Arrow IPC file (``.arrow``, Feather v2) or stream (``.arrows``): polars tells them by their first bytes."""
-    data = f.read()
-    pl = _pl()
-    if data[:6] == b"ARROW1":
-        return pl.read_ipc(io.BytesIO(data), **_strip(kw))
-    if data[:4] == b"FEA1":
+def ipc_kind(head: bytes) -> str:
+    """What an Arrow file whose first bytes are ``head`` is: ``file`` (Arrow IPC file, Feather v2: ``ARROW1``) or
+    ``stream`` (an IPC stream, ``.arrows``); a Feather v1 file (``FEA1``), which polars cannot read, raises a
+    :class:`FormatError` saying so (polars' own error is "out-of-spec: InvalidFooter")."""
+    if head[:4] == b"FEA1":
         raise FormatError("a Feather v1 file (written by feather-format or pyarrow's version=1), which polars "
                           "cannot read: convert it with pyarrow.feather.write_feather(..., version=2)")
-    return pl.read_ipc_stream(io.BytesIO(data), **_strip(kw))
+    return "file" if head[:6] == b"ARROW1" else "stream"
+
+
+def _read_ipc(f: IO[bytes], **kw: Any) -> Any:
+    """An Arrow IPC file (``.arrow``, Feather v2) or stream (``.arrows``): told apart by their first bytes."""
+    data = f.read()
+    read = _pl().read_ipc if ipc_kind(data[:6]) == "file" else _pl().read_ipc_stream
+    return read(io.BytesIO(data), **_strip(kw))
 
 
 def _write_ipc(obj: Any, f: IO[bytes], **kw: Any) -> None:

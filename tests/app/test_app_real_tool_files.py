@@ -101,3 +101,15 @@ def test_json_and_jsonl_with_a_byte_order_mark_show_their_tree(qtbot, pane, tmp_
     for name, top in (("b.json", "{1}"), ("b.jsonl", "[2]")):
         viewer = show(qtbot, pane, tmp_path / name)
         assert viewer.tree.topLevelItem(0) is not None and viewer.tree.topLevelItem(0).text(1) == top, name
+
+
+def test_a_feather_v1_file_is_named_as_such_and_feather_v2_is_a_table(qtbot, pane, tmp_path):
+    import polars as pl
+
+    (tmp_path / "old.feather").write_bytes(b"FEA1" + bytes(64) + b"FEA1")
+    show(qtbot, pane, tmp_path / "old.feather")
+    assert "old.feather: a Feather v1 file" in pane_text(pane)  # was "out-of-spec: InvalidFooter"
+    pl.DataFrame({"a": [1, 2]}).write_ipc(tmp_path / "new.feather")
+    viewer = show(qtbot, pane, tmp_path / "new.feather")
+    assert isinstance(viewer, TableViewer)
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 2)
