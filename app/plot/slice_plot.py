@@ -892,7 +892,14 @@ class SlicePlot(QWidget):
         plane = self._plane
         k = max(1, max(plane.shape) // 256)
         small = self._scaled(plane[::k, ::k]).copy()
-        small[~np.isfinite(small)] = self.hist.getLevels()[0]
+        # unread samples at the lowest level (NaN-free images render faster); samples read as NaN (missing values,
+        # CF fill values) stay NaN, drawn as nothing: under a tile's transparent NaN pixel the backdrop showed
+        # the lowest colour, a missing value looked like the minimum
+        unread = ~np.isfinite(small)
+        shown = getattr(self, "_tile_shown", None)
+        if shown is not None and shown.shape == plane.shape:
+            unread &= ~shown[::k, ::k]
+        small[unread] = self.hist.getLevels()[0]
         geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
         (oy, sy), (ox, sx) = geometry
         h, w = plane.shape[0] * sy, plane.shape[1] * sx

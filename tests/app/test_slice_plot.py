@@ -197,6 +197,20 @@ def test_complex_nan_and_int_slices_show(qtbot, plot, tmp_path):
     np.testing.assert_array_equal(plot.shown_values(), [[1, 0], [0, 1]])
 
 
+def test_missing_values_are_drawn_as_nothing_not_as_the_lowest_colour(qtbot, plot):
+    """NaN samples (missing values, CF fill values decoded) are transparent in the tiles and in the image under
+    them: a missing value must not look like the minimum."""
+    a = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 5.0]], dtype="f4")
+    with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
+        plot.set_source(NumpySource(a))
+    qtbot.waitUntil(lambda: plot.result is not None and plot.result.complete, timeout=10000)
+    lo = plot.hist.getLevels()[0]
+    whole = [item.image for item in [plot.image, *plot._tiles] if item.image is not None and item.image.shape == a.shape]
+    assert whole
+    for image in whole:
+        assert np.isnan(image[:, 1]).all() and not (image[:, 1] == lo).any()
+
+
 def test_export_png_npy_csv(qtbot, plot, tmp_path):
     data = np.random.default_rng(0).random((2, 20, 30))
     with qtbot.waitSignal(plot.slice_loaded, timeout=10000):
