@@ -37,7 +37,13 @@ _INTERNAL_ATTRS = frozenset(
 
 
 def _attrs(node: Node) -> dict[str, Any]:
-    return {k: v for k, v in (node.attrs or {}).items() if k not in _INTERNAL_ATTRS}
+    """A variable's attributes as xarray reads them: a Zarr v2 variable written by xarray gets its ``_FillValue``
+    from the array's ``fill_value`` (:func:`.conventions.variable_attrs`), so CF decoding masks it as xarray's own
+    ``open_zarr`` does (its fill values read as numbers: -1 counts, -327.68 degrees); internal marks left out."""
+    from .conventions import variable_attrs
+
+    attrs = variable_attrs(node, dict(node.attrs or {})) if node.kind == "array" else dict(node.attrs or {})
+    return {k: v for k, v in attrs.items() if k not in _INTERNAL_ATTRS}
 
 
 def _is_dim_only(node: Node) -> bool:
