@@ -1,7 +1,7 @@
 """Format handlers: read and write Python objects by file extension or by type, on every backend.
 
 Built in: ``.npy``, ``.npz``, ``.sparse.npz`` (scipy), ``.json``, ``.jsonl``,
-``.csv``/``.tsv`` (Latin-1 read as such) and ``.parquet`` (polars, with lazy scans of files and datasets),
+``.csv``/``.tsv`` (Windows-1252/Latin-1 read as such) and ``.parquet`` (polars, with lazy scans of files and datasets),
 Arrow IPC (``.arrow``, Feather v2 ``.feather``, streams ``.arrows``),
 ``.txt/.md/.html``, ``.yaml/.yml``, images (``.png/.jpg/.tif`` as numpy),
 ``.pt/.pth`` (torch), ``.bin`` (raw bytes) and ``.pkl`` (pickle, read only with

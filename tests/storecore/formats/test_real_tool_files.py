@@ -74,6 +74,8 @@ def test_a_latin1_csv_reads_as_its_letters_eagerly_and_lazily(request, tmp_path,
 def test_utf8_text_is_left_as_it_is_even_cut_inside_a_character():
     assert is_utf8("Grüße".encode()[:3]) and not is_utf8(LATIN1)
     assert as_utf8("ü".encode()) == "ü".encode()
+    assert as_utf8("price,€ 5 “net”".encode("cp1252")) == "price,€ 5 “net”".encode()  # Excel's CSV on Windows
+    assert as_utf8(b"a\x81\xe9") == "a\x81é".encode()  # a byte Windows-1252 leaves undefined: Latin-1
 
 
 def test_a_jsonl_file_with_a_byte_order_mark_reads(memory_root):
