@@ -159,7 +159,9 @@ def _wide_csv(target: Target, budget: Budget, sep: str | None) -> tuple[Any, str
 
     limit = max(budget.max_bytes, CSV_SNIFF_BYTES)
     records, width, complete = _csv_head(blocks(), sep.encode(), MAX_COLUMNS, limit, CSV_HEAD_ROWS)
-    text = b"\n".join(records) + b"\n"
+    from storecore.formats.tables import as_utf8
+
+    text = as_utf8(b"\n".join(records) + b"\n")  # (a spreadsheet's Windows-1252 read as such, as storecore reads it)
     frame = pl.read_csv(io.BytesIO(text), separator=sep, infer_schema_length=1000, truncate_ragged_lines=True)
     total = f"{width:,}" if complete else f"more than {width:,}"
     rows = f"{frame.height:,} row{'s' if frame.height != 1 else ''}"

@@ -113,3 +113,15 @@ def test_a_feather_v1_file_is_named_as_such_and_feather_v2_is_a_table(qtbot, pan
     viewer = show(qtbot, pane, tmp_path / "new.feather")
     assert isinstance(viewer, TableViewer)
     qtbot.waitUntil(lambda: viewer.model.rowCount() == 2)
+
+
+def test_a_very_wide_windows_1252_csv_shows_its_letters(qtbot, pane, tmp_path):
+    from app.models.table_model import MAX_COLUMNS
+
+    width = MAX_COLUMNS + 10  # read by the bounded wide-table path, not by storecore's scan
+    header = ",".join(f"c{i}" for i in range(width)).encode()
+    (tmp_path / "wide.csv").write_bytes(header + b"\n" + ",".join(["Grüße €"] * width).encode("cp1252") + b"\n")
+    viewer = show(qtbot, pane, tmp_path / "wide.csv")
+    assert isinstance(viewer, TableViewer)  # was "invalid utf-8 sequence"
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 1)
+    assert cells(viewer)[0][0] == "Grüße €"
