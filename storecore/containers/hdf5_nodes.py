@@ -776,46 +776,63 @@ class H5Node(Node):
 
     def _read_external(self, selection: tuple, error: CorruptData) -> np.ndarray:
         """``selection`` of a dataset kept in external raw files (``create_dataset(external=...)``) that HDF5 could
-        not open: they are looked for beside this HDF5 file, where their writer put them.
+        not open: they are looked for beside this HDF5 file, where their writer put them (in the same folder or
+        bucket: a remote file's raw files are read through its backend, by ranges).
 
         HDF5 looks for relative raw file names in the working folder of the process (unless each dataset is
         opened with an ``efile_prefix``, which HDF5 then refuses to mix with other openings of the same dataset in
-        one process), so a file opened from anywhere else read as "corrupt".  The raw bytes are the dataset's
-        values in its own (file) type, row-major, segment after segment: numpy reads them as that type.
+        one process), so a file opened from anywhere else read as "corrupt"; a remote file's never read.  The raw
+        bytes are the dataset's values in its own (file) type, row-major, segment after segment: numpy reads them
+        as that type.
         """
         import numpy as np
 
         dset = self._obj
         plist = dset.id.get_create_plist()
-        segments = [plist.get_external(i) for i in range(plist.get_external_count())]
-        folder = self.container.backend.local_path(posixpath.dirname(self.container.location.path))
-        if folder is None:
-            names = ", ".join(os.fsdecode(name) for name, _, _ in segments)
-            raise CorruptData(f"{self.uri}: its values are in external raw files ({names}), which cannot be read "
-                              "beside a remote file (copy them with it to a local folder)", path=self.uri) from error  # fmt: skip
+        segments = [(os.fsdecode(name), offset, size) for name, offset, size in
+                    (plist.get_external(i) for i in range(plist.get_external_count()))]  # fmt: skip
         if dset.dtype.hasobject:  # variable-length values hold heap addresses: only HDF5 can read them
             raise error
+        here = self.container.location
+        folder = self.container.backend.local_path(posixpath.dirname(here.path))
         need = dset.size * dset.dtype.itemsize
-        if len(segments) == 1:  # one whole raw file (the usual case): mapped, so a frame reads only that frame
-            name, offset, size = segments[0]
-            full = os.path.join(folder, os.fsdecode(name))
+        if folder is not None and len(segments) == 1:  # one local raw file (the usual case): mapped, so a frame
+            name, offset, size = segments[0]  # reads only that frame
+            full = os.path.join(folder, name)  # an absolute name stays as it is
             if dset.shape and need and size >= need and os.path.isfile(full) and os.path.getsize(full) >= offset + need:
                 mapped = np.memmap(full, dtype=dset.dtype, mode="r", offset=offset, shape=dset.shape)
                 return np.array(mapped[selection])
         data = bytearray()
         for name, offset, size in segments:
-            full = os.path.join(folder, os.fsdecode(name))  # an absolute name stays as it is
-            if not os.path.isfile(full):
-                raise CorruptData(f"{self.uri}: external raw data file {os.fsdecode(name)} not found (neither in the "
-                                  f"working folder nor beside {self.container.location.name})", path=self.uri) from error  # fmt: skip
             want = min(size, need - len(data))
-            with open(full, "rb") as raw:
-                raw.seek(offset)
-                part = raw.read(want)
+            part = self._raw_part(folder, name, offset, want, error)
             data += part + bytes(want - len(part))  # past the end of a raw file HDF5 reads zeros: so do we
             if len(data) >= need:
                 break
         return np.array(np.frombuffer(bytes(data), dtype=dset.dtype).reshape(dset.shape)[selection])
+
+    def _raw_part(self, folder: str | None, name: str, offset: int, length: int, error: CorruptData) -> bytes:
+        """Up to ``length`` bytes at ``offset`` of the external raw file ``name`` beside this HDF5 file."""
+        here = self.container.location
+        missing = CorruptData(f"{self.uri}: external raw data file {name} not found (neither in the working folder "
+                              f"nor beside {here.name})", path=self.uri)  # fmt: skip
+        if folder is not None:
+            full = os.path.join(folder, name)
+            if not os.path.isfile(full):
+                raise missing from error
+            with open(full, "rb") as raw:
+                raw.seek(offset)
+                return raw.read(length)
+        key = posixpath.normpath(posixpath.join(posixpath.dirname(here.path), name))
+        if posixpath.isabs(name) or key == ".." or key.startswith("../"):
+            raise CorruptData(f"{self.uri}: external raw data file {name} is not beside {here.name} in its bucket",
+                              path=self.uri) from error  # fmt: skip
+        backend = self.container.backend
+        try:
+            size = backend.stat(key).size or 0
+        except NotFound:
+            raise missing from error
+        return backend.read_bytes(key, offset, min(offset + length, size)) if offset < size and length else b""
 
     def _read_opaque(self, selection: tuple) -> np.ndarray:
         """``selection`` of an opaque dataset read as its own type: HDF5 has no conversion from an opaque type

@@ -64,6 +64,23 @@ def test_external_raw_file_beside_the_hdf5_file_reads_from_any_working_folder(fi
         np.testing.assert_array_equal(node.read_slice((3,)), want[3])
 
 
+def test_external_raw_file_beside_a_remote_hdf5_file_is_read_by_ranges(files, memory_root):
+    """The HDF5 file and its raw file side by side in a bucket: HDF5 never opens the raw file of a file it reads
+    through a file object; it is read through the bucket's backend."""
+    from storecore.transfer import copy
+
+    path = files["odds"]
+    for name in ("odds.h5", "odds.raw"):
+        copy(str(path.parent / name), f"{memory_root}/run/{name}")
+    want = _h5py_beside(path, "external")
+    with open_container(f"{memory_root}/run/odds.h5::/external") as node:
+        np.testing.assert_array_equal(node.read_slice(()), want)
+        np.testing.assert_array_equal(node.read_slice((slice(1, 3), 2)), want[1:3, 2])
+        with pytest.raises(CorruptData) as info:
+            node.container.node("/external_missing").read_slice(())
+    assert "nowhere.raw" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_missing_external_raw_file_is_named(files, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     with open_container(f"{files['odds']}::/external_missing") as node, pytest.raises(CorruptData) as info:
