@@ -371,7 +371,7 @@ class HDF5Container(Container):
 
         if isinstance(link, h5py.SoftLink):
             target = link.path if link.path.startswith("/") else posixpath.join(posixpath.dirname(path), link.path)
-            return H5LinkNode(self, path, "soft", link.path, posixpath.normpath(target))
+            return H5LinkNode(self, path, "soft", link.path, _hdf5_path(target))
         if isinstance(link, h5py.ExternalLink):
             return H5LinkNode(self, path, "external", f"{link.filename}::{link.path}", (link.filename, link.path))
         uri = self.node_uri(path)
@@ -404,6 +404,15 @@ class HDF5Container(Container):
             self.file.close()
         if self.reader is not None:
             self.reader.close()
+
+
+def _hdf5_path(path: str) -> str:
+    """A soft link's path as HDF5 walks it: empty and ``.`` components skipped, ``..`` kept as the name it is.
+
+    HDF5 has no parent step: ``..`` is a member's name like any other (a link to ``/names/..`` reaches the dataset
+    called ``..``, and ``../x`` from a group without such a member is dangling), so it is never collapsed.
+    """
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
 def _codec_names(dset: Any) -> tuple[str | None, list[str]]:

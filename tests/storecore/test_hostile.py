@@ -874,3 +874,31 @@ def test_hdf5_external_raw_files_short_missing_or_split_read_as_hdf5_reads_them(
             np.testing.assert_array_equal(node.read_slice(()), values)
     code, _, err = run(capsys, "cat", f"{tmp_path / 's.h5'}::/gone")
     assert code == 1 and "s.h5::/gone" in one_line(err) and "gone.raw" in err and err.count("\n") == 1
+
+
+def test_hdf5_soft_links_through_dot_dot_resolve_as_hdf5_resolves_them(tmp_path):
+    """HDF5 has no parent step: ``..`` in a soft link is a member's name (a dataset may be called ``..``), so
+    ``/names/..`` reaches that dataset (it read as the root group) and ``../x`` is dangling (it read ``/x``)."""
+    import h5py
+
+    from storecore.containers import open_container
+
+    path = tmp_path / "dotdot.h5"
+    with h5py.File(path, "w") as f:
+        names = f.create_group("names")
+        names[".."] = np.arange(3)
+        f["x"] = np.arange(4)
+        f["to_dotdot"] = h5py.SoftLink("/names/..")
+        f["dotted"] = h5py.SoftLink("/./names//..")
+        names["relative"] = h5py.SoftLink("..")
+        names["up"] = h5py.SoftLink("../x")
+    with h5py.File(path, "r", locking=False) as f, open_container(str(path)) as root:
+        for link in ("/to_dotdot", "/dotted", "/names/relative", "/names/up"):
+            node = root.get(link)
+            try:
+                want = f[link][()]
+            except KeyError:
+                assert node.broken, link
+                continue
+            assert not node.broken, link
+            np.testing.assert_array_equal(node.read_slice(()), want, err_msg=link)
