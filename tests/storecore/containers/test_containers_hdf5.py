@@ -148,8 +148,8 @@ def test_links_show_as_links(h5_uri):
         assert not soft.broken and soft.shape == (4, 5, 3)
         assert_same(soft[1, ::-1], sample("float", 3)[1, ::-1])
         assert soft.target().path == "/arrays/float_3d"
-        rel = kids["relative"]
-        assert not rel.broken and rel.target().path == "/a/b" and [c.name for c in rel.children()] == ["c"]
+        rel = kids["relative"]  # "../a/b": HDF5 has no parent step (".." is a name), so h5py finds nothing there
+        assert rel.broken and rel.link_target == "../a/b"
         broken = kids["broken"]
         assert broken.broken and broken.link_target == "/nowhere" and broken.shape is None
         with pytest.raises(NotFound):
