@@ -371,12 +371,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 #: rows ``storescope cat FILE::/dataset`` prints as text unless --limit says otherwise
 CAT_TEXT_ROWS = 1000
+#: values across printed per row by default as text (the last axis; a wider array's rest is left out, and said)
+CAT_TEXT_COLUMNS = 1000
+#: bytes read at once for ``cat``'s rows: the leading axis is read in whole slabs while they fit, row by row beyond
+CAT_READ_BYTES = 64 * 1024 * 1024
 
 
-def _cat_rows(node: Any, limit: int | None) -> tuple[Any, int]:
-    """The first ``limit`` rows of ``node`` (a 2-d view: the last axis across) and how many rows it has in all.
+def _cat_rows(node: Any, limit: int | None, columns: int | None = None) -> tuple[Any, int]:
+    """The first ``limit`` rows of ``node`` (a 2-d view: the last axis across, its first ``columns`` values) and how
+    many rows it has in all.
 
-    Only the leading slabs holding those rows are read.
+    Only what those rows hold is read: whole leading slabs while one fits in :data:`CAT_READ_BYTES`, else the rows
+    of each slab, so that a few rows of a huge sparse array stay a few rows.
     """
     import math
 
@@ -388,12 +394,26 @@ def _cat_rows(node: Any, limit: int | None) -> tuple[Any, int]:
         take = total if limit is None else min(limit, total)
         data = np.asarray(node.read_slice((slice(0, take),)) if shape else node.read_slice(()))
         return data.reshape(-1, 1), total
-    per_slab = math.prod(shape[1:-1])
-    total = shape[0] * per_slab
+    across = shape[-1] if columns is None else min(columns, shape[-1])
+    itemsize = max(1, np.dtype(node.dtype).itemsize) if getattr(node, "dtype", None) is not None else 8
+    total = math.prod(shape[:-1])
     take = total if limit is None else min(limit, total)
-    slabs = math.ceil(take / per_slab) if per_slab else 0
-    data = np.asarray(node.read_slice((slice(0, slabs),)))
-    return data.reshape(-1, shape[-1])[:take], total
+
+    def first_rows(prefix: tuple[int, ...], lead: tuple[int, ...], n: int) -> list[Any]:
+        """The first ``n`` rows below index ``prefix`` (``lead``: the leading axes still to walk)."""
+        per = math.prod(lead[1:])
+        slabs = math.ceil(n / per) if per else 0
+        if len(lead) == 1 or slabs * per * across * itemsize <= CAT_READ_BYTES:
+            where = (*prefix, slice(0, slabs), *(slice(None) for _ in lead[1:]), slice(0, across))
+            return [np.asarray(node.read_slice(where)).reshape(-1, across)[:n]]
+        out: list[Any] = []
+        for i in range(slabs):
+            out += first_rows((*prefix, i), lead[1:], min(per, n - i * per))
+        return out
+
+    pieces = first_rows((), shape[:-1], take) if take else []
+    data = np.concatenate(pieces) if pieces else np.empty((0, across), dtype=node.dtype)
+    return data, total
 
 
 def _cat_node(loc: Any, args: argparse.Namespace) -> int:
@@ -432,7 +452,8 @@ def _cat_node(loc: Any, args: argparse.Namespace) -> int:
         value = node.read_slice(())
         print(format_value(value, enum_labels=labels))
         return 0
-    rows, total = _cat_rows(node, limit)
+    columns = CAT_TEXT_COLUMNS if args.format == "text" and limit is not None and len(node.shape) > 1 else None
+    rows, total = _cat_rows(node, limit, columns)
     names = rows.dtype.names
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -448,6 +469,9 @@ def _cat_node(loc: Any, args: argparse.Namespace) -> int:
     if left > 0:
         print(f"… {left:,} more row{'s' if left != 1 else ''} left out (of {total:,}); "
               f"--limit 0 prints all, --format npy writes the whole array", file=sys.stderr)
+    if columns is not None and node.shape[-1] > columns:
+        print(f"… {node.shape[-1] - columns:,} more values across left out of each row (of {node.shape[-1]:,}); "
+              f"--format csv or npy writes them", file=sys.stderr)
     return 0
 
 

@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storecore import cli
 
@@ -178,3 +180,39 @@ def test_python_m_storecore(tree):
     assert done.returncode == 0 and done.stdout == b"hello\n"
     done = subprocess.run([sys.executable, "-m", "storecore", "info", str(tree / "nope")], capture_output=True, env=env, timeout=60)
     assert done.returncode == 1 and b"Traceback" not in done.stderr and done.stderr.count(b"\n") == 1
+
+
+def test_cat_of_a_huge_sparse_array_prints_its_corner_and_reads_only_that(capsys, tmp_path):
+    """10 million × 10 million float32 (one chunk written): the first 1,000 rows of 1,000 values, not 1,000 rows of
+    ten million (37 GiB)."""
+    import zarr
+
+    z = zarr.create_array(str(tmp_path / "sparse.zarr"), shape=(10_000_000, 10_000_000), chunks=(1000, 1000),
+                          dtype="f4", fill_value=0)
+    z[:1000, :1000] = np.arange(1_000_000, dtype="f4").reshape(1000, 1000)
+    code, out, err = run(capsys, "cat", f"{tmp_path / 'sparse.zarr'}::/")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == cli.CAT_TEXT_ROWS and lines[1].split("\t")[:2] == ["1000.0", "1001.0"]
+    assert len(lines[0].split("\t")) == cli.CAT_TEXT_COLUMNS
+    assert "9,999,000 more values across left out of each row" in err and "more rows left out" in err
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.lists(st.integers(1, 6), min_size=2, max_size=5), limit=st.integers(1, 40),
+       columns=st.one_of(st.none(), st.integers(1, 6)), budget=st.integers(1, 400))
+def test_cat_rows_are_the_first_rows_of_the_flattened_array_whatever_the_read_budget(
+        tmp_path, monkeypatch, shape, limit, columns, budget):
+    import zarr
+
+    import storecore
+
+    arr = np.arange(np.prod(shape), dtype="i4").reshape(shape)
+    path = tmp_path / f"a{'x'.join(map(str, shape))}.zarr"
+    if not path.exists():
+        zarr.create_array(str(path), data=arr, chunks=tuple(max(1, s // 2) for s in shape))
+    monkeypatch.setattr(cli, "CAT_READ_BYTES", budget)  # small: the slabs are walked row by row
+    rows, total = cli._cat_rows(storecore.open_container(f"{path}::/"), limit, columns)
+    flat = arr.reshape(-1, shape[-1])
+    assert total == flat.shape[0]
+    assert np.array_equal(rows, flat[:limit, :columns])
