@@ -283,6 +283,21 @@ def _ls_rel(backend: Any, loc: Any, entry: Any) -> str:
     return entry.path[len(root) + 1 :] if root and entry.path.startswith(root + "/") else entry.path
 
 
+def _ls_suffix(node: Any) -> str:
+    """What follows a container member's name in ``ls``: ``/`` for a group, a link's target, why it is broken."""
+    if node.kind == "group":
+        return "/"
+    if node.kind != "link":
+        return ""
+    broken = node.broken
+    error = getattr(node, "error", None) if broken else None  # why: a missing file, unreadable metadata...
+    why = f": {printable(str(error).splitlines()[0])}" if error else ""
+    target = node.link_target
+    if not target:
+        return f"  (unreadable{why})" if broken else ""
+    return f" -> {printable(str(target))}" + (f" (broken{why})" if broken else "")
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     """List a folder/prefix, or the children of a container group."""
     import storecore
@@ -305,8 +320,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
                     continue
                 shape = "x".join(str(s) for s in child.shape) if child.shape is not None else ""
                 dtype = str(child.dtype) if child.dtype is not None else ""
-                suffix = "/" if child.kind == "group" else ""
-                print(f"{child.kind:<6} {shape:>16} {dtype:<10} {printable(child.name)}{suffix}", file=_out())
+                print(f"{child.kind:<6} {shape:>16} {dtype:<10} {printable(child.name)}{_ls_suffix(child)}",
+                      file=_out())
         return 0
     backend, loc = storecore.backend_for(args.uri)
     entry = backend.stat(loc.path)

@@ -56,6 +56,11 @@ def format_value(value: Any, *, enum_labels: dict[int, str] | None = None, preci
         return decode_text(value)
     if isinstance(value, np.void):
         return bytes(value).hex()
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        # .item() gives nanosecond times as bare integers (and NaT as None): numpy's own text says what they are
+        if np.isnat(value):
+            return "NaT"
+        return np.datetime_as_string(value) if isinstance(value, np.datetime64) else str(value)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):

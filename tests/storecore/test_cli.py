@@ -216,3 +216,47 @@ def test_cat_rows_are_the_first_rows_of_the_flattened_array_whatever_the_read_bu
     flat = arr.reshape(-1, shape[-1])
     assert total == flat.shape[0]
     assert np.array_equal(rows, flat[:limit, :columns])
+
+
+def test_cat_prints_times_as_times_and_nat_as_nat(capsys, tmp_path):
+    """Nanosecond times are not printed as the integers numpy's .item() gives, nor a missing time as None."""
+    import zarr
+
+    times = np.array(["2020-01-01T00:00:00.5", "NaT", "2026-12-05T01:02:03"], dtype="M8[ns]")
+    spans = np.array([5, -1, 0], dtype="m8[s]")
+    spans[1] = np.timedelta64("NaT")
+    g = zarr.open_group(str(tmp_path / "t.zarr"), mode="w", zarr_format=2)
+    g.create_array("when", data=times)
+    g.create_array("span", data=spans)
+    code, out, err = run(capsys, "cat", f"{tmp_path / 't.zarr'}::/when")
+    assert code == 0, err
+    assert out.split() == [str(np.datetime_as_string(t)) for t in times] == [
+        "2020-01-01T00:00:00.500000000", "NaT", "2026-12-05T01:02:03.000000000"]
+    code, out, err = run(capsys, "cat", f"{tmp_path / 't.zarr'}::/span")
+    assert code == 0, err
+    assert out.splitlines() == ["5 seconds", "NaT", "0 seconds"]
+
+
+def test_ls_says_where_links_lead_and_why_a_member_is_broken(capsys, tmp_path):
+    import h5py
+    import zarr
+
+    with h5py.File(tmp_path / "l.h5", "w") as f:
+        f["data"] = np.arange(3)
+        f["ok"] = h5py.SoftLink("/data")
+        f["dangling"] = h5py.SoftLink("/nothing")
+        f["elsewhere"] = h5py.ExternalLink("missing.h5", "/x")
+    code, out, err = run(capsys, "ls", f"{tmp_path / 'l.h5'}::/")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(line.startswith("link") and line.endswith("ok -> /data") for line in lines), out
+    assert any("dangling -> /nothing (broken" in line for line in lines), out
+    assert any("elsewhere -> missing.h5" in line and "(broken: " in line for line in lines), out
+    g = zarr.open_group(str(tmp_path / "z.zarr"), mode="w", zarr_format=2)
+    g.create_array("good", shape=(2,), dtype="i4")
+    (tmp_path / "z.zarr" / "bad").mkdir()
+    (tmp_path / "z.zarr" / "bad" / ".zarray").write_text("{not json")
+    code, out, err = run(capsys, "ls", f"{tmp_path / 'z.zarr'}::/")
+    assert code == 0, err
+    bad = [line for line in out.splitlines() if " bad" in line]
+    assert len(bad) == 1 and "(unreadable: " in bad[0] and len(out.splitlines()) == 2
