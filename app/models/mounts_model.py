@@ -31,6 +31,7 @@ import functools
 import gc
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -206,6 +207,20 @@ def _flags(droppable: bool, leaf: bool) -> Qt.ItemFlag:
 LEAF_FLAGS = _flags(False, True)
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _padded(match: re.Match[str]) -> str:
+    return match.group().rjust(20, "0")
+
+
+def name_order(node: TreeNode) -> str:
+    """The name column's sort text: folders first, then by name with numbers in number order (``scan 2.1`` before
+    ``scan 10.1``, ``frame_9`` before ``frame_10``), as file browsers sort.  A string, as Qt compares one."""
+    name = node.name.lower()
+    return ("0" if node.is_dir else "1") + (_DIGITS.sub(_padded, name) if _DIGITS.search(name) else name)
+
+
 def sort_key(node: TreeNode, column: int) -> Any:
     """What ``column`` sorts ``node`` by (mirrors :func:`sort_role`; folders first by name)."""
     if column == SIZE:
@@ -214,7 +229,7 @@ def sort_key(node: TreeNode, column: int) -> Any:
         return human_time(node.mtime)
     if column == KIND:
         return node.kind_text
-    return ("0" if node.is_dir else "1") + node.name.lower()
+    return name_order(node)
 
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -245,7 +260,7 @@ def row_cells(node: TreeNode) -> RowCells:
         _DECORATION: icon(node.icon),
         NODE_ROLE: node,
         URI_ROLE: node.uri,
-        SORT_ROLE: ("0" if node.is_dir else "1") + node.name.lower(),
+        SORT_ROLE: name_order(node),
     }
     if node.tooltip:
         name[_TOOLTIP] = node.tooltip

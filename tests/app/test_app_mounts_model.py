@@ -249,6 +249,28 @@ def test_sorting_folders_first(qtbot, model, local_root):
     assert model.data(model.index_of(model.node(child(model, root, "a.txt")), SIZE)) == "10 B"
 
 
+def test_names_sort_with_numbers_in_number_order_in_folders_and_containers(qtbot, model, local_root):
+    """bliss scans 1.1, 2.1 ... 10.1 and frame_9 before frame_10, as file browsers sort; folders still first."""
+    import h5py
+
+    for name in ("frame_10.tif", "frame_9.tif", "Frame_1.tif", "frame_009b.tif"):
+        open(os.path.join(local_root, name), "wb").close()
+    os.makedirs(os.path.join(local_root, "run 10"))
+    os.makedirs(os.path.join(local_root, "run 2"))
+    with h5py.File(os.path.join(local_root, "scans.h5"), "w") as f:
+        for scan in ("10.1", "1.1", "2.1", "2.10", "2.2"):
+            f.create_group(scan)
+    index = model.add_mount(MountSpec("d", local_root, "local"))
+    root = load(qtbot, model, index)
+    assert names(model, root) == ["run 2", "run 10", "Frame_1.tif", "frame_9.tif", "frame_009b.tif", "frame_10.tif",
+                                  "scans.h5"]
+    model.sort(NAME, Qt.SortOrder.DescendingOrder)
+    assert names(model, root)[-2:] == ["run 10", "run 2"]
+    model.sort(NAME, Qt.SortOrder.AscendingOrder)
+    scans = load(qtbot, model, child(model, root, "scans.h5"))
+    assert names(model, scans) == ["1.1", "2.1", "2.2", "2.10", "10.1"]
+
+
 def test_drag_mime_and_drop_requests(qtbot, model, local_root):
     os.makedirs(os.path.join(local_root, "dst"))
     with open(os.path.join(local_root, "f.txt"), "w") as f:
