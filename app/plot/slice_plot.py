@@ -895,11 +895,17 @@ class SlicePlot(QWidget):
         # unread samples at the lowest level (NaN-free images render faster); samples read as NaN (missing values,
         # CF fill values) stay NaN, drawn as nothing: under a tile's transparent NaN pixel the backdrop showed
         # the lowest colour, a missing value looked like the minimum
+        low, high = self.hist.getLevels()
         unread = ~np.isfinite(small)
         shown = getattr(self, "_tile_shown", None)
         if shown is not None and shown.shape == plane.shape:
             unread &= ~shown[::k, ::k]
-        small[unread] = self.hist.getLevels()[0]
+        small[unread] = low
+        # infinities are values past either end (the histogram, drawn from this image, cannot bin them); an image
+        # of NaN only would give the histogram no range at all
+        small[np.isposinf(small)], small[np.isneginf(small)] = high, low
+        if not np.isfinite(small).any():
+            small[...] = low
         geometry = self.geometry or [(0.0, 1.0), (0.0, 1.0)]
         (oy, sy), (ox, sx) = geometry
         h, w = plane.shape[0] * sy, plane.shape[1] * sx

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import functools
 import json
 import logging
 import math
@@ -179,15 +180,28 @@ def _dtype_test(spec: Any) -> Callable[[Any], bool] | None:
         want = _as_dtype(s)
         if want is None and isinstance(s, str) and _GLOB_CHARS.search(s):
             # the name numpy gives too: a big-endian float64 is '>f8' as text, 'float64' by name
-            tests.append(lambda dt, pat=s: any(fnmatch.fnmatchcase(t, pat) for t in (str(dt), dt.str, dt.name)))
+            tests.append(functools.partial(_glob_matches, s))
             continue
         if want is None:
             raise InvalidArgument(f"invalid dtype criterion {s!r} (use e.g. float32, '<f4', 'int*')")
         if isinstance(s, str) and s[:1] in "<>":  # a byte order spelled out: that one only
-            tests.append(lambda dt, w=want: dt == w)
+            tests.append(functools.partial(_same_dtype, want))
         else:  # float64 finds big-endian float64 too (HDF5 and v2 Zarr files written on such machines)
-            tests.append(lambda dt, w=want: dt == w or (dt.byteorder in "<>" and dt.newbyteorder("=") == w))
+            tests.append(functools.partial(_same_dtype_in_any_order, want))
     return lambda dt: dt is not None and any(t(dt) for t in tests)
+
+
+def _glob_matches(pattern: str, dt: Any) -> bool:
+    """A dtype by any of its names: a big-endian float64 is '>f8' as text, 'float64' by name."""
+    return any(fnmatch.fnmatchcase(t, pattern) for t in (str(dt), dt.str, dt.name))
+
+
+def _same_dtype(want: Any, dt: Any) -> bool:
+    return bool(dt == want)
+
+
+def _same_dtype_in_any_order(want: Any, dt: Any) -> bool:
+    return bool(dt == want or (dt.byteorder in "<>" and dt.newbyteorder("=") == want))
 
 
 def _as_dtype(spec: Any) -> Any:

@@ -414,6 +414,7 @@ def test_a_walk_closed_by_a_consumer_that_saw_the_cancel_counts_as_cancelled(tmp
     assert stats.cancelled
 
 
+@pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")  # zarr's, writing a v3 fixed string
 def test_dtypes_with_units_extension_types_and_big_endian_are_found(tmp_path):
     """v3 extension data types (``numpy.datetime64`` with its unit, fixed-length UTF-32) had no dtype in the
     metadata reader; ``datetime64[s]`` was taken for a glob; ``float*`` and ``float64`` missed ``>f8``."""
