@@ -246,6 +246,24 @@ class RemoteReader(ReadOnlyFile):
         return len(data)
 
 
+def key_beside(folder: str, name: str) -> str | None:
+    """The key of the file HDF5 names ``name`` (a relative path, as in an external link or raw data file) from a
+    file in the bucket folder ``folder``; None when its ``..`` steps lead out of the bucket.
+
+    The name is a path (its ``..``, ``.`` and empty steps are steps, as HDF5 takes them); the folder is a key and is
+    kept exactly (``a//b`` stays).
+    """
+    parts = folder.split("/") if folder else []
+    for step in name.split("/"):
+        if step == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif step not in ("", "."):
+            parts.append(step)
+    return "/".join(parts)
+
+
 def _open_local(path: str, h5mode: str, cache: dict[str, int], *, uri: str = "") -> Any:
     """Open a local file; reading takes no lock, so a viewer never blocks (or is blocked by) a writer elsewhere.
 
@@ -832,8 +850,8 @@ class H5Node(Node):
             with open(full, "rb") as raw:
                 raw.seek(offset)
                 return raw.read(length)
-        key = posixpath.normpath(posixpath.join(posixpath.dirname(here.path), name))
-        if posixpath.isabs(name) or key == ".." or key.startswith("../"):
+        key = None if posixpath.isabs(name) else key_beside(posixpath.dirname(here.path), name)
+        if key is None:
             raise CorruptData(f"{self.uri}: external raw data file {name} is not beside {here.name} in its bucket",
                               path=self.uri) from error  # fmt: skip
         backend = self.container.backend
@@ -931,10 +949,10 @@ class H5LinkNode(Node):
         folder = posixpath.dirname(here.path)
         if here.is_local:
             return Location.parse(os.path.normpath(os.path.join(folder, filename)))
-        key = posixpath.normpath(posixpath.join(folder, filename))
-        if key == ".." or key.startswith("../"):
+        key = key_beside(folder, filename)
+        if key is None:
             raise NotFound(f"{self.uri}: external link to {filename!r} leads out of the bucket", path=self.uri)
-        return Location(here.scheme, here.bucket, key.lstrip("/"))
+        return Location(here.scheme, here.bucket, key)
 
     @property
     def broken(self) -> bool:

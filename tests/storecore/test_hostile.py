@@ -902,3 +902,32 @@ def test_hdf5_soft_links_through_dot_dot_resolve_as_hdf5_resolves_them(tmp_path)
                 continue
             assert not node.broken, link
             np.testing.assert_array_equal(node.read_slice(()), want, err_msg=link)
+
+
+@settings(max_examples=300, deadline=None)
+@given(folder=st.lists(st.sampled_from(["a", "b", "", "..", ".", "ü x"]), max_size=4).map("/".join),
+       name=st.lists(st.sampled_from(["x.h5", "..", ".", "", "d"]), min_size=1, max_size=5).map("/".join))
+def test_a_name_beside_a_bucket_file_keeps_the_folder_key_and_never_climbs_out(folder, name):
+    """HDF5's relative names (external links, raw files) are paths; the folder they start from is a key, kept as is."""
+    import posixpath
+
+    from storecore.containers.hdf5_nodes import key_beside
+
+    key = key_beside(folder, name)
+    climbs = 0
+    depth = len(folder.split("/")) if folder else 0
+    for step in name.split("/"):
+        if step == "..":
+            depth -= 1
+            climbs = min(climbs, depth)
+        elif step not in ("", "."):
+            depth += 1
+    if climbs < 0:
+        assert key is None
+        return
+    assert key is not None
+    if ".." not in name.split("/"):
+        kept = [s for s in name.split("/") if s not in ("", ".")]
+        assert key == "/".join((folder.split("/") if folder else []) + kept)  # the folder's own text, '//' too
+    else:
+        assert not posixpath.isabs(key) or folder.startswith("/")
