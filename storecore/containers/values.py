@@ -32,13 +32,22 @@ def is_plottable(kind: str) -> bool:
     return kind in ("numeric", "bool", "enum")
 
 
+def decode_legacy(raw: bytes) -> str:
+    """Text that is not UTF-8 as Western systems write it: Windows-1252 (Latin-1 with ``€``, curly quotes… in
+    0x80–0x9F), else Latin-1 (a byte Windows-1252 leaves undefined; Latin-1 never fails)."""
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def decode_text(data: bytes | bytearray | memoryview) -> str:
-    """Bytes as text: UTF-8 when valid, else Latin-1 (which never fails); trailing NULs dropped."""
+    """Bytes as text: UTF-8 when valid, else :func:`decode_legacy`; trailing NULs dropped."""
     raw = bytes(data).rstrip(b"\x00")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return decode_legacy(raw)
 
 
 def format_value(value: Any, *, enum_labels: dict[int, str] | None = None, precision: int | None = None) -> str:
@@ -76,4 +85,4 @@ def format_value(value: Any, *, enum_labels: dict[int, str] | None = None, preci
     return str(value)
 
 
-__all__ = ["VALUE_KINDS", "decode_text", "format_value", "is_plottable", "value_kind_of_dtype"]
+__all__ = ["VALUE_KINDS", "decode_legacy", "decode_text", "format_value", "is_plottable", "value_kind_of_dtype"]

@@ -106,14 +106,12 @@ def is_utf8(head: bytes) -> bool:
 
 def as_utf8(data: bytes) -> bytes:
     """A text table's bytes as UTF-8, which is all polars reads: bytes that are not UTF-8 are what spreadsheets on
-    Western systems save as "CSV": Windows-1252 (Latin-1 with ``€``, curly quotes… in 0x80–0x9F), else Latin-1
-    (a byte Windows-1252 leaves undefined), the way storecore decodes other text that is not UTF-8."""
+    Western systems save as "CSV", decoded as storecore decodes all such text (``values.decode_legacy``)."""
     if is_utf8(data):
         return data
-    try:
-        return data.decode("cp1252").encode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1").encode("utf-8")
+    from ..containers.values import decode_legacy
+
+    return decode_legacy(data).encode("utf-8")
 
 
 def _read_csv(f: IO[bytes], *, default_separator: str = ",", **kw: Any) -> Any:
